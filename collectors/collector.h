@@ -1,0 +1,64 @@
+/*
+ * The built-in collector interface, in the spirit of collectd's plugin API:
+ * each collector is one file exporting a const struct collector, listed in
+ * the table in collectors.c. A collector yields one result per run.
+ *
+ * Lifetime of one instance: new() -> configure()* -> start() -> collect()*
+ * -> free(). new() and configure() run while the config is parsed (also for
+ * --check-config), so they must not open anything; start() does.
+ * Ownership: the framework owns the instance pointer returned by new() and
+ * always releases it with free(), whether start() succeeded or not.
+ */
+#ifndef COLLECTOR_H
+#define COLLECTOR_H
+
+#include <stddef.h>
+#include <systemd/sd-event.h>
+
+#include "result.h"
+
+#define COLLECTOR_ERR_MAX	256
+
+/* Where a collector reads the system from; tests point these at fixtures. */
+struct collector_env {
+	const char	*proc;		/* "/proc" */
+	const char	*sys;		/* "/sys" */
+	const char	*state_dir;	/* persistent state, e.g. /var/lib/agentd */
+	sd_event	*event;		/* the daemon's loop, for async collectors */
+};
+
+struct collect_req;
+/* Completes an asynchronous collection started by collect(). */
+void	collect_req_finish(struct collect_req *req);
+/* The result the collector fills in (already reset to UNKNOWN). */
+struct result *collect_req_result(struct collect_req *req);
+
+#define COLLECT_PENDING	1	/* collect() returned: will call finish later */
+
+struct collector {
+	const char	*name;		/* section is [collector.NAME] */
+	const char	*description;
+	unsigned	 interval;	/* default seconds between runs */
+
+	/* Allocates an instance with the default thresholds. */
+	void	*(*new)(void);
+	/* One key of [collector.NAME] (not "interval"/"enabled": the framework
+	 * takes those). Returns 0, or -EINVAL with a message in err. */
+	int	 (*configure)(void *inst, const char *key, const char *value,
+		    char *err, size_t errlen);
+	/* Opens what the collector needs and takes a baseline for rates.
+	 * Optional. Returns 0 or -errno; on failure collect() still runs and
+	 * should report UNKNOWN with the reason. */
+	int	 (*start)(void *inst, const struct collector_env *env);
+	/* Fills collect_req_result(req). Returns 0 when done, COLLECT_PENDING
+	 * when it will call collect_req_finish() from the loop later, or
+	 * -errno for a collector failure (the result then says why). */
+	int	 (*collect)(void *inst, struct collect_req *req);
+	void	 (*free)(void *inst);
+};
+
+/* NULL-terminated table of every built-in collector. */
+extern const struct collector *const collectors[];
+const struct collector *collectors_find(const char *name);
+
+#endif

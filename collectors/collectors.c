@@ -1,0 +1,33 @@
+/* The static table of built-in collectors: no dlopen, one entry per file. */
+#include <string.h>
+
+#include "collector.h"
+
+extern const struct collector collector_cpu, collector_memory, collector_load,
+    collector_filesystems, collector_diskio, collector_network,
+    collector_uptime, collector_processes, collector_units, collector_journal,
+    collector_clock;
+
+const struct collector *const collectors[] = {
+	&collector_cpu,
+	&collector_memory,
+	&collector_load,
+	&collector_filesystems,
+	&collector_diskio,
+	&collector_network,
+	&collector_uptime,
+	&collector_processes,
+	&collector_units,
+	&collector_journal,
+	&collector_clock,
+	NULL,
+};
+
+const struct collector *
+collectors_find(const char *name)
+{
+	for (size_t i = 0; collectors[i] != NULL; i++)
+		if (strcmp(collectors[i]->name, name) == 0)
+			return collectors[i];
+	return NULL;
+}
