@@ -57,6 +57,23 @@ struct collector {
 	void	 (*free)(void *inst);
 };
 
+typedef void collect_done_fn(struct collect_req *req, void *userdata);
+
+/* Starts one run of inst; done() is called exactly once, possibly before
+ * collect_req_start returns. The request owns its result until freed. */
+struct collect_req *collect_req_new(const struct collector *c, void *inst,
+		    collect_done_fn *done, void *userdata);
+void		 collect_req_start(struct collect_req *req);
+/* After done(): 0, or the -errno the collector failed with. */
+int		 collect_req_rc(const struct collect_req *req);
+/* Frees the request; an unfinished one is cancelled (done() never runs). */
+void		 collect_req_free(struct collect_req *req);
+/* For tests and `agentctl check run`: runs inst to completion, driving
+ * event (may be NULL for synchronous collectors). Returns the collect()
+ * code (0 or -errno); *out receives the result. */
+int		 collect_run_sync(const struct collector *c, void *inst,
+		    sd_event *event, struct result *out);
+
 /* NULL-terminated table of every built-in collector. */
 extern const struct collector *const collectors[];
 const struct collector *collectors_find(const char *name);

@@ -1,0 +1,549 @@
+/*
+ * Config parsing: inih calls config_handler for each key; a reader wrapper
+ * counts lines so every error names file:line. Drop-ins in conf.d override
+ * the main file key by key.
+ */
+#include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "argv.h"
+#include "config.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define CONFIG_ERRORS_MAX	100
+#define CONFIG_CHECKS_MAX	1000
+
+struct config_parse {
+	struct config		*cfg;
+	struct config_errors	*errs;
+	const char		*file;
+	int			 line;
+	/* The source: a FILE or a buffer. */
+	FILE			*fp;
+	const char		*buf;
+	size_t			 len, off;
+	int			 too_long;	/* line number of an overlong line */
+};
+
+static void config_error(struct config_parse *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+config_error(struct config_parse *p, const char *fmt, ...)
+{
+	struct config_errors *e = p->errs;
+	char *msg, *full;
+	va_list ap;
+
+	if (e->n >= CONFIG_ERRORS_MAX)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		fatal("vasprintf");
+	va_end(ap);
+	if (e->n + 1 == CONFIG_ERRORS_MAX)
+		xasprintf(&full, "%s: too many errors, giving up", p->file);
+	else if (p->line == 0)
+		xasprintf(&full, "%s: %s", p->file, msg);
+	else
+		xasprintf(&full, "%s:%d: %s", p->file, p->line, msg);
+	free(msg);
+	e->msgs = xreallocarray(e->msgs, e->n + 1, sizeof(*e->msgs));
+	e->msgs[e->n++] = full;
+}
+
+void
+config_errors_free(struct config_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		free(errs->msgs[i]);
+	free(errs->msgs);
+	errs->msgs = NULL;
+	errs->n = 0;
+}
+
+int
+config_parse_duration(const char *s, unsigned *out)
+{
+	unsigned long v;
+	unsigned mult = 1;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0)
+		return -EINVAL;
+	if (*end != '\0') {
+		if (end[1] != '\0')
+			return -EINVAL;
+		switch (*end) {
+		case 's':
+			break;
+		case 'm':
+			mult = 60;
+			break;
+		case 'h':
+			mult = 3600;
+			break;
+		case 'd':
+			mult = 86400;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (v > UINT_MAX / mult)
+		return -EINVAL;
+	*out = (unsigned)v * mult;
+	return 0;
+}
+
+int
+config_parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static void
+config_check_free(struct check_conf *c)
+{
+	if (c->inst != NULL)
+		c->collector->free(c->inst);
+	argv_free(c->argv);
+	free(c->command);
+	free(c->name);
+	free(c->file);
+}
+
+void
+config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < cfg->nchecks; i++)
+		config_check_free(&cfg->checks[i]);
+	free(cfg->checks);
+	free(cfg->path);
+	free(cfg->control_socket);
+	free(cfg->control_group);
+	free(cfg->state_dir);
+	free(cfg);
+}
+
+struct check_conf *
+config_find_check(struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nchecks; i++)
+		if (strcmp(cfg->checks[i].name, name) == 0)
+			return &cfg->checks[i];
+	return NULL;
+}
+
+static struct check_conf *
+config_add_check(struct config_parse *p, const char *name,
+    enum check_kind kind)
+{
+	struct config *cfg = p->cfg;
+	struct check_conf *c;
+
+	if (cfg->nchecks >= CONFIG_CHECKS_MAX) {
+		config_error(p, "more than %d checks", CONFIG_CHECKS_MAX);
+		return NULL;
+	}
+	cfg->checks = xreallocarray(cfg->checks, cfg->nchecks + 1,
+	    sizeof(*cfg->checks));
+	c = &cfg->checks[cfg->nchecks++];
+	memset(c, 0, sizeof(*c));
+	c->name = xstrdup(name);
+	c->kind = kind;
+	c->enabled = true;
+	c->interval = 60;
+	c->timeout = 10;
+	c->file = xstrdup(p->file);
+	c->line = p->line;
+	return c;
+}
+
+static struct config *
+config_new(const char *path)
+{
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+
+	cfg->path = xstrdup(path);
+	cfg->control_socket = xstrdup("/run/agentd/control.sock");
+	cfg->control_group = xstrdup("agentd-admin");
+	cfg->state_dir = xstrdup("/var/lib/agentd");
+	cfg->max_concurrent_checks = 4;
+	cfg->check_output_max = 16384;
+	for (size_t i = 0; collectors[i] != NULL; i++) {
+		struct check_conf *c;
+
+		cfg->checks = xreallocarray(cfg->checks, cfg->nchecks + 1,
+		    sizeof(*cfg->checks));
+		c = &cfg->checks[cfg->nchecks++];
+		memset(c, 0, sizeof(*c));
+		c->name = xstrdup(collectors[i]->name);
+		c->kind = CHECK_COLLECTOR;
+		c->enabled = true;
+		c->collector = collectors[i];
+		c->interval = collectors[i]->interval;
+		c->inst = collectors[i]->new();
+		c->file = xstrdup("(built-in)");
+	}
+	return cfg;
+}
+
+static void
+config_set_string(char **dst, const char *value)
+{
+	free(*dst);
+	*dst = xstrdup(value);
+}
+
+static void
+config_agent_key(struct config_parse *p, const char *key, const char *value)
+{
+	struct config *cfg = p->cfg;
+	unsigned long n;
+	char *end;
+
+	if (strcmp(key, "control_socket") == 0) {
+		if (value[0] != '/' || strlen(value) >= 108)
+			config_error(p, "control_socket: '%s' is not an absolute "
+			    "socket path (at most 107 bytes)", value);
+		else
+			config_set_string(&cfg->control_socket, value);
+	} else if (strcmp(key, "control_group") == 0) {
+		config_set_string(&cfg->control_group, value);
+	} else if (strcmp(key, "state_dir") == 0) {
+		if (value[0] != '/')
+			config_error(p, "state_dir: '%s' is not an absolute path",
+			    value);
+		else
+			config_set_string(&cfg->state_dir, value);
+	} else if (strcmp(key, "max_concurrent_checks") == 0) {
+		errno = 0;
+		n = strtoul(value, &end, 10);
+		if (errno != 0 || *end != '\0' || n < 1 || n > 64)
+			config_error(p, "max_concurrent_checks: '%s' is not a "
+			    "number from 1 to 64", value);
+		else
+			cfg->max_concurrent_checks = (unsigned)n;
+	} else if (strcmp(key, "check_output_max") == 0) {
+		errno = 0;
+		n = strtoul(value, &end, 10);
+		if (errno != 0 || *end != '\0' || n < 1024 || n > 1048576)
+			config_error(p, "check_output_max: '%s' is not a number "
+			    "of bytes from 1024 to 1048576", value);
+		else
+			cfg->check_output_max = n;
+	} else if (strcmp(key, "verbose") == 0) {
+		if (config_parse_bool(value, &cfg->verbose) != 0)
+			config_error(p, "verbose: '%s' is not yes or no", value);
+	} else
+		config_error(p, "unknown key '%s' in [agent]", key);
+}
+
+/* Keys every check takes, built-in or external. Returns 1 if handled. */
+static int
+config_common_key(struct config_parse *p, struct check_conf *c,
+    const char *key, const char *value)
+{
+	if (strcmp(key, "interval") == 0) {
+		if (config_parse_duration(value, &c->interval) != 0 ||
+		    c->interval == 0 || c->interval > 86400)
+			config_error(p, "interval: '%s' is not a duration from "
+			    "1s to 1d (e.g. 30s, 5m)", value);
+		return 1;
+	}
+	if (strcmp(key, "enabled") == 0) {
+		if (config_parse_bool(value, &c->enabled) != 0)
+			config_error(p, "enabled: '%s' is not yes or no", value);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+config_collector_key(struct config_parse *p, const char *name,
+    const char *key, const char *value)
+{
+	struct check_conf *c = config_find_check(p->cfg, name);
+	char err[COLLECTOR_ERR_MAX] = "";
+
+	if (c == NULL || c->kind != CHECK_COLLECTOR) {
+		config_error(p, "[collector.%s]: no such built-in collector",
+		    name);
+		return;
+	}
+	if (config_common_key(p, c, key, value))
+		return;
+	if (c->collector->configure == NULL ||
+	    c->collector->configure(c->inst, key, value, err, sizeof(err)) != 0)
+		config_error(p, "[collector.%s] %s", name,
+		    err[0] != '\0' ? err : "unknown key");
+}
+
+static int
+config_valid_name(const char *name)
+{
+	if (*name == '\0' || strlen(name) > 64)
+		return 0;
+	for (; *name != '\0'; name++)
+		if (!((*name >= 'a' && *name <= 'z') ||
+		    (*name >= 'A' && *name <= 'Z') ||
+		    (*name >= '0' && *name <= '9') ||
+		    *name == '_' || *name == '-' || *name == '.'))
+			return 0;
+	return 1;
+}
+
+static void
+config_check_key(struct config_parse *p, const char *name, const char *key,
+    const char *value)
+{
+	struct check_conf *c = config_find_check(p->cfg, name);
+	char err[256];
+
+	if (!config_valid_name(name)) {
+		config_error(p, "[check.%s]: a check name is 1 to 64 letters, "
+		    "digits, '-', '_' or '.'", name);
+		return;
+	}
+	if (c != NULL && c->kind == CHECK_COLLECTOR) {
+		config_error(p, "[check.%s]: the name is taken by the built-in "
+		    "collector", name);
+		return;
+	}
+	if (c == NULL && (c = config_add_check(p, name, CHECK_EXTERNAL)) == NULL)
+		return;
+	if (config_common_key(p, c, key, value))
+		return;
+	if (strcmp(key, "command") == 0) {
+		char **argv = NULL;
+
+		if (argv_split(value, &argv, err, sizeof(err)) < 0) {
+			config_error(p, "command: %s", err);
+			return;
+		}
+		if (argv[0][0] != '/') {
+			config_error(p, "command: '%s' is not an absolute path "
+			    "(no shell and no PATH lookup)", argv[0]);
+			argv_free(argv);
+			return;
+		}
+		argv_free(c->argv);
+		c->argv = argv;
+		config_set_string(&c->command, value);
+	} else if (strcmp(key, "timeout") == 0) {
+		if (config_parse_duration(value, &c->timeout) != 0 ||
+		    c->timeout == 0 || c->timeout > 3600)
+			config_error(p, "timeout: '%s' is not a duration from "
+			    "1s to 1h", value);
+	} else
+		config_error(p, "unknown key '%s' in [check.%s]", key, name);
+}
+
+static int
+config_handler(void *user, const char *section, const char *key,
+    const char *value)
+{
+	struct config_parse *p = user;
+
+	if (p->too_long == p->line)
+		return 1;	/* already reported; inih saw a cut line */
+	if (strcmp(section, "agent") == 0)
+		config_agent_key(p, key, value);
+	else if (strncmp(section, "collector.", 10) == 0)
+		config_collector_key(p, section + 10, key, value);
+	else if (strncmp(section, "check.", 6) == 0)
+		config_check_key(p, section + 6, key, value);
+	else if (section[0] == '\0')
+		config_error(p, "'%s' is outside any [section]", key);
+	else
+		config_error(p, "unknown section [%s]", section);
+	return 1;
+}
+
+/* inih's fgets-style reader: counts lines and catches overlong ones. */
+static char *
+config_reader(char *str, int num, void *stream)
+{
+	struct config_parse *p = stream;
+	size_t n = 0;
+	int c;
+
+	if (num < 2)
+		return NULL;
+	for (;;) {
+		if (p->fp != NULL)
+			c = getc(p->fp);
+		else
+			c = p->off < p->len ? (unsigned char)p->buf[p->off++] : EOF;
+		if (c == EOF) {
+			if (n == 0)
+				return NULL;
+			break;
+		}
+		if (n + 1 < (size_t)num) {
+			if (c == '\0')
+				c = ' ';	/* never cut a line silently */
+			str[n++] = (char)c;
+		} else if (p->too_long != p->line + 1) {
+			p->too_long = p->line + 1;
+			p->line++;
+			config_error(p, "line longer than %d bytes", num - 2);
+			p->line--;
+		}
+		if (c == '\n')
+			break;
+	}
+	str[n] = '\0';
+	p->line++;
+	return str;
+}
+
+static void
+config_parse_source(struct config_parse *p)
+{
+	int r;
+
+	p->line = 0;
+	p->too_long = 0;
+	r = ini_parse_stream(config_reader, p, config_handler, p);
+	if (r > 0 && r != p->too_long) {
+		/* inih's own syntax errors: only the first is reported. */
+		p->line = r;
+		config_error(p, "syntax error (expected [section] or key = value)");
+	}
+}
+
+/* Whole-config rules, checked once every file is read. */
+static void
+config_validate(struct config_parse *p)
+{
+	struct config *cfg = p->cfg;
+
+	for (size_t i = 0; i < cfg->nchecks; i++) {
+		struct check_conf *c = &cfg->checks[i];
+
+		if (c->kind != CHECK_EXTERNAL)
+			continue;
+		p->file = c->file;
+		p->line = c->line;
+		if (c->argv == NULL)
+			config_error(p, "[check.%s]: missing 'command'", c->name);
+		if (c->timeout >= c->interval)
+			config_error(p, "[check.%s]: timeout (%us) must be shorter "
+			    "than interval (%us)", c->name, c->timeout,
+			    c->interval);
+	}
+}
+
+static void
+config_inih_setup(void)
+{
+	/* Commands contain ';' and may be long: no inline comments, a heap
+	 * line buffer of our own size, no multi-line continuation. */
+	ini_allow_inline_comments = false;
+	ini_allow_multiline = false;
+	ini_use_stack = false;
+	ini_allow_realloc = false;
+	ini_max_line = CONFIG_LINE_MAX;
+	ini_stop_on_first_error = false;
+}
+
+static int
+config_finish(struct config_parse *p, struct config **cfgp)
+{
+	config_validate(p);
+	if (p->errs->n > 0) {
+		config_free(p->cfg);
+		return -EINVAL;
+	}
+	*cfgp = p->cfg;
+	return 0;
+}
+
+int
+config_load_buffer(const char *name, const char *buf, size_t len,
+    struct config **cfgp, struct config_errors *errs)
+{
+	struct config_parse p = { .errs = errs, .file = name, .buf = buf,
+	    .len = len };
+
+	*cfgp = NULL;
+	config_inih_setup();
+	p.cfg = config_new(name);
+	config_parse_source(&p);
+	return config_finish(&p, cfgp);
+}
+
+static void
+config_parse_file(struct config_parse *p, const char *path, int required)
+{
+	p->file = path;
+	p->line = 0;
+	if ((p->fp = fopen(path, "re")) == NULL) {
+		if (required || errno != ENOENT)
+			config_error(p, "cannot open: %s", strerror(errno));
+		return;
+	}
+	config_parse_source(p);
+	if (ferror(p->fp))
+		config_error(p, "read error: %s", strerror(errno));
+	fclose(p->fp);
+	p->fp = NULL;
+}
+
+int
+config_load(const char *path, struct config **cfgp, struct config_errors *errs)
+{
+	struct config_parse p = { .errs = errs };
+	char *dir = NULL, *pattern = NULL, *slash;
+	glob_t g = { 0 };
+
+	*cfgp = NULL;
+	config_inih_setup();
+	p.cfg = config_new(path);
+	config_parse_file(&p, path, 1);
+
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	xasprintf(&pattern, "%s/conf.d/*.conf", dir);
+	/* glob sorts by name: the drop-in order is documented as such. */
+	if (glob(pattern, 0, NULL, &g) == 0)
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			config_parse_file(&p, g.gl_pathv[i], 1);
+	globfree(&g);
+	free(pattern);
+	free(dir);
+	return config_finish(&p, cfgp);
+}

@@ -1,0 +1,73 @@
+/*
+ * agentd.conf and the *.conf drop-ins in conf.d (INI, read with inih). Parsing
+ * collects every problem as "file:line: message" instead of stopping at
+ * the first, so --check-config and a rejected reload can show them all.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "collector.h"
+
+#define CONFIG_DEFAULT_PATH	"/etc/agentd/agentd.conf"
+#define CONFIG_LINE_MAX		8192
+
+enum check_kind {
+	CHECK_COLLECTOR,	/* built-in, [collector.NAME] */
+	CHECK_EXTERNAL,		/* Nagios plugin, [check.NAME] */
+};
+
+struct check_conf {
+	char			*name;
+	enum check_kind		 kind;
+	bool			 enabled;
+	unsigned		 interval;	/* seconds */
+	unsigned		 timeout;	/* seconds, external only */
+	const struct collector	*collector;	/* built-in only */
+	void			*inst;		/* built-in instance, owned */
+	char			*command;	/* external: as written */
+	char			**argv;		/* external: split, owned */
+	char			*file;		/* where first defined */
+	int			 line;
+};
+
+struct config {
+	char		*path;
+	char		*control_socket;
+	char		*control_group;		/* "" = leave the group alone */
+	char		*state_dir;
+	unsigned	 max_concurrent_checks;
+	size_t		 check_output_max;	/* bytes kept of plugin stdout */
+	bool		 verbose;
+	struct check_conf *checks;		/* built-ins first, in table order */
+	size_t		 nchecks;
+};
+
+struct config_errors {
+	char	**msgs;		/* "file:line: message" */
+	size_t	  n;
+};
+
+/*
+ * Reads path and then every *.conf in conf.d beside it, in name order, later
+ * values overriding earlier ones. Returns 0 with *cfgp set, or -EINVAL with
+ * every problem in errs (which the caller frees with config_errors_free).
+ */
+int	config_load(const char *path, struct config **cfgp,
+	    struct config_errors *errs);
+/* Parses one in-memory buffer as if it were the file `name` (fuzzing and
+ * unit tests). Same contract as config_load. */
+int	config_load_buffer(const char *name, const char *buf, size_t len,
+	    struct config **cfgp, struct config_errors *errs);
+void	config_free(struct config *cfg);
+void	config_errors_free(struct config_errors *errs);
+struct check_conf *config_find_check(struct config *cfg, const char *name);
+
+/* "30", "30s", "5m", "2h", "1d" to seconds; -EINVAL otherwise. */
+int	config_parse_duration(const char *s, unsigned *out);
+/* yes/no, true/false, on/off, 1/0. */
+int	config_parse_bool(const char *s, bool *out);
+
+#endif

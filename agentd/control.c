@@ -1,0 +1,546 @@
+/*
+ * The control socket server. Each connection reads bounded lines and
+ * answers them in order; `check_run` answers later, when the run is done,
+ * and the connection reads no further request until then.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "control.h"
+#include "log.h"
+#include "resultjson.h"
+#include "xmalloc.h"
+
+struct control_conn {
+	struct control		*control;
+	int			 fd;
+	sd_event_source		*src;
+	char			*in;		/* CONTROL_LINE_MAX + 1 */
+	size_t			 inlen;
+	char			*out;
+	size_t			 outlen, outoff;
+	struct sched_waiter	*waiter;	/* check_run in flight */
+	sd_event_source		*resume;	/* answers lines after a run */
+	char			 run_name[65];
+	int			 closing;	/* after the reply is sent */
+	LIST_ENTRY(control_conn) entry;
+};
+
+struct control {
+	sd_event		*event;
+	int			 fd;
+	char			*path;
+	sd_event_source		*src;
+	struct sched		*sched;
+	struct control_info	 info;
+	control_reload_fn	*reload;
+	void			*userdata;
+	unsigned		 nconns;
+	LIST_HEAD(, control_conn) conns;
+};
+
+static void control_conn_process(struct control_conn *);
+
+int
+control_parse_request(const char *line, size_t len,
+    struct control_request *req, char *err, size_t errlen)
+{
+	static const struct {
+		const char		*name;
+		enum control_cmd	 cmd;
+	} cmds[] = {
+		{ "status", CONTROL_STATUS },
+		{ "checks", CONTROL_CHECKS },
+		{ "check_run", CONTROL_CHECK_RUN },
+		{ "reload", CONTROL_RELOAD },
+	};
+	json_error_t jerr;
+	json_t *root, *cmd, *name;
+	const char *s;
+	int r = -EINVAL;
+
+	memset(req, 0, sizeof(*req));
+	root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		snprintf(err, errlen, "malformed JSON at column %d: %s",
+		    jerr.column, jerr.text);
+		return -EINVAL;
+	}
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "request is not a JSON object");
+		goto out;
+	}
+	cmd = json_object_get(root, "cmd");
+	if ((s = json_string_value(cmd)) == NULL) {
+		snprintf(err, errlen, "missing string field 'cmd'");
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(s, cmds[i].name) == 0) {
+			req->cmd = cmds[i].cmd;
+			r = 0;
+		}
+	if (r != 0) {
+		snprintf(err, errlen, "unknown cmd '%.64s'", s);
+		goto out;
+	}
+	if (req->cmd == CONTROL_CHECK_RUN) {
+		name = json_object_get(root, "name");
+		if ((s = json_string_value(name)) == NULL || *s == '\0' ||
+		    strlen(s) >= sizeof(req->name)) {
+			snprintf(err, errlen, "check_run needs a string field "
+			    "'name' of 1 to %zu bytes", sizeof(req->name) - 1);
+			r = -EINVAL;
+			goto out;
+		}
+		strcpy(req->name, s);
+	}
+out:
+	json_decref(root);
+	return r;
+}
+
+static uint64_t
+control_realtime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static json_t *
+control_check_json(const struct sched_check *c, int detail)
+{
+	uint64_t now = control_realtime();
+	json_t *o;
+
+	if (c->has_result) {
+		o = resultjson_encode(&c->last, detail);
+		json_object_set_new(o, "age", json_integer((json_int_t)
+		    ((now - c->last.when_usec) / 1000000)));
+	} else {
+		o = json_object();
+		json_object_set_new(o, "state", json_string("PENDING"));
+		json_object_set_new(o, "summary", json_string("not run yet"));
+	}
+	json_object_set_new(o, "name", json_string(c->conf->name));
+	json_object_set_new(o, "kind", json_string(c->conf->kind ==
+	    CHECK_COLLECTOR ? "collector" : "external"));
+	json_object_set_new(o, "interval", json_integer(c->conf->interval));
+	if (c->last_change != 0)
+		json_object_set_new(o, "last_change",
+		    json_real((double)c->last_change / 1e6));
+	json_object_set_new(o, "runs", json_integer((json_int_t)c->runs));
+	return o;
+}
+
+static json_t *
+control_checks_json(struct sched *s, int detail)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < sched_count(s); i++)
+		json_array_append_new(a, control_check_json(sched_at(s, i),
+		    detail));
+	return a;
+}
+
+static json_t *
+control_status(struct control *c)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "ok", json_true());
+	json_object_set_new(o, "version", json_string(AGENTD_VERSION));
+	json_object_set_new(o, "pid", json_integer(getpid()));
+	json_object_set_new(o, "started",
+	    json_real((double)c->info.started / 1e6));
+	json_object_set_new(o, "uptime", json_integer((json_int_t)
+	    ((control_realtime() - c->info.started) / 1000000)));
+	json_object_set_new(o, "config", json_string(c->info.config_path));
+	json_object_set_new(o, "checks", control_checks_json(c->sched, 0));
+	return o;
+}
+
+static json_t *
+control_error(const char *msg)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "ok", json_false());
+	json_object_set_new(o, "error", json_string(msg));
+	return o;
+}
+
+static void
+control_conn_free(struct control_conn *conn)
+{
+	struct control *c = conn->control;
+
+	sched_waiter_cancel(conn->waiter);
+	sd_event_source_disable_unref(conn->resume);
+	LIST_REMOVE(conn, entry);
+	c->nconns--;
+	sd_event_source_disable_unref(conn->src);
+	close(conn->fd);
+	free(conn->in);
+	free(conn->out);
+	free(conn);
+}
+
+/* Writes what the socket takes; returns -1 if the connection is gone. */
+static int
+control_conn_flush(struct control_conn *conn)
+{
+	while (conn->outoff < conn->outlen) {
+		ssize_t n = send(conn->fd, conn->out + conn->outoff,
+		    conn->outlen - conn->outoff, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0)
+			return -1;
+		conn->outoff += (size_t)n;
+	}
+	if (conn->outoff == conn->outlen) {
+		conn->outoff = conn->outlen = 0;
+		if (conn->closing)
+			return -1;
+	}
+	sd_event_source_set_io_events(conn->src,
+	    (conn->outlen > 0 ? EPOLLOUT : 0) |
+	    (conn->waiter == NULL && !conn->closing ? EPOLLIN : 0));
+	return 0;
+}
+
+/* Queues one reply line; takes the reference to o. */
+static void
+control_reply(struct control_conn *conn, json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT);
+	size_t n;
+
+	json_decref(o);
+	if (s == NULL)
+		fatalx("cannot encode a control reply");
+	n = strlen(s);
+	conn->out = xreallocarray(conn->out, conn->outlen + n + 2, 1);
+	memcpy(conn->out + conn->outlen, s, n);
+	conn->out[conn->outlen + n] = '\n';
+	conn->outlen += n + 1;
+	free(s);
+}
+
+static void
+control_run_done(const struct result *r, int rc, void *userdata)
+{
+	struct control_conn *conn = userdata;
+	struct sched_check *check;
+	json_t *o;
+
+	conn->waiter = NULL;
+	if (rc < 0) {
+		control_reply(conn, control_error("the run was abandoned "
+		    "(reload or shutdown)"));
+	} else {
+		o = json_object();
+		json_object_set_new(o, "ok", json_true());
+		check = sched_find(conn->control->sched, conn->run_name);
+		json_object_set_new(o, "check", check != NULL ?
+		    control_check_json(check, 1) : resultjson_encode(r, 1));
+		control_reply(conn, o);
+	}
+	/* Further buffered lines are answered from the loop, not from
+	 * inside the scheduler that called us (a reload would pull the
+	 * checks from under it). */
+	sd_event_source_set_enabled(conn->resume, SD_EVENT_ONESHOT);
+}
+
+static int
+control_on_resume(sd_event_source *s, void *userdata)
+{
+	(void)s;
+	control_conn_process(userdata);
+	return 0;
+}
+
+static void
+control_reload(struct control_conn *conn)
+{
+	struct config_errors errs = { 0 };
+	json_t *o, *a;
+
+	if (conn->control->reload(&errs, conn->control->userdata) == 0) {
+		o = json_object();
+		json_object_set_new(o, "ok", json_true());
+	} else {
+		o = control_error("the new config was rejected; the running "
+		    "config stays");
+		a = json_array();
+		for (size_t i = 0; i < errs.n; i++)
+			json_array_append_new(a, json_string(errs.msgs[i]));
+		json_object_set_new(o, "errors", a);
+	}
+	config_errors_free(&errs);
+	control_reply(conn, o);
+}
+
+static void
+control_handle(struct control_conn *conn, const char *line, size_t len)
+{
+	struct control *c = conn->control;
+	struct control_request req;
+	char err[256];
+	json_t *o;
+	int r;
+
+	if (control_parse_request(line, len, &req, err, sizeof(err)) != 0) {
+		control_reply(conn, control_error(err));
+		return;
+	}
+	switch (req.cmd) {
+	case CONTROL_STATUS:
+		control_reply(conn, control_status(c));
+		break;
+	case CONTROL_CHECKS:
+		o = json_object();
+		json_object_set_new(o, "ok", json_true());
+		json_object_set_new(o, "checks", control_checks_json(c->sched, 1));
+		control_reply(conn, o);
+		break;
+	case CONTROL_CHECK_RUN:
+		snprintf(conn->run_name, sizeof(conn->run_name), "%s", req.name);
+		r = sched_run_now(c->sched, req.name, control_run_done, conn,
+		    &conn->waiter);
+		if (r == -ENOENT)
+			control_reply(conn, control_error("no such check"));
+		else if (r == -ENODEV)
+			control_reply(conn, control_error("the check is disabled"));
+		else if (r < 0)
+			control_reply(conn, control_error("the agent is stopping"));
+		break;
+	case CONTROL_RELOAD:
+		control_reload(conn);
+		break;
+	}
+}
+
+/* Answers every complete line buffered, stopping while a run is pending. */
+static void
+control_conn_process(struct control_conn *conn)
+{
+	char *nl;
+
+	while (conn->waiter == NULL && !conn->closing &&
+	    (nl = memchr(conn->in, '\n', conn->inlen)) != NULL) {
+		size_t len = (size_t)(nl - conn->in);
+
+		control_handle(conn, conn->in, len);
+		conn->inlen -= len + 1;
+		memmove(conn->in, nl + 1, conn->inlen);
+	}
+	if (control_conn_flush(conn) < 0)
+		control_conn_free(conn);
+}
+
+static int
+control_on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct control_conn *conn = userdata;
+	ssize_t n;
+
+	(void)s;
+	if (revents & EPOLLOUT) {
+		if (control_conn_flush(conn) < 0) {
+			control_conn_free(conn);
+			return 0;
+		}
+	}
+	if (conn->waiter != NULL) {
+		/* The client left while its run is in flight. */
+		if (revents & (EPOLLHUP | EPOLLERR))
+			control_conn_free(conn);
+		return 0;
+	}
+	if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return 0;
+	n = read(fd, conn->in + conn->inlen, CONTROL_LINE_MAX - conn->inlen);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n <= 0) {
+		control_conn_free(conn);
+		return 0;
+	}
+	conn->inlen += (size_t)n;
+	if (conn->inlen == CONTROL_LINE_MAX &&
+	    memchr(conn->in, '\n', conn->inlen) == NULL) {
+		control_reply(conn, control_error("request line too long"));
+		conn->closing = 1;
+		conn->inlen = 0;
+	}
+	control_conn_process(conn);
+	return 0;
+}
+
+static int
+control_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct control *c = userdata;
+	struct control_conn *conn;
+	int cfd;
+
+	(void)s;
+	(void)revents;
+	if ((cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("control: accept");
+		return 0;
+	}
+	if (c->nconns >= CONTROL_CONN_MAX) {
+		log_warnx("control: too many connections; refusing one");
+		close(cfd);
+		return 0;
+	}
+	conn = xcalloc(1, sizeof(*conn));
+	conn->control = c;
+	conn->fd = cfd;
+	conn->in = xcalloc(1, CONTROL_LINE_MAX + 1);
+	if (sd_event_add_io(c->event, &conn->src, cfd, EPOLLIN,
+	    control_on_conn, conn) < 0 ||
+	    sd_event_add_defer(c->event, &conn->resume, control_on_resume,
+	    conn) < 0) {
+		sd_event_source_disable_unref(conn->src);
+		close(cfd);
+		free(conn->in);
+		free(conn);
+		return 0;
+	}
+	sd_event_source_set_enabled(conn->resume, SD_EVENT_OFF);
+	LIST_INSERT_HEAD(&c->conns, conn, entry);
+	c->nconns++;
+	return 0;
+}
+
+/* Makes the socket reachable by its group only. A missing group is
+ * not fatal: root and the agent's user can still use the socket. */
+static void
+control_set_owner(const char *path, const char *group)
+{
+	struct group *gr;
+
+	if (chmod(path, 0660) < 0)
+		log_warn("control: chmod %s", path);
+	if (group[0] == '\0')
+		return;
+	if ((gr = getgrnam(group)) == NULL) {
+		log_warnx("control: group '%s' does not exist; only root and "
+		    "this user can use %s", group, path);
+		return;
+	}
+	if (chown(path, (uid_t)-1, gr->gr_gid) < 0)
+		log_warn("control: chown %s to group %s", path, group);
+}
+
+static int
+control_listen(const char *path, int *fdp)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, r;
+	mode_t old;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) < 0)
+		return -errno;
+	/* A socket someone answers on belongs to a running agent. */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
+	    errno == EAGAIN) {
+		close(fd);
+		return -EADDRINUSE;
+	}
+	close(fd);
+	unlink(path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) < 0)
+		return -errno;
+	old = umask(0117);
+	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (r < 0 || listen(fd, 16) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+int
+control_open(sd_event *event, const char *path, const char *group,
+    struct sched *sched, const struct control_info *info,
+    control_reload_fn *reload, void *userdata, struct control **cp)
+{
+	struct control *c;
+	char *dir, *slash;
+	int r, fd = -1;
+
+	*cp = NULL;
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			log_warn("control: mkdir %s", dir);
+	}
+	free(dir);
+	if ((r = control_listen(path, &fd)) < 0)
+		return r;
+	control_set_owner(path, group);
+	c = xcalloc(1, sizeof(*c));
+	c->event = sd_event_ref(event);
+	c->fd = fd;
+	c->path = xstrdup(path);
+	c->sched = sched;
+	c->info = *info;
+	c->reload = reload;
+	c->userdata = userdata;
+	LIST_INIT(&c->conns);
+	if ((r = sd_event_add_io(event, &c->src, fd, EPOLLIN, control_on_accept,
+	    c)) < 0) {
+		control_close(c);
+		return r;
+	}
+	*cp = c;
+	return 0;
+}
+
+void
+control_close(struct control *c)
+{
+	struct control_conn *conn;
+
+	if (c == NULL)
+		return;
+	while ((conn = LIST_FIRST(&c->conns)) != NULL)
+		control_conn_free(conn);
+	sd_event_source_disable_unref(c->src);
+	close(c->fd);
+	unlink(c->path);
+	free(c->path);
+	sd_event_unref(c->event);
+	free(c);
+}

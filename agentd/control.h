@@ -1,0 +1,53 @@
+/*
+ * The control socket: JSON lines over a unix stream socket, one request
+ * and one reply per line. Access is by the socket's mode and group.
+ */
+#ifndef CONTROL_H
+#define CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "sched.h"
+
+#define CONTROL_LINE_MAX	65536
+#define CONTROL_CONN_MAX	32
+
+enum control_cmd {
+	CONTROL_STATUS,
+	CONTROL_CHECKS,
+	CONTROL_CHECK_RUN,
+	CONTROL_RELOAD,
+};
+
+struct control_request {
+	enum control_cmd cmd;
+	char		 name[65];	/* check_run */
+};
+
+/* Parses one request line: {"cmd":"status"|"checks"|"reload"} or
+ * {"cmd":"check_run","name":"..."}; unknown fields are ignored. Returns 0,
+ * or -EINVAL with a message for the client in err. */
+int	control_parse_request(const char *line, size_t len,
+	    struct control_request *req, char *err, size_t errlen);
+
+/* Re-reads the config; on failure fills errs and keeps the running one. */
+typedef int control_reload_fn(struct config_errors *errs, void *userdata);
+
+struct control_info {
+	const char	*config_path;
+	uint64_t	 started;	/* realtime usec */
+};
+
+struct control;
+
+/* Listens on path (removing a stale socket, refusing to take over a live
+ * one). Returns 0 or -errno. */
+int	control_open(sd_event *event, const char *path, const char *group,
+	    struct sched *sched, const struct control_info *info,
+	    control_reload_fn *reload, void *userdata, struct control **cp);
+void	control_close(struct control *c);
+
+#endif

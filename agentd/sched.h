@@ -1,0 +1,76 @@
+/*
+ * The scheduler owns the running config and every check's runtime state:
+ * one timer per check, a concurrency limit for external checks, back-off
+ * for failing collectors, and the state-change events.
+ */
+#ifndef SCHED_H
+#define SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "result.h"
+
+struct sched;
+struct sched_check;
+struct sched_waiter;
+
+/* Called with each finished result of a `sched_run_now`; r is only valid
+ * during the call. rc is 0, or -errno when the run was abandoned (reload,
+ * shutdown) and r is NULL. */
+typedef void sched_run_fn(const struct result *r, int rc, void *userdata);
+/* Called after every completed run of any check (status line, reports). */
+typedef void sched_event_fn(struct sched *s, struct sched_check *c,
+    bool changed, void *userdata);
+
+struct sched_check {
+	struct sched		*sched;
+	struct check_conf	*conf;		/* in sched's config */
+	struct result		 last;
+	bool			 has_result;
+	uint64_t		 last_change;	/* realtime usec; 0 = never */
+	uint64_t		 runs;
+	uint64_t		 started;	/* monotonic usec of this run */
+	uint64_t		 interval_usec;	/* current, after back-off */
+	bool			 failing;	/* a collector failure is logged */
+	sd_event_source		*timer;
+	struct collect_req	*creq;
+	struct exec_job		*job;
+	bool			 queued;
+	TAILQ_ENTRY(sched_check) queue_entry;
+	LIST_HEAD(, sched_waiter) waiters;
+};
+
+/* Takes ownership of cfg. Starts every enabled check. */
+int	sched_new(sd_event *event, struct config *cfg, const char *proc,
+	    const char *sys, struct sched **sp);
+void	sched_free(struct sched *s);
+void	sched_set_event_cb(struct sched *s, sched_event_fn *fn, void *userdata);
+/* Switches to cfg (owned from now on), keeping each surviving check's last
+ * result; runs in flight are abandoned and the old config is freed. */
+void	sched_apply(struct sched *s, struct config *cfg);
+const struct config *sched_config(const struct sched *s);
+
+size_t	sched_count(const struct sched *s);
+struct sched_check *sched_at(struct sched *s, size_t i);
+struct sched_check *sched_find(struct sched *s, const char *name);
+
+/* Runs the check now (or joins the run in flight); fn gets the result.
+ * Returns 0 with *wp set (cancel with sched_waiter_cancel before
+ * userdata dies), -ENOENT for no such check, -ENODEV if disabled,
+ * -ESHUTDOWN while stopping. */
+int	sched_run_now(struct sched *s, const char *name, sched_run_fn *fn,
+	    void *userdata, struct sched_waiter **wp);
+void	sched_waiter_cancel(struct sched_waiter *w);
+
+/* Stops scheduling and sends sig to every running external check.
+ * Returns how many runs are still in flight. */
+size_t	sched_stop(struct sched *s, int sig);
+size_t	sched_in_flight(const struct sched *s);
+/* Counts enabled checks by their last state; pending = not yet run. */
+void	sched_tally(struct sched *s, unsigned counts[4], unsigned *pending);
+
+#endif

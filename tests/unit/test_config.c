@@ -1,0 +1,293 @@
+/* Config parsing: defaults, overrides, drop-ins and every error's file:line. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static struct config *
+load_ok(const char *text)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg = NULL;
+	int r = config_load_buffer("t.conf", text, strlen(text), &cfg, &errs);
+
+	for (size_t i = 0; i < errs.n; i++)
+		print_message("unexpected error: %s\n", errs.msgs[i]);
+	assert_int_equal(r, 0);
+	assert_non_null(cfg);
+	config_errors_free(&errs);
+	return cfg;
+}
+
+/* Asserts the config is rejected with exactly the expected messages. */
+static void
+load_fails(const char *text, const char *const *expect, size_t n)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg = NULL;
+	int r = config_load_buffer("t.conf", text, strlen(text), &cfg, &errs);
+
+	assert_int_equal(r, -EINVAL);
+	assert_null(cfg);
+	for (size_t i = 0; i < errs.n; i++)
+		print_message("got: %s\n", errs.msgs[i]);
+	assert_int_equal(errs.n, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(errs.msgs[i], expect[i]);
+	config_errors_free(&errs);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct config *cfg = load_ok("");
+	struct check_conf *c;
+
+	(void)state;
+	assert_string_equal(cfg->control_socket, "/run/agentd/control.sock");
+	assert_string_equal(cfg->state_dir, "/var/lib/agentd");
+	assert_int_equal(cfg->max_concurrent_checks, 4);
+	/* every built-in collector is on by default */
+	for (size_t i = 0; collectors[i] != NULL; i++) {
+		c = config_find_check(cfg, collectors[i]->name);
+		assert_non_null(c);
+		assert_true(c->enabled);
+		assert_int_equal(c->kind, CHECK_COLLECTOR);
+		assert_int_equal(c->interval, collectors[i]->interval);
+	}
+	config_free(cfg);
+}
+
+static void
+test_external_check(void **state)
+{
+	struct config *cfg = load_ok(
+	    "# comment\n"
+	    "[agent]\n"
+	    "control_socket = /tmp/x.sock\n"
+	    "max_concurrent_checks = 2\n"
+	    "[check.load]\n"
+	    "command = /usr/lib/nagios/plugins/check_load -w '5,4,3' -c 10,8,6;x\n"
+	    "interval = 2m\n"
+	    "timeout = 30s\n"
+	    "[collector.cpu]\n"
+	    "interval = 15\n"
+	    "[collector.journal]\n"
+	    "enabled = no\n");
+	struct check_conf *c = config_find_check(cfg, "load");
+
+	(void)state;
+	assert_string_equal(cfg->control_socket, "/tmp/x.sock");
+	assert_int_equal(cfg->max_concurrent_checks, 2);
+	assert_non_null(c);
+	assert_int_equal(c->kind, CHECK_EXTERNAL);
+	assert_int_equal(c->interval, 120);
+	assert_int_equal(c->timeout, 30);
+	/* ';' is no comment and no shell operator: it stays in the word */
+	assert_string_equal(c->argv[0], "/usr/lib/nagios/plugins/check_load");
+	assert_string_equal(c->argv[2], "5,4,3");
+	assert_string_equal(c->argv[4], "10,8,6;x");
+	assert_null(c->argv[5]);
+	assert_int_equal(config_find_check(cfg, "cpu")->interval, 15);
+	assert_false(config_find_check(cfg, "journal")->enabled);
+	config_free(cfg);
+}
+
+static void
+test_errors_all_reported(void **state)
+{
+	static const char *const expect[] = {
+		"t.conf:2: unknown key 'colour' in [agent]",
+		"t.conf:3: max_concurrent_checks: '0' is not a number from 1 to 64",
+		"t.conf:5: unknown section [bogus]",
+		"t.conf:7: interval: '5x' is not a duration from 1s to 1d (e.g. 30s, 5m)",
+		"t.conf:8: command: 'check_x' is not an absolute path (no shell and no PATH lookup)",
+		"t.conf:10: [collector.nosuch]: no such built-in collector",
+		"t.conf:12: [check.cpu]: the name is taken by the built-in collector",
+		"t.conf:14: [check.bad name]: a check name is 1 to 64 letters, digits, '-', '_' or '.'",
+		"t.conf:7: [check.x]: missing 'command'",
+	};
+
+	(void)state;
+	load_fails(
+	    "[agent]\n"
+	    "colour = blue\n"
+	    "max_concurrent_checks = 0\n"
+	    "[bogus]\n"
+	    "a = b\n"
+	    "[check.x]\n"
+	    "interval = 5x\n"
+	    "command = check_x\n"
+	    "[collector.nosuch]\n"
+	    "interval = 5\n"
+	    "[check.cpu]\n"
+	    "command = /bin/true\n"
+	    "[check.bad name]\n"
+	    "command = /bin/true\n", expect, sizeof(expect) / sizeof(*expect));
+}
+
+static void
+test_syntax_and_quotes(void **state)
+{
+	static const char *const quote[] = {
+		"t.conf:2: command: unterminated single quote starting at column 12",
+	};
+	static const char *const syntax[] = {
+		"t.conf:2: syntax error (expected [section] or key = value)",
+	};
+	static const char *const timeout[] = {
+		"t.conf:2: [check.slow]: timeout (60s) must be shorter than interval (60s)",
+	};
+
+	(void)state;
+	load_fails("[check.q]\ncommand = /bin/echo 'unterminated\n", quote, 1);
+	load_fails("[agent]\nthis line has no equals sign\n", syntax, 1);
+	load_fails("[check.slow]\ncommand = /bin/true\ntimeout = 1m\n", timeout, 1);
+}
+
+static void
+test_long_line(void **state)
+{
+	static const char *const expect[] = {
+		"t.conf:2: line longer than 8190 bytes",
+	};
+	size_t n = CONFIG_LINE_MAX + 100;
+	char *text = malloc(n + 64);
+
+	(void)state;
+	strcpy(text, "[check.long]\ncommand = /bin/echo ");
+	memset(text + strlen(text), 'a', n);
+	strcpy(text + strlen("[check.long]\ncommand = /bin/echo ") + n, "\n");
+	load_fails(text, expect, 1);
+	free(text);
+}
+
+static void
+test_collector_threshold_error(void **state)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg = NULL;
+	const char *text = "[collector.filesystems]\nused_warning = 9x\n";
+
+	(void)state;
+	assert_int_equal(config_load_buffer("t.conf", text, strlen(text), &cfg,
+	    &errs), -EINVAL);
+	assert_int_equal(errs.n, 1);
+	print_message("got: %s\n", errs.msgs[0]);
+	/* the collector's own message, prefixed with where and which */
+	assert_non_null(strstr(errs.msgs[0], "t.conf:2: [collector.filesystems] "));
+	assert_non_null(strstr(errs.msgs[0], "9x"));
+	config_errors_free(&errs);
+}
+
+static void
+test_dropins_override(void **state)
+{
+	char dir[] = "/tmp/agentd-config-XXXXXX", path[256], sub[256];
+	struct config_errors errs = { 0 };
+	struct config *cfg = NULL;
+	FILE *fp;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/agentd.conf", dir);
+	snprintf(sub, sizeof(sub), "%s/conf.d", dir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	fp = fopen(path, "w");
+	fputs("[check.web]\ncommand = /bin/true\ninterval = 30\n", fp);
+	fclose(fp);
+	snprintf(sub, sizeof(sub), "%s/conf.d/20-web.conf", dir);
+	fp = fopen(sub, "w");
+	fputs("[check.web]\ninterval = 45\n", fp);
+	fclose(fp);
+	snprintf(sub, sizeof(sub), "%s/conf.d/10-bad.conf", dir);
+	fp = fopen(sub, "w");
+	fputs("[agent]\n\nstate_dir = relative\n", fp);
+	fclose(fp);
+
+	assert_int_equal(config_load(path, &cfg, &errs), -EINVAL);
+	assert_int_equal(errs.n, 1);
+	print_message("got: %s\n", errs.msgs[0]);
+	assert_non_null(strstr(errs.msgs[0], "/conf.d/10-bad.conf:3: state_dir: "
+	    "'relative' is not an absolute path"));
+	config_errors_free(&errs);
+	unlink(sub);
+
+	assert_int_equal(config_load(path, &cfg, &errs), 0);
+	assert_int_equal(config_find_check(cfg, "web")->interval, 45);
+	config_free(cfg);
+	snprintf(sub, sizeof(sub), "%s/conf.d/20-web.conf", dir);
+	unlink(sub);
+	snprintf(sub, sizeof(sub), "%s/conf.d", dir);
+	rmdir(sub);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg = NULL;
+
+	(void)state;
+	assert_int_equal(config_load("/nonexistent/agentd.conf", &cfg, &errs),
+	    -EINVAL);
+	assert_int_equal(errs.n, 1);
+	assert_string_equal(errs.msgs[0], "/nonexistent/agentd.conf: cannot "
+	    "open: No such file or directory");
+	config_errors_free(&errs);
+}
+
+static void
+test_durations_and_bools(void **state)
+{
+	unsigned v;
+	bool b;
+
+	(void)state;
+	assert_int_equal(config_parse_duration("90", &v), 0);
+	assert_int_equal(v, 90);
+	assert_int_equal(config_parse_duration("5m", &v), 0);
+	assert_int_equal(v, 300);
+	assert_int_equal(config_parse_duration("2h", &v), 0);
+	assert_int_equal(v, 7200);
+	assert_int_equal(config_parse_duration("1d", &v), 0);
+	assert_int_equal(v, 86400);
+	assert_int_equal(config_parse_duration("", &v), -EINVAL);
+	assert_int_equal(config_parse_duration("-5", &v), -EINVAL);
+	assert_int_equal(config_parse_duration("5mm", &v), -EINVAL);
+	assert_int_equal(config_parse_duration("99999999999d", &v), -EINVAL);
+	assert_int_equal(config_parse_bool("Yes", &b), 0);
+	assert_true(b);
+	assert_int_equal(config_parse_bool("off", &b), 0);
+	assert_false(b);
+	assert_int_equal(config_parse_bool("maybe", &b), -EINVAL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_external_check),
+		cmocka_unit_test(test_errors_all_reported),
+		cmocka_unit_test(test_syntax_and_quotes),
+		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_collector_threshold_error),
+		cmocka_unit_test(test_dropins_override),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_durations_and_bools),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
