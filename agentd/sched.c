@@ -205,6 +205,13 @@ sched_exec_done(struct exec_job *job, const struct exec_outcome *o,
 	struct sched *s = c->sched;
 	struct result r = { 0 };
 
+	if (s->stopping) {
+		/* Killed by our own shutdown: not the check's result. */
+		c->job = NULL;
+		exec_free(job);
+		s->running_external--;
+		return;
+	}
 	sched_exec_result(c, o, &r);
 	sd_event_now(s->event, CLOCK_MONOTONIC, &r.duration_usec);
 	r.duration_usec -= c->started;

@@ -1,0 +1,91 @@
+# Shared helpers for the integration tests: each test gets a private
+# temporary directory, its own control socket and state dir, and a real
+# agentd started from the build tree. Sourced by test_*.sh.
+set -u
+
+TOP=$(pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
+AGENTD=$BUILD/agentd
+AGENTCTL=$BUILD/agentctl
+PLUGINS=/usr/lib/nagios/plugins
+T=$(mktemp -d /tmp/agentd-it.XXXXXX)
+AGENTD_PID=""
+
+cleanup() {
+	if [ -n "$AGENTD_PID" ] && kill -0 "$AGENTD_PID" 2>/dev/null; then
+		kill -KILL "$AGENTD_PID" 2>/dev/null
+		wait "$AGENTD_PID" 2>/dev/null
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+# Says why, shows the agent's log tail, and ends the test.
+fail() {
+	echo "FAIL: $*"
+	if [ -s "$T/agentd.log" ]; then
+		echo "--- last lines of agentd's log:"
+		tail -n 25 "$T/agentd.log"
+	fi
+	exit 1
+}
+
+# The [agent] section every test needs; the rest comes on stdin.
+write_config() {
+	{
+		printf '[agent]\ncontrol_socket = %s/control.sock\n' "$T"
+		printf 'state_dir = %s/state\ncontrol_group =\n' "$T"
+		cat
+	} > "$T/agentd.conf"
+}
+
+ctl() {
+	"$AGENTCTL" --socket "$T/control.sock" "$@"
+}
+
+# wait_until SECONDS COMMAND...: polls every 0.1 s.
+wait_until() {
+	limit=$(( $1 * 10 ))
+	shift
+	i=0
+	while ! "$@" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -ge $limit ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+start_agentd() {
+	"$AGENTD" --foreground --config "$T/agentd.conf" "$@" \
+	    >>"$T/agentd.log" 2>&1 &
+	AGENTD_PID=$!
+	wait_until 10 test -S "$T/control.sock" ||
+	    fail "agentd did not open its control socket within 10 s"
+}
+
+# Every check has run at least once.
+all_checks_ran() {
+	out=$(ctl status) || return 1
+	! printf '%s\n' "$out" | grep -q ' PENDING '
+}
+
+stop_agentd() {
+	kill -TERM "$AGENTD_PID"
+	wait "$AGENTD_PID"
+	rc=$?
+	AGENTD_PID=""
+	return $rc
+}
+
+# expect_eq WHAT GOT WANT
+expect_eq() {
+	[ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
+}
+
+# expect_match WHAT TEXT REGEX
+expect_match() {
+	printf '%s\n' "$2" | grep -Eq -- "$3" ||
+	    fail "$1: '$2' does not match /$3/"
+}
