@@ -35,14 +35,15 @@ endif
 
 MAINS	:= agentd/agentd.c agentd/agentctl.c
 LIB_SRCS := $(filter-out $(MAINS),$(wildcard agentd/*.c collectors/*.c))
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+OBJ	:= $(BUILD)/obj
+LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
 all: $(BUILD)/agentd $(BUILD)/agentctl
 
-$(BUILD)/%.o: %.c
+$(OBJ)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -50,13 +51,13 @@ $(BUILD)/libagentd.a: $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/agentd: $(BUILD)/agentd/agentd.o $(BUILD)/libagentd.a
+$(BUILD)/agentd: $(OBJ)/agentd/agentd.o $(BUILD)/libagentd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BUILD)/agentctl: $(BUILD)/agentd/agentctl.o $(BUILD)/libagentd.a
+$(BUILD)/agentctl: $(OBJ)/agentd/agentctl.o $(BUILD)/libagentd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libagentd.a
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(BUILD)/libagentd.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
 

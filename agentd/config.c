@@ -32,6 +32,8 @@ struct config_parse {
 	const char		*buf;
 	size_t			 len, off;
 	int			 too_long;	/* line number of an overlong line */
+	int			 section_line;	/* of the current [section] */
+	int			 section_bad;	/* reported once: skip its keys */
 };
 
 static void config_error(struct config_parse *, const char *, ...)
@@ -184,7 +186,7 @@ config_add_check(struct config_parse *p, const char *name,
 	c->interval = 60;
 	c->timeout = 10;
 	c->file = xstrdup(p->file);
-	c->line = p->line;
+	c->line = p->section_line;
 	return c;
 }
 
@@ -295,11 +297,6 @@ config_collector_key(struct config_parse *p, const char *name,
 	struct check_conf *c = config_find_check(p->cfg, name);
 	char err[COLLECTOR_ERR_MAX] = "";
 
-	if (c == NULL || c->kind != CHECK_COLLECTOR) {
-		config_error(p, "[collector.%s]: no such built-in collector",
-		    name);
-		return;
-	}
 	if (config_common_key(p, c, key, value))
 		return;
 	if (c->collector->configure == NULL ||
@@ -329,16 +326,6 @@ config_check_key(struct config_parse *p, const char *name, const char *key,
 	struct check_conf *c = config_find_check(p->cfg, name);
 	char err[256];
 
-	if (!config_valid_name(name)) {
-		config_error(p, "[check.%s]: a check name is 1 to 64 letters, "
-		    "digits, '-', '_' or '.'", name);
-		return;
-	}
-	if (c != NULL && c->kind == CHECK_COLLECTOR) {
-		config_error(p, "[check.%s]: the name is taken by the built-in "
-		    "collector", name);
-		return;
-	}
 	if (c == NULL && (c = config_add_check(p, name, CHECK_EXTERNAL)) == NULL)
 		return;
 	if (config_common_key(p, c, key, value))
@@ -346,6 +333,10 @@ config_check_key(struct config_parse *p, const char *name, const char *key,
 	if (strcmp(key, "command") == 0) {
 		char **argv = NULL;
 
+		/* Kept even when bad, so it is not also "missing". */
+		config_set_string(&c->command, value);
+		argv_free(c->argv);
+		c->argv = NULL;
 		if (argv_split(value, &argv, err, sizeof(err)) < 0) {
 			config_error(p, "command: %s", err);
 			return;
@@ -356,9 +347,7 @@ config_check_key(struct config_parse *p, const char *name, const char *key,
 			argv_free(argv);
 			return;
 		}
-		argv_free(c->argv);
 		c->argv = argv;
-		config_set_string(&c->command, value);
 	} else if (strcmp(key, "timeout") == 0) {
 		if (config_parse_duration(value, &c->timeout) != 0 ||
 		    c->timeout == 0 || c->timeout > 3600)
@@ -374,19 +363,58 @@ config_handler(void *user, const char *section, const char *key,
 {
 	struct config_parse *p = user;
 
-	if (p->too_long == p->line)
-		return 1;	/* already reported; inih saw a cut line */
+	if (p->too_long == p->line || p->section_bad)
+		return 1;	/* already reported */
 	if (strcmp(section, "agent") == 0)
 		config_agent_key(p, key, value);
 	else if (strncmp(section, "collector.", 10) == 0)
 		config_collector_key(p, section + 10, key, value);
 	else if (strncmp(section, "check.", 6) == 0)
 		config_check_key(p, section + 6, key, value);
-	else if (section[0] == '\0')
-		config_error(p, "'%s' is outside any [section]", key);
 	else
-		config_error(p, "unknown section [%s]", section);
+		config_error(p, "'%s' is outside any [section]", key);
 	return 1;
+}
+
+/* Judges a [section] header where it stands, once, so that an empty
+ * unknown section is caught too and a bad one is not reported per key. */
+static void
+config_section(struct config_parse *p, const char *line)
+{
+	const char *end, *name;
+	struct check_conf *c;
+	char section[128];
+
+	line += strspn(line, " \t");
+	if (*line != '[' || (end = strchr(line, ']')) == NULL)
+		return;		/* not a header, or inih's syntax error */
+	snprintf(section, sizeof(section), "%.*s", (int)(end - line - 1),
+	    line + 1);
+	p->section_line = p->line;
+	p->section_bad = 1;
+	if (strcmp(section, "agent") == 0) {
+		p->section_bad = 0;
+	} else if (strncmp(section, "collector.", 10) == 0) {
+		name = section + 10;
+		c = config_find_check(p->cfg, name);
+		if (c == NULL || c->kind != CHECK_COLLECTOR)
+			config_error(p, "[%s]: no such built-in collector",
+			    section);
+		else
+			p->section_bad = 0;
+	} else if (strncmp(section, "check.", 6) == 0) {
+		name = section + 6;
+		c = config_find_check(p->cfg, name);
+		if (!config_valid_name(name))
+			config_error(p, "[%s]: a check name is 1 to 64 letters, "
+			    "digits, '-', '_' or '.'", section);
+		else if (c != NULL && c->kind == CHECK_COLLECTOR)
+			config_error(p, "[%s]: the name is taken by the "
+			    "built-in collector", section);
+		else
+			p->section_bad = 0;
+	} else
+		config_error(p, "unknown section [%s]", section);
 }
 
 /* inih's fgets-style reader: counts lines and catches overlong ones. */
@@ -424,6 +452,7 @@ config_reader(char *str, int num, void *stream)
 	}
 	str[n] = '\0';
 	p->line++;
+	config_section(p, str);
 	return str;
 }
 
@@ -434,6 +463,8 @@ config_parse_source(struct config_parse *p)
 
 	p->line = 0;
 	p->too_long = 0;
+	p->section_line = 0;
+	p->section_bad = 0;
 	r = ini_parse_stream(config_reader, p, config_handler, p);
 	if (r > 0 && r != p->too_long) {
 		/* inih's own syntax errors: only the first is reported. */
@@ -455,7 +486,7 @@ config_validate(struct config_parse *p)
 			continue;
 		p->file = c->file;
 		p->line = c->line;
-		if (c->argv == NULL)
+		if (c->command == NULL)
 			config_error(p, "[check.%s]: missing 'command'", c->name);
 		if (c->timeout >= c->interval)
 			config_error(p, "[check.%s]: timeout (%us) must be shorter "
@@ -474,6 +505,7 @@ config_inih_setup(void)
 	ini_use_stack = false;
 	ini_allow_realloc = false;
 	ini_max_line = CONFIG_LINE_MAX;
+	ini_initial_alloc = CONFIG_LINE_MAX;
 	ini_stop_on_first_error = false;
 }
 

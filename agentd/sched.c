@@ -398,25 +398,15 @@ sched_new(sd_event *event, struct config *cfg, const char *proc,
 	return 0;
 }
 
-/* Old instances go first: an async collector cancels its own calls in
- * free(), and only then may its requests be freed. */
+/* Requests go before their instances: freeing a pending one cancels it
+ * in its collector. */
 static void
 sched_release(struct config *cfg, struct sched_check **checks, size_t n)
 {
-	struct collect_req **reqs = xreallocarray(NULL, n, sizeof(*reqs));
-
-	for (size_t i = 0; i < n; i++) {
-		reqs[i] = checks[i]->creq;
-		checks[i]->creq = NULL;
-		sched_abandon(checks[i]);
-	}
-	config_free(cfg);
-	for (size_t i = 0; i < n; i++) {
-		collect_req_free(reqs[i]);
+	for (size_t i = 0; i < n; i++)
 		sched_check_free(checks[i]);
-	}
-	free(reqs);
 	free(checks);
+	config_free(cfg);
 }
 
 void

@@ -89,6 +89,8 @@ collect_req_free(struct collect_req *req)
 {
 	if (req == NULL)
 		return;
+	if (!req->finished && req->collector->cancel != NULL)
+		req->collector->cancel(req->inst);
 	req->cancelled = 1;
 	result_reset(&req->result);
 	free(req);

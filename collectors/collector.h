@@ -54,6 +54,9 @@ struct collector {
 	 * when it will call collect_req_finish() from the loop later, or
 	 * -errno for a collector failure (the result then says why). */
 	int	 (*collect)(void *inst, struct collect_req *req);
+	/* Optional, for collectors that return COLLECT_PENDING: forget the
+	 * request in flight (it is being freed); finish must not follow. */
+	void	 (*cancel)(void *inst);
 	void	 (*free)(void *inst);
 };
 

@@ -90,11 +90,11 @@ range_format(const struct range *r, char *buf, size_t len)
 	if (r->start_inf)
 		snprintf(start, sizeof(start), "~:");
 	else if (r->start != 0)
-		snprintf(start, sizeof(start), "%g:", r->start);
+		snprintf(start, sizeof(start), "%.15g:", r->start);
 	else if (r->end_inf)
 		snprintf(start, sizeof(start), "0:");
 	if (!r->end_inf)
-		snprintf(end, sizeof(end), "%g", r->end);
+		snprintf(end, sizeof(end), "%.15g", r->end);
 	snprintf(buf, len, "%s%s%s", r->inside ? "@" : "", start, end);
 }
 

@@ -5,7 +5,8 @@ set -eu
 
 pkgs="build-essential pkg-config clang libclang-rt-dev
 libsystemd-dev libjansson-dev libinih-dev libcmocka-dev valgrind
-monitoring-plugins-basic collectd-core openssl procps"
+monitoring-plugins-basic collectd-core openssl procps python3
+dbus-daemon systemd-journal-remote"
 
 missing=""
 for p in $pkgs; do

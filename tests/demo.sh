@@ -14,7 +14,7 @@ control_socket = $demo/control.sock
 state_dir = $demo/state
 control_group =
 
-[check.load]
+[check.check_load]
 command = $plugins/check_load -w 8,6,4 -c 16,12,8
 interval = 30s
 [check.root_disk]

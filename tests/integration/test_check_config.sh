@@ -13,15 +13,15 @@ available_warning = ten
 EOF2
 out=$("$AGENTD" --config "$T/agentd.conf" --check-config 2>&1); rc=$?
 expect_eq "check-config exit code" $rc 1
-expect_match "check-config timeout" "$out" "^$T/agentd.conf:[0-9]+: \[check.a\]: timeout \(10s\) must be shorter than interval \(5s\)$"
-expect_match "check-config collector" "$out" "^$T/agentd.conf:9: \[collector.memory\] .*ten"
-expect_match "check-config syntax" "$out" "^$T/agentd.conf:10: "
+expect_match "check-config timeout" "$out" "^$T/agentd.conf:5: \[check.a\]: timeout \(10s\) must be shorter than interval \(5s\)$"
+expect_match "check-config collector" "$out" "^$T/agentd.conf:10: \[collector.memory\] available_warning: 'ten' is not a range$"
+expect_match "check-config section" "$out" "^$T/agentd.conf:11: unknown section \[nonsense\]$"
 [ "$(printf '%s\n' "$out" | wc -l)" -ge 3 ] || fail "not every error shown: $out"
 
 # Start-up refuses the same config, saying why.
 out=$("$AGENTD" --foreground --config "$T/agentd.conf" 2>&1); rc=$?
 expect_eq "start-up exit code" $rc 1
-expect_match "start-up error" "$out" "agentd.conf:9: \[collector.memory\]"
+expect_match "start-up error" "$out" "agentd.conf:10: \[collector.memory\]"
 [ -S "$T/control.sock" ] && fail "agentd listened despite a bad config"
 
 write_config <<EOF2

@@ -21,7 +21,7 @@ SH
 chmod +x "$T/envcheck" "$T/chatty" "$T/hang"
 
 write_config <<EOF2
-[check.load]
+[check.check_load]
 command = $PLUGINS/check_load -w 50,40,30 -c 100,80,60
 interval = 5s
 timeout = 4s
@@ -52,7 +52,7 @@ wait_until 20 all_checks_ran || fail "some checks never ran: $(ctl status)"
 
 status=$(ctl status) || fail "agentctl status exited $?"
 for c in cpu memory load filesystems diskio network uptime processes units \
-    journal clock disk procs swap users quoted env chatty hang missing; do
+    journal clock check_load disk procs swap users quoted env chatty hang missing; do
 	printf '%s\n' "$status" | grep -Eq "^$c +(OK|WARNING|CRITICAL|UNKNOWN) " ||
 	    fail "status does not show check $c:
 $status"
@@ -70,10 +70,10 @@ printf '%s\n' "$via" | grep -q '^    users=0 warn 50 crit 100$' ||
     printf '%s\n' "$via" | grep -Eq '^    users=[0-9]+ warn 50 crit 100$' ||
     fail "users perfdata not shown: $via"
 
-out=$(ctl check run load); rc=$?
+out=$(ctl check run check_load); rc=$?
 [ $rc -le 2 ] || fail "check_load exit code $rc: $out"
-expect_match "load" "$out" '^load: (OK|WARNING|CRITICAL): LOAD .* total load average'
-expect_match "load perfdata" "$out" '^    load1=[0-9.]+ warn 50 crit 100$'
+expect_match "load" "$out" '^check_load: (OK|WARNING|CRITICAL): LOAD .* total load average'
+expect_match "load perfdata" "$out" '^    load1=[0-9.]+ warn 50.000 crit 100.000$'
 
 out=$(ctl check run swap); expect_eq "swap exit" $? 0
 
@@ -121,7 +121,7 @@ assert p["label"] == "/", p
 assert p["uom"] == "B", p
 assert p["value"] > 0 and p["max"] > p["value"], p
 assert disk["state"] in ("OK", "WARNING", "CRITICAL"), disk
-load = {p["label"]: p for p in checks["load"]["perfdata"]}
+load = {p["label"]: p for p in checks["check_load"]["perfdata"]}
 assert set(load) == {"load1", "load5", "load15"}, load
 assert load["load1"]["warn"] == "50.000", load
 PY

@@ -75,7 +75,7 @@ test_external_check(void **state)
 	    "[agent]\n"
 	    "control_socket = /tmp/x.sock\n"
 	    "max_concurrent_checks = 2\n"
-	    "[check.load]\n"
+	    "[check.sysload]\n"
 	    "command = /usr/lib/nagios/plugins/check_load -w '5,4,3' -c 10,8,6;x\n"
 	    "interval = 2m\n"
 	    "timeout = 30s\n"
@@ -83,7 +83,7 @@ test_external_check(void **state)
 	    "interval = 15\n"
 	    "[collector.journal]\n"
 	    "enabled = no\n");
-	struct check_conf *c = config_find_check(cfg, "load");
+	struct check_conf *c = config_find_check(cfg, "sysload");
 
 	(void)state;
 	assert_string_equal(cfg->control_socket, "/tmp/x.sock");
@@ -108,13 +108,13 @@ test_errors_all_reported(void **state)
 	static const char *const expect[] = {
 		"t.conf:2: unknown key 'colour' in [agent]",
 		"t.conf:3: max_concurrent_checks: '0' is not a number from 1 to 64",
-		"t.conf:5: unknown section [bogus]",
+		"t.conf:4: unknown section [bogus]",
 		"t.conf:7: interval: '5x' is not a duration from 1s to 1d (e.g. 30s, 5m)",
 		"t.conf:8: command: 'check_x' is not an absolute path (no shell and no PATH lookup)",
-		"t.conf:10: [collector.nosuch]: no such built-in collector",
-		"t.conf:12: [check.cpu]: the name is taken by the built-in collector",
-		"t.conf:14: [check.bad name]: a check name is 1 to 64 letters, digits, '-', '_' or '.'",
-		"t.conf:7: [check.x]: missing 'command'",
+		"t.conf:9: [collector.nosuch]: no such built-in collector",
+		"t.conf:11: [check.cpu]: the name is taken by the built-in collector",
+		"t.conf:13: [check.bad name]: a check name is 1 to 64 letters, digits, '-', '_' or '.'",
+		"t.conf:15: unknown section [empty]",
 	};
 
 	(void)state;
@@ -132,25 +132,30 @@ test_errors_all_reported(void **state)
 	    "[check.cpu]\n"
 	    "command = /bin/true\n"
 	    "[check.bad name]\n"
-	    "command = /bin/true\n", expect, sizeof(expect) / sizeof(*expect));
+	    "command = /bin/true\n"
+	    "[empty]\n", expect, sizeof(expect) / sizeof(*expect));
 }
 
 static void
 test_syntax_and_quotes(void **state)
 {
 	static const char *const quote[] = {
-		"t.conf:2: command: unterminated single quote starting at column 12",
+		"t.conf:2: command: unterminated single quote (opened at column 11)",
 	};
 	static const char *const syntax[] = {
 		"t.conf:2: syntax error (expected [section] or key = value)",
 	};
+	static const char *const missing[] = {
+		"t.conf:3: [check.nocmd]: missing 'command'",
+	};
 	static const char *const timeout[] = {
-		"t.conf:2: [check.slow]: timeout (60s) must be shorter than interval (60s)",
+		"t.conf:1: [check.slow]: timeout (60s) must be shorter than interval (60s)",
 	};
 
 	(void)state;
 	load_fails("[check.q]\ncommand = /bin/echo 'unterminated\n", quote, 1);
 	load_fails("[agent]\nthis line has no equals sign\n", syntax, 1);
+	load_fails("[agent]\n\n[check.nocmd]\ninterval = 5m\n", missing, 1);
 	load_fails("[check.slow]\ncommand = /bin/true\ntimeout = 1m\n", timeout, 1);
 }
 
