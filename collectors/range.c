@@ -76,10 +76,20 @@ range_alert(const struct range *r, double value)
 	return r->inside ? within : !within;
 }
 
+/* The shorter of %.15g and %.17g that reads back as v: %g's six digits
+ * would turn a threshold of 216442024755 bytes into 2.16442e+11. */
+static void
+range_format_number(char *buf, size_t len, double v)
+{
+	snprintf(buf, len, "%.15g", v);
+	if (strtod(buf, NULL) != v)
+		snprintf(buf, len, "%.17g", v);
+}
+
 void
 range_format(const struct range *r, char *buf, size_t len)
 {
-	char start[32] = "", end[32] = "";
+	char start[40] = "", end[32] = "", num[32];
 
 	if (len == 0)
 		return;
@@ -89,12 +99,13 @@ range_format(const struct range *r, char *buf, size_t len)
 	}
 	if (r->start_inf)
 		snprintf(start, sizeof(start), "~:");
-	else if (r->start != 0)
-		snprintf(start, sizeof(start), "%.15g:", r->start);
-	else if (r->end_inf)
+	else if (r->start != 0) {
+		range_format_number(num, sizeof(num), r->start);
+		snprintf(start, sizeof(start), "%s:", num);
+	} else if (r->end_inf)
 		snprintf(start, sizeof(start), "0:");
 	if (!r->end_inf)
-		snprintf(end, sizeof(end), "%.15g", r->end);
+		range_format_number(end, sizeof(end), r->end);
 	snprintf(buf, len, "%s%s%s", r->inside ? "@" : "", start, end);
 }
 

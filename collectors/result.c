@@ -44,7 +44,10 @@ result_add_perf(struct result *r, const char *label, double value,
 
 	if (r->nperf >= RESULT_PERF_MAX)
 		return NULL;
-	r->perf = xreallocarray(r->perf, r->nperf + 1, sizeof(*r->perf));
+	if (r->nperf == r->perf_cap) {
+		r->perf_cap = r->perf_cap == 0 ? 8 : r->perf_cap * 2;
+		r->perf = xreallocarray(r->perf, r->perf_cap, sizeof(*r->perf));
+	}
 	p = &r->perf[r->nperf++];
 	memset(p, 0, sizeof(*p));
 	snprintf(p->label, sizeof(p->label), "%s", label);
@@ -103,6 +106,7 @@ result_copy(struct result *dst, const struct result *src)
 	*dst = *src;
 	dst->long_text = src->long_text != NULL ? xstrdup(src->long_text) : NULL;
 	dst->perf = NULL;
+	dst->perf_cap = src->nperf;
 	if (src->nperf > 0) {
 		dst->perf = xreallocarray(NULL, src->nperf, sizeof(*src->perf));
 		memcpy(dst->perf, src->perf, src->nperf * sizeof(*src->perf));

@@ -39,6 +39,7 @@ struct result {
 	char		*long_text;	/* owned; NULL if none */
 	struct perf	*perf;		/* owned array of nperf */
 	size_t		 nperf;
+	size_t		 perf_cap;	/* allocated items */
 	uint64_t	 when_usec;	/* CLOCK_REALTIME when collected */
 	uint64_t	 duration_usec;
 };
