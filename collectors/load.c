@@ -1,0 +1,405 @@
+/*
+ * load: the kernel's 1, 5 and 15 minute load averages from /proc/loadavg,
+ * judged per online CPU (from /sys/devices/system/cpu/online, or the
+ * cpuN lines of /proc/stat where there is no /sys).
+ *
+ * [collector.load] keys: Nagios ranges over the load average divided by
+ * the number of online CPUs; an empty value removes a default.
+ *   load1_warning, load1_critical		default: none
+ *   load5_warning, load5_critical		default: none
+ *   load15_warning				default: 2
+ *   load15_critical				default: 4
+ *	Short spikes (cron, a build, a deploy) are normal and pass within
+ *	minutes, so only the 15 minute average alerts by default. Linux
+ *	counts tasks waiting for disk or NFS in the load, so twice as many
+ *	runnable-or-blocked tasks as CPUs for a quarter hour means work is
+ *	queueing; four times is an overloaded or stuck host.
+ *
+ * Perfdata: load1, load5, load15 as the kernel prints them, with the
+ * thresholds multiplied by the CPU count; cpus.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cpu.h"
+#include "load.h"
+#include "range.h"
+#include "xmalloc.h"
+
+#define LOAD_FILE_MAX	4096		/* loadavg, cpu/online */
+#define LOAD_STAT_MAX	(256 * 1024)	/* /proc/stat, see cpu.c */
+#define LOAD_CPU_LIMIT	(1u << 20)	/* no CPU number is this high */
+
+struct load {
+	struct range		 warn[3], crit[3];	/* per CPU */
+	struct collector_env	 env;
+};
+
+static const char *const load_names[3] = { "load1", "load5", "load15" };
+
+/* Reads dir/name into a NUL-terminated heap buffer of at most max - 1
+ * bytes, which the caller frees; *truncp says whether more followed. */
+static int
+read_file(const char *dir, const char *name, size_t max, char **bufp,
+    size_t *lenp, bool *truncp)
+{
+	char path[PATH_MAX], *buf = NULL, extra;
+	size_t cap = 4096, len = 0;
+	ssize_t n;
+	int fd = -1, r, pn;
+
+	*bufp = NULL;
+	*lenp = 0;
+	*truncp = false;
+	pn = snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (pn < 0 || (size_t)pn >= sizeof(path))
+		return -ENAMETOOLONG;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return errno != 0 ? -errno : -EIO;
+	if (cap > max)
+		cap = max;
+	buf = xcalloc(1, cap);
+	for (;;) {
+		if (len + 1 == cap) {
+			if (cap == max) {
+				while ((n = read(fd, &extra, 1)) == -1 &&
+				    errno == EINTR)
+					;
+				*truncp = n > 0;
+				break;
+			}
+			cap = cap > max / 2 ? max : cap * 2;
+			buf = xreallocarray(buf, 1, cap);
+		}
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			r = errno != 0 ? -errno : -EIO;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*bufp = buf;
+	buf = NULL;	/* transferred */
+	*lenp = len;
+	r = 0;
+ out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+/* Why value alerts under r, for the summary: "> 90%", "< 10%", ... */
+static void
+range_why(const struct range *r, double value, const char *unit, char *buf,
+    size_t len)
+{
+	char text[PERF_RANGE_MAX];
+
+	range_format(r, text, sizeof(text));
+	if (r->inside)
+		snprintf(buf, len, "inside %s%s", text + 1, unit);
+	else if (!r->end_inf && value > r->end)
+		snprintf(buf, len, "> %g%s", r->end, unit);
+	else if (!r->start_inf && value < r->start)
+		snprintf(buf, len, "< %g%s", r->start, unit);
+	else
+		snprintf(buf, len, "outside %s%s", text, unit);
+}
+
+/* Accepts a plain decimal such as "12.05"; *p moves past it. */
+static int
+next_decimal(const char **p, const char *end, double *out)
+{
+	const char *s = *p, *start;
+	char num[32];
+	size_t n;
+
+	while (s < end && *s == ' ')
+		s++;
+	start = s;
+	while (s < end && ((*s >= '0' && *s <= '9') || *s == '.'))
+		s++;
+	n = s - start;
+	if (n == 0 || n >= sizeof(num) || *start == '.' ||
+	    memchr(start, '.', n) != memrchr(start, '.', n))
+		return -EINVAL;
+	if (s < end && *s != ' ' && *s != '\n')
+		return -EINVAL;
+	memcpy(num, start, n);
+	num[n] = '\0';
+	*out = strtod(num, NULL);
+	*p = s;
+	return 0;
+}
+
+/* Reads an unsigned decimal below limit; *p moves past it. */
+static int
+next_unsigned(const char **p, const char *end, unsigned limit, unsigned *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+
+	if (s >= end || *s < '0' || *s > '9')
+		return -EINVAL;
+	while (s < end && *s >= '0' && *s <= '9') {
+		v = v * 10 + (uint64_t)(*s - '0');
+		if (v >= limit)
+			return -EINVAL;
+		s++;
+	}
+	*out = (unsigned)v;
+	*p = s;
+	return 0;
+}
+
+int
+load_parse_loadavg(const char *buf, size_t len, struct load_avg *out)
+{
+	const char *p = buf, *end = buf + len;
+
+	memset(out, 0, sizeof(*out));
+	if (next_decimal(&p, end, &out->load1) != 0 ||
+	    next_decimal(&p, end, &out->load5) != 0 ||
+	    next_decimal(&p, end, &out->load15) != 0)
+		return -EINVAL;
+	/* "running/total" is informative only: keep it when well formed. */
+	while (p < end && *p == ' ')
+		p++;
+	if (next_unsigned(&p, end, UINT_MAX, &out->running) != 0 ||
+	    p >= end || *p++ != '/' ||
+	    next_unsigned(&p, end, UINT_MAX, &out->total) != 0)
+		out->running = out->total = 0;
+	return 0;
+}
+
+int
+load_parse_cpulist(const char *buf, size_t len, unsigned *count)
+{
+	const char *p = buf, *end = buf + len;
+	unsigned lo, hi, n = 0;
+	long next = 0;		/* the lowest CPU number still allowed */
+
+	*count = 0;
+	while (end > p && (end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	if (p == end)
+		return -EINVAL;
+	for (;;) {
+		if (next_unsigned(&p, end, LOAD_CPU_LIMIT, &lo) != 0)
+			return -EINVAL;
+		hi = lo;
+		if (p < end && *p == '-') {
+			p++;
+			if (next_unsigned(&p, end, LOAD_CPU_LIMIT, &hi) != 0)
+				return -EINVAL;
+		}
+		if (lo < next || hi < lo)
+			return -EINVAL;
+		n += hi - lo + 1;
+		next = (long)hi + 1;
+		if (p == end)
+			break;
+		if (*p++ != ',')
+			return -EINVAL;
+	}
+	*count = n;
+	return 0;
+}
+
+static void *
+load_new(void)
+{
+	struct load *l = xcalloc(1, sizeof(*l));
+
+	range_parse("2", &l->warn[2]);
+	range_parse("4", &l->crit[2]);
+	return l;
+}
+
+static int
+load_configure(void *inst, const char *key, const char *value, char *err,
+    size_t errlen)
+{
+	struct load *l = inst;
+	struct range *r = NULL;
+	size_t n;
+
+	for (size_t i = 0; i < 3 && r == NULL; i++) {
+		n = strlen(load_names[i]);
+		if (strncmp(key, load_names[i], n) != 0)
+			continue;
+		if (strcmp(key + n, "_warning") == 0)
+			r = &l->warn[i];
+		else if (strcmp(key + n, "_critical") == 0)
+			r = &l->crit[i];
+	}
+	if (r == NULL) {
+		snprintf(err, errlen, "unknown key '%s' (known: load1_, "
+		    "load5_, load15_ with _warning or _critical)", key);
+		return -EINVAL;
+	}
+	if (range_parse(value, r) != 0) {
+		snprintf(err, errlen, "%s: '%s' is not a range", key, value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+load_start(void *inst, const struct collector_env *env)
+{
+	struct load *l = inst;
+
+	l->env = *env;
+	return 0;
+}
+
+/* Online CPUs from sysfs, else from /proc/stat; 0 with why filled in when
+ * neither says. */
+static unsigned
+load_count_cpus(const struct load *l, char *why, size_t whylen)
+{
+	struct cpu_sample s;
+	char *buf = NULL;
+	unsigned n = 0;
+	size_t len;
+	bool trunc;
+	int r;
+
+	if (read_file(l->env.sys, "devices/system/cpu/online", LOAD_FILE_MAX,
+	    &buf, &len, &trunc) == 0 && !trunc &&
+	    load_parse_cpulist(buf, len, &n) == 0 && n > 0)
+		goto out;
+	free(buf);
+	buf = NULL;
+	n = 0;
+	if ((r = read_file(l->env.proc, "stat", LOAD_STAT_MAX, &buf, &len,
+	    &trunc)) != 0) {
+		snprintf(why, whylen, "cannot count online CPUs: no usable "
+		    "%s/devices/system/cpu/online, and %s/stat: %s",
+		    l->env.sys, l->env.proc, strerror(-r));
+		goto out;
+	}
+	if (cpu_parse_stat(buf, len, &s) != 0 || s.ncpu == 0) {
+		snprintf(why, whylen, "cannot count online CPUs: no usable "
+		    "%s/devices/system/cpu/online nor cpu lines in %s/stat",
+		    l->env.sys, l->env.proc);
+		goto out;
+	}
+	n = s.ncpu;
+ out:
+	free(buf);
+	return n;
+}
+
+static int
+load_collect(void *inst, struct collect_req *req)
+{
+	struct load *l = inst;
+	struct result *res = collect_req_result(req);
+	struct load_avg la;
+	struct range w, c;
+	struct perf *p;
+	char *buf = NULL, why[512] = "", reason[PERF_RANGE_MAX + 32];
+	double value[3];
+	unsigned ncpu;
+	size_t len, used;
+	bool trunc;
+	int r, state;
+
+	if (l->env.proc == NULL) {
+		result_set(res, STATE_UNKNOWN, "load collector was not "
+		    "started");
+		return -EINVAL;
+	}
+	if ((r = read_file(l->env.proc, "loadavg", LOAD_FILE_MAX, &buf, &len,
+	    &trunc)) != 0) {
+		result_set(res, STATE_UNKNOWN, "cannot read %s/loadavg: %s",
+		    l->env.proc, strerror(-r));
+		goto out;
+	}
+	if (trunc || load_parse_loadavg(buf, len, &la) != 0) {
+		r = -EINVAL;
+		result_set(res, STATE_UNKNOWN, "%s/loadavg: no load averages "
+		    "in it", l->env.proc);
+		goto out;
+	}
+	if ((ncpu = load_count_cpus(l, res->summary,
+	    sizeof(res->summary))) == 0) {
+		r = -ENOENT;
+		res->state = STATE_UNKNOWN;
+		goto out;
+	}
+
+	res->state = STATE_OK;
+	value[0] = la.load1;
+	value[1] = la.load5;
+	value[2] = la.load15;
+	for (size_t i = 0; i < 3; i++) {
+		double per_cpu = value[i] / ncpu;
+
+		state = range_eval(&l->warn[i], &l->crit[i], per_cpu);
+		result_escalate(res, state);
+		/* Graphs want the kernel's numbers, so scale the
+		 * thresholds instead of the value. */
+		w = l->warn[i];
+		c = l->crit[i];
+		w.start *= ncpu;
+		w.end *= ncpu;
+		c.start *= ncpu;
+		c.end *= ncpu;
+		if ((p = result_add_perf(res, load_names[i], value[i], "")) !=
+		    NULL) {
+			range_to_perf(p, &w, &c);
+			p->min = 0;
+			p->has_min = true;
+		}
+		if (state == STATE_OK)
+			continue;
+		range_why(state == STATE_CRITICAL ? &l->crit[i] :
+		    &l->warn[i], per_cpu, " per CPU", reason, sizeof(reason));
+		used = strlen(why);
+		snprintf(why + used, sizeof(why) - used, "%s%s %.2f per CPU "
+		    "(%s %s)", used > 0 ? ", " : "", load_names[i], per_cpu,
+		    result_state_name(state), reason);
+	}
+	result_add_perf(res, "cpus", ncpu, "");
+	result_set(res, res->state, "%s%sload %.2f %.2f %.2f on %u CPU%s",
+	    why, why[0] != '\0' ? "; " : "", la.load1, la.load5, la.load15,
+	    ncpu, ncpu == 1 ? "" : "s");
+	if (la.total > 0)
+		result_append_long(res, "%u of %u tasks runnable", la.running,
+		    la.total);
+	r = 0;
+ out:
+	free(buf);
+	return r;
+}
+
+static void
+load_free(void *inst)
+{
+	free(inst);
+}
+
+const struct collector collector_load = {
+	.name = "load",
+	.description = "Load averages per online CPU",
+	.interval = 60,
+	.new = load_new,
+	.configure = load_configure,
+	.start = load_start,
+	.collect = load_collect,
+	.free = load_free,
+};

@@ -1,0 +1,385 @@
+/*
+ * memory: how much RAM the kernel could hand out without swapping
+ * (MemAvailable) and how full swap is, from /proc/meminfo.
+ *
+ * [collector.memory] keys: Nagios ranges; an empty value removes a default.
+ *   available_warning	% of RAM available	default: 10:
+ *   available_critical	% of RAM available	default: 5:
+ *	MemAvailable already counts reclaimable page cache, so a busy box
+ *	with a full cache still shows plenty. Below 10 % the kernel is
+ *	reclaiming hard; below 5 % the OOM killer is close. (ZFS's ARC is
+ *	not in MemAvailable: lower these on ZFS hosts.)
+ *   swap_used_warning	% of swap used		default: 90
+ *   swap_used_critical	% of swap used		default: none
+ *	Long-running hosts park idle pages in swap harmlessly, so only a
+ *	nearly full swap warns, and available memory carries the severity.
+ *	A host without swap has no swap metric and never warns on it.
+ *
+ * Perfdata: available (%), available_bytes (B, max = RAM), and with swap
+ * swap_used (%), swap_used_bytes (B, max = swap size).
+ * An unreadable or garbled meminfo is a collector failure (-errno, UNKNOWN
+ * with the reason): the scheduler logs it once and backs off.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "memory.h"
+#include "range.h"
+#include "xmalloc.h"
+
+#define MEMINFO_MAX	(64 * 1024)	/* the real file is ~1.5 KiB */
+
+struct memory {
+	struct range		 available_warn, available_crit;
+	struct range		 swap_used_warn, swap_used_crit;
+	struct collector_env	 env;
+};
+
+static const struct {
+	const char	*key;
+	size_t		 off;
+} memory_keys[] = {
+	{ "available_warning", offsetof(struct memory, available_warn) },
+	{ "available_critical", offsetof(struct memory, available_crit) },
+	{ "swap_used_warning", offsetof(struct memory, swap_used_warn) },
+	{ "swap_used_critical", offsetof(struct memory, swap_used_crit) },
+};
+
+/* Reads dir/name into a NUL-terminated heap buffer of at most max - 1
+ * bytes, which the caller frees; *truncp says whether more followed. */
+static int
+read_file(const char *dir, const char *name, size_t max, char **bufp,
+    size_t *lenp, bool *truncp)
+{
+	char path[PATH_MAX], *buf = NULL, extra;
+	size_t cap = 4096, len = 0;
+	ssize_t n;
+	int fd = -1, r, pn;
+
+	*bufp = NULL;
+	*lenp = 0;
+	*truncp = false;
+	pn = snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (pn < 0 || (size_t)pn >= sizeof(path))
+		return -ENAMETOOLONG;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return errno != 0 ? -errno : -EIO;
+	if (cap > max)
+		cap = max;
+	buf = xcalloc(1, cap);
+	for (;;) {
+		if (len + 1 == cap) {
+			if (cap == max) {
+				while ((n = read(fd, &extra, 1)) == -1 &&
+				    errno == EINTR)
+					;
+				*truncp = n > 0;
+				break;
+			}
+			cap = cap > max / 2 ? max : cap * 2;
+			buf = xreallocarray(buf, 1, cap);
+		}
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			r = errno != 0 ? -errno : -EIO;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*bufp = buf;
+	buf = NULL;	/* transferred */
+	*lenp = len;
+	r = 0;
+ out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+/* Why value alerts under r, for the summary: "> 90%", "< 10%", ... */
+static void
+range_why(const struct range *r, double value, const char *unit, char *buf,
+    size_t len)
+{
+	char text[PERF_RANGE_MAX];
+
+	range_format(r, text, sizeof(text));
+	if (r->inside)
+		snprintf(buf, len, "inside %s%s", text + 1, unit);
+	else if (!r->end_inf && value > r->end)
+		snprintf(buf, len, "> %g%s", r->end, unit);
+	else if (!r->start_inf && value < r->start)
+		snprintf(buf, len, "< %g%s", r->start, unit);
+	else
+		snprintf(buf, len, "outside %s%s", text, unit);
+}
+
+/* "512 B", "1.5 KiB", "23.5 GiB". */
+static void
+fmt_bytes(double bytes, char *buf, size_t len)
+{
+	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB",
+	    "PiB", "EiB" };
+	size_t i = 0;
+
+	if (bytes < 1024) {
+		snprintf(buf, len, "%.0f B", bytes);
+		return;
+	}
+	bytes /= 1024;
+	while (bytes >= 1024 && i + 1 < sizeof(unit) / sizeof(unit[0])) {
+		bytes /= 1024;
+		i++;
+	}
+	snprintf(buf, len, "%.1f %s", bytes, unit[i]);
+}
+
+/* One "Key:   123 kB" line; fields we do not use are skipped unread. */
+static int
+parse_line(const char *line, struct memory_info *out, unsigned *seen)
+{
+	static const struct {
+		const char	*key;
+		size_t		 off;
+		unsigned	 bit;
+	} want[] = {
+		{ "MemTotal", offsetof(struct memory_info, total), 1 << 0 },
+		{ "MemFree", offsetof(struct memory_info, free), 1 << 1 },
+		{ "MemAvailable", offsetof(struct memory_info, available),
+		    1 << 2 },
+		{ "Buffers", offsetof(struct memory_info, buffers), 1 << 3 },
+		{ "Cached", offsetof(struct memory_info, cached), 1 << 4 },
+		{ "SwapTotal", offsetof(struct memory_info, swap_total),
+		    1 << 5 },
+		{ "SwapFree", offsetof(struct memory_info, swap_free), 1 << 6 },
+	};
+	const char *colon = strchr(line, ':'), *p;
+	unsigned long long kb;
+	char *end;
+
+	if (colon == NULL)
+		return 0;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		if (strlen(want[i].key) != (size_t)(colon - line) ||
+		    strncmp(line, want[i].key, colon - line) != 0)
+			continue;
+		if (*seen & want[i].bit)
+			return 0;	/* the first one counts */
+		p = colon + 1;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		errno = 0;
+		kb = strtoull(p, &end, 10);
+		if (errno != 0 || strcmp(end, " kB") != 0 ||
+		    kb > UINT64_MAX / 1024)
+			return -EINVAL;
+		*(uint64_t *)((char *)out + want[i].off) = kb * 1024;
+		*seen |= want[i].bit;
+		return 0;
+	}
+	return 0;
+}
+
+int
+memory_parse_meminfo(const char *buf, size_t len, struct memory_info *out)
+{
+	const char *p = buf, *end = buf + len, *nl;
+	char line[256];
+	unsigned seen = 0;
+	size_t ll;
+
+	memset(out, 0, sizeof(*out));
+	while (p < end && (nl = memchr(p, '\n', end - p)) != NULL) {
+		ll = nl - p;
+		/* No line we want is long; a long one is someone else's. */
+		if (ll < sizeof(line)) {
+			memcpy(line, p, ll);
+			line[ll] = '\0';
+			if (parse_line(line, out, &seen) != 0)
+				return -EINVAL;
+		}
+		p = nl + 1;
+	}
+	if ((seen & 3) != 3 || out->total == 0 || out->free > out->total ||
+	    out->swap_free > out->swap_total)
+		return -EINVAL;
+	out->has_available = (seen & (1 << 2)) != 0;
+	if (!out->has_available)
+		out->available = out->free + out->buffers + out->cached;
+	if (out->available > out->total)
+		out->available = out->total;
+	return 0;
+}
+
+static void *
+memory_new(void)
+{
+	struct memory *m = xcalloc(1, sizeof(*m));
+
+	range_parse("10:", &m->available_warn);
+	range_parse("5:", &m->available_crit);
+	range_parse("90", &m->swap_used_warn);
+	return m;
+}
+
+static int
+memory_configure(void *inst, const char *key, const char *value, char *err,
+    size_t errlen)
+{
+	struct memory *m = inst;
+	struct range *r;
+
+	for (size_t i = 0; i < sizeof(memory_keys) / sizeof(memory_keys[0]);
+	    i++) {
+		if (strcmp(key, memory_keys[i].key) != 0)
+			continue;
+		r = (struct range *)((char *)m + memory_keys[i].off);
+		if (range_parse(value, r) != 0) {
+			snprintf(err, errlen, "%s: '%s' is not a range", key,
+			    value);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	snprintf(err, errlen, "unknown key '%s' (known: available_warning, "
+	    "available_critical, swap_used_warning, swap_used_critical)", key);
+	return -EINVAL;
+}
+
+static int
+memory_start(void *inst, const struct collector_env *env)
+{
+	struct memory *m = inst;
+
+	m->env = *env;
+	return 0;
+}
+
+/* Adds the % metric and its byte companion; returns the state and notes
+ * a problem in why as "<name> N%<suffix> (STATE reason)". */
+static int
+memory_metric(struct result *res, const char *label, const char *name,
+    const char *suffix, double pct, uint64_t bytes, uint64_t max,
+    const struct range *warn,
+    const struct range *crit, char *why, size_t whylen)
+{
+	char reason[PERF_RANGE_MAX + 32], blabel[64];
+	int state = range_eval(warn, crit, pct);
+	struct perf *p;
+
+	if ((p = result_add_perf(res, label, pct, "%")) != NULL) {
+		range_to_perf(p, warn, crit);
+		p->min = 0;
+		p->max = 100;
+		p->has_min = p->has_max = true;
+	}
+	snprintf(blabel, sizeof(blabel), "%s_bytes", label);
+	if ((p = result_add_perf(res, blabel, (double)bytes, "B")) != NULL) {
+		p->min = 0;
+		p->max = (double)max;
+		p->has_min = p->has_max = true;
+	}
+	if (state != STATE_OK) {
+		size_t used = strlen(why);
+
+		range_why(state == STATE_CRITICAL ? crit : warn, pct, "%",
+		    reason, sizeof(reason));
+		snprintf(why + used, whylen - used, "%s%s %.1f%%%s (%s %s)",
+		    used > 0 ? ", " : "", name, pct, suffix,
+		    result_state_name(state), reason);
+	}
+	return state;
+}
+
+static int
+memory_collect(void *inst, struct collect_req *req)
+{
+	struct memory *m = inst;
+	struct result *res = collect_req_result(req);
+	struct memory_info mi;
+	char *buf = NULL, why[512] = "", avail[32], total[32], swap[128];
+	double avail_pct, swap_pct;
+	uint64_t swap_used;
+	size_t len;
+	bool trunc;
+	int r;
+
+	if (m->env.proc == NULL) {
+		result_set(res, STATE_UNKNOWN, "memory collector was not "
+		    "started");
+		return -EINVAL;
+	}
+	if ((r = read_file(m->env.proc, "meminfo", MEMINFO_MAX, &buf, &len,
+	    &trunc)) != 0) {
+		result_set(res, STATE_UNKNOWN, "cannot read %s/meminfo: %s",
+		    m->env.proc, strerror(-r));
+		goto out;
+	}
+	if (trunc || memory_parse_meminfo(buf, len, &mi) != 0) {
+		r = -EINVAL;
+		result_set(res, STATE_UNKNOWN, "%s/meminfo: %s", m->env.proc,
+		    trunc ? "longer than 64 KiB" : "no usable MemTotal and "
+		    "MemFree");
+		goto out;
+	}
+
+	res->state = STATE_OK;
+	avail_pct = 100.0 * mi.available / mi.total;
+	result_escalate(res, memory_metric(res, "available",
+	    "available memory", "", avail_pct,
+	    mi.available, mi.total, &m->available_warn, &m->available_crit,
+	    why, sizeof(why)));
+	if (mi.swap_total > 0) {
+		swap_used = mi.swap_total - mi.swap_free;
+		swap_pct = 100.0 * swap_used / mi.swap_total;
+		result_escalate(res, memory_metric(res, "swap_used",
+		    "swap", " used", swap_pct,
+		    swap_used, mi.swap_total, &m->swap_used_warn,
+		    &m->swap_used_crit, why, sizeof(why)));
+		fmt_bytes((double)mi.swap_total, total, sizeof(total));
+		snprintf(swap, sizeof(swap), "swap %.1f%% used of %s",
+		    swap_pct, total);
+	} else
+		snprintf(swap, sizeof(swap), "no swap");
+
+	fmt_bytes((double)mi.available, avail, sizeof(avail));
+	fmt_bytes((double)mi.total, total, sizeof(total));
+	result_set(res, res->state, "%s%s%s of %s available (%.1f%%), %s", why,
+	    why[0] != '\0' ? "; " : "", avail, total, avail_pct, swap);
+	if (!mi.has_available)
+		result_append_long(res, "this kernel has no MemAvailable "
+		    "(before 3.14): estimated as MemFree + Buffers + Cached");
+	r = 0;
+ out:
+	free(buf);
+	return r;
+}
+
+static void
+memory_free(void *inst)
+{
+	free(inst);
+}
+
+const struct collector collector_memory = {
+	.name = "memory",
+	.description = "RAM available without swapping, and swap use",
+	.interval = 60,
+	.new = memory_new,
+	.configure = memory_configure,
+	.start = memory_start,
+	.collect = memory_collect,
+	.free = memory_free,
+};

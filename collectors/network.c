@@ -1,0 +1,694 @@
+/*
+ * network: traffic, errors and drops of each interface between two runs,
+ * from /proc/net/dev.
+ *
+ * [collector.network] keys (ranges per interface, per second over the
+ * interval, rx and tx added up):
+ *   errors_warning		default: 1
+ *   errors_critical		default: 10
+ *	A healthy link has no errors at all; one a second sustained is a
+ *	bad cable, port or duplex mismatch, ten a second is a link that is
+ *	losing real traffic.
+ *   drops_warning		default: 100
+ *   drops_critical		default: none
+ *	The kernel also counts as dropped the frames it has no use for
+ *	(unknown protocols, VLANs not configured here), a steady trickle on
+ *	busy LANs; 100 a second is well above that and shows backlog or
+ *	ring overflows under load.
+ *   exclude	comma-separated fnmatch(3) patterns of interface names,
+ *		replacing the default "lo". On container hosts add
+ *		"veth*" (and the CNI's "cali*", "flannel*", ...): their
+ *		traffic also crosses the bridge or uplink.
+ *
+ * Perfdata per interface I: "I:rx_bytes_per_s", "I:tx_bytes_per_s",
+ * "I:errors_per_s", "I:drops_per_s" (no unit: rates).
+ * Interfaces that appear get rates from the next run; re-created ones
+ * (new ifindex in /sys/class/net, or counters reset) likewise; vanished
+ * ones are forgotten.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "network.h"
+#include "xmalloc.h"
+
+/* ~130 bytes an interface; thousands of veths exist on busy nodes. */
+#define NETDEV_MAX		(4 * 1024 * 1024)
+#define EXCLUDE_LEN_MAX		256
+#define SUMMARY_ITEMS_MAX	5
+#define NETWORK_DEFAULT_EXCLUDE	"lo"
+
+struct network_item {
+	const struct network_stat *stat;
+	struct network_rates	 rates;
+	bool			 has_rates;
+	int			 errors_state, drops_state, state;
+};
+
+/* Reads dir/name into a NUL-terminated heap buffer of at most max - 1
+ * bytes, which the caller frees; *truncp says whether more followed. */
+static int
+read_file(const char *dir, const char *name, size_t max, char **bufp,
+    size_t *lenp, bool *truncp)
+{
+	char path[PATH_MAX], *buf = NULL, extra;
+	size_t cap = 4096, len = 0;
+	ssize_t n;
+	int fd = -1, r, pn;
+
+	*bufp = NULL;
+	*lenp = 0;
+	*truncp = false;
+	pn = snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (pn < 0 || (size_t)pn >= sizeof(path))
+		return -ENAMETOOLONG;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return errno != 0 ? -errno : -EIO;
+	if (cap > max)
+		cap = max;
+	buf = xcalloc(1, cap);
+	for (;;) {
+		if (len + 1 == cap) {
+			if (cap == max) {
+				while ((n = read(fd, &extra, 1)) == -1 &&
+				    errno == EINTR)
+					;
+				*truncp = n > 0;
+				break;
+			}
+			cap = cap > max / 2 ? max : cap * 2;
+			buf = xreallocarray(buf, 1, cap);
+		}
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			r = errno != 0 ? -errno : -EIO;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*bufp = buf;
+	buf = NULL;	/* transferred */
+	*lenp = len;
+	r = 0;
+ out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+/* Why value alerts under r, for the summary: "> 90%", "< 10%", ... */
+static void
+range_why(const struct range *r, double value, const char *unit, char *buf,
+    size_t len)
+{
+	char text[PERF_RANGE_MAX];
+
+	range_format(r, text, sizeof(text));
+	if (r->inside)
+		snprintf(buf, len, "inside %s%s", text + 1, unit);
+	else if (!r->end_inf && value > r->end)
+		snprintf(buf, len, "> %g%s", r->end, unit);
+	else if (!r->start_inf && value < r->start)
+		snprintf(buf, len, "< %g%s", r->start, unit);
+	else
+		snprintf(buf, len, "outside %s%s", text, unit);
+}
+
+/* "512 B", "1.5 KiB", "23.5 GiB". */
+static void
+fmt_bytes(double bytes, char *buf, size_t len)
+{
+	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB",
+	    "PiB", "EiB" };
+	size_t i = 0;
+
+	if (bytes < 1024) {
+		snprintf(buf, len, "%.0f B", bytes);
+		return;
+	}
+	bytes /= 1024;
+	while (bytes >= 1024 && i + 1 < sizeof(unit) / sizeof(unit[0])) {
+		bytes /= 1024;
+		i++;
+	}
+	snprintf(buf, len, "%.1f %s", bytes, unit[i]);
+}
+
+static int
+next_u64(const char **p, uint64_t *out)
+{
+	const char *s = *p;
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (errno != 0 || (*end != '\0' && *end != ' ' && *end != '\t'))
+		return -EINVAL;
+	*p = end;
+	return 0;
+}
+
+/* "  eth0: 1 2 ... 16" (older kernels omit the blank after the colon). */
+static int
+network_parse_line(const char *line, struct network_stat *out)
+{
+	const char *p = line, *colon;
+	uint64_t v[16];
+	size_t len;
+
+	memset(out, 0, sizeof(*out));
+	while (*p == ' ')
+		p++;
+	if ((colon = strchr(p, ':')) == NULL)
+		return -EINVAL;
+	len = colon - p;
+	if (len == 0 || len >= sizeof(out->name) ||
+	    memchr(p, ' ', len) != NULL)
+		return -EINVAL;
+	memcpy(out->name, p, len);
+	p = colon + 1;
+	for (size_t i = 0; i < 16; i++)
+		if (next_u64(&p, &v[i]) != 0)
+			return -EINVAL;
+	while (*p == ' ')
+		p++;
+	if (*p != '\0')
+		return -EINVAL;
+	out->rx_bytes = v[0];
+	out->rx_packets = v[1];
+	out->rx_errors = v[2];
+	out->rx_drops = v[3];
+	out->tx_bytes = v[8];
+	out->tx_packets = v[9];
+	out->tx_errors = v[10];
+	out->tx_drops = v[11];
+	return 0;
+}
+
+int
+network_parse_dev(const char *buf, size_t len, struct network_stat **out,
+    size_t *n)
+{
+	const char *p = buf, *end = buf + len, *nl;
+	struct network_stat *v = NULL;
+	size_t nv = 0, cap = 0, lineno = 0;
+	char line[512];
+
+	*out = NULL;
+	*n = 0;
+	while (p < end && (nl = memchr(p, '\n', end - p)) != NULL) {
+		if ((size_t)(nl - p) >= sizeof(line))
+			goto fail;
+		memcpy(line, p, nl - p);
+		line[nl - p] = '\0';
+		p = nl + 1;
+		if (lineno++ < 2) {
+			/* "Inter-|   Receive ..." and " face |bytes ..." */
+			if (strchr(line, '|') == NULL)
+				goto fail;
+			continue;
+		}
+		if (nv == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		if (network_parse_line(line, &v[nv]) != 0)
+			goto fail;
+		nv++;
+	}
+	if (lineno < 2)
+		goto fail;
+	*out = v;
+	*n = nv;
+	return 0;
+ fail:
+	free(v);
+	return -EINVAL;
+}
+
+/* Delta of one counter, or false when it went backwards for a reason
+ * other than wrapping. */
+static bool
+counter_delta(uint64_t prev, uint64_t cur, uint64_t *delta)
+{
+	if (cur >= prev) {
+		*delta = cur - prev;
+		return true;
+	}
+	if (prev >= UINT64_C(1) << 63 && cur < UINT64_C(1) << 63) {
+		*delta = cur - prev;	/* modulo 2^64 */
+		return true;
+	}
+	if (prev <= UINT32_MAX && prev >= UINT64_C(1) << 31 &&
+	    cur < UINT64_C(1) << 31) {
+		*delta = (UINT32_MAX - prev) + cur + 1;
+		return true;
+	}
+	return false;
+}
+
+int
+network_rates_between(const struct network_stat *prev,
+    const struct network_stat *cur, uint64_t elapsed_usec,
+    struct network_rates *out)
+{
+	const uint64_t *pv[] = { &prev->rx_bytes, &prev->tx_bytes,
+	    &prev->rx_errors, &prev->tx_errors, &prev->rx_drops,
+	    &prev->tx_drops, &prev->rx_packets, &prev->tx_packets };
+	const uint64_t *cv[] = { &cur->rx_bytes, &cur->tx_bytes,
+	    &cur->rx_errors, &cur->tx_errors, &cur->rx_drops,
+	    &cur->tx_drops, &cur->rx_packets, &cur->tx_packets };
+	uint64_t d[8];
+	unsigned backwards = 0;
+	double secs = elapsed_usec / 1e6;
+
+	memset(out, 0, sizeof(*out));
+	if (elapsed_usec == 0 || (prev->ifindex != 0 && cur->ifindex != 0 &&
+	    prev->ifindex != cur->ifindex))
+		return -EAGAIN;
+	for (size_t i = 0; i < 8; i++) {
+		if (*cv[i] < *pv[i])
+			backwards++;
+		if (!counter_delta(*pv[i], *cv[i], &d[i]))
+			return -EAGAIN;
+	}
+	/* Counters wrap one at a time; several going back at once is an
+	 * interface that was reset or re-created. */
+	if (backwards > 1)
+		return -EAGAIN;
+	out->rx_bytes = d[0] / secs;
+	out->tx_bytes = d[1] / secs;
+	out->errors = (d[2] + d[3]) / secs;
+	out->drops = (d[4] + d[5]) / secs;
+	return 0;
+}
+
+/* The production clock behind now_fn. */
+static uint64_t
+network_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void
+network_exclude_clear(struct network *nw)
+{
+	for (size_t i = 0; i < nw->nexclude; i++)
+		free(nw->exclude[i]);
+	nw->nexclude = 0;
+}
+
+/* Replaces the exclude list with the comma-separated patterns in value. */
+static int
+network_set_exclude(struct network *nw, const char *value, char *err,
+    size_t errlen)
+{
+	const char *p = value, *e, *comma;
+	size_t n;
+
+	network_exclude_clear(nw);
+	while (*p != '\0') {
+		comma = strchr(p, ',');
+		e = comma != NULL ? comma : p + strlen(p);
+		while (p < e && (*p == ' ' || *p == '\t'))
+			p++;
+		n = e - p;
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n >= EXCLUDE_LEN_MAX) {
+			snprintf(err, errlen, "exclude: pattern '%.32s...' is "
+			    "longer than %d bytes", p, EXCLUDE_LEN_MAX - 1);
+			goto fail;
+		}
+		if (n > 0) {
+			if (nw->nexclude == NETWORK_EXCLUDE_MAX) {
+				snprintf(err, errlen, "exclude: more than %d "
+				    "patterns", NETWORK_EXCLUDE_MAX);
+				goto fail;
+			}
+			nw->exclude[nw->nexclude++] = xstrndup(p, n);
+		}
+		p = comma != NULL ? comma + 1 : e;
+	}
+	return 0;
+ fail:
+	network_exclude_clear(nw);
+	return -EINVAL;
+}
+
+static void *
+network_new(void)
+{
+	struct network *nw = xcalloc(1, sizeof(*nw));
+
+	network_set_exclude(nw, NETWORK_DEFAULT_EXCLUDE, NULL, 0);
+	range_parse("1", &nw->errors_warn);
+	range_parse("10", &nw->errors_crit);
+	range_parse("100", &nw->drops_warn);
+	nw->now_fn = network_now;
+	return nw;
+}
+
+static int
+network_configure(void *inst, const char *key, const char *value, char *err,
+    size_t errlen)
+{
+	struct network *nw = inst;
+	struct range *r;
+
+	if (strcmp(key, "exclude") == 0)
+		return network_set_exclude(nw, value, err, errlen);
+	if (strcmp(key, "errors_warning") == 0)
+		r = &nw->errors_warn;
+	else if (strcmp(key, "errors_critical") == 0)
+		r = &nw->errors_crit;
+	else if (strcmp(key, "drops_warning") == 0)
+		r = &nw->drops_warn;
+	else if (strcmp(key, "drops_critical") == 0)
+		r = &nw->drops_crit;
+	else {
+		snprintf(err, errlen, "unknown key '%s' (known: exclude, "
+		    "errors_warning, errors_critical, drops_warning, "
+		    "drops_critical)", key);
+		return -EINVAL;
+	}
+	if (range_parse(value, r) != 0) {
+		snprintf(err, errlen, "%s: '%s' is not a range", key, value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool
+network_excluded(const struct network *nw, const char *name)
+{
+	for (size_t i = 0; i < nw->nexclude; i++)
+		if (fnmatch(nw->exclude[i], name, 0) == 0)
+			return true;
+	return false;
+}
+
+/* The interface's ifindex from sysfs, 0 when there is none to read. */
+static int
+network_ifindex(const struct network *nw, const char *name)
+{
+	char rel[64], *buf = NULL, *end;
+	size_t len;
+	bool trunc;
+	long v;
+
+	snprintf(rel, sizeof(rel), "class/net/%s/ifindex", name);
+	if (read_file(nw->env.sys, rel, 32, &buf, &len, &trunc) != 0 ||
+	    buf == NULL)	/* for the analyser: 0 always comes with buf */
+		return 0;
+	v = strtol(buf, &end, 10);
+	if (v <= 0 || v > INT_MAX || (*end != '\n' && *end != '\0'))
+		v = 0;
+	free(buf);
+	return (int)v;
+}
+
+/* Reads /proc/net/dev and keeps the interfaces not excluded in *ifs (the
+ * caller frees). On failure the result (when not NULL) says why. */
+static int
+network_sample(struct network *nw, struct network_stat **ifs, size_t *n,
+    struct result *res)
+{
+	struct network_stat *all = NULL;
+	char *buf = NULL;
+	size_t len, nall;
+	bool trunc;
+	int r;
+
+	*ifs = NULL;
+	*n = 0;
+	if ((r = read_file(nw->env.proc, "net/dev", NETDEV_MAX, &buf, &len,
+	    &trunc)) != 0) {
+		if (res != NULL)
+			result_set(res, STATE_UNKNOWN, "cannot read "
+			    "%s/net/dev: %s", nw->env.proc, strerror(-r));
+		goto out;
+	}
+	if (trunc || network_parse_dev(buf, len, &all, &nall) != 0) {
+		r = -EINVAL;
+		if (res != NULL)
+			result_set(res, STATE_UNKNOWN, "%s/net/dev: %s",
+			    nw->env.proc, trunc ? "longer than 4 MiB" :
+			    "not in the net/dev format");
+		goto out;
+	}
+	*ifs = xcalloc(nall + 1, sizeof(**ifs));
+	for (size_t i = 0; i < nall; i++) {
+		if (network_excluded(nw, all[i].name))
+			continue;
+		all[i].ifindex = network_ifindex(nw, all[i].name);
+		(*ifs)[(*n)++] = all[i];
+	}
+	r = 0;
+ out:
+	free(all);
+	free(buf);
+	return r;
+}
+
+static int
+network_start(void *inst, const struct collector_env *env)
+{
+	struct network *nw = inst;
+	int r;
+
+	nw->env = *env;
+	if ((r = network_sample(nw, &nw->ifs, &nw->nifs, NULL)) != 0)
+		return r;
+	nw->sampled = nw->now_fn();
+	nw->have_sample = true;
+	return 0;
+}
+
+/* The interface in the last sample (ifindex tells re-creation). */
+static const struct network_stat *
+network_find(const struct network *nw, const char *name)
+{
+	for (size_t i = 0; i < nw->nifs; i++)
+		if (strcmp(nw->ifs[i].name, name) == 0)
+			return &nw->ifs[i];
+	return NULL;
+}
+
+static void
+network_perf(const struct network *nw, struct result *res,
+    const struct network_item *it)
+{
+	char label[PERF_LABEL_MAX];
+	struct perf *p;
+
+	snprintf(label, sizeof(label), "%s:rx_bytes_per_s", it->stat->name);
+	if ((p = result_add_perf(res, label, it->rates.rx_bytes, "")) != NULL) {
+		p->min = 0;
+		p->has_min = true;
+	}
+	snprintf(label, sizeof(label), "%s:tx_bytes_per_s", it->stat->name);
+	if ((p = result_add_perf(res, label, it->rates.tx_bytes, "")) != NULL) {
+		p->min = 0;
+		p->has_min = true;
+	}
+	snprintf(label, sizeof(label), "%s:errors_per_s", it->stat->name);
+	if ((p = result_add_perf(res, label, it->rates.errors, "")) != NULL) {
+		range_to_perf(p, &nw->errors_warn, &nw->errors_crit);
+		p->min = 0;
+		p->has_min = true;
+	}
+	snprintf(label, sizeof(label), "%s:drops_per_s", it->stat->name);
+	if ((p = result_add_perf(res, label, it->rates.drops, "")) != NULL) {
+		range_to_perf(p, &nw->drops_warn, &nw->drops_crit);
+		p->min = 0;
+		p->has_min = true;
+	}
+}
+
+/* Appends "eth0 errors 5.0/s (WARNING > 1/s)" for each alerting metric. */
+static void
+network_describe(const struct network *nw, const struct network_item *it,
+    char *buf, size_t len)
+{
+	char reason[PERF_RANGE_MAX + 32];
+	size_t used;
+
+	if (it->errors_state != STATE_OK) {
+		range_why(it->errors_state == STATE_CRITICAL ?
+		    &nw->errors_crit : &nw->errors_warn, it->rates.errors,
+		    "/s", reason, sizeof(reason));
+		used = strlen(buf);
+		snprintf(buf + used, len - used, "%s%s errors %.1f/s (%s %s)",
+		    used > 0 ? ", " : "", it->stat->name, it->rates.errors,
+		    result_state_name(it->errors_state), reason);
+	}
+	if (it->drops_state != STATE_OK) {
+		range_why(it->drops_state == STATE_CRITICAL ?
+		    &nw->drops_crit : &nw->drops_warn, it->rates.drops,
+		    "/s", reason, sizeof(reason));
+		used = strlen(buf);
+		snprintf(buf + used, len - used, "%s%s drops %.1f/s (%s %s)",
+		    used > 0 ? ", " : "", it->stat->name, it->rates.drops,
+		    result_state_name(it->drops_state), reason);
+	}
+}
+
+static int
+network_collect(void *inst, struct collect_req *req)
+{
+	static const int order[] = { STATE_CRITICAL, STATE_WARNING };
+	struct network *nw = inst;
+	struct result *res = collect_req_result(req);
+	struct network_stat *ifs = NULL;
+	struct network_item *items = NULL;
+	const struct network_stat *prev;
+	char problems[RESULT_SUMMARY_MAX / 2] = "", rx[32], tx[32];
+	size_t n, nrated = 0, nproblems = 0, named = 0, busiest = SIZE_MAX, len;
+	uint64_t now, elapsed;
+	int r;
+
+	if (nw->env.proc == NULL) {
+		result_set(res, STATE_UNKNOWN, "network collector was not "
+		    "started");
+		return -EINVAL;
+	}
+	now = nw->now_fn();
+	if ((r = network_sample(nw, &ifs, &n, res)) != 0)
+		goto out;
+	elapsed = now - nw->sampled;
+
+	res->state = STATE_OK;
+	items = xcalloc(n + 1, sizeof(*items));
+	for (size_t i = 0; i < n; i++) {
+		struct network_item *it = &items[i];
+
+		it->stat = &ifs[i];
+		if (!nw->have_sample ||
+		    (prev = network_find(nw, it->stat->name)) == NULL ||
+		    network_rates_between(prev, it->stat, elapsed,
+		    &it->rates) != 0) {
+			result_append_long(res, "%s: new or re-created, rates "
+			    "from the next run", it->stat->name);
+			continue;
+		}
+		it->has_rates = true;
+		it->errors_state = range_eval(&nw->errors_warn,
+		    &nw->errors_crit, it->rates.errors);
+		it->drops_state = range_eval(&nw->drops_warn, &nw->drops_crit,
+		    it->rates.drops);
+		it->state = it->errors_state > it->drops_state ?
+		    it->errors_state : it->drops_state;
+		result_escalate(res, it->state);
+		if (it->state != STATE_OK)
+			nproblems++;
+		if (busiest == SIZE_MAX || it->rates.rx_bytes +
+		    it->rates.tx_bytes > items[busiest].rates.rx_bytes +
+		    items[busiest].rates.tx_bytes)
+			busiest = i;
+		nrated++;
+	}
+
+	if (n == 0)
+		result_set(res, STATE_UNKNOWN, "no interfaces to watch: every "
+		    "entry of %s/net/dev is excluded", nw->env.proc);
+	else if (nrated == 0)
+		result_set(res, STATE_UNKNOWN, "first sample of %zu "
+		    "interface%s; rates from the next run", n, n == 1 ? "" :
+		    "s");
+	else {
+		for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+			for (size_t i = 0; i < n; i++)
+				if (items[i].has_rates &&
+				    items[i].state == order[k] &&
+				    named++ < SUMMARY_ITEMS_MAX)
+					network_describe(nw, &items[i],
+					    problems, sizeof(problems));
+		if (nproblems > SUMMARY_ITEMS_MAX) {
+			len = strlen(problems);
+			snprintf(problems + len, sizeof(problems) - len,
+			    " and %zu more", nproblems - SUMMARY_ITEMS_MAX);
+		}
+		fmt_bytes(items[busiest].rates.rx_bytes, rx, sizeof(rx));
+		fmt_bytes(items[busiest].rates.tx_bytes, tx, sizeof(tx));
+		if (nproblems > 0)
+			result_set(res, res->state, "%s; %zu interface%s",
+			    problems, n, n == 1 ? "" : "s");
+		else if (items[busiest].rates.rx_bytes +
+		    items[busiest].rates.tx_bytes == 0)
+			result_set(res, res->state, "%zu interface%s, no "
+			    "traffic", n, n == 1 ? "" : "s");
+		else
+			result_set(res, res->state, "%zu interface%s, busiest "
+			    "%s rx %s/s tx %s/s", n, n == 1 ? "" : "s",
+			    items[busiest].stat->name, rx, tx);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct network_item *it = &items[i];
+
+		if (!it->has_rates)
+			continue;
+		network_perf(nw, res, it);
+		fmt_bytes(it->rates.rx_bytes, rx, sizeof(rx));
+		fmt_bytes(it->rates.tx_bytes, tx, sizeof(tx));
+		result_append_long(res, "%s: rx %s/s, tx %s/s, errors %.1f/s, "
+		    "drops %.1f/s", it->stat->name, rx, tx, it->rates.errors,
+		    it->rates.drops);
+	}
+	if (res->nperf == RESULT_PERF_MAX)
+		result_append_long(res, "perfdata limited to %d items",
+		    RESULT_PERF_MAX);
+
+	/* This sample is the next run's baseline. */
+	free(nw->ifs);
+	nw->ifs = ifs;
+	ifs = NULL;	/* transferred */
+	nw->nifs = n;
+	nw->sampled = now;
+	nw->have_sample = true;
+	r = 0;
+ out:
+	free(items);
+	free(ifs);
+	return r;
+}
+
+static void
+network_free(void *inst)
+{
+	struct network *nw = inst;
+
+	network_exclude_clear(nw);
+	free(nw->ifs);
+	free(nw);
+}
+
+const struct collector collector_network = {
+	.name = "network",
+	.description = "Traffic, errors and drops of each network interface",
+	.interval = 60,
+	.new = network_new,
+	.configure = network_configure,
+	.start = network_start,
+	.collect = network_collect,
+	.free = network_free,
+};
