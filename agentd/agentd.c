@@ -234,7 +234,6 @@ main(int argc, char **argv)
 	struct config_errors errs = { 0 };
 	struct control_info info;
 	struct config *cfg;
-	struct timespec ts;
 	int ch, check_only = 0, foreground = 0, verbose = 0, r;
 	sigset_t mask;
 
@@ -306,9 +305,8 @@ main(int argc, char **argv)
 	sched_new(a.event, cfg, "/proc", "/sys", &a.sched);
 	sched_set_event_cb(a.sched, agentd_on_result, &a);
 
-	clock_gettime(CLOCK_REALTIME, &ts);
 	info.config_path = a.config_path;
-	info.started = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	info.started = collect_now(CLOCK_REALTIME);
 	r = control_open(a.event, cfg->control_socket, cfg->control_group,
 	    a.sched, &info, agentd_reload, &a, &a.control);
 	if (r == -EADDRINUSE)

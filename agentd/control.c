@@ -110,19 +110,10 @@ out:
 	return r;
 }
 
-static uint64_t
-control_realtime(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static json_t *
 control_check_json(const struct sched_check *c, int detail)
 {
-	uint64_t now = control_realtime();
+	uint64_t now = collect_now(CLOCK_REALTIME);
 	json_t *o;
 
 	if (c->has_result) {
@@ -167,7 +158,7 @@ control_status(struct control *c)
 	json_object_set_new(o, "started",
 	    json_real((double)c->info.started / 1e6));
 	json_object_set_new(o, "uptime", json_integer((json_int_t)
-	    ((control_realtime() - c->info.started) / 1000000)));
+	    ((collect_now(CLOCK_REALTIME) - c->info.started) / 1000000)));
 	json_object_set_new(o, "config", json_string(c->info.config_path));
 	json_object_set_new(o, "checks", control_checks_json(c->sched, 0));
 	return o;

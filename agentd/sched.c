@@ -44,15 +44,6 @@ struct sched {
 static void sched_dispatch(struct sched *);
 static void sched_arm(struct sched_check *, uint64_t);
 
-static uint64_t
-sched_realtime(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static bool
 sched_in_progress(const struct sched_check *c)
 {
@@ -215,7 +206,7 @@ sched_exec_done(struct exec_job *job, const struct exec_outcome *o,
 	sched_exec_result(c, o, &r);
 	sd_event_now(s->event, CLOCK_MONOTONIC, &r.duration_usec);
 	r.duration_usec -= c->started;
-	r.when_usec = sched_realtime();
+	r.when_usec = collect_now(CLOCK_REALTIME);
 	c->job = NULL;
 	exec_free(job);
 	s->running_external--;
@@ -238,7 +229,7 @@ sched_start_external(struct sched_check *c)
 		result_reset(&r);
 		result_set(&r, STATE_UNKNOWN, "cannot start %s: %s",
 		    c->conf->argv[0], strerror(-rc));
-		r.when_usec = sched_realtime();
+		r.when_usec = collect_now(CLOCK_REALTIME);
 		sched_complete(c, &r, rc);
 		result_reset(&r);
 		return;
@@ -392,7 +383,7 @@ sched_new(sd_event *event, struct config *cfg, const char *proc,
 	s->env.state_dir = cfg->state_dir;
 	s->env.event = event;
 	TAILQ_INIT(&s->queue);
-	srandom((unsigned)sched_realtime());
+	srandom((unsigned)collect_now(CLOCK_REALTIME));
 	sched_build(s, NULL, 0);
 	*sp = s;
 	return 0;

@@ -122,20 +122,6 @@ clock_configure(void *inst, const char *key, const char *value, char *err,
 	return -EINVAL;
 }
 
-/* "> 5000", "< 10", "outside 10:20", "inside 10:20" for a summary. */
-static void
-clock_describe_range(const struct range *r, char *buf, size_t len)
-{
-	if (r->inside)
-		snprintf(buf, len, "inside %.15g:%.15g", r->start, r->end);
-	else if (r->start_inf || (r->start == 0 && !r->end_inf))
-		snprintf(buf, len, "> %.15g", r->end);
-	else if (r->end_inf)
-		snprintf(buf, len, "< %.15g", r->start);
-	else
-		snprintf(buf, len, "outside %.15g:%.15g", r->start, r->end);
-}
-
 static const char *
 clock_leap_text(int rc)
 {
@@ -218,7 +204,7 @@ clock_collect(void *inst, struct collect_req *req)
 			if (s == STATE_OK)
 				continue;
 			result_escalate(res, s);
-			clock_describe_range(s == STATE_CRITICAL ? &c->crit[m] :
+			range_describe(s == STATE_CRITICAL ? &c->crit[m] :
 			    &c->warn[m], desc, sizeof(desc));
 			n = snprintf(alerts + off, sizeof(alerts) - off,
 			    ", %s %.0f ms (%s %s ms)", clock_metrics[m].what,

@@ -22,7 +22,7 @@ struct collect_req {
 	int			 cancelled;
 };
 
-static uint64_t
+uint64_t
 collect_now(clockid_t clock)
 {
 	struct timespec ts;

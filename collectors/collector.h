@@ -13,6 +13,8 @@
 #define COLLECTOR_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 #include <systemd/sd-event.h>
 
 #include "result.h"
@@ -76,6 +78,9 @@ void		 collect_req_free(struct collect_req *req);
  * code (0 or -errno); *out receives the result. */
 int		 collect_run_sync(const struct collector *c, void *inst,
 		    sd_event *event, struct result *out);
+
+/* clock (CLOCK_MONOTONIC or CLOCK_REALTIME) now, in microseconds. */
+uint64_t	 collect_now(clockid_t clock);
 
 /* NULL-terminated table of every built-in collector. */
 extern const struct collector *const collectors[];

@@ -23,15 +23,14 @@
  * the reason): the scheduler logs it once and backs off.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "counter.h"
 #include "cpu.h"
 #include "range.h"
+#include "sysfile.h"
 #include "xmalloc.h"
 
 /* /proc/stat is short except for the "intr" line (one number per IRQ);
@@ -62,101 +61,6 @@ static const struct {
 	{ "steal_critical", offsetof(struct cpu, steal_crit) },
 };
 
-/* Reads dir/name into a NUL-terminated heap buffer of at most max - 1
- * bytes, which the caller frees; *truncp says whether more followed. */
-static int
-read_file(const char *dir, const char *name, size_t max, char **bufp,
-    size_t *lenp, bool *truncp)
-{
-	char path[PATH_MAX], *buf = NULL, extra;
-	size_t cap = 4096, len = 0;
-	ssize_t n;
-	int fd = -1, r, pn;
-
-	*bufp = NULL;
-	*lenp = 0;
-	*truncp = false;
-	pn = snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (pn < 0 || (size_t)pn >= sizeof(path))
-		return -ENAMETOOLONG;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return errno != 0 ? -errno : -EIO;
-	if (cap > max)
-		cap = max;
-	buf = xcalloc(1, cap);
-	for (;;) {
-		if (len + 1 == cap) {
-			if (cap == max) {
-				while ((n = read(fd, &extra, 1)) == -1 &&
-				    errno == EINTR)
-					;
-				*truncp = n > 0;
-				break;
-			}
-			cap = cap > max / 2 ? max : cap * 2;
-			buf = xreallocarray(buf, 1, cap);
-		}
-		n = read(fd, buf + len, cap - 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			r = errno != 0 ? -errno : -EIO;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*bufp = buf;
-	buf = NULL;	/* transferred */
-	*lenp = len;
-	r = 0;
- out:
-	free(buf);
-	close(fd);
-	return r;
-}
-
-/* Why value alerts under r, for the summary: "> 90%", "< 10%", ... */
-static void
-range_why(const struct range *r, double value, const char *unit, char *buf,
-    size_t len)
-{
-	char text[PERF_RANGE_MAX];
-
-	range_format(r, text, sizeof(text));
-	if (r->inside)
-		snprintf(buf, len, "inside %s%s", text + 1, unit);
-	else if (!r->end_inf && value > r->end)
-		snprintf(buf, len, "> %g%s", r->end, unit);
-	else if (!r->start_inf && value < r->start)
-		snprintf(buf, len, "< %g%s", r->start, unit);
-	else
-		snprintf(buf, len, "outside %s%s", text, unit);
-}
-
-/* Reads the next unsigned decimal after blanks; *p moves past it. */
-static int
-next_u64(const char **p, uint64_t *out)
-{
-	const char *s = *p;
-	char *end;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	if (errno != 0)
-		return -EINVAL;
-	if (*end != '\0' && *end != ' ' && *end != '\t')
-		return -EINVAL;
-	*p = end;
-	return 0;
-}
-
 /* The aggregate line: "cpu  user nice system idle [iowait ...]". */
 static int
 parse_cpu_line(const char *line, struct cpu_sample *out)
@@ -172,7 +76,7 @@ parse_cpu_line(const char *line, struct cpu_sample *out)
 			p++;
 		if (*p == '\0')
 			break;
-		if (next_u64(&p, &v[n]) != 0)
+		if (counter_parse(&p, &v[n]) != 0)
 			return -EINVAL;
 		n++;
 	}
@@ -323,7 +227,7 @@ cpu_read_sample(struct cpu *c, struct cpu_sample *s, struct result *res)
 	bool trunc;
 	int r;
 
-	if ((r = read_file(c->env.proc, "stat", CPU_STAT_MAX, &buf, &len,
+	if ((r = sysfile_read(c->env.proc, "stat", CPU_STAT_MAX, &buf, &len,
 	    &trunc)) != 0) {
 		if (res != NULL)
 			result_set(res, STATE_UNKNOWN, "cannot read %s/stat: "

@@ -30,8 +30,6 @@
  * for the first time gets rates from the next run.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,12 +37,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "counter.h"
 #include "diskio.h"
+#include "fmt.h"
+#include "glob.h"
+#include "sysfile.h"
 #include "xmalloc.h"
 
 /* ~150 bytes a line; hosts with thousands of loop or dm devices exist. */
 #define DISKSTATS_MAX		(4 * 1024 * 1024)
-#define EXCLUDE_LEN_MAX		256
 #define SUMMARY_ITEMS_MAX	5
 #define DISKIO_DEFAULT_EXCLUDE	\
 	"loop*, ram*, zram*, dm-*, md*, sr*, fd*, nbd*"
@@ -57,118 +58,6 @@ struct diskio_item {
 	int			 state;
 };
 
-/* Reads dir/name into a NUL-terminated heap buffer of at most max - 1
- * bytes, which the caller frees; *truncp says whether more followed. */
-static int
-read_file(const char *dir, const char *name, size_t max, char **bufp,
-    size_t *lenp, bool *truncp)
-{
-	char path[PATH_MAX], *buf = NULL, extra;
-	size_t cap = 4096, len = 0;
-	ssize_t n;
-	int fd = -1, r, pn;
-
-	*bufp = NULL;
-	*lenp = 0;
-	*truncp = false;
-	pn = snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (pn < 0 || (size_t)pn >= sizeof(path))
-		return -ENAMETOOLONG;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return errno != 0 ? -errno : -EIO;
-	if (cap > max)
-		cap = max;
-	buf = xcalloc(1, cap);
-	for (;;) {
-		if (len + 1 == cap) {
-			if (cap == max) {
-				while ((n = read(fd, &extra, 1)) == -1 &&
-				    errno == EINTR)
-					;
-				*truncp = n > 0;
-				break;
-			}
-			cap = cap > max / 2 ? max : cap * 2;
-			buf = xreallocarray(buf, 1, cap);
-		}
-		n = read(fd, buf + len, cap - 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			r = errno != 0 ? -errno : -EIO;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*bufp = buf;
-	buf = NULL;	/* transferred */
-	*lenp = len;
-	r = 0;
- out:
-	free(buf);
-	close(fd);
-	return r;
-}
-
-/* Why value alerts under r, for the summary: "> 90%", "< 10%", ... */
-static void
-range_why(const struct range *r, double value, const char *unit, char *buf,
-    size_t len)
-{
-	char text[PERF_RANGE_MAX];
-
-	range_format(r, text, sizeof(text));
-	if (r->inside)
-		snprintf(buf, len, "inside %s%s", text + 1, unit);
-	else if (!r->end_inf && value > r->end)
-		snprintf(buf, len, "> %g%s", r->end, unit);
-	else if (!r->start_inf && value < r->start)
-		snprintf(buf, len, "< %g%s", r->start, unit);
-	else
-		snprintf(buf, len, "outside %s%s", text, unit);
-}
-
-/* "512 B", "1.5 KiB", "23.5 GiB". */
-static void
-fmt_bytes(double bytes, char *buf, size_t len)
-{
-	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB",
-	    "PiB", "EiB" };
-	size_t i = 0;
-
-	if (bytes < 1024) {
-		snprintf(buf, len, "%.0f B", bytes);
-		return;
-	}
-	bytes /= 1024;
-	while (bytes >= 1024 && i + 1 < sizeof(unit) / sizeof(unit[0])) {
-		bytes /= 1024;
-		i++;
-	}
-	snprintf(buf, len, "%.1f %s", bytes, unit[i]);
-}
-
-static int
-next_u64(const char **p, uint64_t *out)
-{
-	const char *s = *p;
-	char *end;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	if (errno != 0 || (*end != '\0' && *end != ' ' && *end != '\t'))
-		return -EINVAL;
-	*p = end;
-	return 0;
-}
-
 int
 diskio_parse_line(const char *line, struct diskio_stat *out)
 {
@@ -177,7 +66,7 @@ diskio_parse_line(const char *line, struct diskio_stat *out)
 	size_t n = 0, namelen;
 
 	memset(out, 0, sizeof(*out));
-	if (next_u64(&p, &maj) != 0 || next_u64(&p, &min) != 0 ||
+	if (counter_parse(&p, &maj) != 0 || counter_parse(&p, &min) != 0 ||
 	    maj > UINT_MAX || min > UINT_MAX)
 		return -EINVAL;
 	while (*p == ' ' || *p == '\t')
@@ -189,7 +78,7 @@ diskio_parse_line(const char *line, struct diskio_stat *out)
 	if (namelen == 0 || namelen >= sizeof(out->name))
 		return -EINVAL;
 	while (n < 11 && *p != '\0') {
-		if (next_u64(&p, &v[n]) != 0)
+		if (counter_parse(&p, &v[n]) != 0)
 			return -EINVAL;
 		n++;
 		while (*p == ' ' || *p == '\t')
@@ -198,7 +87,7 @@ diskio_parse_line(const char *line, struct diskio_stat *out)
 	out->nfields = (unsigned)n;
 	/* Newer kernels add counters; they must still be numbers. */
 	while (*p != '\0') {
-		if (next_u64(&p, &extra) != 0)
+		if (counter_parse(&p, &extra) != 0)
 			return -EINVAL;
 		out->nfields++;
 		while (*p == ' ' || *p == '\t')
@@ -260,27 +149,6 @@ diskio_parse(const char *buf, size_t len, struct diskio_stat **out,
 	return 0;
 }
 
-/* Delta of one counter, or false when it went backwards for a reason
- * other than wrapping. */
-static bool
-counter_delta(uint64_t prev, uint64_t cur, uint64_t *delta)
-{
-	if (cur >= prev) {
-		*delta = cur - prev;
-		return true;
-	}
-	if (prev >= UINT64_C(1) << 63 && cur < UINT64_C(1) << 63) {
-		*delta = cur - prev;	/* modulo 2^64 */
-		return true;
-	}
-	if (prev <= UINT32_MAX && prev >= UINT64_C(1) << 31 &&
-	    cur < UINT64_C(1) << 31) {
-		*delta = (UINT32_MAX - prev) + cur + 1;
-		return true;
-	}
-	return false;
-}
-
 int
 diskio_rates_between(const struct diskio_stat *prev,
     const struct diskio_stat *cur, uint64_t elapsed_usec,
@@ -317,60 +185,11 @@ diskio_rates_between(const struct diskio_stat *prev,
 	return 0;
 }
 
-/* The production clock behind now_fn. */
+/* The clock seam the tests replace. */
 static uint64_t
 diskio_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static void
-diskio_exclude_clear(struct diskio *d)
-{
-	for (size_t i = 0; i < d->nexclude; i++)
-		free(d->exclude[i]);
-	d->nexclude = 0;
-}
-
-/* Replaces the exclude list with the comma-separated patterns in value. */
-static int
-diskio_set_exclude(struct diskio *d, const char *value, char *err,
-    size_t errlen)
-{
-	const char *p = value, *e, *comma;
-	size_t n;
-
-	diskio_exclude_clear(d);
-	while (*p != '\0') {
-		comma = strchr(p, ',');
-		e = comma != NULL ? comma : p + strlen(p);
-		while (p < e && (*p == ' ' || *p == '\t'))
-			p++;
-		n = e - p;
-		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
-		if (n >= EXCLUDE_LEN_MAX) {
-			snprintf(err, errlen, "exclude: pattern '%.32s...' is "
-			    "longer than %d bytes", p, EXCLUDE_LEN_MAX - 1);
-			goto fail;
-		}
-		if (n > 0) {
-			if (d->nexclude == DISKIO_EXCLUDE_MAX) {
-				snprintf(err, errlen, "exclude: more than %d "
-				    "patterns", DISKIO_EXCLUDE_MAX);
-				goto fail;
-			}
-			d->exclude[d->nexclude++] = xstrndup(p, n);
-		}
-		p = comma != NULL ? comma + 1 : e;
-	}
-	return 0;
- fail:
-	diskio_exclude_clear(d);
-	return -EINVAL;
+	return collect_now(CLOCK_MONOTONIC);
 }
 
 static void *
@@ -378,7 +197,8 @@ diskio_new(void)
 {
 	struct diskio *d = xcalloc(1, sizeof(*d));
 
-	diskio_set_exclude(d, DISKIO_DEFAULT_EXCLUDE, NULL, 0);
+	glob_list_parse(d->exclude, &d->nexclude, DISKIO_EXCLUDE_MAX, "exclude",
+	    DISKIO_DEFAULT_EXCLUDE, NULL, 0);
 	d->now_fn = diskio_now;
 	return d;
 }
@@ -391,7 +211,8 @@ diskio_configure(void *inst, const char *key, const char *value, char *err,
 	struct range *r;
 
 	if (strcmp(key, "exclude") == 0)
-		return diskio_set_exclude(d, value, err, errlen);
+		return glob_list_parse(d->exclude, &d->nexclude,
+		    DISKIO_EXCLUDE_MAX, key, value, err, errlen);
 	if (strcmp(key, "util_warning") == 0)
 		r = &d->util_warn;
 	else if (strcmp(key, "util_critical") == 0)
@@ -406,15 +227,6 @@ diskio_configure(void *inst, const char *key, const char *value, char *err,
 		return -EINVAL;
 	}
 	return 0;
-}
-
-static bool
-diskio_excluded(const struct diskio *d, const char *name)
-{
-	for (size_t i = 0; i < d->nexclude; i++)
-		if (fnmatch(d->exclude[i], name, 0) == 0)
-			return true;
-	return false;
 }
 
 /* Whether name is a whole disk: it has a directory in /sys/block. */
@@ -455,8 +267,8 @@ diskio_sample(struct diskio *d, struct diskio_stat **disks, size_t *n,
 			    "disks from partitions (%s)", path, strerror(-r));
 		goto out;
 	}
-	if ((r = read_file(d->env.proc, "diskstats", DISKSTATS_MAX, &buf, &len,
-	    &trunc)) != 0) {
+	if ((r = sysfile_read(d->env.proc, "diskstats", DISKSTATS_MAX, &buf,
+	    &len, &trunc)) != 0) {
 		if (res != NULL)
 			result_set(res, STATE_UNKNOWN, "cannot read "
 			    "%s/diskstats: %s", d->env.proc, strerror(-r));
@@ -472,7 +284,7 @@ diskio_sample(struct diskio *d, struct diskio_stat **disks, size_t *n,
 	}
 	*disks = xcalloc(nall + 1, sizeof(**disks));
 	for (size_t i = 0; i < nall; i++) {
-		if (diskio_excluded(d, all[i].name) ||
+		if (glob_list_match(d->exclude, d->nexclude, all[i].name) ||
 		    !diskio_is_disk(d, all[i].name))
 			continue;
 		(*disks)[(*n)++] = all[i];
@@ -666,7 +478,7 @@ diskio_free(void *inst)
 {
 	struct diskio *d = inst;
 
-	diskio_exclude_clear(d);
+	glob_list_clear(d->exclude, &d->nexclude);
 	free(d->disks);
 	free(d);
 }

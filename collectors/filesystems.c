@@ -41,23 +41,23 @@
  * "M:inodes" (%) when the filesystem has an inode table.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "filesystems.h"
+#include "fmt.h"
+#include "glob.h"
 #include "log.h"
+#include "sysfile.h"
 #include "xmalloc.h"
 
 /* A mount table with thousands of container mounts is a few hundred KiB;
  * beyond this, the lines read are checked and the rest reported. */
 #define MOUNTINFO_MAX		(4 * 1024 * 1024)
-#define EXCLUDE_LEN_MAX		256
 #define SUMMARY_ITEMS_MAX	5	/* problems named in the summary */
 
 enum {
@@ -99,100 +99,6 @@ struct fs_item {
 	bool			 has_inodes;
 	int			 used_state, inodes_state;
 };
-
-/* Reads dir/name into a NUL-terminated heap buffer of at most max - 1
- * bytes, which the caller frees; *truncp says whether more followed. */
-static int
-read_file(const char *dir, const char *name, size_t max, char **bufp,
-    size_t *lenp, bool *truncp)
-{
-	char path[PATH_MAX], *buf = NULL, extra;
-	size_t cap = 4096, len = 0;
-	ssize_t n;
-	int fd = -1, r, pn;
-
-	*bufp = NULL;
-	*lenp = 0;
-	*truncp = false;
-	pn = snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (pn < 0 || (size_t)pn >= sizeof(path))
-		return -ENAMETOOLONG;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return errno != 0 ? -errno : -EIO;
-	if (cap > max)
-		cap = max;
-	buf = xcalloc(1, cap);
-	for (;;) {
-		if (len + 1 == cap) {
-			if (cap == max) {
-				while ((n = read(fd, &extra, 1)) == -1 &&
-				    errno == EINTR)
-					;
-				*truncp = n > 0;
-				break;
-			}
-			cap = cap > max / 2 ? max : cap * 2;
-			buf = xreallocarray(buf, 1, cap);
-		}
-		n = read(fd, buf + len, cap - 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			r = errno != 0 ? -errno : -EIO;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*bufp = buf;
-	buf = NULL;	/* transferred */
-	*lenp = len;
-	r = 0;
- out:
-	free(buf);
-	close(fd);
-	return r;
-}
-
-/* Why value alerts under r, for the summary: "> 90%", "< 10%", ... */
-static void
-range_why(const struct range *r, double value, const char *unit, char *buf,
-    size_t len)
-{
-	char text[PERF_RANGE_MAX];
-
-	range_format(r, text, sizeof(text));
-	if (r->inside)
-		snprintf(buf, len, "inside %s%s", text + 1, unit);
-	else if (!r->end_inf && value > r->end)
-		snprintf(buf, len, "> %g%s", r->end, unit);
-	else if (!r->start_inf && value < r->start)
-		snprintf(buf, len, "< %g%s", r->start, unit);
-	else
-		snprintf(buf, len, "outside %s%s", text, unit);
-}
-
-/* "512 B", "1.5 KiB", "23.5 GiB". */
-static void
-fmt_bytes(double bytes, char *buf, size_t len)
-{
-	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB",
-	    "PiB", "EiB" };
-	size_t i = 0;
-
-	if (bytes < 1024) {
-		snprintf(buf, len, "%.0f B", bytes);
-		return;
-	}
-	bytes /= 1024;
-	while (bytes >= 1024 && i + 1 < sizeof(unit) / sizeof(unit[0])) {
-		bytes /= 1024;
-		i++;
-	}
-	snprintf(buf, len, "%.1f %s", bytes, unit[i]);
-}
 
 /* Decodes the kernel's \ooo escapes; NULL when in is not well formed. */
 static char *
@@ -426,14 +332,6 @@ filesystems_select(const char *buf, size_t len, char *const *exclude,
 	return r;
 }
 
-static void
-fs_exclude_clear(struct filesystems *fs)
-{
-	for (size_t i = 0; i < fs->nexclude; i++)
-		free(fs->exclude[i]);
-	fs->nexclude = 0;
-}
-
 static void *
 filesystems_new(void)
 {
@@ -447,44 +345,6 @@ filesystems_new(void)
 	return fs;
 }
 
-/* Replaces the exclude list with the comma-separated patterns in value. */
-static int
-fs_configure_exclude(struct filesystems *fs, const char *value, char *err,
-    size_t errlen)
-{
-	const char *p = value, *e, *comma;
-	size_t n;
-
-	fs_exclude_clear(fs);
-	while (*p != '\0') {
-		comma = strchr(p, ',');
-		e = comma != NULL ? comma : p + strlen(p);
-		while (p < e && (*p == ' ' || *p == '\t'))
-			p++;
-		n = e - p;
-		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
-		if (n >= EXCLUDE_LEN_MAX) {
-			snprintf(err, errlen, "exclude: pattern '%.32s...' is "
-			    "longer than %d bytes", p, EXCLUDE_LEN_MAX - 1);
-			goto fail;
-		}
-		if (n > 0) {
-			if (fs->nexclude == FILESYSTEMS_EXCLUDE_MAX) {
-				snprintf(err, errlen, "exclude: more than %d "
-				    "patterns", FILESYSTEMS_EXCLUDE_MAX);
-				goto fail;
-			}
-			fs->exclude[fs->nexclude++] = xstrndup(p, n);
-		}
-		p = comma != NULL ? comma + 1 : e;
-	}
-	return 0;
- fail:
-	fs_exclude_clear(fs);
-	return -EINVAL;
-}
-
 static int
 filesystems_configure(void *inst, const char *key, const char *value,
     char *err, size_t errlen)
@@ -493,7 +353,8 @@ filesystems_configure(void *inst, const char *key, const char *value,
 	struct range *r;
 
 	if (strcmp(key, "exclude") == 0)
-		return fs_configure_exclude(fs, value, err, errlen);
+		return glob_list_parse(fs->exclude, &fs->nexclude,
+		    FILESYSTEMS_EXCLUDE_MAX, key, value, err, errlen);
 	if (strcmp(key, "used_warning") == 0)
 		r = &fs->used_warn;
 	else if (strcmp(key, "used_critical") == 0)
@@ -662,8 +523,8 @@ filesystems_collect(void *inst, struct collect_req *req)
 		    "started");
 		return -EINVAL;
 	}
-	if ((r = read_file(fs->env.proc, "self/mountinfo", MOUNTINFO_MAX, &buf,
-	    &len, &trunc)) != 0) {
+	if ((r = sysfile_read(fs->env.proc, "self/mountinfo", MOUNTINFO_MAX,
+	    &buf, &len, &trunc)) != 0) {
 		result_set(res, STATE_UNKNOWN, "cannot read %s/self/mountinfo: "
 		    "%s", fs->env.proc, strerror(-r));
 		goto out;
@@ -781,7 +642,7 @@ filesystems_free(void *inst)
 {
 	struct filesystems *fs = inst;
 
-	fs_exclude_clear(fs);
+	glob_list_clear(fs->exclude, &fs->nexclude);
 	free(fs);
 }
 

@@ -17,15 +17,12 @@
  * files stay mapped between runs (the daemon's memory footprint).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <systemd/sd-journal.h>
 
@@ -33,6 +30,7 @@
 #include "journal.h"
 #include "log.h"
 #include "range.h"
+#include "sysfile.h"
 #include "xmalloc.h"
 
 #define JOURNAL_STATE_NAME	"journal.cursor"
@@ -52,15 +50,6 @@ struct journal {
 	uint64_t		 last_run;	/* CLOCK_MONOTONIC usec, 0: none */
 	char			 logged[JOURNAL_TEXT_MAX];	/* last logged */
 };
-
-static uint64_t
-journal_now(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* Logs a failure once until a different one, or a success, comes. */
 static void
@@ -234,60 +223,6 @@ journal_recent_sorted(const struct journal_recent *r,
 	return n;
 }
 
-/* Replaces dir/name with data: temp file, fsync, rename, fsync dir. */
-static int
-journal_write_state(const char *dir, const char *name, const char *data)
-{
-	char tmp[PATH_MAX], path[PATH_MAX];
-	size_t len = strlen(data), off = 0;
-	int fd = -1, dfd, r;
-
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-	    (int)sizeof(path) ||
-	    snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >=
-	    (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
-		return -errno;
-	if (fchmod(fd, 0644) == -1) {
-		r = -errno;
-		goto out;
-	}
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto out;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) == -1 || close(fd) == -1) {
-		fd = -1;
-		r = -errno;
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) == -1) {
-		r = -errno;
-		goto out;
-	}
-	tmp[0] = '\0';	/* renamed: nothing to remove */
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		fsync(dfd);
-		close(dfd);
-	}
-	r = 0;
-out:
-	if (fd != -1)
-		close(fd);
-	if (tmp[0] != '\0')
-		unlink(tmp);
-	return r;
-}
-
 static void
 journal_save(struct journal *j)
 {
@@ -302,7 +237,7 @@ journal_save(struct journal *j)
 	else
 		snprintf(data, sizeof(data), "since=%llu\n",
 		    (unsigned long long)j->pos.since_usec);
-	if ((r = journal_write_state(j->state_dir, JOURNAL_STATE_NAME,
+	if ((r = sysfile_write_atomic(j->state_dir, JOURNAL_STATE_NAME,
 	    data)) != 0) {
 		snprintf(text, sizeof(text), "cannot save %s/%s: %s: a restart "
 		    "starts counting from the end of the journal", j->state_dir,
@@ -316,8 +251,8 @@ journal_start(void *inst, const struct collector_env *env)
 {
 	struct journal *j = inst;
 	char path[PATH_MAX], buf[JOURNAL_STATE_MAX], text[JOURNAL_TEXT_MAX];
-	ssize_t n;
-	int fd;
+	size_t len;
+	int r;
 
 	free(j->state_dir);
 	j->state_dir = NULL;
@@ -328,24 +263,20 @@ journal_start(void *inst, const struct collector_env *env)
 	j->state_dir = xstrdup(env->state_dir);
 	snprintf(path, sizeof(path), "%s/%s", j->state_dir,
 	    JOURNAL_STATE_NAME);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		if (errno != ENOENT) {
-			snprintf(text, sizeof(text), "ignoring %s: %s", path,
-			    strerror(errno));
-			journal_log_once(j, text);
-		}
+	r = sysfile_read_small(path, buf, sizeof(buf), &len);
+	if (r == -ENOENT)
+		return 0;	/* first run: start at the end */
+	if (r == 0 && journal_parse_position(buf, len, &j->pos) == 0) {
+		j->have_pos = true;
 		return 0;
 	}
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n >= 0 && (size_t)n < sizeof(buf) &&
-	    journal_parse_position(buf, (size_t)n, &j->pos) == 0)
-		j->have_pos = true;
-	else {
+	if (r == 0 || r == -EFBIG)
 		snprintf(text, sizeof(text), "ignoring %s: not a journal "
 		    "position: counting from the end of the journal", path);
-		journal_log_once(j, text);
-	}
+	else
+		snprintf(text, sizeof(text), "ignoring %s: %s", path,
+		    strerror(-r));
+	journal_log_once(j, text);
 	return 0;
 }
 
@@ -431,20 +362,6 @@ journal_priority_name(int p)
 	return p >= 0 && p <= 3 ? names[p] : "err";
 }
 
-/* "> 60", "< 10", "outside 10:20", "inside 10:20" for a summary. */
-static void
-journal_describe_range(const struct range *r, char *buf, size_t len)
-{
-	if (r->inside)
-		snprintf(buf, len, "inside %.15g:%.15g", r->start, r->end);
-	else if (r->start_inf || (r->start == 0 && !r->end_inf))
-		snprintf(buf, len, "> %.15g", r->end);
-	else if (r->end_inf)
-		snprintf(buf, len, "< %.15g", r->start);
-	else
-		snprintf(buf, len, "outside %.15g:%.15g", r->start, r->end);
-}
-
 static void
 journal_report(struct journal *j, struct result *res, unsigned long count,
     bool truncated, double seconds, const struct journal_recent *recent)
@@ -459,7 +376,7 @@ journal_report(struct journal *j, struct result *res, unsigned long count,
 	journal_window(window, sizeof(window), seconds);
 	s = range_eval(&j->warn, &j->crit, rate);
 	if (s != STATE_OK) {
-		journal_describe_range(s == STATE_CRITICAL ? &j->crit :
+		range_describe(s == STATE_CRITICAL ? &j->crit :
 		    &j->warn, desc, sizeof(desc));
 		snprintf(alert, sizeof(alert), ", %s %s/min",
 		    result_state_name(s), desc);
@@ -560,8 +477,8 @@ journal_collect(void *inst, struct collect_req *req)
 	struct result *res = collect_req_result(req);
 	struct journal_recent *recent = NULL;
 	char old_cursor[JOURNAL_CURSOR_MAX], text[JOURNAL_TEXT_MAX];
-	uint64_t now = journal_now(CLOCK_REALTIME);
-	uint64_t mono = journal_now(CLOCK_MONOTONIC), bytes = 0;
+	uint64_t now = collect_now(CLOCK_REALTIME);
+	uint64_t mono = collect_now(CLOCK_MONOTONIC), bytes = 0;
 	sd_journal *sj = NULL;
 	struct perf *p;
 	unsigned long count;

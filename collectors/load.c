@@ -19,17 +19,16 @@
  * thresholds multiplied by the CPU count; cpus.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cpu.h"
 #include "load.h"
 #include "range.h"
+#include "sysfile.h"
 #include "xmalloc.h"
 
 #define LOAD_FILE_MAX	4096		/* loadavg, cpu/online */
@@ -42,80 +41,6 @@ struct load {
 };
 
 static const char *const load_names[3] = { "load1", "load5", "load15" };
-
-/* Reads dir/name into a NUL-terminated heap buffer of at most max - 1
- * bytes, which the caller frees; *truncp says whether more followed. */
-static int
-read_file(const char *dir, const char *name, size_t max, char **bufp,
-    size_t *lenp, bool *truncp)
-{
-	char path[PATH_MAX], *buf = NULL, extra;
-	size_t cap = 4096, len = 0;
-	ssize_t n;
-	int fd = -1, r, pn;
-
-	*bufp = NULL;
-	*lenp = 0;
-	*truncp = false;
-	pn = snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (pn < 0 || (size_t)pn >= sizeof(path))
-		return -ENAMETOOLONG;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return errno != 0 ? -errno : -EIO;
-	if (cap > max)
-		cap = max;
-	buf = xcalloc(1, cap);
-	for (;;) {
-		if (len + 1 == cap) {
-			if (cap == max) {
-				while ((n = read(fd, &extra, 1)) == -1 &&
-				    errno == EINTR)
-					;
-				*truncp = n > 0;
-				break;
-			}
-			cap = cap > max / 2 ? max : cap * 2;
-			buf = xreallocarray(buf, 1, cap);
-		}
-		n = read(fd, buf + len, cap - 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			r = errno != 0 ? -errno : -EIO;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*bufp = buf;
-	buf = NULL;	/* transferred */
-	*lenp = len;
-	r = 0;
- out:
-	free(buf);
-	close(fd);
-	return r;
-}
-
-/* Why value alerts under r, for the summary: "> 90%", "< 10%", ... */
-static void
-range_why(const struct range *r, double value, const char *unit, char *buf,
-    size_t len)
-{
-	char text[PERF_RANGE_MAX];
-
-	range_format(r, text, sizeof(text));
-	if (r->inside)
-		snprintf(buf, len, "inside %s%s", text + 1, unit);
-	else if (!r->end_inf && value > r->end)
-		snprintf(buf, len, "> %g%s", r->end, unit);
-	else if (!r->start_inf && value < r->start)
-		snprintf(buf, len, "< %g%s", r->start, unit);
-	else
-		snprintf(buf, len, "outside %s%s", text, unit);
-}
 
 /* Accepts a plain decimal such as "12.05"; *p moves past it. */
 static int
@@ -277,14 +202,14 @@ load_count_cpus(const struct load *l, char *why, size_t whylen)
 	bool trunc;
 	int r;
 
-	if (read_file(l->env.sys, "devices/system/cpu/online", LOAD_FILE_MAX,
+	if (sysfile_read(l->env.sys, "devices/system/cpu/online", LOAD_FILE_MAX,
 	    &buf, &len, &trunc) == 0 && !trunc &&
 	    load_parse_cpulist(buf, len, &n) == 0 && n > 0)
 		goto out;
 	free(buf);
 	buf = NULL;
 	n = 0;
-	if ((r = read_file(l->env.proc, "stat", LOAD_STAT_MAX, &buf, &len,
+	if ((r = sysfile_read(l->env.proc, "stat", LOAD_STAT_MAX, &buf, &len,
 	    &trunc)) != 0) {
 		snprintf(why, whylen, "cannot count online CPUs: no usable "
 		    "%s/devices/system/cpu/online, and %s/stat: %s",
@@ -323,7 +248,7 @@ load_collect(void *inst, struct collect_req *req)
 		    "started");
 		return -EINVAL;
 	}
-	if ((r = read_file(l->env.proc, "loadavg", LOAD_FILE_MAX, &buf, &len,
+	if ((r = sysfile_read(l->env.proc, "loadavg", LOAD_FILE_MAX, &buf, &len,
 	    &trunc)) != 0) {
 		result_set(res, STATE_UNKNOWN, "cannot read %s/loadavg: %s",
 		    l->env.proc, strerror(-r));

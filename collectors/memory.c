@@ -21,15 +21,14 @@
  * with the reason): the scheduler logs it once and backs off.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "fmt.h"
 #include "memory.h"
 #include "range.h"
+#include "sysfile.h"
 #include "xmalloc.h"
 
 #define MEMINFO_MAX	(64 * 1024)	/* the real file is ~1.5 KiB */
@@ -49,100 +48,6 @@ static const struct {
 	{ "swap_used_warning", offsetof(struct memory, swap_used_warn) },
 	{ "swap_used_critical", offsetof(struct memory, swap_used_crit) },
 };
-
-/* Reads dir/name into a NUL-terminated heap buffer of at most max - 1
- * bytes, which the caller frees; *truncp says whether more followed. */
-static int
-read_file(const char *dir, const char *name, size_t max, char **bufp,
-    size_t *lenp, bool *truncp)
-{
-	char path[PATH_MAX], *buf = NULL, extra;
-	size_t cap = 4096, len = 0;
-	ssize_t n;
-	int fd = -1, r, pn;
-
-	*bufp = NULL;
-	*lenp = 0;
-	*truncp = false;
-	pn = snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (pn < 0 || (size_t)pn >= sizeof(path))
-		return -ENAMETOOLONG;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return errno != 0 ? -errno : -EIO;
-	if (cap > max)
-		cap = max;
-	buf = xcalloc(1, cap);
-	for (;;) {
-		if (len + 1 == cap) {
-			if (cap == max) {
-				while ((n = read(fd, &extra, 1)) == -1 &&
-				    errno == EINTR)
-					;
-				*truncp = n > 0;
-				break;
-			}
-			cap = cap > max / 2 ? max : cap * 2;
-			buf = xreallocarray(buf, 1, cap);
-		}
-		n = read(fd, buf + len, cap - 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			r = errno != 0 ? -errno : -EIO;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*bufp = buf;
-	buf = NULL;	/* transferred */
-	*lenp = len;
-	r = 0;
- out:
-	free(buf);
-	close(fd);
-	return r;
-}
-
-/* Why value alerts under r, for the summary: "> 90%", "< 10%", ... */
-static void
-range_why(const struct range *r, double value, const char *unit, char *buf,
-    size_t len)
-{
-	char text[PERF_RANGE_MAX];
-
-	range_format(r, text, sizeof(text));
-	if (r->inside)
-		snprintf(buf, len, "inside %s%s", text + 1, unit);
-	else if (!r->end_inf && value > r->end)
-		snprintf(buf, len, "> %g%s", r->end, unit);
-	else if (!r->start_inf && value < r->start)
-		snprintf(buf, len, "< %g%s", r->start, unit);
-	else
-		snprintf(buf, len, "outside %s%s", text, unit);
-}
-
-/* "512 B", "1.5 KiB", "23.5 GiB". */
-static void
-fmt_bytes(double bytes, char *buf, size_t len)
-{
-	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB",
-	    "PiB", "EiB" };
-	size_t i = 0;
-
-	if (bytes < 1024) {
-		snprintf(buf, len, "%.0f B", bytes);
-		return;
-	}
-	bytes /= 1024;
-	while (bytes >= 1024 && i + 1 < sizeof(unit) / sizeof(unit[0])) {
-		bytes /= 1024;
-		i++;
-	}
-	snprintf(buf, len, "%.1f %s", bytes, unit[i]);
-}
 
 /* One "Key:   123 kB" line; fields we do not use are skipped unread. */
 static int
@@ -321,7 +226,7 @@ memory_collect(void *inst, struct collect_req *req)
 		    "started");
 		return -EINVAL;
 	}
-	if ((r = read_file(m->env.proc, "meminfo", MEMINFO_MAX, &buf, &len,
+	if ((r = sysfile_read(m->env.proc, "meminfo", MEMINFO_MAX, &buf, &len,
 	    &trunc)) != 0) {
 		result_set(res, STATE_UNKNOWN, "cannot read %s/meminfo: %s",
 		    m->env.proc, strerror(-r));

@@ -27,21 +27,21 @@
  * ones are forgotten.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "counter.h"
+#include "fmt.h"
+#include "glob.h"
 #include "network.h"
+#include "sysfile.h"
 #include "xmalloc.h"
 
 /* ~130 bytes an interface; thousands of veths exist on busy nodes. */
 #define NETDEV_MAX		(4 * 1024 * 1024)
-#define EXCLUDE_LEN_MAX		256
 #define SUMMARY_ITEMS_MAX	5
 #define NETWORK_DEFAULT_EXCLUDE	"lo"
 
@@ -51,118 +51,6 @@ struct network_item {
 	bool			 has_rates;
 	int			 errors_state, drops_state, state;
 };
-
-/* Reads dir/name into a NUL-terminated heap buffer of at most max - 1
- * bytes, which the caller frees; *truncp says whether more followed. */
-static int
-read_file(const char *dir, const char *name, size_t max, char **bufp,
-    size_t *lenp, bool *truncp)
-{
-	char path[PATH_MAX], *buf = NULL, extra;
-	size_t cap = 4096, len = 0;
-	ssize_t n;
-	int fd = -1, r, pn;
-
-	*bufp = NULL;
-	*lenp = 0;
-	*truncp = false;
-	pn = snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (pn < 0 || (size_t)pn >= sizeof(path))
-		return -ENAMETOOLONG;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return errno != 0 ? -errno : -EIO;
-	if (cap > max)
-		cap = max;
-	buf = xcalloc(1, cap);
-	for (;;) {
-		if (len + 1 == cap) {
-			if (cap == max) {
-				while ((n = read(fd, &extra, 1)) == -1 &&
-				    errno == EINTR)
-					;
-				*truncp = n > 0;
-				break;
-			}
-			cap = cap > max / 2 ? max : cap * 2;
-			buf = xreallocarray(buf, 1, cap);
-		}
-		n = read(fd, buf + len, cap - 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			r = errno != 0 ? -errno : -EIO;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*bufp = buf;
-	buf = NULL;	/* transferred */
-	*lenp = len;
-	r = 0;
- out:
-	free(buf);
-	close(fd);
-	return r;
-}
-
-/* Why value alerts under r, for the summary: "> 90%", "< 10%", ... */
-static void
-range_why(const struct range *r, double value, const char *unit, char *buf,
-    size_t len)
-{
-	char text[PERF_RANGE_MAX];
-
-	range_format(r, text, sizeof(text));
-	if (r->inside)
-		snprintf(buf, len, "inside %s%s", text + 1, unit);
-	else if (!r->end_inf && value > r->end)
-		snprintf(buf, len, "> %g%s", r->end, unit);
-	else if (!r->start_inf && value < r->start)
-		snprintf(buf, len, "< %g%s", r->start, unit);
-	else
-		snprintf(buf, len, "outside %s%s", text, unit);
-}
-
-/* "512 B", "1.5 KiB", "23.5 GiB". */
-static void
-fmt_bytes(double bytes, char *buf, size_t len)
-{
-	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB",
-	    "PiB", "EiB" };
-	size_t i = 0;
-
-	if (bytes < 1024) {
-		snprintf(buf, len, "%.0f B", bytes);
-		return;
-	}
-	bytes /= 1024;
-	while (bytes >= 1024 && i + 1 < sizeof(unit) / sizeof(unit[0])) {
-		bytes /= 1024;
-		i++;
-	}
-	snprintf(buf, len, "%.1f %s", bytes, unit[i]);
-}
-
-static int
-next_u64(const char **p, uint64_t *out)
-{
-	const char *s = *p;
-	char *end;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	if (errno != 0 || (*end != '\0' && *end != ' ' && *end != '\t'))
-		return -EINVAL;
-	*p = end;
-	return 0;
-}
 
 /* "  eth0: 1 2 ... 16" (older kernels omit the blank after the colon). */
 static int
@@ -184,7 +72,7 @@ network_parse_line(const char *line, struct network_stat *out)
 	memcpy(out->name, p, len);
 	p = colon + 1;
 	for (size_t i = 0; i < 16; i++)
-		if (next_u64(&p, &v[i]) != 0)
+		if (counter_parse(&p, &v[i]) != 0)
 			return -EINVAL;
 	while (*p == ' ')
 		p++;
@@ -242,27 +130,6 @@ network_parse_dev(const char *buf, size_t len, struct network_stat **out,
 	return -EINVAL;
 }
 
-/* Delta of one counter, or false when it went backwards for a reason
- * other than wrapping. */
-static bool
-counter_delta(uint64_t prev, uint64_t cur, uint64_t *delta)
-{
-	if (cur >= prev) {
-		*delta = cur - prev;
-		return true;
-	}
-	if (prev >= UINT64_C(1) << 63 && cur < UINT64_C(1) << 63) {
-		*delta = cur - prev;	/* modulo 2^64 */
-		return true;
-	}
-	if (prev <= UINT32_MAX && prev >= UINT64_C(1) << 31 &&
-	    cur < UINT64_C(1) << 31) {
-		*delta = (UINT32_MAX - prev) + cur + 1;
-		return true;
-	}
-	return false;
-}
-
 int
 network_rates_between(const struct network_stat *prev,
     const struct network_stat *cur, uint64_t elapsed_usec,
@@ -299,60 +166,11 @@ network_rates_between(const struct network_stat *prev,
 	return 0;
 }
 
-/* The production clock behind now_fn. */
+/* The clock seam the tests replace. */
 static uint64_t
 network_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static void
-network_exclude_clear(struct network *nw)
-{
-	for (size_t i = 0; i < nw->nexclude; i++)
-		free(nw->exclude[i]);
-	nw->nexclude = 0;
-}
-
-/* Replaces the exclude list with the comma-separated patterns in value. */
-static int
-network_set_exclude(struct network *nw, const char *value, char *err,
-    size_t errlen)
-{
-	const char *p = value, *e, *comma;
-	size_t n;
-
-	network_exclude_clear(nw);
-	while (*p != '\0') {
-		comma = strchr(p, ',');
-		e = comma != NULL ? comma : p + strlen(p);
-		while (p < e && (*p == ' ' || *p == '\t'))
-			p++;
-		n = e - p;
-		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
-		if (n >= EXCLUDE_LEN_MAX) {
-			snprintf(err, errlen, "exclude: pattern '%.32s...' is "
-			    "longer than %d bytes", p, EXCLUDE_LEN_MAX - 1);
-			goto fail;
-		}
-		if (n > 0) {
-			if (nw->nexclude == NETWORK_EXCLUDE_MAX) {
-				snprintf(err, errlen, "exclude: more than %d "
-				    "patterns", NETWORK_EXCLUDE_MAX);
-				goto fail;
-			}
-			nw->exclude[nw->nexclude++] = xstrndup(p, n);
-		}
-		p = comma != NULL ? comma + 1 : e;
-	}
-	return 0;
- fail:
-	network_exclude_clear(nw);
-	return -EINVAL;
+	return collect_now(CLOCK_MONOTONIC);
 }
 
 static void *
@@ -360,7 +178,8 @@ network_new(void)
 {
 	struct network *nw = xcalloc(1, sizeof(*nw));
 
-	network_set_exclude(nw, NETWORK_DEFAULT_EXCLUDE, NULL, 0);
+	glob_list_parse(nw->exclude, &nw->nexclude, NETWORK_EXCLUDE_MAX,
+	    "exclude", NETWORK_DEFAULT_EXCLUDE, NULL, 0);
 	range_parse("1", &nw->errors_warn);
 	range_parse("10", &nw->errors_crit);
 	range_parse("100", &nw->drops_warn);
@@ -376,7 +195,8 @@ network_configure(void *inst, const char *key, const char *value, char *err,
 	struct range *r;
 
 	if (strcmp(key, "exclude") == 0)
-		return network_set_exclude(nw, value, err, errlen);
+		return glob_list_parse(nw->exclude, &nw->nexclude,
+		    NETWORK_EXCLUDE_MAX, key, value, err, errlen);
 	if (strcmp(key, "errors_warning") == 0)
 		r = &nw->errors_warn;
 	else if (strcmp(key, "errors_critical") == 0)
@@ -398,15 +218,6 @@ network_configure(void *inst, const char *key, const char *value, char *err,
 	return 0;
 }
 
-static bool
-network_excluded(const struct network *nw, const char *name)
-{
-	for (size_t i = 0; i < nw->nexclude; i++)
-		if (fnmatch(nw->exclude[i], name, 0) == 0)
-			return true;
-	return false;
-}
-
 /* The interface's ifindex from sysfs, 0 when there is none to read. */
 static int
 network_ifindex(const struct network *nw, const char *name)
@@ -417,7 +228,7 @@ network_ifindex(const struct network *nw, const char *name)
 	long v;
 
 	snprintf(rel, sizeof(rel), "class/net/%s/ifindex", name);
-	if (read_file(nw->env.sys, rel, 32, &buf, &len, &trunc) != 0 ||
+	if (sysfile_read(nw->env.sys, rel, 32, &buf, &len, &trunc) != 0 ||
 	    buf == NULL)	/* for the analyser: 0 always comes with buf */
 		return 0;
 	v = strtol(buf, &end, 10);
@@ -441,7 +252,7 @@ network_sample(struct network *nw, struct network_stat **ifs, size_t *n,
 
 	*ifs = NULL;
 	*n = 0;
-	if ((r = read_file(nw->env.proc, "net/dev", NETDEV_MAX, &buf, &len,
+	if ((r = sysfile_read(nw->env.proc, "net/dev", NETDEV_MAX, &buf, &len,
 	    &trunc)) != 0) {
 		if (res != NULL)
 			result_set(res, STATE_UNKNOWN, "cannot read "
@@ -458,7 +269,7 @@ network_sample(struct network *nw, struct network_stat **ifs, size_t *n,
 	}
 	*ifs = xcalloc(nall + 1, sizeof(**ifs));
 	for (size_t i = 0; i < nall; i++) {
-		if (network_excluded(nw, all[i].name))
+		if (glob_list_match(nw->exclude, nw->nexclude, all[i].name))
 			continue;
 		all[i].ifindex = network_ifindex(nw, all[i].name);
 		(*ifs)[(*n)++] = all[i];
@@ -677,7 +488,7 @@ network_free(void *inst)
 {
 	struct network *nw = inst;
 
-	network_exclude_clear(nw);
+	glob_list_clear(nw->exclude, &nw->nexclude);
 	free(nw->ifs);
 	free(nw);
 }

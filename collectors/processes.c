@@ -300,7 +300,7 @@ static int
 processes_walk(const char *procdir, unsigned long max,
     struct processes_counts *c)
 {
-	char path[32], buf[PROCESSES_STAT_MAX];
+	char path[NAME_MAX + 8], buf[PROCESSES_STAT_MAX];
 	struct processes_stat st;
 	struct dirent *de;
 	size_t len;
@@ -359,20 +359,6 @@ processes_task_limit(const char *proc, char *why, size_t whylen)
 			limit = v;
 	}
 	return limit;
-}
-
-/* "> 50", "< 10", "outside 10:20", "inside 10:20" for a summary. */
-static void
-processes_describe_range(const struct range *r, char *buf, size_t len)
-{
-	if (r->inside)
-		snprintf(buf, len, "inside %.15g:%.15g", r->start, r->end);
-	else if (r->start_inf || (r->start == 0 && !r->end_inf))
-		snprintf(buf, len, "> %.15g", r->end);
-	else if (r->end_inf)
-		snprintf(buf, len, "< %.15g", r->start);
-	else
-		snprintf(buf, len, "outside %.15g:%.15g", r->start, r->end);
 }
 
 static void
@@ -452,7 +438,7 @@ processes_collect(void *inst, struct collect_req *req)
 		if (s == STATE_OK)
 			continue;
 		result_escalate(res, s);
-		processes_describe_range(s == STATE_CRITICAL ? &p->crit[m] :
+		range_describe(s == STATE_CRITICAL ? &p->crit[m] :
 		    &p->warn[m], desc, sizeof(desc));
 		n = snprintf(alerts + off, sizeof(alerts) - off,
 		    "%s%.*f%s %s (%s %s%s); ", c->truncated ? "at least " : "",

@@ -109,6 +109,36 @@ range_format(const struct range *r, char *buf, size_t len)
 	snprintf(buf, len, "%s%s%s", r->inside ? "@" : "", start, end);
 }
 
+void
+range_describe(const struct range *r, char *buf, size_t len)
+{
+	if (r->inside)
+		snprintf(buf, len, "inside %.15g:%.15g", r->start, r->end);
+	else if (r->start_inf || (r->start == 0 && !r->end_inf))
+		snprintf(buf, len, "> %.15g", r->end);
+	else if (r->end_inf)
+		snprintf(buf, len, "< %.15g", r->start);
+	else
+		snprintf(buf, len, "outside %.15g:%.15g", r->start, r->end);
+}
+
+void
+range_why(const struct range *r, double value, const char *unit, char *buf,
+    size_t len)
+{
+	char text[PERF_RANGE_MAX];
+
+	range_format(r, text, sizeof(text));
+	if (r->inside)
+		snprintf(buf, len, "inside %s%s", text + 1, unit);
+	else if (!r->end_inf && value > r->end)
+		snprintf(buf, len, "> %g%s", r->end, unit);
+	else if (!r->start_inf && value < r->start)
+		snprintf(buf, len, "< %g%s", r->start, unit);
+	else
+		snprintf(buf, len, "outside %s%s", text, unit);
+}
+
 int
 range_eval(const struct range *warn, const struct range *crit, double value)
 {

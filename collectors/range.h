@@ -23,6 +23,13 @@ int	range_parse(const char *text, struct range *r);
 bool	range_alert(const struct range *r, double value);
 /* Prints r back in canonical form into buf ("" when unset). */
 void	range_format(const struct range *r, char *buf, size_t len);
+/* The bound r alerts beyond, for a summary: "> 60", "< 10",
+ * "outside 10:20", "inside 10:20" (numbers with up to 15 digits). */
+void	range_describe(const struct range *r, char *buf, size_t len);
+/* Why value alerts under r, the unit after each number: "> 90%", "< 10%",
+ * "inside 10:20%"; "outside 10:20%" for a value that does not alert. */
+void	range_why(const struct range *r, double value, const char *unit,
+	    char *buf, size_t len);
 
 struct perf;
 /* The state for value under a warning and a critical range: CRITICAL when

@@ -19,7 +19,6 @@
  * drops that call: the framework has given up on (freed) its request.
  */
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +30,7 @@
 #include <systemd/sd-event.h>
 
 #include "collector.h"
+#include "glob.h"
 #include "log.h"
 #include "range.h"
 #include "units.h"
@@ -39,7 +39,6 @@
 #define UNITS_RETRY_USEC	(5 * 60 * UINT64_C(1000000))
 #define UNITS_CALL_USEC		(10 * UINT64_C(1000000))
 #define UNITS_IGNORE_MAX	64	/* globs in "ignore" */
-#define UNITS_GLOB_MAX		255	/* bytes per glob */
 #define UNITS_REPLY_MAX		4096	/* failed units read from one reply */
 #define UNITS_NAMED		5	/* unit names in the summary */
 #define UNITS_LONG_MAX		50	/* unit lines in the long text */
@@ -48,7 +47,7 @@
 
 struct units {
 	struct range		 warn, crit;
-	char			**ignore;
+	char			*ignore[UNITS_IGNORE_MAX];
 	size_t			 nignore;
 	char			*bus_address;
 
@@ -60,15 +59,6 @@ struct units {
 	char			 bus_error[UNITS_ERROR_MAX];
 	char			 logged[UNITS_TEXT_MAX];	/* last logged */
 };
-
-static uint64_t
-units_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* Logs a failure once; the same text again stays quiet until another
  * failure or a success came in between. */
@@ -90,52 +80,6 @@ units_new(void)
 	return u;
 }
 
-static void
-units_free_ignore(struct units *u)
-{
-	for (size_t i = 0; i < u->nignore; i++)
-		free(u->ignore[i]);
-	free(u->ignore);
-	u->ignore = NULL;
-	u->nignore = 0;
-}
-
-static int
-units_configure_ignore(struct units *u, const char *value, char *err,
-    size_t errlen)
-{
-	const char *p = value;
-
-	units_free_ignore(u);
-	while (*p != '\0') {
-		const char *end = strchr(p, ',');
-		size_t len;
-
-		if (end == NULL)
-			end = p + strlen(p);
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		len = end - p;
-		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-			len--;
-		if (len > UNITS_GLOB_MAX || (len > 0 &&
-		    u->nignore == UNITS_IGNORE_MAX)) {
-			snprintf(err, errlen, "ignore: '%s' has a glob longer "
-			    "than %d bytes or more than %d globs", value,
-			    UNITS_GLOB_MAX, UNITS_IGNORE_MAX);
-			units_free_ignore(u);
-			return -EINVAL;
-		}
-		if (len > 0) {
-			u->ignore = xreallocarray(u->ignore, u->nignore + 1,
-			    sizeof(*u->ignore));
-			u->ignore[u->nignore++] = xstrndup(p, len);
-		}
-		p = *end == ',' ? end + 1 : end;
-	}
-	return 0;
-}
-
 static int
 units_configure(void *inst, const char *key, const char *value, char *err,
     size_t errlen)
@@ -143,8 +87,16 @@ units_configure(void *inst, const char *key, const char *value, char *err,
 	struct units *u = inst;
 	struct range *r;
 
-	if (strcmp(key, "ignore") == 0)
-		return units_configure_ignore(u, value, err, errlen);
+	if (strcmp(key, "ignore") == 0) {
+		if (glob_list_parse(u->ignore, &u->nignore, UNITS_IGNORE_MAX,
+		    key, value, err, errlen) == 0)
+			return 0;
+		/* One message for both limits, naming the whole value. */
+		snprintf(err, errlen, "ignore: '%s' has a glob longer than %d "
+		    "bytes or more than %d globs", value, GLOB_LEN_MAX,
+		    UNITS_IGNORE_MAX);
+		return -EINVAL;
+	}
 	if (strcmp(key, "bus_address") == 0) {
 		free(u->bus_address);
 		u->bus_address = value[0] != '\0' ? xstrdup(value) : NULL;
@@ -184,15 +136,6 @@ units_str(const char *s)
 	return s != NULL ? s : "";
 }
 
-static bool
-units_ignored(const struct units *u, const char *name)
-{
-	for (size_t i = 0; i < u->nignore; i++)
-		if (fnmatch(u->ignore[i], name, 0) == 0)
-			return true;
-	return false;
-}
-
 void
 units_summarise(void *inst, const struct units_failed *units, size_t n,
     struct result *res)
@@ -207,7 +150,8 @@ units_summarise(void *inst, const struct units_failed *units, size_t n,
 		const struct units_failed *f = &units[i];
 
 		units_clean(clean, sizeof(clean), units_str(f->name));
-		if (units_ignored(u, units_str(f->name))) {
+		if (glob_list_match(u->ignore, u->nignore,
+		    units_str(f->name))) {
 			ignored++;
 			result_append_long(res, "ignored: %s", clean);
 			continue;
@@ -385,7 +329,7 @@ units_start(void *inst, const struct collector_env *env)
 	sd_event_unref(u->event);
 	u->event = sd_event_ref(env->event);
 	if ((r = units_open_bus(u)) < 0)
-		u->next_open = units_now() + UNITS_RETRY_USEC;
+		u->next_open = collect_now(CLOCK_MONOTONIC) + UNITS_RETRY_USEC;
 	return r;
 }
 
@@ -422,8 +366,8 @@ units_collect(void *inst, struct collect_req *req)
 		u->next_open = 0;
 	}
 	if (u->bus == NULL) {
-		if (units_now() >= u->next_open && units_open_bus(u) < 0)
-			u->next_open = units_now() + UNITS_RETRY_USEC;
+		if (collect_now(CLOCK_MONOTONIC) >= u->next_open && units_open_bus(u) < 0)
+			u->next_open = collect_now(CLOCK_MONOTONIC) + UNITS_RETRY_USEC;
 		if (u->bus == NULL) {
 			snprintf(text, sizeof(text), "no system bus: %s",
 			    u->bus_error);
@@ -457,7 +401,7 @@ units_free(void *inst)
 	sd_bus_slot_unref(u->call);	/* the reply callback never runs */
 	sd_bus_close_unref(u->bus);
 	sd_event_unref(u->event);
-	units_free_ignore(u);
+	glob_list_clear(u->ignore, &u->nignore);
 	free(u->bus_address);
 	free(u);
 }

@@ -14,18 +14,16 @@
  * A fresh install (no saved boot id) never counts as a reboot.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "collector.h"
 #include "log.h"
 #include "range.h"
+#include "sysfile.h"
 #include "uptime.h"
 #include "xmalloc.h"
 
@@ -83,101 +81,6 @@ uptime_configure(void *inst, const char *key, const char *value, char *err,
 		return -EINVAL;
 	}
 	return 0;
-}
-
-/* Reads a small file whole into buf (NUL-terminated); -EFBIG if it does
- * not fit, so a truncated read is never mistaken for the content. */
-static int
-uptime_read_file(const char *path, char *buf, size_t size, size_t *lenp)
-{
-	size_t len = 0;
-	ssize_t n;
-	int fd, r = 0;
-
-	*lenp = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -errno;
-	for (;;) {
-		if (len + 1 >= size) {
-			char extra;
-
-			if ((n = read(fd, &extra, 1)) > 0)
-				r = -EFBIG;
-			else if (n == -1)
-				r = -errno;
-			break;
-		}
-		n = read(fd, buf + len, size - 1 - len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	*lenp = len;
-	return r;
-}
-
-/* Replaces dir/name with data: temp file, fsync, rename, fsync dir, so a
- * crash leaves either the old or the new content. */
-static int
-uptime_write_state(const char *dir, const char *name, const char *data)
-{
-	char tmp[PATH_MAX], path[PATH_MAX];
-	size_t len = strlen(data), off = 0;
-	int fd = -1, dfd = -1, r;
-
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-	    (int)sizeof(path) ||
-	    snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >=
-	    (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
-		return -errno;
-	if (fchmod(fd, 0644) == -1) {
-		r = -errno;
-		goto out;
-	}
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto out;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) == -1 || close(fd) == -1) {
-		fd = -1;
-		r = -errno;
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) == -1) {
-		r = -errno;
-		goto out;
-	}
-	tmp[0] = '\0';	/* renamed: nothing to remove */
-	/* The rename itself must reach the disk too. */
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		fsync(dfd);
-		close(dfd);
-	}
-	r = 0;
-out:
-	if (fd != -1)
-		close(fd);
-	if (tmp[0] != '\0')
-		unlink(tmp);
-	return r;
 }
 
 int
@@ -341,7 +244,7 @@ uptime_start(void *inst, const struct collector_env *env)
 	u->state_dir = xstrdup(env->state_dir);
 	snprintf(path, sizeof(path), "%s/%s", u->state_dir,
 	    UPTIME_STATE_NAME);
-	r = uptime_read_file(path, buf, sizeof(buf), &len);
+	r = sysfile_read_small(path, buf, sizeof(buf), &len);
 	if (r == -ENOENT)
 		return 0;	/* fresh install: nothing to compare with */
 	if (r == 0 && uptime_parse_saved(buf, len, &u->saved) != 0)
@@ -376,7 +279,7 @@ uptime_track_boot(struct uptime *u, const char *boot_id)
 		    u->saved.previous);
 	else
 		snprintf(data, sizeof(data), "boot_id=%s\n", u->saved.boot_id);
-	r = uptime_write_state(u->state_dir, UPTIME_STATE_NAME, data);
+	r = sysfile_write_atomic(u->state_dir, UPTIME_STATE_NAME, data);
 	if (r != 0) {
 		snprintf(u->state_error, sizeof(u->state_error),
 		    "cannot save %s/%s: %s", u->state_dir, UPTIME_STATE_NAME,
@@ -408,7 +311,7 @@ uptime_collect(void *inst, struct collect_req *req)
 		return -EINVAL;
 	}
 	snprintf(path, sizeof(path), "%s/uptime", u->proc);
-	if ((r = uptime_read_file(path, buf, sizeof(buf), &len)) != 0 ||
+	if ((r = sysfile_read_small(path, buf, sizeof(buf), &len)) != 0 ||
 	    (r = uptime_parse(buf, len, &up)) != 0) {
 		result_set(res, STATE_UNKNOWN, "cannot read %s: %s", path,
 		    r == -EINVAL ? "not in /proc/uptime format" : strerror(-r));
@@ -416,7 +319,7 @@ uptime_collect(void *inst, struct collect_req *req)
 	}
 
 	snprintf(path, sizeof(path), "%s/sys/kernel/random/boot_id", u->proc);
-	if ((r = uptime_read_file(path, buf, sizeof(buf), &len)) == 0 &&
+	if ((r = sysfile_read_small(path, buf, sizeof(buf), &len)) == 0 &&
 	    (r = uptime_parse_boot_id(buf, len, id)) == 0)
 		rebooted = uptime_track_boot(u, id);
 	else {
