@@ -35,6 +35,15 @@ expect_match "good check-config" "$out" "^$T/agentd.conf: OK, [0-9]+ checks enab
 out=$("$AGENTD" --config /nonexistent.conf --check-config 2>&1)
 expect_eq "missing config" "$out" "/nonexistent.conf: cannot open: No such file or directory"
 
+# The shipped example is valid, and uncommenting every default changes
+# nothing that the parser would refuse.
+out=$("$AGENTD" --config docs/agentd.conf.example --check-config 2>&1) ||
+    fail "the example config is refused: $out"
+sed -n '/^# External checks/q; s/^#\([a-z_0-9]* = .*\)$/\1/p; /^\[/p' \
+    docs/agentd.conf.example > "$T/uncommented.conf"
+out=$("$AGENTD" --config "$T/uncommented.conf" --check-config 2>&1) ||
+    fail "the example's defaults are refused: $out"
+
 expect_match "version" "$("$AGENTD" --version)" '^agentd [0-9]+\.[0-9]+\.[0-9]+$'
 "$AGENTD" --bogus >/dev/null 2>&1; expect_eq "bad option exit" $? 2
 exit 0
