@@ -17,31 +17,43 @@ FUZZ_SECONDS ?= 20
 VERSION	:= $(shell cat VERSION)
 BUILD	:= build
 PKGS	:= libsystemd jansson inih
+# Only the reporter, agentctl and the portal load libcurl: it costs a process
+# 6-8 MiB of RSS, which agentd's main process must not pay.
+NET_PKGS := libcurl zlib
+PORTAL_PKGS := libmicrohttpd sqlite3 gnutls
 
 # Deferred (=) so that `make check` can install the packages before use.
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(NET_PKGS) $(PORTAL_PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+NET_LIBS = $(shell pkg-config --libs $(NET_PKGS))
+PORTAL_LIBS = $(shell pkg-config --libs $(PORTAL_PKGS))
 
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
 CFLAGS	?= -O2 -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -DAGENTD_VERSION='"$(VERSION)"' \
-	-iquote agentd -iquote collectors $(WARN) $(PKG_CFLAGS) $(CFLAGS)
+	-iquote agentd -iquote collectors -iquote portal $(WARN) $(PKG_CFLAGS) $(CFLAGS)
 ifeq ($(SANITIZE),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 LDFLAGS	+= -fsanitize=address,undefined
 endif
 
-MAINS	:= agentd/agentd.c agentd/agentctl.c
+MAINS	:= agentd/agentd.c agentd/agentctl.c agentd/reporter.c portal/portal.c
 LIB_SRCS := $(filter-out $(MAINS),$(wildcard agentd/*.c collectors/*.c))
+PORTAL_SRCS := $(filter-out $(MAINS),$(wildcard portal/*.c))
 OBJ	:= $(BUILD)/obj
 LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o)
+PORTAL_OBJS := $(PORTAL_SRCS:%.c=$(OBJ)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+BINS	:= $(BUILD)/agentd $(BUILD)/agentctl \
+	$(if $(wildcard agentd/reporter.c),$(BUILD)/agentd-reporter) \
+	$(if $(wildcard portal/portal.c),$(BUILD)/agentd-portal)
+LDFLAGS	+= -Wl,--as-needed
 
-all: $(BUILD)/agentd $(BUILD)/agentctl
+all: $(BINS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(@D)
@@ -55,11 +67,22 @@ $(BUILD)/agentd: $(OBJ)/agentd/agentd.o $(BUILD)/libagentd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(BUILD)/agentctl: $(OBJ)/agentd/agentctl.o $(BUILD)/libagentd.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) -lm
 
-$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(BUILD)/libagentd.a
+$(BUILD)/agentd-reporter: $(OBJ)/agentd/reporter.o $(BUILD)/libagentd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) -lm
+
+$(BUILD)/libportal.a: $(PORTAL_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/agentd-portal: $(OBJ)/portal/portal.o $(BUILD)/libportal.a $(BUILD)/libagentd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(PORTAL_LIBS) -lm
+
+# Unit tests link everything; --as-needed keeps what each one uses.
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(if $(PORTAL_OBJS),$(BUILD)/libportal.a) $(BUILD)/libagentd.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(PORTAL_LIBS) -lcmocka -lm
 
 deps:
 	@sh packaging/build-deps.sh
@@ -85,6 +108,8 @@ install: all
 	    $(DESTDIR)$(SYSCONFDIR)/agentd/conf.d $(DESTDIR)$(LIBEXECDIR)/checks
 	install -m 0755 $(BUILD)/agentd $(DESTDIR)$(SBINDIR)/agentd
 	install -m 0755 $(BUILD)/agentctl $(DESTDIR)$(BINDIR)/agentctl
+	$(if $(wildcard $(BUILD)/agentd-reporter),install -m 0755 $(BUILD)/agentd-reporter $(DESTDIR)$(LIBEXECDIR)/agentd-reporter)
+	$(if $(wildcard $(BUILD)/agentd-portal),install -m 0755 $(BUILD)/agentd-portal $(DESTDIR)$(SBINDIR)/agentd-portal)
 	install -m 0644 docs/agentd.conf.example \
 	    $(DESTDIR)$(SYSCONFDIR)/agentd/agentd.conf
 
