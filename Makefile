@@ -32,6 +32,7 @@ WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
 CFLAGS	?= -O2 -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -DAGENTD_VERSION='"$(VERSION)"' \
+	-DAGENTD_LIBEXECDIR='"$(LIBEXECDIR)"' \
 	-iquote agentd -iquote collectors -iquote portal $(WARN) $(PKG_CFLAGS) $(CFLAGS)
 ifeq ($(SANITIZE),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \

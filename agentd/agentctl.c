@@ -1,40 +1,58 @@
 /*
- * agentctl: the admin's CLI over agentd's control socket (JSON lines).
+ * agentctl: the admin's CLI over agentd's control socket (JSON lines), and
+ * enrolment with the portal (the only place libcurl runs for it).
  * Exit codes: `check run` exits with the check's state (0-3, like a
- * plugin); otherwise 0 ok, 1 the agent refused (e.g. a rejected reload),
- * 64 usage, 69 agent not reachable, 76 a reply we cannot read.
+ * plugin); otherwise 0 ok, 1 refused (the agent refused, e.g. a rejected
+ * reload; the portal refused the token; already enrolled; not enrolled; an
+ * invalid config), 64 usage, 69 agent or portal not reachable (TLS failures
+ * included), 74 enrolled but the identity could not be written or removed,
+ * 76 a reply we cannot read, 77 the state directory is not writable.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "config.h"
 #include "control.h"
+#include "enroll.h"
+#include "identity.h"
 #include "log.h"
+#include "sysfile.h"
 #include "xmalloc.h"
 
 #define EXIT_REFUSED	1
 #define EXIT_USAGE	64
 #define EXIT_UNAVAIL	69
+#define EXIT_IOERR	74
 #define EXIT_PROTOCOL	76
+#define EXIT_NOPERM	77
 /* A check run waits for the check: timeouts are at most 1 h. */
 #define REPLY_TIMEOUT_MS (3700 * 1000)
 
-static const char *ctl_socket = "/run/agentd/control.sock";
+#define DEFAULT_SOCKET	"/run/agentd/control.sock"
+#define DEFAULT_STATE_DIR "/var/lib/agentd"
+#define TOKEN_FILE_MAX	1024
+
+static const char *ctl_socket;
+static const char *ctl_config_path = CONFIG_DEFAULT_PATH;
+static struct config *ctl_config;
 
 static void
 ctl_usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: agentctl [--socket PATH] COMMAND\n"
+	    "usage: agentctl [--config PATH] [--socket PATH] COMMAND\n"
 	    "  status             agent version, uptime, config and every "
 	    "check's state\n"
 	    "  checks [--json]    every check with its summary, long text and "
@@ -44,74 +62,125 @@ ctl_usage(FILE *fp)
 	    "  reload             re-read the config (the running one stays if "
 	    "the new one is bad)\n"
 	    "  version            agentctl's version\n"
-	    "The socket is %s unless --socket or $AGENTD_CONTROL_SOCKET says "
-	    "otherwise.\n", ctl_socket);
+	    "  enroll --portal URL (--token-file F | --token T) [--ca FILE] "
+	    "[--force]\n"
+	    "                     enrol this host with the portal (a one-time "
+	    "token);\n"
+	    "                     the token may also come from "
+	    "$AGENTD_ENROLL_TOKEN.\n"
+	    "                     Prefer --token-file or the variable: a token "
+	    "on the\n"
+	    "                     command line is visible to every user in "
+	    "ps(1).\n"
+	    "                     --force replaces an existing identity.\n"
+	    "  unenroll [--force] revoke the identity at the portal and remove "
+	    "it;\n"
+	    "                     --force removes it even if the portal cannot "
+	    "be reached\n"
+	    "state_dir and control_socket come from agentd's config, %s\n"
+	    "unless --config says otherwise (without one: %s and %s);\n"
+	    "--socket or $AGENTD_CONTROL_SOCKET override the socket.\n",
+	    CONFIG_DEFAULT_PATH, DEFAULT_STATE_DIR, DEFAULT_SOCKET);
+}
+
+/*
+ * Sends one request and reads the reply. Returns 0 with *replyp set, or an
+ * exit code (EXIT_UNAVAIL, EXIT_PROTOCOL, EXIT_USAGE) with a message in err
+ * whose errno-part says whether agentd is simply not running.
+ */
+static int
+ctl_exchange(json_t *req, json_t **replyp, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char *line = NULL, *buf = NULL;
+	size_t len = 0;
+	json_error_t jerr;
+	json_t *reply;
+	int fd = -1, r;
+
+	*replyp = NULL;
+	if (strlen(ctl_socket) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "socket path too long");
+		r = EXIT_USAGE;
+		goto out;
+	}
+	strcpy(sun.sun_path, ctl_socket);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		snprintf(err, errlen, "cannot reach agentd at %s: %s%s",
+		    ctl_socket, strerror(errno), errno == EACCES ?
+		    " (are you root or in group agentd-admin?)" :
+		    errno == ENOENT || errno == ECONNREFUSED ?
+		    " (is agentd running?)" : "");
+		r = EXIT_UNAVAIL;
+		goto out;
+	}
+	line = json_dumps(req, JSON_COMPACT);
+	if (line == NULL || dprintf(fd, "%s\n", line) < 0) {
+		snprintf(err, errlen, "cannot send to agentd: %s",
+		    strerror(errno));
+		r = EXIT_UNAVAIL;
+		goto out;
+	}
+	buf = xcalloc(1, CONTROL_LINE_MAX);
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, REPLY_TIMEOUT_MS) == 0) {
+			snprintf(err, errlen, "no reply from agentd");
+			r = EXIT_UNAVAIL;
+			goto out;
+		}
+		n = read(fd, buf + len, CONTROL_LINE_MAX - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "agentd closed the connection "
+			    "without a reply");
+			r = EXIT_PROTOCOL;
+			goto out;
+		}
+		len += (size_t)n;
+		if (memchr(buf, '\n', len) != NULL)
+			break;
+		if (len == CONTROL_LINE_MAX - 1) {
+			snprintf(err, errlen, "reply too long");
+			r = EXIT_PROTOCOL;
+			goto out;
+		}
+	}
+	reply = json_loadb(buf, (size_t)((char *)memchr(buf, '\n', len) - buf),
+	    0, &jerr);
+	if (!json_is_object(reply)) {
+		snprintf(err, errlen, "malformed reply from agentd: %s",
+		    jerr.text);
+		json_decref(reply);
+		r = EXIT_PROTOCOL;
+		goto out;
+	}
+	*replyp = reply;
+	r = 0;
+ out:
+	if (fd != -1)
+		close(fd);
+	free(line);
+	free(buf);
+	json_decref(req);
+	return r;
 }
 
 /* Sends one request, returns the parsed reply or exits with a message. */
 static json_t *
 ctl_call(json_t *req)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char *line, buf[CONTROL_LINE_MAX];
-	size_t len = 0;
-	json_error_t jerr;
+	char err[512];
 	json_t *reply;
-	int fd;
+	int r;
 
-	if (strlen(ctl_socket) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "agentctl: socket path too long\n");
-		exit(EXIT_USAGE);
-	}
-	strcpy(sun.sun_path, ctl_socket);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr, "agentctl: cannot reach agentd at %s: %s%s\n",
-		    ctl_socket, strerror(errno), errno == EACCES ?
-		    " (are you root or in group agentd-admin?)" :
-		    errno == ENOENT || errno == ECONNREFUSED ?
-		    " (is agentd running?)" : "");
-		exit(EXIT_UNAVAIL);
-	}
-	line = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
-	if (line == NULL || dprintf(fd, "%s\n", line) < 0) {
-		fprintf(stderr, "agentctl: cannot send to agentd: %s\n",
-		    strerror(errno));
-		exit(EXIT_UNAVAIL);
-	}
-	free(line);
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&pfd, 1, REPLY_TIMEOUT_MS) == 0) {
-			fprintf(stderr, "agentctl: no reply from agentd\n");
-			exit(EXIT_UNAVAIL);
-		}
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			fprintf(stderr, "agentctl: agentd closed the connection "
-			    "without a reply\n");
-			exit(EXIT_PROTOCOL);
-		}
-		len += (size_t)n;
-		if (memchr(buf, '\n', len) != NULL)
-			break;
-		if (len == sizeof(buf) - 1) {
-			fprintf(stderr, "agentctl: reply too long\n");
-			exit(EXIT_PROTOCOL);
-		}
-	}
-	close(fd);
-	reply = json_loadb(buf, (size_t)((char *)memchr(buf, '\n', len) - buf),
-	    0, &jerr);
-	if (!json_is_object(reply)) {
-		fprintf(stderr, "agentctl: malformed reply from agentd: %s\n",
-		    jerr.text);
-		exit(EXIT_PROTOCOL);
+	if ((r = ctl_exchange(req, &reply, err, sizeof(err))) != 0) {
+		fprintf(stderr, "agentctl: %s\n", err);
+		exit(r);
 	}
 	return reply;
 }
@@ -293,22 +362,239 @@ ctl_check_run(const char *name)
 	return code;
 }
 
+/*
+ * Reads agentd's config for state_dir and control_socket. A missing file
+ * means agentd's defaults; an invalid one is an error, since agentd would
+ * refuse it too.
+ */
+static void
+ctl_load_config(void)
+{
+	struct config_errors errs = { 0 };
+	struct stat st;
+
+	if (stat(ctl_config_path, &st) == -1 && errno == ENOENT)
+		return;
+	if (config_load(ctl_config_path, &ctl_config, &errs) < 0) {
+		fprintf(stderr, "agentctl: %s is invalid:\n", ctl_config_path);
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.msgs[i]);
+		config_errors_free(&errs);
+		exit(EXIT_REFUSED);
+	}
+}
+
+static const char *
+ctl_state_dir(void)
+{
+	return ctl_config != NULL ? ctl_config->state_dir : DEFAULT_STATE_DIR;
+}
+
+/* After the identity changed: a running agentd reloads to see it. Not
+ * running is fine; it reads the identity when it starts. */
+static void
+ctl_notify_agent(void)
+{
+	json_t *req = json_pack("{s:s}", "cmd", "reload"), *reply;
+	const char *msg;
+	char err[512];
+	int r;
+
+	if ((r = ctl_exchange(req, &reply, err, sizeof(err))) != 0) {
+		printf("agentd not notified (%s); it reads the identity when it "
+		    "starts\n", err);
+		return;
+	}
+	if (json_is_true(json_object_get(reply, "ok")))
+		printf("agentd reloaded\n");
+	else {
+		msg = json_string_value(json_object_get(reply, "error"));
+		fprintf(stderr, "agentctl: warning: agentd refused to reload "
+		    "(%s); it reads the identity at its next reload or "
+		    "start\n", msg != NULL ? msg : "no reason given");
+	}
+	json_decref(reply);
+}
+
+/* enroll's error codes to the exit codes at the top of this file. */
+static int
+ctl_enroll_exit(int r)
+{
+	switch (r) {
+	case -EINVAL:
+		return EXIT_USAGE;
+	case -EACCES:
+		return EXIT_NOPERM;
+	case -EHOSTUNREACH:
+		return EXIT_UNAVAIL;
+	case -EBADMSG:
+		return EXIT_PROTOCOL;
+	case -EIO:
+		return EXIT_IOERR;
+	default:
+		return EXIT_REFUSED;
+	}
+}
+
+/* The first line of a token file, without trailing blanks. */
+static int
+ctl_read_token_file(const char *path, char *buf, size_t size)
+{
+	size_t len;
+	char *nl;
+	int r;
+
+	if ((r = sysfile_read_small(path, buf, size, &len)) < 0) {
+		fprintf(stderr, "agentctl: cannot read token file %s: %s\n",
+		    path, r == -EFBIG ? "too large for a token" :
+		    strerror(-r));
+		return EXIT_USAGE;
+	}
+	if ((nl = strchr(buf, '\n')) != NULL)
+		*nl = '\0';
+	len = strlen(buf);
+	while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t' ||
+	    buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	return 0;
+}
+
+static int
+ctl_enroll(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "portal", required_argument, NULL, 'p' },
+		{ "token", required_argument, NULL, 't' },
+		{ "token-file", required_argument, NULL, 'T' },
+		{ "ca", required_argument, NULL, 'c' },
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *portal = NULL, *token = NULL, *token_file = NULL;
+	const char *ca = NULL;
+	char tokbuf[TOKEN_FILE_MAX], err[1024];
+	struct identity *id = NULL;
+	bool force = false;
+	int ch, r;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'p':
+			portal = optarg;
+			break;
+		case 't':
+			token = optarg;
+			break;
+		case 'T':
+			token_file = optarg;
+			break;
+		case 'c':
+			ca = optarg;
+			break;
+		case 'f':
+			force = true;
+			break;
+		default:
+			ctl_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc || portal == NULL) {
+		fprintf(stderr, "agentctl: enroll needs --portal URL\n");
+		return EXIT_USAGE;
+	}
+	if (token != NULL && token_file != NULL) {
+		fprintf(stderr, "agentctl: give --token or --token-file, not "
+		    "both\n");
+		return EXIT_USAGE;
+	}
+	if (token_file != NULL) {
+		if ((r = ctl_read_token_file(token_file, tokbuf,
+		    sizeof(tokbuf))) != 0)
+			return r;
+		token = tokbuf;
+	}
+	if (token == NULL)
+		token = getenv("AGENTD_ENROLL_TOKEN");
+	if (token == NULL || *token == '\0') {
+		fprintf(stderr, "agentctl: enroll needs a token: --token-file F, "
+		    "$AGENTD_ENROLL_TOKEN or --token T\n");
+		return EXIT_USAGE;
+	}
+	r = enroll_run(portal, token, ca, ctl_state_dir(), force, err,
+	    sizeof(err));
+	explicit_bzero(tokbuf, sizeof(tokbuf));
+	if (r < 0) {
+		fprintf(stderr, "agentctl: %s\n", err);
+		return ctl_enroll_exit(r);
+	}
+	/* Read back what agentd will read. */
+	if (identity_load(ctl_state_dir(), &id, err, sizeof(err)) < 0) {
+		fprintf(stderr, "agentctl: enrolled, but the identity does not "
+		    "read back: %s\n", err);
+		return EXIT_IOERR;
+	}
+	printf("enrolled as %s with %s; identity in %s/%s\n", id->agent_id,
+	    id->portal, ctl_state_dir(), IDENTITY_FILE);
+	identity_free(id);
+	ctl_notify_agent();
+	return 0;
+}
+
+static int
+ctl_unenroll(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char msg[1024];
+	bool force = false;
+	int ch, r;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'f') {
+			ctl_usage(stderr);
+			return EXIT_USAGE;
+		}
+		force = true;
+	}
+	if (optind != argc) {
+		ctl_usage(stderr);
+		return EXIT_USAGE;
+	}
+	r = enroll_revoke(ctl_state_dir(), force, msg, sizeof(msg));
+	if (r < 0) {
+		fprintf(stderr, "agentctl: %s\n", msg);
+		return r == -ENOENT ? EXIT_REFUSED : ctl_enroll_exit(r);
+	}
+	printf("%s\n", msg);
+	ctl_notify_agent();
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *env;
-	int ch;
+	int ch, r;
 
 	log_init("agentctl", LOG_TARGET_STDERR, 0);
 	if ((env = getenv("AGENTD_CONTROL_SOCKET")) != NULL && *env != '\0')
 		ctl_socket = env;
-	while ((ch = getopt_long(argc, argv, "+s:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:s:h", opts, NULL)) != -1) {
 		switch (ch) {
+		case 'c':
+			ctl_config_path = optarg;
+			break;
 		case 's':
 			ctl_socket = optarg;
 			break;
@@ -322,6 +608,32 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (argc == 0) {
+		ctl_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (argc == 1 && strcmp(argv[0], "version") == 0) {
+		printf("agentctl %s\n", AGENTD_VERSION);
+		return 0;
+	}
+	/* Only enrolment needs state_dir; the others need the config only
+	 * when no socket was named. */
+	if (strcmp(argv[0], "enroll") == 0 ||
+	    strcmp(argv[0], "unenroll") == 0 || ctl_socket == NULL)
+		ctl_load_config();
+	if (ctl_socket == NULL)
+		ctl_socket = ctl_config != NULL ? ctl_config->control_socket :
+		    DEFAULT_SOCKET;
+	if (strcmp(argv[0], "enroll") == 0) {
+		r = ctl_enroll(argc, argv);
+		config_free(ctl_config);
+		return r;
+	}
+	if (strcmp(argv[0], "unenroll") == 0) {
+		r = ctl_unenroll(argc, argv);
+		config_free(ctl_config);
+		return r;
+	}
 	if (argc == 1 && strcmp(argv[0], "status") == 0)
 		return ctl_status();
 	if (argc == 1 && strcmp(argv[0], "checks") == 0)
@@ -335,10 +647,6 @@ main(int argc, char **argv)
 	if (argc == 1 && strcmp(argv[0], "reload") == 0) {
 		json_decref(ctl_request("reload", NULL));
 		printf("config reloaded\n");
-		return 0;
-	}
-	if (argc == 1 && strcmp(argv[0], "version") == 0) {
-		printf("agentctl %s\n", AGENTD_VERSION);
 		return 0;
 	}
 	ctl_usage(stderr);

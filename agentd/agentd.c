@@ -19,7 +19,9 @@
 #include "config.h"
 #include "control.h"
 #include "log.h"
+#include "report.h"
 #include "sched.h"
+#include "xmalloc.h"
 
 /* SIGTERM: children get SIGTERM, then SIGKILL, and we are gone well within
  * systemd's default 90 s and the 5 s we promise. */
@@ -31,6 +33,7 @@ struct agentd {
 	const char	*config_path;
 	struct sched	*sched;
 	struct control	*control;
+	struct report	*report;
 	sd_event_source	*stop_timer;
 	int		 stop_phase;
 };
@@ -47,15 +50,16 @@ agentd_status_line(struct agentd *a)
 }
 
 static void
-agentd_on_result(struct sched *s, struct sched_check *c, bool changed,
+agentd_on_result(struct sched *s, struct sched_check *c, int prev,
     void *userdata)
 {
 	struct agentd *a = userdata;
 
 	(void)s;
-	(void)c;
-	if (changed)
+	if (prev != (int)c->last.state)
 		agentd_status_line(a);
+	if (a->report != NULL)
+		report_on_result(a->report, c, prev);
 }
 
 static void
@@ -96,6 +100,7 @@ agentd_reload(struct config_errors *errs, void *userdata)
 		log_warnx("control_socket changed: takes effect at restart");
 	log_set_verbose(cfg->verbose);
 	sched_apply(a->sched, cfg);
+	report_apply(a->report, sched_config(a->sched));
 	log_event(LOG_INFO, MSGID_CONFIG_RELOADED, NULL, 0,
 	    "config reloaded from %s: %zu checks", a->config_path,
 	    sched_count(a->sched));
@@ -209,6 +214,27 @@ agentd_check_config(const char *path)
 	return 0;
 }
 
+/* agentd-reporter lives beside agentd in a build tree, in libexec when
+ * installed. */
+static char *
+agentd_reporter_path(void)
+{
+	char self[4096], *slash, *path;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			*slash = '\0';
+			xasprintf(&path, "%s/agentd-reporter", self);
+			if (access(path, X_OK) == 0)
+				return path;
+			free(path);
+		}
+	}
+	return xstrdup(AGENTD_LIBEXECDIR "/agentd-reporter");
+}
+
 static void
 agentd_prepare_state_dir(const char *dir)
 {
@@ -234,6 +260,7 @@ main(int argc, char **argv)
 	struct config_errors errs = { 0 };
 	struct control_info info;
 	struct config *cfg;
+	char *reporter;
 	int ch, check_only = 0, foreground = 0, verbose = 0, r;
 	sigset_t mask;
 
@@ -304,9 +331,15 @@ main(int argc, char **argv)
 	agentd_prepare_state_dir(cfg->state_dir);
 	sched_new(a.event, cfg, "/proc", "/sys", &a.sched);
 	sched_set_event_cb(a.sched, agentd_on_result, &a);
+	reporter = agentd_reporter_path();
+	if ((r = report_new(a.event, a.sched, cfg, reporter, &a.report)) < 0)
+		fatalx("cannot open the report spool in %s: %s", cfg->state_dir,
+		    strerror(-r));
+	free(reporter);
 
 	info.config_path = a.config_path;
 	info.started = collect_now(CLOCK_REALTIME);
+	info.report = a.report;
 	r = control_open(a.event, cfg->control_socket, cfg->control_group,
 	    a.sched, &info, agentd_reload, &a, &a.control);
 	if (r == -EADDRINUSE)
@@ -323,6 +356,7 @@ main(int argc, char **argv)
 	r = sd_event_loop(a.event);
 
 	control_close(a.control);
+	report_free(a.report);
 	sched_free(a.sched);
 	sd_event_source_disable_unref(a.stop_timer);
 	sd_event_unref(a.event);

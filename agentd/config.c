@@ -153,6 +153,9 @@ config_free(struct config *cfg)
 	free(cfg->control_socket);
 	free(cfg->control_group);
 	free(cfg->state_dir);
+	free(cfg->ca_file);
+	free(cfg->pinned_pubkey);
+	free(cfg->proxy);
 	free(cfg);
 }
 
@@ -201,6 +204,9 @@ config_new(const char *path)
 	cfg->state_dir = xstrdup("/var/lib/agentd");
 	cfg->max_concurrent_checks = 4;
 	cfg->check_output_max = 16384;
+	cfg->connect_timeout = 10;
+	cfg->request_timeout = 30;
+	cfg->spool_max_mb = 64;
 	for (size_t i = 0; collectors[i] != NULL; i++) {
 		struct check_conf *c;
 
@@ -268,6 +274,50 @@ config_agent_key(struct config_parse *p, const char *key, const char *value)
 			config_error(p, "verbose: '%s' is not yes or no", value);
 	} else
 		config_error(p, "unknown key '%s' in [agent]", key);
+}
+
+static void
+config_portal_key(struct config_parse *p, const char *key, const char *value)
+{
+	struct config *cfg = p->cfg;
+	unsigned long n;
+	char *end;
+
+	if (strcmp(key, "ca_file") == 0) {
+		if (value[0] != '/')
+			config_error(p, "ca_file: '%s' is not an absolute path",
+			    value);
+		else
+			config_set_string(&cfg->ca_file, value);
+	} else if (strcmp(key, "pinned_pubkey") == 0) {
+		if (strncmp(value, "sha256//", 8) != 0 && value[0] != '/')
+			config_error(p, "pinned_pubkey: '%s' is neither "
+			    "sha256//BASE64 nor an absolute path to a public "
+			    "key", value);
+		else
+			config_set_string(&cfg->pinned_pubkey, value);
+	} else if (strcmp(key, "proxy") == 0) {
+		config_set_string(&cfg->proxy, value);
+	} else if (strcmp(key, "connect_timeout") == 0) {
+		if (config_parse_duration(value, &cfg->connect_timeout) != 0 ||
+		    cfg->connect_timeout == 0 || cfg->connect_timeout > 300)
+			config_error(p, "connect_timeout: '%s' is not a duration "
+			    "from 1s to 5m", value);
+	} else if (strcmp(key, "timeout") == 0) {
+		if (config_parse_duration(value, &cfg->request_timeout) != 0 ||
+		    cfg->request_timeout == 0 || cfg->request_timeout > 600)
+			config_error(p, "timeout: '%s' is not a duration from 1s "
+			    "to 10m", value);
+	} else if (strcmp(key, "spool_max_mb") == 0) {
+		errno = 0;
+		n = strtoul(value, &end, 10);
+		if (errno != 0 || *end != '\0' || n < 1 || n > 65536)
+			config_error(p, "spool_max_mb: '%s' is not a number from "
+			    "1 to 65536", value);
+		else
+			cfg->spool_max_mb = (unsigned)n;
+	} else
+		config_error(p, "unknown key '%s' in [portal]", key);
 }
 
 /* Keys every check takes, built-in or external. Returns 1 if handled. */
@@ -367,6 +417,8 @@ config_handler(void *user, const char *section, const char *key,
 		return 1;	/* already reported */
 	if (strcmp(section, "agent") == 0)
 		config_agent_key(p, key, value);
+	else if (strcmp(section, "portal") == 0)
+		config_portal_key(p, key, value);
 	else if (strncmp(section, "collector.", 10) == 0)
 		config_collector_key(p, section + 10, key, value);
 	else if (strncmp(section, "check.", 6) == 0)
@@ -392,7 +444,7 @@ config_section(struct config_parse *p, const char *line)
 	    line + 1);
 	p->section_line = p->line;
 	p->section_bad = 1;
-	if (strcmp(section, "agent") == 0) {
+	if (strcmp(section, "agent") == 0 || strcmp(section, "portal") == 0) {
 		p->section_bad = 0;
 	} else if (strncmp(section, "collector.", 10) == 0) {
 		name = section + 10;

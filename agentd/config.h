@@ -41,6 +41,14 @@ struct config {
 	unsigned	 max_concurrent_checks;
 	size_t		 check_output_max;	/* bytes kept of plugin stdout */
 	bool		 verbose;
+	/* [portal]: where and how reports go; the portal URL and the agent's
+	 * credential come from the identity written at enrolment. */
+	char		*ca_file;		/* overrides the identity's */
+	char		*pinned_pubkey;		/* curl's "sha256//..." form */
+	char		*proxy;
+	unsigned	 connect_timeout;	/* seconds */
+	unsigned	 request_timeout;	/* seconds */
+	unsigned	 spool_max_mb;
 	struct check_conf *checks;		/* built-ins first, in table order */
 	size_t		 nchecks;
 };

@@ -18,6 +18,7 @@
 
 #include "control.h"
 #include "log.h"
+#include "report.h"
 #include "resultjson.h"
 #include "xmalloc.h"
 
@@ -111,38 +112,12 @@ out:
 }
 
 static json_t *
-control_check_json(const struct sched_check *c, int detail)
-{
-	uint64_t now = collect_now(CLOCK_REALTIME);
-	json_t *o;
-
-	if (c->has_result) {
-		o = resultjson_encode(&c->last, detail);
-		json_object_set_new(o, "age", json_integer((json_int_t)
-		    ((now - c->last.when_usec) / 1000000)));
-	} else {
-		o = json_object();
-		json_object_set_new(o, "state", json_string("PENDING"));
-		json_object_set_new(o, "summary", json_string("not run yet"));
-	}
-	json_object_set_new(o, "name", json_string(c->conf->name));
-	json_object_set_new(o, "kind", json_string(c->conf->kind ==
-	    CHECK_COLLECTOR ? "collector" : "external"));
-	json_object_set_new(o, "interval", json_integer(c->conf->interval));
-	if (c->last_change != 0)
-		json_object_set_new(o, "last_change",
-		    json_real((double)c->last_change / 1e6));
-	json_object_set_new(o, "runs", json_integer((json_int_t)c->runs));
-	return o;
-}
-
-static json_t *
 control_checks_json(struct sched *s, int detail)
 {
 	json_t *a = json_array();
 
 	for (size_t i = 0; i < sched_count(s); i++)
-		json_array_append_new(a, control_check_json(sched_at(s, i),
+		json_array_append_new(a, sched_check_json(sched_at(s, i),
 		    detail));
 	return a;
 }
@@ -161,6 +136,9 @@ control_status(struct control *c)
 	    ((collect_now(CLOCK_REALTIME) - c->info.started) / 1000000)));
 	json_object_set_new(o, "config", json_string(c->info.config_path));
 	json_object_set_new(o, "checks", control_checks_json(c->sched, 0));
+	if (c->info.report != NULL)
+		json_object_set_new(o, "reporting",
+		    report_status(c->info.report));
 	return o;
 }
 
@@ -251,7 +229,7 @@ control_run_done(const struct result *r, int rc, void *userdata)
 		json_object_set_new(o, "ok", json_true());
 		check = sched_find(conn->control->sched, conn->run_name);
 		json_object_set_new(o, "check", check != NULL ?
-		    control_check_json(check, 1) : resultjson_encode(r, 1));
+		    sched_check_json(check, 1) : resultjson_encode(r, 1));
 		control_reply(conn, o);
 	}
 	/* Further buffered lines are answered from the loop, not from

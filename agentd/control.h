@@ -36,9 +36,12 @@ int	control_parse_request(const char *line, size_t len,
 /* Re-reads the config; on failure fills errs and keeps the running one. */
 typedef int control_reload_fn(struct config_errors *errs, void *userdata);
 
+struct report;
+
 struct control_info {
 	const char	*config_path;
 	uint64_t	 started;	/* realtime usec */
+	struct report	*report;	/* reporting state for status */
 };
 
 struct control;

@@ -6,9 +6,15 @@
 #ifndef IDENTITY_H
 #define IDENTITY_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#define IDENTITY_FILE	"identity"
+#include <jansson.h>
+
+#define IDENTITY_FILE		"identity"
+#define IDENTITY_AGENT_ID_MAX	128
+#define IDENTITY_CREDENTIAL_MAX	512
 
 struct identity {
 	char		*agent_id;
@@ -34,5 +40,17 @@ int	identity_save(const char *state_dir, const struct identity *id);
 /* Removes the file; 0 if it was not there. */
 int	identity_remove(const char *state_dir);
 void	identity_free(struct identity *id);
+
+/* The checks identity_parse applies, shared with the enrol reply parser. */
+bool	identity_valid_agent_id(const char *s);
+bool	identity_valid_credential(const char *s);
+bool	identity_valid_portal(const char *s);
+/* "report_interval": an integer 1..86400. 0 or -EINVAL, err names it. */
+int	identity_parse_interval(json_t *v, unsigned *out, char *err,
+	    size_t errlen);
+/* "bastion": null/absent (both outputs NULL) or {"address", "host_key"},
+ * both required. 0 or -EINVAL; the caller frees the strings. */
+int	identity_parse_bastion(json_t *v, char **addressp, char **host_keyp,
+	    char *err, size_t errlen);
 
 #endif

@@ -19,6 +19,10 @@
 #define MSGID_CONFIG_REJECTED	"2a3b4c5d6e7f48091a2b3c4d5e6f7a8b"
 #define MSGID_COLLECTOR_FAILED	"7d6c5b4a39284716b5a4c3d2e1f0a9b8"
 #define MSGID_CHECK_TIMEOUT	"4b5c6d7e8f9041a2b3c4d5e6f7a8b9c0"
+#define MSGID_REPORT_FAILED	"9c8b7a6f5e4d43c2b1a0f9e8d7c6b5a4"
+#define MSGID_CREDENTIAL_REFUSED "e4d3c2b1a0f94e8d7c6b5a4f3e2d1c0b"
+#define MSGID_REPORT_REFUSED	"6a5b4c3d2e1f40a9b8c7d6e5f4a3b2c1"
+#define MSGID_SPOOL_FAILED	"b2c3d4e5f6a748b9c0d1e2f3a4b5c6d7"
 
 enum log_target {
 	LOG_TARGET_AUTO,	/* journald if its socket exists, else stderr */

@@ -15,6 +15,7 @@
 #include "exec.h"
 #include "log.h"
 #include "plugin.h"
+#include "resultjson.h"
 #include "sched.h"
 #include "xmalloc.h"
 
@@ -96,6 +97,7 @@ sched_complete(struct sched_check *c, struct result *r, int rc)
 {
 	struct sched *s = c->sched;
 	bool changed = !c->has_result || c->last.state != r->state;
+	int prev = c->has_result ? (int)c->last.state : -1;
 	uint64_t interval = (uint64_t)c->conf->interval * 1000000;
 
 	if (c->conf->kind == CHECK_COLLECTOR) {
@@ -130,7 +132,7 @@ sched_complete(struct sched_check *c, struct result *r, int rc)
 	c->has_result = true;
 	sched_notify_waiters(c, &c->last, 0);
 	if (s->event_cb != NULL)
-		s->event_cb(s, c, changed, s->event_arg);
+		s->event_cb(s, c, prev, s->event_arg);
 }
 
 static void
@@ -538,4 +540,30 @@ sched_tally(struct sched *s, unsigned counts[4], unsigned *pending)
 		else
 			counts[s->checks[i]->last.state & 3]++;
 	}
+}
+
+json_t *
+sched_check_json(const struct sched_check *c, int detail)
+{
+	uint64_t now = collect_now(CLOCK_REALTIME);
+	json_t *o;
+
+	if (c->has_result) {
+		o = resultjson_encode(&c->last, detail);
+		json_object_set_new(o, "age", json_integer((json_int_t)
+		    ((now - c->last.when_usec) / 1000000)));
+	} else {
+		o = json_object();
+		json_object_set_new(o, "state", json_string("PENDING"));
+		json_object_set_new(o, "summary", json_string("not run yet"));
+	}
+	json_object_set_new(o, "name", json_string(c->conf->name));
+	json_object_set_new(o, "kind", json_string(c->conf->kind ==
+	    CHECK_COLLECTOR ? "collector" : "external"));
+	json_object_set_new(o, "interval", json_integer(c->conf->interval));
+	if (c->last_change != 0)
+		json_object_set_new(o, "last_change",
+		    json_real((double)c->last_change / 1e6));
+	json_object_set_new(o, "runs", json_integer((json_int_t)c->runs));
+	return o;
 }

@@ -11,6 +11,8 @@
 #include <sys/queue.h>
 #include <systemd/sd-event.h>
 
+#include <jansson.h>
+
 #include "config.h"
 #include "result.h"
 
@@ -22,9 +24,10 @@ struct sched_waiter;
  * during the call. rc is 0, or -errno when the run was abandoned (reload,
  * shutdown) and r is NULL. */
 typedef void sched_run_fn(const struct result *r, int rc, void *userdata);
-/* Called after every completed run of any check (status line, reports). */
-typedef void sched_event_fn(struct sched *s, struct sched_check *c,
-    bool changed, void *userdata);
+/* Called after every completed run of any check (status line, reports);
+ * prev is the state before this run, -1 if it is the check's first. */
+typedef void sched_event_fn(struct sched *s, struct sched_check *c, int prev,
+    void *userdata);
 
 struct sched_check {
 	struct sched		*sched;
@@ -70,6 +73,9 @@ void	sched_waiter_cancel(struct sched_waiter *w);
  * Returns how many runs are still in flight. */
 size_t	sched_stop(struct sched *s, int sig);
 size_t	sched_in_flight(const struct sched *s);
+/* A check as JSON: name, kind, interval, runs, last_change, and its last
+ * result (with long text and perfdata if detail). New reference. */
+json_t	*sched_check_json(const struct sched_check *c, int detail);
 /* Counts enabled checks by their last state; pending = not yet run. */
 void	sched_tally(struct sched *s, unsigned counts[4], unsigned *pending);
 

@@ -89,3 +89,38 @@ expect_match() {
 	printf '%s\n' "$2" | grep -Eq -- "$3" ||
 	    fail "$1: '$2' does not match /$3/"
 }
+
+# The agent's reporting status field KEY (from the control socket's JSON).
+report_field() {
+	python3 tests/integration/portal/status.py "$T/control.sock" "$1"
+}
+
+# True when every spooled report has been acknowledged.
+spool_drained() {
+	[ "$(report_field spool_depth 2>/dev/null)" = 0 ]
+}
+
+# Writes an identity as enrolment would (for tests against a fake portal).
+write_identity() {	# portal-url ca-file interval
+	mkdir -p "$T/state"
+	printf '{"agent_id":"fake-agent","credential":"agc_fake_credential","portal":"%s","ca_file":"%s","report_interval":%s,"bastion_address":null,"bastion_host_key":null,"enrolled_at":1795430400}\n' \
+	    "$1" "$2" "$3" > "$T/state/identity"
+	chmod 600 "$T/state/identity"
+}
+
+# Starts tests/integration/portal/fakeportal.py with cert NAME; sets FAKE_PORT.
+start_fake_portal() {	# cert-name
+	rm -f "$T/fake.port"
+	python3 tests/integration/portal/fakeportal.py "$T/fake.port" \
+	    "$T/certs/$1.pem" "$T/certs/$1.key" "$T/fake.mode" "$T/fake.seqs" \
+	    2>>"$T/fake.log" &
+	FAKE_PID=$!
+	wait_until 10 test -s "$T/fake.port" || fail "the fake portal did not start"
+	FAKE_PORT=$(cat "$T/fake.port")
+}
+
+make_certs() {
+	mkdir -p "$T/certs"
+	sh tests/integration/portal/mkcerts.sh "$T/certs" ||
+	    fail "cannot make test certificates with openssl"
+}

@@ -1,0 +1,40 @@
+/*
+ * Reporting, agentd's side: turns check results into reports (heartbeat
+ * every report interval, state changes at once, inventory at start and
+ * daily, command results), makes them durable in the spool, and feeds them
+ * in order to the agentd-reporter process, which does the HTTPS. Owns the
+ * retry policy (exponential back-off with jitter, capped at 5 minutes,
+ * Retry-After honoured) and the portal's commands (under local policy).
+ */
+#ifndef REPORT_H
+#define REPORT_H
+
+#include <jansson.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "sched.h"
+
+#define REPORT_BACKOFF_MAX_USEC	(300 * 1000000ULL)
+#define REPORT_BATCH_MAX	100
+#define REPORT_BATCH_BYTES	(256 * 1024)
+
+struct report;
+
+/* Opens the spool under cfg->state_dir and, if the host is enrolled,
+ * starts the reporter. Not being enrolled is not an error. 0 or -errno. */
+int	report_new(sd_event *event, struct sched *sched,
+	    const struct config *cfg, const char *reporter_path,
+	    struct report **rp);
+/* After a reload: re-reads the identity and [portal]; restarts the
+ * reporter if anything it uses changed. */
+void	report_apply(struct report *r, const struct config *cfg);
+/* From the scheduler: a run finished; prev as in sched_event_fn. */
+void	report_on_result(struct report *r, struct sched_check *c, int prev);
+/* {"enrolled", "portal", "agent_id", "spool_depth", "last_delivery",
+ * "last_error", ...} for agentctl status. New reference. */
+json_t	*report_status(struct report *r);
+/* Flushes what is queued to the spool; stops the reporter. */
+void	report_free(struct report *r);
+
+#endif

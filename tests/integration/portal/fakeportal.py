@@ -1,0 +1,63 @@
+"""A misbehaving portal for agentd's fault tests: HTTPS on loopback, its
+behaviour read from MODE_FILE at each request (ok, garbage, huge, slow, 500,
+429). Every report seq it accepts is appended to SEQ_FILE; it answers with
+the highest seq seen, as the real portal would."""
+import gzip, json, os, ssl, sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+port_file, cert, key, mode_file, seq_file = sys.argv[1:6]
+seen = set()
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, code, body, extra=None):
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        mode = open(mode_file).read().strip()
+        if mode == "garbage":
+            return self.reply(200, b"<html>this is not json</html>")
+        if mode == "huge":
+            return self.reply(200, b'{"ack":1,"pad":"' + b"x" * (3 << 20) + b'"}')
+        if mode == "500":
+            return self.reply(500, b'{"error":"database is locked"}')
+        if mode == "429":
+            return self.reply(429, b'{"error":"slow down"}', {"Retry-After": "2"})
+        if mode == "slow":
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            for _ in range(30):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(1)
+            return
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        assert self.headers["Authorization"] == "Bearer agc_fake_credential"
+        reports = json.loads(body)["reports"]
+        with open(seq_file, "a") as f:
+            for r in reports:
+                f.write("%d %s\n" % (r["seq"], r["kind"]))
+                seen.add(r["seq"])
+        self.reply(200, json.dumps({"ack": max(seen), "commands": []}).encode())
+
+srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(srv.server_address[1]))
+os.rename(port_file + ".tmp", port_file)
+srv.serve_forever()
