@@ -234,6 +234,32 @@ ctl_duration(json_int_t secs, char *buf, size_t len)
 		    (long long)secs % 86400 / 3600);
 }
 
+/* One line on where reports go and whether they get there. */
+static void
+ctl_print_reporting(json_t *rep)
+{
+	json_t *last = json_object_get(rep, "last_delivery");
+	char portal[256], err[512], ago[32];
+
+	if (!json_is_object(rep))
+		return;
+	if (!json_is_true(json_object_get(rep, "enrolled"))) {
+		printf("portal: not enrolled (agentctl enroll)\n");
+		return;
+	}
+	if (json_is_number(last))
+		ctl_duration((json_int_t)((double)time(NULL) -
+		    json_number_value(last)), ago, sizeof(ago));
+	printf("portal: %s, spool %lld pending, last delivery %s%s\n",
+	    ctl_text(rep, "portal", portal, sizeof(portal)),
+	    (long long)json_integer_value(json_object_get(rep, "spool_depth")),
+	    json_is_number(last) ? ago : "never",
+	    json_is_number(last) ? " ago" : "");
+	if (json_is_string(json_object_get(rep, "last_error")))
+		printf("portal: last error: %s\n", ctl_text(rep, "last_error",
+		    err, sizeof(err)));
+}
+
 static int
 ctl_status(void)
 {
@@ -252,6 +278,7 @@ ctl_status(void)
 	    (long long)json_integer_value(json_object_get(reply, "pid")), up);
 	printf("config: %s\n", json_string_value(json_object_get(reply,
 	    "config")));
+	ctl_print_reporting(json_object_get(reply, "reporting"));
 	json_array_foreach(checks, i, c) {
 		const char *s = json_string_value(json_object_get(c, "state"));
 
