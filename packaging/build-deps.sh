@@ -6,7 +6,7 @@ set -eu
 pkgs="build-essential pkg-config clang libclang-rt-dev
 libsystemd-dev libjansson-dev libinih-dev libcmocka-dev valgrind
 libcurl4-openssl-dev zlib1g-dev libmicrohttpd-dev libsqlite3-dev libgnutls28-dev
-monitoring-plugins-basic collectd-core openssl procps python3
+monitoring-plugins-basic collectd-core openssl procps python3 curl
 dbus-daemon systemd-journal-remote"
 
 missing=""

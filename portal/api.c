@@ -1,0 +1,388 @@
+/*
+ * Routing and the endpoints: enrolment, reports, unenrolment and the
+ * operators' fleet API. Every 4xx names the problem in {"error": ...};
+ * nothing a client sends reaches SQL except through bound parameters.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "api.h"
+#include "fleet.h"
+#include "gunzip.h"
+#include "http.h"
+#include "credential.h"
+#include "ingest.h"
+#include "log.h"
+#include "portal.h"
+#include "ratelimit.h"
+#include "ledger.h"
+
+#define API_PREFIX	"/api/v1/"
+#define API_MAX_ID	64
+
+static double
+api_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+api_store_error(struct http_reply *rep, int r)
+{
+	if (r == -ENOENT)
+		http_error(rep, 404, "no such host");
+	else
+		http_error(rep, 500, "portal store error");
+}
+
+/* Takes one token from key's bucket; 0, or fills a 429 reply. */
+static int
+api_limit(struct api *a, const char *key, struct http_reply *rep)
+{
+	int wait = ratelimit_take(a->limit, key, api_monotonic());
+
+	if (wait == 0)
+		return 0;
+	http_error(rep, 429, "rate limited: at most %.0f requests/s "
+	    "(bursts of %.0f); retry after %d s", PORTAL_RATE_PER_SEC,
+	    PORTAL_RATE_BURST, wait);
+	rep->retry_after = wait;
+	return -EAGAIN;
+}
+
+static void
+api_enroll(struct api *a, struct http_request *req, struct http_reply *rep)
+{
+	struct credential_enrolment e;
+	const char *token;
+	json_t *root = NULL, *host, *bastion;
+	char err[512];
+	int r;
+
+	if (ingest_parse_enroll(req->body != NULL ? req->body : "", req->len,
+	    &root, &token, &host, err, sizeof(err)) != 0) {
+		http_error(rep, 400, "%s", err);
+		return;
+	}
+	r = credential_enroll(a->store, token, host, a->report_interval, &e);
+	if (r == -EACCES) {
+		http_error(rep, 401, "token: unknown, used or expired");
+		goto out;
+	}
+	if (r != 0) {
+		http_error(rep, 500, "portal store error");
+		goto out;
+	}
+	if (a->bastion_address != NULL)
+		bastion = json_pack("{s:s, s:s}", "address", a->bastion_address,
+		    "host_key", a->bastion_host_key);
+	else
+		bastion = json_null();
+	rep->status = 201;
+	rep->body = json_pack("{s:s, s:s, s:i, s:o}", "agent_id", e.agent_id,
+	    "credential", e.credential, "report_interval", a->report_interval,
+	    "bastion", bastion);
+	memset(&e, 0, sizeof(e));
+out:
+	json_decref(root);
+}
+
+/* The body, inflated when Content-Encoding says gzip. 0, or a reply set. */
+static int
+api_body(struct http_request *req, struct http_reply *rep, char **owned,
+    const char **body, size_t *len)
+{
+	const char *enc = http_header(req, "Content-Encoding");
+	int r;
+
+	*owned = NULL;
+	*body = req->body != NULL ? req->body : "";
+	*len = req->len;
+	if (enc == NULL || strcasecmp(enc, "identity") == 0)
+		return 0;
+	if (strcasecmp(enc, "gzip") != 0) {
+		http_error(rep, 400, "Content-Encoding: %s not supported "
+		    "(gzip or identity)", strlen(enc) < 32 ? enc : "value");
+		return -EINVAL;
+	}
+	r = gunzip_bounded(*body, *len, PORTAL_MAX_INFLATED, owned, len);
+	if (r == -E2BIG) {
+		http_error(rep, 413, "body: more than %d bytes after gzip "
+		    "decompression", PORTAL_MAX_INFLATED);
+		return r;
+	}
+	if (r != 0) {
+		http_error(rep, 400, "body: corrupt or truncated gzip stream");
+		return r;
+	}
+	*body = *owned;
+	return 0;
+}
+
+/* 0 when the request carries agent_id's live credential; else a reply. */
+static int
+api_agent_auth(struct api *a, struct http_request *req, const char *agent_id,
+    struct http_reply *rep)
+{
+	const char *cred = auth_bearer(http_header(req, "Authorization"));
+	int r;
+
+	if (cred == NULL) {
+		http_error(rep, 401, "Authorization: missing Bearer "
+		    "credential");
+		return -EACCES;
+	}
+	r = credential_agent_check(a->store, agent_id, cred);
+	if (r == -ENOENT)
+		http_error(rep, 404, "no such agent");
+	else if (r == -EACCES)
+		http_error(rep, 401, "credential refused (wrong or revoked): "
+		    "re-enrol");
+	else if (r != 0)
+		http_error(rep, 500, "portal store error");
+	return r;
+}
+
+static void
+api_reports(struct api *a, struct http_request *req, const char *agent_id,
+    struct http_reply *rep)
+{
+	struct ingest_batch *b = NULL;
+	const char *body;
+	json_t *commands = NULL;
+	char *inflated = NULL, err[512];
+	long long ack;
+	size_t len;
+	int r;
+
+	if (api_agent_auth(a, req, agent_id, rep) != 0 ||
+	    api_limit(a, agent_id, rep) != 0 ||
+	    api_body(req, rep, &inflated, &body, &len) != 0)
+		goto out;
+	b = calloc(1, sizeof(*b));
+	if (b == NULL) {
+		http_error(rep, 500, "out of memory");
+		goto out;
+	}
+	r = ingest_parse_reports(body, len, b, err, sizeof(err));
+	if (r != 0) {
+		http_error(rep, r == -E2BIG ? 413 : 400, "%s", err);
+		goto out;
+	}
+	if (ledger_store(a->store, agent_id, b, &ack, &commands) != 0) {
+		http_error(rep, 500, "portal store error");
+		goto out;
+	}
+	rep->status = 200;
+	rep->body = json_pack("{s:I, s:o}", "ack", (json_int_t)ack,
+	    "commands", commands);
+out:
+	if (b != NULL)
+		ingest_batch_clear(b);
+	free(b);
+	free(inflated);
+}
+
+static void
+api_unenroll(struct api *a, struct http_request *req, const char *agent_id,
+    struct http_reply *rep)
+{
+	int r;
+
+	if (api_agent_auth(a, req, agent_id, rep) != 0 ||
+	    api_limit(a, agent_id, rep) != 0)
+		return;
+	r = credential_unenroll(a->store, agent_id);
+	if (r == 0)
+		rep->status = 204;
+	else
+		api_store_error(rep, r);
+}
+
+/* 0 with the operator's name when the token is valid; else a reply. */
+static int
+api_operator_auth(struct api *a, struct http_request *req, char *name,
+    size_t len, struct http_reply *rep)
+{
+	const char *tok = auth_bearer(http_header(req, "Authorization"));
+	char key[300];
+
+	if (tok == NULL) {
+		http_error(rep, 401, "Authorization: missing Bearer operator "
+		    "token");
+		return -EACCES;
+	}
+	if (credential_operator_check(a->store, tok, name, len) != 0) {
+		http_error(rep, 401, "operator token refused");
+		return -EACCES;
+	}
+	snprintf(key, sizeof(key), "operator:%s", name);
+	return api_limit(a, key, rep);
+}
+
+static void
+api_command_create(struct api *a, struct http_request *req,
+    const char *host_id, const char *operator_name, struct http_reply *rep)
+{
+	const char *type;
+	json_t *root = NULL, *args, *id = NULL;
+	char err[512];
+	int r;
+
+	if (ingest_parse_command(req->body != NULL ? req->body : "", req->len,
+	    &root, &type, &args, err, sizeof(err)) != 0) {
+		http_error(rep, 400, "%s", err);
+		return;
+	}
+	r = fleet_command_create(a->store, host_id, type, args, operator_name,
+	    &id);
+	if (r == -ENOENT)
+		http_error(rep, 404, "no such enrolled host");
+	else if (r != 0)
+		api_store_error(rep, r);
+	else {
+		log_info("operator %s queued %s %s for host %s",
+		    operator_name, json_string_value(id), type, host_id);
+		rep->status = 201;
+		rep->body = json_pack("{s:o}", "id", id);
+	}
+	json_decref(root);
+}
+
+static void
+api_fleet(struct api *a, struct http_request *req, const char *rest,
+    struct http_reply *rep)
+{
+	char name[256], id[API_MAX_ID + 1];
+	const char *slash, *open;
+	json_t *out = NULL;
+	size_t n;
+	int r, get = strcmp(req->method, "GET") == 0;
+
+	if (api_operator_auth(a, req, name, sizeof(name), rep) != 0)
+		return;
+	if (strcmp(rest, "alerts") == 0) {
+		if (!get)
+			goto not_allowed;
+		open = http_query(req, "open");
+		r = fleet_alerts(a->store, open != NULL &&
+		    strcmp(open, "1") == 0, &out);
+	} else if (strcmp(rest, "hosts") == 0) {
+		if (!get)
+			goto not_allowed;
+		r = fleet_hosts(a->store, &out);
+	} else {
+		rest += strlen("hosts/");
+		slash = strchr(rest, '/');
+		n = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
+		if (n == 0 || n > API_MAX_ID) {
+			http_error(rep, 404, "no such host");
+			return;
+		}
+		memcpy(id, rest, n);
+		id[n] = '\0';
+		if (slash == NULL) {
+			if (!get)
+				goto not_allowed;
+			r = fleet_host(a->store, id, &out);
+		} else if (strcmp(slash, "/commands") == 0) {
+			if (strcmp(req->method, "POST") == 0) {
+				api_command_create(a, req, id, name, rep);
+				return;
+			}
+			if (!get) {
+				rep->allow = "GET, POST";
+				http_error(rep, 405, "method %s not allowed",
+				    req->method);
+				return;
+			}
+			r = fleet_commands(a->store, id, &out);
+		} else {
+			http_error(rep, 404, "no such endpoint");
+			return;
+		}
+	}
+	if (r != 0) {
+		api_store_error(rep, r);
+		return;
+	}
+	rep->status = 200;
+	rep->body = out;
+	return;
+not_allowed:
+	rep->allow = "GET";
+	http_error(rep, 405, "method %s not allowed", req->method);
+}
+
+/* /api/v1/agents/{id}/reports or /api/v1/agents/{id} */
+static void
+api_agents(struct api *a, struct http_request *req, const char *rest,
+    struct http_reply *rep)
+{
+	char id[API_MAX_ID + 1];
+	const char *slash = strchr(rest, '/');
+	size_t n = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
+
+	if (n == 0 || n > API_MAX_ID) {
+		http_error(rep, 404, "no such agent");
+		return;
+	}
+	memcpy(id, rest, n);
+	id[n] = '\0';
+	if (slash == NULL) {
+		if (strcmp(req->method, "DELETE") == 0)
+			api_unenroll(a, req, id, rep);
+		else {
+			rep->allow = "DELETE";
+			http_error(rep, 405, "method %s not allowed",
+			    req->method);
+		}
+	} else if (strcmp(slash, "/reports") == 0) {
+		if (strcmp(req->method, "POST") == 0)
+			api_reports(a, req, id, rep);
+		else {
+			rep->allow = "POST";
+			http_error(rep, 405, "method %s not allowed",
+			    req->method);
+		}
+	} else
+		http_error(rep, 404, "no such endpoint");
+}
+
+void
+api_handle(void *arg, struct http_request *req, struct http_reply *rep)
+{
+	struct api *a = arg;
+	const char *rest;
+
+	if (strncmp(req->url, API_PREFIX, strlen(API_PREFIX)) != 0) {
+		http_error(rep, 404, "no such endpoint (this portal serves "
+		    "%s)", API_PREFIX);
+		return;
+	}
+	rest = req->url + strlen(API_PREFIX);
+	if (strcmp(rest, "enroll") == 0) {
+		if (strcmp(req->method, "POST") == 0)
+			api_enroll(a, req, rep);
+		else {
+			rep->allow = "POST";
+			http_error(rep, 405, "method %s not allowed",
+			    req->method);
+		}
+	} else if (strncmp(rest, "agents/", 7) == 0)
+		api_agents(a, req, rest + 7, rep);
+	else if (strcmp(rest, "hosts") == 0 || strcmp(rest, "alerts") == 0 ||
+	    strncmp(rest, "hosts/", 6) == 0)
+		api_fleet(a, req, rest, rep);
+	else
+		http_error(rep, 404, "no such endpoint");
+}

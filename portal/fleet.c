@@ -1,0 +1,326 @@
+/*
+ * Read side of the store for the operator API, and command queuing. A
+ * host replaced by a re-enrolment of the same machine is left out of the
+ * host list (its successor is the same machine).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "alert.h"
+#include "fleet.h"
+#include "store.h"
+
+#define FLEET_MAX_ROWS	1000
+
+const char *
+fleet_worst(const json_t *counts)
+{
+	/* Nagios severity order: UNKNOWN ranks between WARNING and CRITICAL. */
+	if (json_integer_value(json_object_get(counts, "CRITICAL")) > 0)
+		return "critical";
+	if (json_integer_value(json_object_get(counts, "UNKNOWN")) > 0)
+		return "unknown";
+	if (json_integer_value(json_object_get(counts, "WARNING")) > 0)
+		return "warning";
+	if (json_integer_value(json_object_get(counts, "OK")) > 0)
+		return "ok";
+	return "unknown";	/* no check result yet */
+}
+
+static json_t *
+fleet_real_or_null(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null() :
+	    json_real(sqlite3_column_double(st, i));
+}
+
+/* The list form of the host in the current row of a HOST_COLUMNS query. */
+#define HOST_COLUMNS "id, hostname, revoked IS NOT NULL, unreachable, " \
+	"last_seen, machine_id, enrolled, report_interval, inventory, " \
+	"superseded_by FROM agents"
+static int
+fleet_host_row(struct store *s, sqlite3_stmt *row, json_t **out)
+{
+	static const char cnt[] = "SELECT state, count(*) FROM checks WHERE "
+	    "agent_id = ? GROUP BY state";
+	json_t *counts, *h;
+	sqlite3_stmt *st;
+	const char *status;
+	int rc;
+
+	*out = NULL;
+	counts = json_pack("{s:i, s:i, s:i, s:i}", "OK", 0, "WARNING", 0,
+	    "CRITICAL", 0, "UNKNOWN", 0);
+	if ((st = store_stmt(s, cnt)) == NULL) {
+		json_decref(counts);
+		return -EIO;
+	}
+	sqlite3_bind_text(st, 1, store_text(row, 0), -1, SQLITE_TRANSIENT);
+	while ((rc = store_step(s, st)) == SQLITE_ROW)
+		json_object_set_new(counts, store_text(st, 0),
+		    json_integer(sqlite3_column_int64(st, 1)));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(counts);
+		return -EIO;
+	}
+	if (sqlite3_column_int(row, 2))
+		status = "unenrolled";
+	else if (sqlite3_column_int(row, 3))
+		status = "unreachable";
+	else
+		status = fleet_worst(counts);
+	h = json_pack("{s:s, s:s, s:s, s:o, s:o}", "id", store_text(row, 0),
+	    "hostname", store_text(row, 1), "status", status, "last_seen",
+	    fleet_real_or_null(row, 4), "counts", counts);
+	if (h == NULL)
+		return -ENOMEM;
+	*out = h;
+	return 0;
+}
+
+int
+fleet_hosts(struct store *s, json_t **out)
+{
+	static const char sel[] = "SELECT " HOST_COLUMNS " WHERE "
+	    "superseded_by IS NULL ORDER BY hostname, id LIMIT 100000";
+	json_t *arr = json_array(), *h;
+	sqlite3_stmt *st;
+	int rc, r;
+
+	*out = NULL;
+	store_lock(s);
+	if ((st = store_stmt(s, sel)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	while ((rc = store_step(s, st)) == SQLITE_ROW) {
+		if ((r = fleet_host_row(s, st, &h)) != 0) {
+			sqlite3_reset(st);
+			goto out;
+		}
+		json_array_append_new(arr, h);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		r = -EIO;
+		goto out;
+	}
+	*out = json_pack("{s:o}", "hosts", arr);
+	arr = NULL;	/* transferred */
+	r = 0;
+out:
+	store_unlock(s);
+	json_decref(arr);
+	return r;
+}
+
+int
+fleet_host(struct store *s, const char *id, json_t **out)
+{
+	static const char sel[] = "SELECT " HOST_COLUMNS " WHERE id = ?";
+	static const char chk[] = "SELECT result, since FROM checks WHERE "
+	    "agent_id = ? ORDER BY name";
+	json_t *h = NULL, *checks, *c;
+	sqlite3_stmt *st;
+	int rc, r;
+
+	*out = NULL;
+	store_lock(s);
+	if ((st = store_stmt(s, sel)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = store_step(s, st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		r = rc == SQLITE_DONE ? -ENOENT : -EIO;
+		goto out;
+	}
+	if ((r = fleet_host_row(s, st, &h)) != 0) {
+		sqlite3_reset(st);
+		goto out;
+	}
+	json_object_set_new(h, "machine_id", json_string(store_text(st, 5)));
+	json_object_set_new(h, "enrolled",
+	    json_real(sqlite3_column_double(st, 6)));
+	json_object_set_new(h, "report_interval",
+	    json_integer(sqlite3_column_int(st, 7)));
+	c = json_loads(store_text(st, 8), 0, NULL);
+	json_object_set_new(h, "inventory", c != NULL ? c : json_object());
+	json_object_set_new(h, "superseded_by",
+	    sqlite3_column_type(st, 9) == SQLITE_NULL ? json_null() :
+	    json_string(store_text(st, 9)));
+	sqlite3_reset(st);
+
+	checks = json_array();
+	json_object_set_new(h, "checks", checks);
+	if ((st = store_stmt(s, chk)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	while ((rc = store_step(s, st)) == SQLITE_ROW) {
+		if ((c = json_loads(store_text(st, 0), 0, NULL)) == NULL)
+			continue;
+		json_object_set_new(c, "since",
+		    json_real(sqlite3_column_double(st, 1)));
+		json_array_append_new(checks, c);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		r = -EIO;
+		goto out;
+	}
+	*out = h;
+	h = NULL;	/* transferred */
+	r = 0;
+out:
+	store_unlock(s);
+	json_decref(h);
+	return r;
+}
+
+int
+fleet_alerts(struct store *s, int open_only, json_t **out)
+{
+	static const char all[] = "SELECT " ALERT_COLUMNS
+	    " ORDER BY a.id DESC LIMIT 1000";
+	static const char open[] = "SELECT " ALERT_COLUMNS
+	    " WHERE a.closed IS NULL ORDER BY a.id DESC LIMIT 1000";
+	json_t *arr = json_array();
+	sqlite3_stmt *st;
+	int rc, r;
+
+	*out = NULL;
+	store_lock(s);
+	if ((st = store_stmt(s, open_only ? open : all)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	while ((rc = store_step(s, st)) == SQLITE_ROW)
+		json_array_append_new(arr, alert_row_json(st));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		r = -EIO;
+		goto out;
+	}
+	*out = json_pack("{s:o}", "alerts", arr);
+	arr = NULL;	/* transferred */
+	r = 0;
+out:
+	store_unlock(s);
+	json_decref(arr);
+	return r;
+}
+
+int
+fleet_command_create(struct store *s, const char *host_id, const char *type,
+    json_t *args, const char *operator_name, json_t **id)
+{
+	static const char sel[] = "SELECT 1 FROM agents WHERE id = ? AND "
+	    "revoked IS NULL";
+	static const char ins[] = "INSERT INTO commands (agent_id, type, args, "
+	    "created, created_by) VALUES (?, ?, ?, ?, ?)";
+	sqlite3_stmt *st;
+	char *a = NULL, buf[32];
+	int rc, r;
+
+	*id = NULL;
+	if ((a = json_dumps(args, JSON_COMPACT)) == NULL)
+		return -ENOMEM;
+	store_lock(s);
+	if ((st = store_stmt(s, sel)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, host_id, -1, SQLITE_STATIC);
+	rc = store_step(s, st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? -ENOENT : -EIO;
+		goto out;
+	}
+	if ((st = store_stmt(s, ins)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, host_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, a, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 4, store_now());
+	sqlite3_bind_text(st, 5, operator_name, -1, SQLITE_STATIC);
+	if (store_step(s, st) != SQLITE_DONE) {
+		r = -EIO;
+		goto out;
+	}
+	snprintf(buf, sizeof(buf), "cmd_%lld",
+	    (long long)sqlite3_last_insert_rowid(store_db(s)));
+	*id = json_string(buf);
+	r = 0;
+out:
+	store_unlock(s);
+	free(a);
+	return r;
+}
+
+int
+fleet_commands(struct store *s, const char *host_id, json_t **out)
+{
+	static const char exists[] = "SELECT 1 FROM agents WHERE id = ?";
+	static const char sel[] = "SELECT id, type, args, created, status, "
+	    "detail FROM commands WHERE agent_id = ? ORDER BY id DESC "
+	    "LIMIT 1000";
+	json_t *arr = json_array(), *args;
+	sqlite3_stmt *st;
+	char id[32];
+	int rc, r;
+
+	*out = NULL;
+	store_lock(s);
+	if ((st = store_stmt(s, exists)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, host_id, -1, SQLITE_STATIC);
+	rc = store_step(s, st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? -ENOENT : -EIO;
+		goto out;
+	}
+	if ((st = store_stmt(s, sel)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, host_id, -1, SQLITE_STATIC);
+	while ((rc = store_step(s, st)) == SQLITE_ROW) {
+		snprintf(id, sizeof(id), "cmd_%lld",
+		    (long long)sqlite3_column_int64(st, 0));
+		args = json_loads(store_text(st, 2), 0, NULL);
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:f, "
+		    "s:s, s:o}", "id", id, "type", store_text(st, 1), "args",
+		    args != NULL ? args : json_object(), "created",
+		    sqlite3_column_double(st, 3), "status", store_text(st, 4),
+		    "detail", sqlite3_column_type(st, 5) == SQLITE_NULL ?
+		    json_null() : json_string(store_text(st, 5))));
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		r = -EIO;
+		goto out;
+	}
+	*out = json_pack("{s:o}", "commands", arr);
+	arr = NULL;	/* transferred */
+	r = 0;
+out:
+	store_unlock(s);
+	json_decref(arr);
+	return r;
+}

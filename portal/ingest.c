@@ -1,0 +1,461 @@
+/*
+ * The one place that decides whether a body from the network is well
+ * formed. Everything else in the portal reads only what passed here, so
+ * these functions have the unit tests and the fuzz target.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ingest.h"
+#include "portal.h"
+
+#define INGEST_MAX_DEPTH	64
+#define INGEST_MAX_NAME		256
+#define INGEST_MAX_KIND		32
+
+static int ingest_fail(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+ingest_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static json_t *
+ingest_load(const char *json, size_t len, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *root;
+
+	root = json_loadb(json, len, 0, &je);
+	if (root == NULL) {
+		ingest_fail(err, errlen, "body: invalid JSON at line %d "
+		    "column %d: %s", je.line, je.column, je.text);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		json_decref(root);
+		ingest_fail(err, errlen, "body: expected a JSON object");
+		return NULL;
+	}
+	return root;
+}
+
+/* Every string in v at most PORTAL_MAX_STRING bytes, nesting bounded. */
+static int
+ingest_bounded(const json_t *v, int depth)
+{
+	const char *k;
+	json_t *e;
+	size_t i;
+
+	if (depth > INGEST_MAX_DEPTH)
+		return -ELOOP;
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return json_string_length(v) > PORTAL_MAX_STRING ? -E2BIG : 0;
+	case JSON_ARRAY:
+		json_array_foreach(v, i, e)
+			if (ingest_bounded(e, depth + 1) != 0)
+				return ingest_bounded(e, depth + 1);
+		return 0;
+	case JSON_OBJECT:
+		json_object_foreach((json_t *)v, k, e) {
+			if (strlen(k) > PORTAL_MAX_STRING)
+				return -E2BIG;
+			if (ingest_bounded(e, depth + 1) != 0)
+				return ingest_bounded(e, depth + 1);
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* An optional string member: 0 if absent or a string. */
+static int
+ingest_opt_string(const json_t *o, const char *key, const char *where,
+    char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v != NULL && !json_is_string(v))
+		return ingest_fail(err, errlen, "%s.%s: expected a string",
+		    where, key);
+	return 0;
+}
+
+static int
+ingest_opt_number(const json_t *o, const char *key, const char *where,
+    char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v != NULL && !json_is_null(v) && !json_is_number(v))
+		return ingest_fail(err, errlen, "%s.%s: expected a number",
+		    where, key);
+	return 0;
+}
+
+/* A required, non-empty string of at most max bytes. */
+static int
+ingest_req_string(const json_t *o, const char *key, size_t max,
+    const char *where, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return ingest_fail(err, errlen, "%s%s%s: missing", where,
+		    *where ? "." : "", key);
+	if (!json_is_string(v))
+		return ingest_fail(err, errlen, "%s%s%s: expected a string",
+		    where, *where ? "." : "", key);
+	if (json_string_length(v) == 0 || json_string_length(v) > max)
+		return ingest_fail(err, errlen, "%s%s%s: must be 1 to %zu "
+		    "bytes", where, *where ? "." : "", key, max);
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return ingest_fail(err, errlen, "%s%s%s: contains NUL",
+		    where, *where ? "." : "", key);
+	return 0;
+}
+
+int
+ingest_check(const json_t *check, const char *where, char *err,
+    size_t errlen)
+{
+	static const char *const states[] = { "OK", "WARNING", "CRITICAL",
+	    "UNKNOWN" };
+	const char *state;
+	size_t i;
+	int r;
+
+	if (!json_is_object(check))
+		return ingest_fail(err, errlen, "%s: expected an object",
+		    where);
+	if ((r = ingest_req_string(check, "name", INGEST_MAX_NAME, where,
+	    err, errlen)) != 0)
+		return r;
+	if ((r = ingest_req_string(check, "state", 16, where, err,
+	    errlen)) != 0)
+		return r;
+	state = json_string_value(json_object_get(check, "state"));
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		if (strcmp(state, states[i]) == 0)
+			break;
+	if (i == sizeof(states) / sizeof(states[0]))
+		return ingest_fail(err, errlen, "%s.state: expected OK, "
+		    "WARNING, CRITICAL or UNKNOWN", where);
+	if ((r = ingest_opt_string(check, "summary", where, err,
+	    errlen)) != 0 ||
+	    (r = ingest_opt_string(check, "long_text", where, err,
+	    errlen)) != 0 ||
+	    (r = ingest_opt_string(check, "kind", where, err, errlen)) != 0 ||
+	    (r = ingest_opt_number(check, "when", where, err, errlen)) != 0 ||
+	    (r = ingest_opt_number(check, "last_change", where, err,
+	    errlen)) != 0)
+		return r;
+	if (json_object_get(check, "perfdata") != NULL &&
+	    !json_is_array(json_object_get(check, "perfdata")))
+		return ingest_fail(err, errlen, "%s.perfdata: expected an "
+		    "array", where);
+	return 0;
+}
+
+static int
+ingest_payload(const struct ingest_report *rep, const char *where,
+    char *err, size_t errlen)
+{
+	static const char *const statuses[] = { "done", "refused", "failed" };
+	char sub[96];
+	json_t *v, *c;
+	size_t i;
+	int r;
+
+	if (strcmp(rep->kind, "heartbeat") == 0) {
+		v = json_object_get(rep->payload, "checks");
+		if (v == NULL)
+			return ingest_fail(err, errlen, "%s.payload.checks: "
+			    "missing", where);
+		if (!json_is_array(v))
+			return ingest_fail(err, errlen, "%s.payload.checks: "
+			    "expected an array", where);
+		json_array_foreach(v, i, c) {
+			snprintf(sub, sizeof(sub), "%s.payload.checks[%zu]",
+			    where, i);
+			if ((r = ingest_check(c, sub, err, errlen)) != 0)
+				return r;
+		}
+	} else if (strcmp(rep->kind, "state_change") == 0) {
+		snprintf(sub, sizeof(sub), "%s.payload.check", where);
+		v = json_object_get(rep->payload, "check");
+		if (v == NULL)
+			return ingest_fail(err, errlen, "%s: missing", sub);
+		if ((r = ingest_check(v, sub, err, errlen)) != 0)
+			return r;
+	} else if (strcmp(rep->kind, "inventory") == 0) {
+		snprintf(sub, sizeof(sub), "%s.payload.host", where);
+		v = json_object_get(rep->payload, "host");
+		if (v == NULL)
+			return ingest_fail(err, errlen, "%s: missing", sub);
+		if (!json_is_object(v))
+			return ingest_fail(err, errlen, "%s: expected an "
+			    "object", sub);
+		if ((r = ingest_opt_string(v, "hostname", sub, err,
+		    errlen)) != 0)
+			return r;
+	} else if (strcmp(rep->kind, "command_result") == 0) {
+		snprintf(sub, sizeof(sub), "%s.payload", where);
+		if ((r = ingest_req_string(rep->payload, "command_id", 64, sub,
+		    err, errlen)) != 0 ||
+		    (r = ingest_req_string(rep->payload, "status", 16, sub,
+		    err, errlen)) != 0 ||
+		    (r = ingest_opt_string(rep->payload, "detail", sub, err,
+		    errlen)) != 0)
+			return r;
+		v = json_object_get(rep->payload, "status");
+		for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+			if (strcmp(json_string_value(v), statuses[i]) == 0)
+				break;
+		if (i == sizeof(statuses) / sizeof(statuses[0]))
+			return ingest_fail(err, errlen, "%s.status: expected "
+			    "done, refused or failed", sub);
+	}
+	/* Other kinds are stored and acknowledged unread (protocol.md). */
+	return 0;
+}
+
+static int
+ingest_report(json_t *o, size_t i, struct ingest_report *rep, char *err,
+    size_t errlen)
+{
+	char where[32];
+	json_t *v;
+	int r;
+
+	snprintf(where, sizeof(where), "reports[%zu]", i);
+	if (!json_is_object(o))
+		return ingest_fail(err, errlen, "%s: expected an object",
+		    where);
+	if ((v = json_object_get(o, "seq")) == NULL)
+		return ingest_fail(err, errlen, "%s.seq: missing", where);
+	if (!json_is_integer(v))
+		return ingest_fail(err, errlen, "%s.seq: expected an integer",
+		    where);
+	rep->seq = json_integer_value(v);
+	if (rep->seq < 1)
+		return ingest_fail(err, errlen, "%s.seq: must be at least 1",
+		    where);
+	if (rep->seq > PORTAL_MAX_SEQ)
+		return ingest_fail(err, errlen, "%s.seq: larger than %lld",
+		    where, PORTAL_MAX_SEQ);
+	if ((r = ingest_req_string(o, "kind", INGEST_MAX_KIND, where, err,
+	    errlen)) != 0)
+		return r;
+	rep->kind = json_string_value(json_object_get(o, "kind"));
+	if ((v = json_object_get(o, "time")) == NULL)
+		return ingest_fail(err, errlen, "%s.time: missing", where);
+	if (!json_is_number(v))
+		return ingest_fail(err, errlen, "%s.time: expected a number",
+		    where);
+	rep->time = json_number_value(v);
+	if (!isfinite(rep->time) || rep->time < 0)
+		return ingest_fail(err, errlen, "%s.time: out of range",
+		    where);
+	if ((v = json_object_get(o, "payload")) == NULL)
+		return ingest_fail(err, errlen, "%s.payload: missing", where);
+	if (!json_is_object(v))
+		return ingest_fail(err, errlen, "%s.payload: expected an "
+		    "object", where);
+	rep->payload = v;
+	switch (ingest_bounded(v, 0)) {
+	case 0:
+		break;
+	case -E2BIG:
+		return ingest_fail(err, errlen, "%s.payload: a string is "
+		    "longer than %d bytes", where, PORTAL_MAX_STRING);
+	default:
+		return ingest_fail(err, errlen, "%s.payload: nested deeper "
+		    "than %d", where, INGEST_MAX_DEPTH);
+	}
+	return ingest_payload(rep, where, err, errlen);
+}
+
+int
+ingest_parse_reports(const char *json, size_t len, struct ingest_batch *b,
+    char *err, size_t errlen)
+{
+	json_t *arr;
+	size_t i, n;
+	int r;
+
+	b->root = NULL;
+	b->n = 0;
+	if (errlen > 0)
+		err[0] = '\0';
+	if ((b->root = ingest_load(json, len, err, errlen)) == NULL)
+		return -EINVAL;
+	if ((arr = json_object_get(b->root, "reports")) == NULL) {
+		r = ingest_fail(err, errlen, "reports: missing");
+		goto out;
+	}
+	if (!json_is_array(arr)) {
+		r = ingest_fail(err, errlen, "reports: expected an array");
+		goto out;
+	}
+	n = json_array_size(arr);
+	if (n > PORTAL_MAX_REPORTS) {
+		snprintf(err, errlen, "reports: %zu reports, at most %d per "
+		    "request", n, PORTAL_MAX_REPORTS);
+		r = -E2BIG;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if ((r = ingest_report(json_array_get(arr, i), i,
+		    &b->reports[i], err, errlen)) != 0)
+			goto out;
+	b->n = n;
+	r = 0;
+out:
+	if (r != 0)
+		ingest_batch_clear(b);
+	return r;
+}
+
+void
+ingest_batch_clear(struct ingest_batch *b)
+{
+	json_decref(b->root);
+	b->root = NULL;
+	b->n = 0;
+}
+
+int
+ingest_parse_enroll(const char *json, size_t len, json_t **root,
+    const char **token, json_t **host, char *err, size_t errlen)
+{
+	static const char *const strs[] = { "os", "kernel", "arch",
+	    "cpu_model", "agent_version" };
+	json_t *o, *h, *v;
+	size_t i;
+	int r;
+
+	*root = NULL;
+	*token = NULL;
+	*host = NULL;
+	if ((o = ingest_load(json, len, err, errlen)) == NULL)
+		return -EINVAL;
+	if ((r = ingest_req_string(o, "token", 256, "", err, errlen)) != 0)
+		goto out;
+	if ((h = json_object_get(o, "host")) == NULL) {
+		r = ingest_fail(err, errlen, "host: missing");
+		goto out;
+	}
+	if (!json_is_object(h)) {
+		r = ingest_fail(err, errlen, "host: expected an object");
+		goto out;
+	}
+	if ((r = ingest_req_string(h, "hostname", 255, "host", err,
+	    errlen)) != 0 ||
+	    (r = ingest_req_string(h, "machine_id", 128, "host", err,
+	    errlen)) != 0)
+		goto out;
+	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if ((r = ingest_opt_string(h, strs[i], "host", err,
+		    errlen)) != 0)
+			goto out;
+	if (((v = json_object_get(h, "cpus")) != NULL &&
+	    !json_is_integer(v)) ||
+	    ((v = json_object_get(h, "memory_bytes")) != NULL &&
+	    !json_is_integer(v))) {
+		r = ingest_fail(err, errlen, "host.%s: expected an integer",
+		    json_object_get(h, "cpus") == v ? "cpus" :
+		    "memory_bytes");
+		goto out;
+	}
+	if (ingest_bounded(h, 0) != 0) {
+		r = ingest_fail(err, errlen, "host: a string is longer than "
+		    "%d bytes or nesting deeper than %d", PORTAL_MAX_STRING,
+		    INGEST_MAX_DEPTH);
+		goto out;
+	}
+	*token = json_string_value(json_object_get(o, "token"));
+	*host = h;
+	*root = o;
+	o = NULL;	/* transferred */
+	r = 0;
+out:
+	json_decref(o);
+	return r;
+}
+
+int
+ingest_parse_command(const char *json, size_t len, json_t **root,
+    const char **type, json_t **args, char *err, size_t errlen)
+{
+	json_t *o, *a, *v;
+	const char *t;
+	int r;
+
+	*root = NULL;
+	*type = NULL;
+	*args = NULL;
+	if ((o = ingest_load(json, len, err, errlen)) == NULL)
+		return -EINVAL;
+	if ((r = ingest_req_string(o, "type", 64, "", err, errlen)) != 0)
+		goto out;
+	t = json_string_value(json_object_get(o, "type"));
+	if ((a = json_object_get(o, "args")) == NULL) {
+		r = ingest_fail(err, errlen, "args: missing");
+		goto out;
+	}
+	if (!json_is_object(a)) {
+		r = ingest_fail(err, errlen, "args: expected an object");
+		goto out;
+	}
+	if (strcmp(t, "run_check") == 0 || strcmp(t, "run_backup") == 0) {
+		if ((r = ingest_req_string(a, "name", INGEST_MAX_NAME, "args",
+		    err, errlen)) != 0)
+			goto out;
+	} else if (strcmp(t, "open_support_session") == 0) {
+		if ((r = ingest_req_string(a, "requested_by", INGEST_MAX_NAME,
+		    "args", err, errlen)) != 0)
+			goto out;
+		v = json_object_get(a, "minutes");
+		if (v == NULL || !json_is_integer(v) ||
+		    json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 24 * 60) {
+			r = ingest_fail(err, errlen, "args.minutes: expected "
+			    "an integer from 1 to 1440");
+			goto out;
+		}
+	} else {
+		r = ingest_fail(err, errlen, "type: expected run_check, "
+		    "run_backup or open_support_session");
+		goto out;
+	}
+	if (ingest_bounded(a, 0) != 0) {
+		r = ingest_fail(err, errlen, "args: a string is longer than "
+		    "%d bytes or nesting deeper than %d", PORTAL_MAX_STRING,
+		    INGEST_MAX_DEPTH);
+		goto out;
+	}
+	*type = t;
+	*args = a;
+	*root = o;
+	o = NULL;	/* transferred */
+	r = 0;
+out:
+	json_decref(o);
+	return r;
+}

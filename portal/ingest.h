@@ -1,0 +1,53 @@
+/*
+ * Parsing of everything agents and operators send: report batches,
+ * enrolment requests and command requests. Errors name the field, as
+ * "reports[3].seq: expected an integer", for the 4xx body.
+ */
+#ifndef INGEST_H
+#define INGEST_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "portal.h"
+
+struct ingest_report {
+	long long	 seq;
+	const char	*kind;		/* borrowed from the batch */
+	double		 time;
+	json_t		*payload;	/* borrowed from the batch */
+};
+
+struct ingest_batch {
+	json_t			*root;
+	size_t			 n;
+	struct ingest_report	 reports[PORTAL_MAX_REPORTS];
+};
+
+/*
+ * Parses and checks a {"reports": [...]} body of len bytes (need not be
+ * NUL-terminated). Returns 0 with b filled (free with ingest_batch_clear),
+ * -EINVAL for a malformed body (400) or -E2BIG for more than
+ * PORTAL_MAX_REPORTS reports (413); err says which field.
+ */
+int	ingest_parse_reports(const char *json, size_t len,
+	    struct ingest_batch *b, char *err, size_t errlen);
+void	ingest_batch_clear(struct ingest_batch *);
+
+/* A check object ("reports[0].payload.check" as where): 0 or -EINVAL. */
+int	ingest_check(const json_t *check, const char *where, char *err,
+	    size_t errlen);
+
+/*
+ * An enrolment body: *root gets the parsed document (caller json_decref),
+ * *token and *host point into it. Returns 0 or -EINVAL with err.
+ */
+int	ingest_parse_enroll(const char *json, size_t len, json_t **root,
+	    const char **token, json_t **host, char *err, size_t errlen);
+
+/* An operator's command: {"type": ..., "args": {...}}; as above. */
+int	ingest_parse_command(const char *json, size_t len, json_t **root,
+	    const char **type, json_t **args, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,314 @@
+/*
+ * One transaction per request: many reports, one commit (group commit).
+ * A report whose (agent, seq) is already stored is acknowledged again and
+ * changes nothing, so a retried batch is harmless.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "alert.h"
+#include "ingest.h"
+#include "log.h"
+#include "portal.h"
+#include "ledger.h"
+#include "store.h"
+
+/* Records the latest result of one check; an older result than the one
+ * stored (reports can arrive out of order) is ignored. */
+static int
+ledger_check(struct store *s, const char *agent_id, json_t *check,
+    double now)
+{
+	static const char sel[] = "SELECT state, at FROM checks WHERE "
+	    "agent_id = ? AND name = ?";
+	static const char up[] = "INSERT INTO checks (agent_id, name, state, "
+	    "since, at, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+	    "ON CONFLICT (agent_id, name) DO UPDATE SET state = ?3, "
+	    "since = CASE WHEN state = ?3 THEN since ELSE ?4 END, at = ?5, "
+	    "result = ?6";
+	const char *name, *state, *summary;
+	char old[16] = "", *result = NULL;
+	json_t *v;
+	double when, since;
+	sqlite3_stmt *st;
+	int rc, r, known;
+
+	name = json_string_value(json_object_get(check, "name"));
+	state = json_string_value(json_object_get(check, "state"));
+	summary = json_string_value(json_object_get(check, "summary"));
+	if (summary == NULL)
+		summary = "";
+	v = json_object_get(check, "when");
+	when = json_is_number(v) ? json_number_value(v) : now;
+	v = json_object_get(check, "last_change");
+	since = json_is_number(v) ? json_number_value(v) : when;
+
+	if ((st = store_stmt(s, sel)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	rc = store_step(s, st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -EIO;
+	known = rc == SQLITE_ROW;
+	if (known) {
+		if (sqlite3_column_double(st, 1) > when) {
+			sqlite3_reset(st);
+			return 0;
+		}
+		snprintf(old, sizeof(old), "%s", store_text(st, 0));
+	}
+	sqlite3_reset(st);
+	if ((result = json_dumps(check, JSON_COMPACT)) == NULL)
+		return -ENOMEM;
+	if ((st = store_stmt(s, up)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, state, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 4, since);
+	sqlite3_bind_double(st, 5, when);
+	sqlite3_bind_text(st, 6, result, -1, SQLITE_STATIC);
+	if (store_step(s, st) != SQLITE_DONE) {
+		r = -EIO;
+		goto out;
+	}
+	r = alert_check_changed(s, agent_id, name, known ? old : NULL, state,
+	    summary, now);
+out:
+	free(result);
+	return r;
+}
+
+static int
+ledger_inventory(struct store *s, const char *agent_id, json_t *host)
+{
+	static const char upd[] = "UPDATE agents SET inventory = ?, "
+	    "hostname = COALESCE(?, hostname) WHERE id = ?";
+	const char *hostname;
+	sqlite3_stmt *st;
+	char *inv;
+	int r;
+
+	if ((inv = json_dumps(host, JSON_COMPACT)) == NULL)
+		return -ENOMEM;
+	hostname = json_string_value(json_object_get(host, "hostname"));
+	if (hostname != NULL && hostname[0] == '\0')
+		hostname = NULL;
+	if ((st = store_stmt(s, upd)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, inv, -1, SQLITE_STATIC);
+	if (hostname != NULL)
+		sqlite3_bind_text(st, 2, hostname, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, agent_id, -1, SQLITE_STATIC);
+	r = store_step(s, st) == SQLITE_DONE ? 0 : -EIO;
+out:
+	free(inv);
+	return r;
+}
+
+/* Command ids are "cmd_<n>"; a result for another agent's or an unknown
+ * command changes nothing. */
+static int
+ledger_command_result(struct store *s, const char *agent_id, json_t *p,
+    double now)
+{
+	static const char upd[] = "UPDATE commands SET status = ?, "
+	    "detail = ?, completed = ? WHERE id = ? AND agent_id = ? AND "
+	    "status = 'pending'";
+	const char *id = json_string_value(json_object_get(p, "command_id"));
+	long long n;
+	char *end;
+	sqlite3_stmt *st;
+
+	if (strncmp(id, "cmd_", 4) != 0)
+		return 0;
+	errno = 0;
+	n = strtoll(id + 4, &end, 10);
+	if (errno != 0 || *end != '\0' || end == id + 4 || n < 1)
+		return 0;
+	if ((st = store_stmt(s, upd)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, json_string_value(json_object_get(p,
+	    "status")), -1, SQLITE_STATIC);
+	if (json_is_string(json_object_get(p, "detail")))
+		sqlite3_bind_text(st, 2, json_string_value(json_object_get(p,
+		    "detail")), -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 3, now);
+	sqlite3_bind_int64(st, 4, n);
+	sqlite3_bind_text(st, 5, agent_id, -1, SQLITE_STATIC);
+	return store_step(s, st) == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* What a newly stored report changes besides the reports table. */
+static int
+ledger_apply(struct store *s, const char *agent_id,
+    const struct ingest_report *rep, double now)
+{
+	json_t *checks, *c;
+	size_t i;
+	int r;
+
+	if (strcmp(rep->kind, "heartbeat") == 0) {
+		checks = json_object_get(rep->payload, "checks");
+		json_array_foreach(checks, i, c)
+			if ((r = ledger_check(s, agent_id, c, now)) != 0)
+				return r;
+	} else if (strcmp(rep->kind, "state_change") == 0)
+		return ledger_check(s, agent_id,
+		    json_object_get(rep->payload, "check"), now);
+	else if (strcmp(rep->kind, "inventory") == 0)
+		return ledger_inventory(s, agent_id,
+		    json_object_get(rep->payload, "host"));
+	else if (strcmp(rep->kind, "command_result") == 0)
+		return ledger_command_result(s, agent_id, rep->payload, now);
+	return 0;
+}
+
+static int
+ledger_commands(struct store *s, const char *agent_id, json_t **out)
+{
+	static const char sel[] = "SELECT id, type, args FROM commands WHERE "
+	    "agent_id = ? AND status = 'pending' ORDER BY id LIMIT 32";
+	json_t *arr = json_array(), *args;
+	sqlite3_stmt *st;
+	char id[32];
+	int rc;
+
+	*out = NULL;
+	if ((st = store_stmt(s, sel)) == NULL) {
+		json_decref(arr);
+		return -EIO;
+	}
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	while ((rc = store_step(s, st)) == SQLITE_ROW) {
+		snprintf(id, sizeof(id), "cmd_%lld",
+		    (long long)sqlite3_column_int64(st, 0));
+		args = json_loads(store_text(st, 2), 0, NULL);
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "id",
+		    id, "type", store_text(st, 1), "args",
+		    args != NULL ? args : json_object()));
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return -EIO;
+	}
+	*out = arr;
+	return 0;
+}
+
+int
+ledger_store(struct store *s, const char *agent_id,
+    const struct ingest_batch *b, long long *ack, json_t **commands)
+{
+	static const char sel[] = "SELECT unreachable, hostname FROM agents "
+	    "WHERE id = ?";
+	static const char ins[] = "INSERT OR IGNORE INTO reports (agent_id, "
+	    "seq, kind, time, received, payload) VALUES (?, ?, ?, ?, ?, ?)";
+	static const char upd[] = "UPDATE agents SET last_seen = ?, "
+	    "unreachable = 0, max_seq = MAX(max_seq, ?) WHERE id = ? "
+	    "RETURNING max_seq";
+	char f_agent[64], hostname[256], esc[256];
+	const char *fields[1] = { f_agent };
+	double now = store_now();
+	long long top = 0;
+	sqlite3_stmt *st;
+	char *payload;
+	size_t i;
+	int r, was_unreachable;
+
+	*ack = 0;
+	*commands = NULL;
+	store_lock(s);
+	if ((r = store_begin(s)) != 0)
+		goto out;
+	if ((st = store_stmt(s, sel)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	if (store_step(s, st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		r = -EIO;
+		goto out;
+	}
+	was_unreachable = sqlite3_column_int(st, 0);
+	snprintf(hostname, sizeof(hostname), "%s", store_text(st, 1));
+	sqlite3_reset(st);
+
+	for (i = 0; i < b->n; i++) {
+		const struct ingest_report *rep = &b->reports[i];
+
+		if ((payload = json_dumps(rep->payload, JSON_COMPACT)) ==
+		    NULL) {
+			r = -ENOMEM;
+			goto out;
+		}
+		if ((st = store_stmt(s, ins)) == NULL) {
+			free(payload);
+			r = -EIO;
+			goto out;
+		}
+		sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, rep->seq);
+		sqlite3_bind_text(st, 3, rep->kind, -1, SQLITE_STATIC);
+		sqlite3_bind_double(st, 4, rep->time);
+		sqlite3_bind_double(st, 5, now);
+		sqlite3_bind_text(st, 6, payload, -1, free);
+		if (store_step(s, st) != SQLITE_DONE) {
+			r = -EIO;
+			goto out;
+		}
+		if (rep->seq > top)
+			top = rep->seq;
+		if (sqlite3_changes(store_db(s)) == 1 &&
+		    (r = ledger_apply(s, agent_id, rep, now)) != 0)
+			goto out;
+	}
+
+	if ((st = store_stmt(s, upd)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_double(st, 1, now);
+	sqlite3_bind_int64(st, 2, top);
+	sqlite3_bind_text(st, 3, agent_id, -1, SQLITE_STATIC);
+	if (store_step(s, st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		r = -EIO;
+		goto out;
+	}
+	*ack = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (was_unreachable) {
+		if ((r = alert_close(s, agent_id, "unreachable", NULL,
+		    now)) != 0)
+			goto out;
+		snprintf(f_agent, sizeof(f_agent), "AGENT_ID=%s", agent_id);
+		log_event(LOG_NOTICE, MSGID_PORTAL_HOST_BACK, fields, 1,
+		    "host %s (%s) reachable again",
+		    log_escape(esc, sizeof(esc), hostname), agent_id);
+	}
+	if ((r = ledger_commands(s, agent_id, commands)) != 0)
+		goto out;
+	r = store_commit(s);
+out:
+	if (r != 0) {
+		store_rollback(s);
+		json_decref(*commands);
+		*commands = NULL;
+		*ack = 0;
+	}
+	store_unlock(s);
+	return r;
+}

@@ -1,0 +1,399 @@
+/*
+ * agentd-portal: the provider's reference portal. `serve` runs the HTTPS
+ * API over a SQLite store; `token create` and `operator create` mint the
+ * secrets that let agents enrol and operators read the fleet.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <gnutls/gnutls.h>
+
+#include "alert.h"
+#include "api.h"
+#include "auth.h"
+#include "deadman.h"
+#include "http.h"
+#include "credential.h"
+#include "log.h"
+#include "portal.h"
+#include "ratelimit.h"
+#include "store.h"
+#include "webhook.h"
+#include "xmalloc.h"
+
+#define PORTAL_MAX_PEM	(1024 * 1024)
+#define EXIT_USAGE	2
+
+static const char usage_text[] =
+"usage: agentd-portal serve --listen ADDR:PORT --db PATH --tls-cert FILE\n"
+"           --tls-key FILE [--report-interval SECONDS] [--threads N]\n"
+"           [--webhook https://URL [--webhook-ca FILE]]\n"
+"           [--bastion HOST:PORT --bastion-host-key 'TYPE BASE64']\n"
+"           [--log-stderr] [--verbose]\n"
+"       agentd-portal token create --db PATH [--expires DURATION]\n"
+"       agentd-portal operator create NAME --db PATH\n"
+"       agentd-portal --help | --version\n"
+"\n"
+"DURATION is a number with s, m, h or d (default 24h). --threads 0 runs a\n"
+"thread per connection; the default is a pool of 4. Exit status: 0 ok,\n"
+"1 runtime failure, 2 usage error. See docs/portal.md.\n";
+
+enum {
+	OPT_LISTEN = 256, OPT_DB, OPT_CERT, OPT_KEY, OPT_INTERVAL,
+	OPT_WEBHOOK, OPT_WEBHOOK_CA, OPT_BASTION, OPT_BASTION_KEY,
+	OPT_THREADS, OPT_EXPIRES, OPT_STDERR, OPT_HELP, OPT_VERSION,
+	OPT_VERBOSE,
+};
+
+static const struct option long_opts[] = {
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "tls-cert", required_argument, NULL, OPT_CERT },
+	{ "tls-key", required_argument, NULL, OPT_KEY },
+	{ "report-interval", required_argument, NULL, OPT_INTERVAL },
+	{ "webhook", required_argument, NULL, OPT_WEBHOOK },
+	{ "webhook-ca", required_argument, NULL, OPT_WEBHOOK_CA },
+	{ "bastion", required_argument, NULL, OPT_BASTION },
+	{ "bastion-host-key", required_argument, NULL, OPT_BASTION_KEY },
+	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "expires", required_argument, NULL, OPT_EXPIRES },
+	{ "log-stderr", no_argument, NULL, OPT_STDERR },
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct options {
+	const char	*listen, *db, *cert, *key, *webhook, *webhook_ca;
+	const char	*bastion, *bastion_key;
+	long		 interval, threads;
+	double		 expires;
+	int		 log_stderr, verbose;
+};
+
+static void __attribute__((noreturn))
+usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "agentd-portal: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(agentd-portal --help for usage)\n");
+	exit(EXIT_USAGE);
+}
+
+/* "90", "90s", "15m", "24h", "7d" into seconds. */
+static int
+parse_duration(const char *s, double *out)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || n == 0 || n > 100ULL * 365 * 86400)
+		return -EINVAL;
+	switch (*end) {
+	case '\0': case 's': break;
+	case 'm': n *= 60; break;
+	case 'h': n *= 3600; break;
+	case 'd': n *= 86400; break;
+	default: return -EINVAL;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return -EINVAL;
+	*out = (double)n;
+	return 0;
+}
+
+static long
+parse_long(const char *opt, const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "agentd-portal: %s %s: expected an integer "
+		    "from %ld to %ld\n", opt, s, min, max);
+		exit(EXIT_USAGE);
+	}
+	return v;
+}
+
+static void
+parse_options(int argc, char **argv, struct options *o)
+{
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->interval = 60;
+	o->threads = 4;
+	o->expires = 86400;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_LISTEN: o->listen = optarg; break;
+		case OPT_DB: o->db = optarg; break;
+		case OPT_CERT: o->cert = optarg; break;
+		case OPT_KEY: o->key = optarg; break;
+		case OPT_INTERVAL:
+			o->interval = parse_long("--report-interval", optarg,
+			    1, 86400);
+			break;
+		case OPT_WEBHOOK: o->webhook = optarg; break;
+		case OPT_WEBHOOK_CA: o->webhook_ca = optarg; break;
+		case OPT_BASTION: o->bastion = optarg; break;
+		case OPT_BASTION_KEY: o->bastion_key = optarg; break;
+		case OPT_THREADS:
+			o->threads = parse_long("--threads", optarg, 0, 256);
+			break;
+		case OPT_EXPIRES:
+			if (parse_duration(optarg, &o->expires) != 0)
+				usage_error("--expires %s: expected a "
+				    "duration such as 90s, 15m, 24h or 7d",
+				    optarg);
+			break;
+		case OPT_STDERR: o->log_stderr = 1; break;
+		case OPT_VERBOSE: o->verbose = 1; break;
+		case OPT_HELP:
+			fputs(usage_text, stdout);
+			exit(0);
+		case OPT_VERSION:
+			printf("agentd-portal %s\n", AGENTD_VERSION);
+			exit(0);
+		default:
+			usage_error("unknown option or missing argument: %s",
+			    argv[optind - 1]);
+		}
+	}
+	if (o->db == NULL)
+		usage_error("%s", "--db PATH is required");
+}
+
+/* A PEM file, at most PORTAL_MAX_PEM bytes, NUL-terminated. */
+static char *
+read_pem(const char *opt, const char *path)
+{
+	char *buf = xcalloc(1, PORTAL_MAX_PEM + 1);
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		fatal("%s %s", opt, path);
+	while ((n = read(fd, buf + len, PORTAL_MAX_PEM + 1 - len)) > 0)
+		len += (size_t)n;
+	if (n == -1)
+		fatal("%s %s: read", opt, path);
+	close(fd);
+	if (len > PORTAL_MAX_PEM)
+		fatalx("%s %s: larger than %d bytes", opt, path,
+		    PORTAL_MAX_PEM);
+	if (strstr(buf, "-----BEGIN ") == NULL)
+		fatalx("%s %s:1: not a PEM file (no -----BEGIN line)", opt,
+		    path);
+	return buf;
+}
+
+static struct store *
+open_store(const char *path)
+{
+	struct store *s;
+	char err[512];
+
+	if (store_open(path, &s, err, sizeof(err)) != 0)
+		fatalx("--db %s", err);
+	return s;
+}
+
+static int
+cmd_serve(struct options *o)
+{
+	struct http_options ho = { 0 };
+	struct api a = { 0 };
+	struct MHD_Daemon *d;
+	struct store *s;
+	const char *fields[2];
+	char f_listen[300], f_db[PATH_MAX + 8], err[512];
+	sigset_t set;
+	int sig, r;
+
+	if (o->listen == NULL || o->cert == NULL || o->key == NULL)
+		usage_error("%s", "serve needs --listen, --tls-cert and "
+		    "--tls-key");
+	if ((o->bastion == NULL) != (o->bastion_key == NULL))
+		usage_error("%s", "--bastion and --bastion-host-key go "
+		    "together");
+	if (o->webhook_ca != NULL && o->webhook == NULL)
+		usage_error("%s", "--webhook-ca needs --webhook");
+	if (o->webhook != NULL && strncmp(o->webhook, "https://", 8) != 0)
+		usage_error("--webhook %s: must be an https:// URL",
+		    o->webhook);
+	if (o->webhook_ca != NULL && access(o->webhook_ca, R_OK) != 0)
+		fatal("--webhook-ca %s", o->webhook_ca);
+
+	ho.listen = o->listen;
+	ho.cert_pem = read_pem("--tls-cert", o->cert);
+	ho.key_pem = read_pem("--tls-key", o->key);
+	ho.threads = (unsigned int)o->threads;
+	ho.handler = api_handle;
+	ho.arg = &a;
+
+	/* Threads inherit this mask; main alone takes the signals. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	s = open_store(o->db);
+	a.store = s;
+	a.limit = ratelimit_new(PORTAL_RATE_PER_SEC, PORTAL_RATE_BURST);
+	a.report_interval = (int)o->interval;
+	a.bastion_address = o->bastion;
+	a.bastion_host_key = o->bastion_key;
+	if (o->webhook != NULL) {
+		alert_outbox_enable(1);
+		if ((r = webhook_start(s, o->webhook, o->webhook_ca)) != 0)
+			fatalx("--webhook %s: %s", o->webhook, strerror(-r));
+	}
+	if ((r = deadman_start(s, 0.5)) != 0)
+		fatalx("deadman thread: %s", strerror(-r));
+	if ((d = http_start(&ho, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	snprintf(f_listen, sizeof(f_listen), "LISTEN=%s", o->listen);
+	snprintf(f_db, sizeof(f_db), "DB=%s", o->db);
+	fields[0] = f_listen;
+	fields[1] = f_db;
+	log_event(LOG_INFO, MSGID_PORTAL_STARTED, fields, 2,
+	    "agentd-portal %s serving https://%s (%ld threads%s)",
+	    AGENTD_VERSION, o->listen, o->threads,
+	    o->threads == 0 ? ": one per connection" : "");
+
+	while (sigwait(&set, &sig) != 0)
+		;
+	log_info("signal %d: stopping", sig);
+	http_stop(d);
+	deadman_stop();
+	webhook_stop();
+	store_close(s);
+	ratelimit_free(a.limit);
+	gnutls_memset(ho.key_pem, 0, strlen(ho.key_pem));
+	free(ho.key_pem);
+	free(ho.cert_pem);
+	log_event(LOG_INFO, MSGID_PORTAL_STOPPED, NULL, 0,
+	    "agentd-portal stopped");
+	return 0;
+}
+
+static int
+cmd_token_create(struct options *o)
+{
+	char token[AUTH_TOKEN_LEN];
+	struct store *s = open_store(o->db);
+	int r;
+
+	r = credential_token_create(s, o->expires, token, sizeof(token));
+	store_close(s);
+	if (r != 0)
+		fatalx("token create: %s", strerror(-r));
+	printf("%s\n", token);
+	gnutls_memset(token, 0, sizeof(token));
+	return 0;
+}
+
+static int
+cmd_operator_create(struct options *o, const char *name)
+{
+	char token[AUTH_TOKEN_LEN];
+	struct store *s;
+	size_t i;
+	int r;
+
+	if (name[0] == '\0' || strlen(name) > 64)
+		usage_error("operator NAME %s: 1 to 64 characters", name);
+	for (i = 0; name[i] != '\0'; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		    (name[i] >= 'A' && name[i] <= 'Z') ||
+		    (name[i] >= '0' && name[i] <= '9') ||
+		    strchr("._@-", name[i]) != NULL))
+			usage_error("operator NAME %s: letters, digits and "
+			    "._@- only", name);
+	s = open_store(o->db);
+	r = credential_operator_create(s, name, token, sizeof(token));
+	store_close(s);
+	if (r == -EEXIST)
+		fatalx("operator %s already exists", name);
+	if (r != 0)
+		fatalx("operator create: %s", strerror(-r));
+	printf("%s\n", token);
+	gnutls_memset(token, 0, sizeof(token));
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o;
+	const char *cmd, *sub = NULL, *name = NULL;
+	int r, i, first;
+
+	if (argc < 2)
+		usage_error("%s", "missing command (serve, token create, "
+		    "operator create)");
+	cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		printf("agentd-portal %s\n", AGENTD_VERSION);
+		return 0;
+	}
+	first = 2;
+	if (strcmp(cmd, "token") == 0 || strcmp(cmd, "operator") == 0) {
+		if (argc < 3 || strcmp(argv[2], "create") != 0)
+			usage_error("%s: expected 'create'", cmd);
+		sub = argv[2];
+		first = 3;
+		if (strcmp(cmd, "operator") == 0) {
+			if (argc < 4 || argv[3][0] == '-')
+				usage_error("%s", "operator create needs a "
+				    "NAME");
+			name = argv[3];
+			first = 4;
+		}
+	} else if (strcmp(cmd, "serve") != 0)
+		usage_error("unknown command %s", cmd);
+	/* getopt sees the options after the command words. */
+	for (i = first; i < argc; i++)
+		argv[i - first + 1] = argv[i];
+	argc -= first - 1;
+	parse_options(argc, argv, &o);
+	if (optind < argc)
+		usage_error("unexpected argument %s", argv[optind]);
+	log_init("agentd-portal", o.log_stderr ? LOG_TARGET_STDERR :
+	    LOG_TARGET_AUTO, o.verbose);
+	(void)sub;
+
+	if (strcmp(cmd, "serve") == 0) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+			fatalx("curl_global_init failed");
+		r = cmd_serve(&o);
+		curl_global_cleanup();
+	} else if (strcmp(cmd, "token") == 0)
+		r = cmd_token_create(&o);
+	else
+		r = cmd_operator_create(&o, name);
+	return r;
+}

@@ -1,0 +1,30 @@
+/*
+ * agentd-portal: the provider's reference server for wire protocol v1
+ * (docs/protocol.md). Limits and journal MESSAGE_IDs shared by its modules.
+ */
+#ifndef PORTAL_H
+#define PORTAL_H
+
+/* journalctl MESSAGE_ID=... for events an operator alerts on. */
+#define MSGID_PORTAL_HOST_UNREACHABLE	"c3a321fd8317f86e51745aa2aa8c1b64"
+#define MSGID_PORTAL_HOST_BACK		"e872c355cfd0e27822d54a2c5ebfcc82"
+#define MSGID_PORTAL_ALERT_OPENED	"abe5646a851078ad576424134a1a2c66"
+#define MSGID_PORTAL_ALERT_CLOSED	"a2937abe748824e1168b09c45e92752a"
+#define MSGID_PORTAL_WEBHOOK_FAILING	"2fa93e5b3e1fdea98d12da77085de2d6"
+#define MSGID_PORTAL_ENROLLED		"cb254b29cd1a226c108d23e0e87b0036"
+#define MSGID_PORTAL_STARTED		"4176085abc2e32e5d5689746f3dff27c"
+#define MSGID_PORTAL_STOPPED		"dbf8b089be34c13e27c4e56431574cf8"
+
+/* Protocol limits (docs/protocol.md, "Limits"). */
+#define PORTAL_MAX_BODY		(1024 * 1024)
+#define PORTAL_MAX_INFLATED	(8 * 1024 * 1024)
+#define PORTAL_MAX_REPORTS	100
+#define PORTAL_MAX_STRING	(64 * 1024)
+#define PORTAL_RATE_PER_SEC	20.0
+#define PORTAL_RATE_BURST	100.0
+/* A host is unreachable after this many silent report intervals. */
+#define PORTAL_DEADMAN_FACTOR	3
+/* Largest seq accepted: exact in a double, so any JSON reader keeps it. */
+#define PORTAL_MAX_SEQ		9007199254740991LL
+
+#endif

@@ -1,0 +1,328 @@
+/*
+ * SQLite access for the portal. One connection and one mutex: every write
+ * needs SQLite's single writer lock anyway, and a mutex avoids the
+ * SQLITE_BUSY retries that a connection per thread would bring (see
+ * docs/portal.md, "Concurrency").
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "store.h"
+#include "xmalloc.h"
+
+#define STORE_MAX_STMTS	96
+
+struct cached {
+	const char	*sql;
+	sqlite3_stmt	*stmt;
+};
+
+struct store {
+	sqlite3		*db;
+	pthread_mutex_t	 mu;
+	struct cached	 stmts[STORE_MAX_STMTS];
+	size_t		 nstmts;
+};
+
+/* Schema version n is migrations[n - 1]; append, never edit. */
+static const char *const migrations[] = {
+	"CREATE TABLE tokens ("
+	"  hash TEXT PRIMARY KEY,"
+	"  created REAL NOT NULL,"
+	"  expires REAL NOT NULL,"
+	"  used REAL);"
+	"CREATE TABLE agents ("
+	"  id TEXT PRIMARY KEY,"
+	"  cred_hash TEXT NOT NULL,"
+	"  machine_id TEXT NOT NULL,"
+	"  hostname TEXT NOT NULL,"
+	"  inventory TEXT NOT NULL,"
+	"  enrolled REAL NOT NULL,"
+	"  revoked REAL,"
+	"  superseded_by TEXT,"
+	"  last_seen REAL,"
+	"  report_interval INTEGER NOT NULL,"
+	"  max_seq INTEGER NOT NULL DEFAULT 0,"
+	"  unreachable INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX agents_machine ON agents(machine_id);"
+	"CREATE TABLE reports ("
+	"  agent_id TEXT NOT NULL,"
+	"  seq INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  time REAL NOT NULL,"
+	"  received REAL NOT NULL,"
+	"  payload TEXT NOT NULL,"
+	"  PRIMARY KEY (agent_id, seq)) WITHOUT ROWID;"
+	"CREATE TABLE checks ("
+	"  agent_id TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  since REAL NOT NULL,"
+	"  at REAL NOT NULL,"
+	"  result TEXT NOT NULL,"
+	"  PRIMARY KEY (agent_id, name)) WITHOUT ROWID;"
+	"CREATE TABLE alerts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  agent_id TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  check_name TEXT,"
+	"  state TEXT NOT NULL,"
+	"  summary TEXT NOT NULL,"
+	"  opened REAL NOT NULL,"
+	"  closed REAL);"
+	"CREATE INDEX alerts_open ON alerts(agent_id, kind, check_name)"
+	"  WHERE closed IS NULL;"
+	"CREATE TABLE commands ("
+	"  id INTEGER PRIMARY KEY,"
+	"  agent_id TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  args TEXT NOT NULL,"
+	"  created REAL NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  status TEXT NOT NULL DEFAULT 'pending',"
+	"  detail TEXT,"
+	"  completed REAL);"
+	"CREATE INDEX commands_agent ON commands(agent_id, status);"
+	"CREATE TABLE operators ("
+	"  name TEXT PRIMARY KEY,"
+	"  hash TEXT NOT NULL UNIQUE,"
+	"  created REAL NOT NULL,"
+	"  revoked REAL);"
+	"CREATE TABLE outbox ("
+	"  id INTEGER PRIMARY KEY,"
+	"  body TEXT NOT NULL,"
+	"  created REAL NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_try REAL NOT NULL,"
+	"  last_error TEXT);",
+};
+
+static int
+store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", msg != NULL ? msg :
+		    sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int
+store_migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	size_t nmig = sizeof(migrations) / sizeof(migrations[0]);
+	sqlite3_stmt *st = NULL;
+	char sql[64], sub[256];
+	int r, version;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
+	    SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+		snprintf(err, errlen, "user_version: %s", sqlite3_errmsg(db));
+		r = -EIO;
+		goto out;
+	}
+	version = sqlite3_column_int(st, 0);
+	if (version < 0 || (size_t)version > nmig) {
+		snprintf(err, errlen, "schema version %d is newer than this "
+		    "portal knows (%zu)", version, nmig);
+		r = -EPROTO;
+		goto out;
+	}
+	for (; (size_t)version < nmig; version++) {
+		if ((r = store_exec(db, "BEGIN IMMEDIATE", err, errlen)) != 0)
+			goto out;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+		    version + 1);
+		if ((r = store_exec(db, migrations[version], sub,
+		    sizeof(sub))) != 0 ||
+		    (r = store_exec(db, sql, sub, sizeof(sub))) != 0 ||
+		    (r = store_exec(db, "COMMIT", sub, sizeof(sub))) != 0) {
+			snprintf(err, errlen, "migration to version %d: %s",
+			    version + 1, sub);
+			store_exec(db, "ROLLBACK", sub, sizeof(sub));
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+store_open(const char *path, struct store **out, char *err, size_t errlen)
+{
+	struct store *s = NULL;
+	sqlite3 *db = NULL;
+	int r;
+
+	*out = NULL;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, db != NULL ?
+		    sqlite3_errmsg(db) : "out of memory");
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	/*
+	 * WAL: readers never block the writer. synchronous=NORMAL in WAL
+	 * mode fsyncs only at checkpoints; a power cut can lose the last
+	 * transactions but never corrupts the database; docs/portal.md
+	 * explains why that trade-off is acceptable here.
+	 */
+	if ((r = store_exec(db, "PRAGMA journal_mode=WAL", err, errlen)) != 0 ||
+	    (r = store_exec(db, "PRAGMA synchronous=NORMAL", err,
+	    errlen)) != 0 ||
+	    (r = store_exec(db, "PRAGMA foreign_keys=ON", err, errlen)) != 0)
+		goto out;
+	if ((r = store_migrate(db, err, errlen)) != 0)
+		goto out;
+	s = xcalloc(1, sizeof(*s));
+	pthread_mutex_init(&s->mu, NULL);
+	s->db = db;
+	db = NULL;	/* transferred */
+	*out = s;
+	r = 0;
+out:
+	if (db != NULL)
+		sqlite3_close(db);
+	return r;
+}
+
+void
+store_close(struct store *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->nstmts; i++)
+		sqlite3_finalize(s->stmts[i].stmt);
+	if (sqlite3_close(s->db) != SQLITE_OK)
+		log_warnx("store: close: %s", sqlite3_errmsg(s->db));
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+void
+store_lock(struct store *s)
+{
+	pthread_mutex_lock(&s->mu);
+}
+
+void
+store_unlock(struct store *s)
+{
+	pthread_mutex_unlock(&s->mu);
+}
+
+sqlite3 *
+store_db(struct store *s)
+{
+	return s->db;
+}
+
+sqlite3_stmt *
+store_stmt(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st;
+	size_t i;
+
+	for (i = 0; i < s->nstmts; i++) {
+		if (s->stmts[i].sql == sql) {
+			sqlite3_reset(s->stmts[i].stmt);
+			sqlite3_clear_bindings(s->stmts[i].stmt);
+			return s->stmts[i].stmt;
+		}
+	}
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+	    NULL) != SQLITE_OK) {
+		log_warnx("store: prepare %.60s: %s", sql,
+		    sqlite3_errmsg(s->db));
+		return NULL;
+	}
+	if (s->nstmts == STORE_MAX_STMTS)
+		fatalx("store: more than %d distinct statements",
+		    STORE_MAX_STMTS);
+	s->stmts[s->nstmts].sql = sql;
+	s->stmts[s->nstmts].stmt = st;
+	s->nstmts++;
+	return st;
+}
+
+int
+store_step(struct store *s, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		log_warnx("store: %.60s: %s", sqlite3_sql(st),
+		    sqlite3_errmsg(s->db));
+	return rc;
+}
+
+const char *
+store_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t != NULL ? (const char *)t : "";
+}
+
+int
+store_begin(struct store *s)
+{
+	char err[256];
+
+	if (store_exec(s->db, "BEGIN IMMEDIATE", err, sizeof(err)) != 0) {
+		log_warnx("store: begin: %s", err);
+		return -EIO;
+	}
+	return 0;
+}
+
+int
+store_commit(struct store *s)
+{
+	char err[256];
+
+	if (store_exec(s->db, "COMMIT", err, sizeof(err)) != 0) {
+		log_warnx("store: commit: %s", err);
+		store_rollback(s);
+		return -EIO;
+	}
+	return 0;
+}
+
+void
+store_rollback(struct store *s)
+{
+	char err[256];
+
+	if (sqlite3_get_autocommit(s->db))
+		return;
+	if (store_exec(s->db, "ROLLBACK", err, sizeof(err)) != 0)
+		log_warnx("store: rollback: %s", err);
+}
+
+double
+store_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -1,0 +1,164 @@
+# agentctl enroll / unenroll against the real agentd-portal over TLS on
+# loopback: the identity file and its mode, the host in the fleet, a spent
+# token, a wrong CA, revocation (also when already revoked or the portal is
+# down), and the reload of a running agentd.
+. tests/integration/lib.sh
+
+PORTAL=$BUILD/agentd-portal
+[ -x "$PORTAL" ] || fail "$PORTAL not built"
+DB=$T/portal.db
+PORTAL_PID=""
+trap '[ -n "$PORTAL_PID" ] && kill "$PORTAL_PID" 2>/dev/null; cleanup' EXIT
+
+make_certs
+write_config </dev/null
+
+actl() {
+	"$AGENTCTL" --config "$T/agentd.conf" "$@"
+}
+
+# run_actl ARGS...: sets RC and OUT (stdout and stderr together).
+run_actl() {
+	OUT=$(actl "$@" 2>&1)
+	RC=$?
+}
+
+new_token() {
+	"$PORTAL" token create --db "$DB" --expires 1h > "$T/token" ||
+	    fail "token create failed"
+}
+
+portal_up() {
+	curl -s -o /dev/null --cacert "$T/certs/ca.pem" \
+	    "https://127.0.0.1:$PORT/api/v1/hosts"
+}
+
+start_portal() {
+	"$PORTAL" serve --listen "127.0.0.1:$PORT" --db "$DB" \
+	    --tls-cert "$T/certs/server.pem" --tls-key "$T/certs/server.key" \
+	    --log-stderr >>"$T/portal.log" 2>&1 &
+	PORTAL_PID=$!
+	wait_until 10 portal_up || {
+		tail -n 20 "$T/portal.log"
+		fail "agentd-portal did not answer on port $PORT"
+	}
+}
+
+hosts() {
+	curl -s --cacert "$T/certs/ca.pem" -H "Authorization: Bearer $OPERATOR" \
+	    "https://127.0.0.1:$PORT/api/v1/hosts"
+}
+
+# host_status AGENT-ID: the fleet's status for that host id.
+host_status() {
+	hosts | python3 -c '
+import json, sys
+for h in json.load(sys.stdin)["hosts"]:
+    if h["id"] == sys.argv[1]:
+        print(h["status"])' "$1"
+}
+
+agent_id() {
+	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["agent_id"])' \
+	    "$T/state/identity"
+}
+
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+URL=https://127.0.0.1:$PORT
+OPERATOR=$("$PORTAL" operator create it-operator --db "$DB") ||
+    fail "operator create failed"
+start_portal
+
+# Enrol with the token in a file: mode 0600, the host in the fleet.
+new_token
+run_actl enroll --portal "$URL/" --token-file "$T/token" --ca "$T/certs/ca.pem"
+[ $RC -eq 0 ] || fail "enroll exited $RC: $OUT"
+expect_match "enroll output" "$OUT" "^enrolled as [A-Za-z0-9._-]+ with $URL; identity in $T/state/identity"
+expect_match "enroll without agentd" "$OUT" "agentd not notified .*it reads the identity when it starts"
+[ -f "$T/state/identity" ] || fail "no identity file"
+expect_eq "identity mode" "$(stat -c %a "$T/state/identity")" 600
+ID1=$(agent_id)
+hosts | python3 -c '
+import json, sys
+hosts = json.load(sys.stdin)["hosts"]
+assert any(h["id"] == sys.argv[1] and h["hostname"] == sys.argv[2]
+           for h in hosts), hosts' "$ID1" "$(hostname)" ||
+    fail "the portal does not list agent $ID1 as $(hostname)"
+
+# A second enrolment is refused without --force, before the token is spent.
+new_token
+cp "$T/state/identity" "$T/identity.1"
+run_actl enroll --portal "$URL" --token-file "$T/token" --ca "$T/certs/ca.pem"
+expect_eq "enroll over an identity: exit" "$RC" 1
+expect_match "enroll over an identity" "$OUT" "already enrolled as $ID1 with $URL .*--force"
+cmp -s "$T/state/identity" "$T/identity.1" || fail "identity changed"
+
+# A wrong CA, or none: a TLS failure with the hint; nothing changes.
+run_actl enroll --force --portal "$URL" --token-file "$T/token" \
+    --ca "$T/certs/other-ca.pem"
+expect_eq "wrong CA: exit" "$RC" 69
+expect_match "wrong CA" "$OUT" "TLS failure with $URL/api/v1/enroll: .*; is $T/certs/other-ca.pem the CA that signed the portal's certificate\\?"
+run_actl enroll --force --portal "$URL" --token-file "$T/token"
+expect_eq "system CAs: exit" "$RC" 69
+expect_match "system CAs" "$OUT" "TLS failure .*pass that CA with --ca FILE"
+cmp -s "$T/state/identity" "$T/identity.1" || fail "identity changed"
+
+# --force with the token in the environment: a new agent id, and a running
+# agentd is told to reload.
+start_agentd
+OUT=$(AGENTD_ENROLL_TOKEN=$(cat "$T/token") actl enroll --force \
+    --portal "$URL" --ca "$T/certs/ca.pem" 2>&1)
+RC=$?
+[ $RC -eq 0 ] || fail "enroll --force exited $RC: $OUT"
+expect_match "enroll with agentd running" "$OUT" "agentd reloaded|agentd refused to reload"
+ID2=$(agent_id)
+[ "$ID2" != "$ID1" ] || fail "re-enrolment kept agent id $ID1"
+stop_agentd || fail "agentd exited $? on SIGTERM"
+
+# The same token again: spent.
+run_actl enroll --force --portal "$URL" --token-file "$T/token" \
+    --ca "$T/certs/ca.pem"
+expect_eq "spent token: exit" "$RC" 1
+expect_eq "spent token" "$OUT" "agentctl: token refused: unknown, used or expired"
+[ "$(agent_id)" = "$ID2" ] || fail "a refused enrolment changed the identity"
+
+# Unenrol: revoked at the portal, the file gone, the host kept as unenrolled.
+cp "$T/state/identity" "$T/identity.2"
+run_actl unenroll
+[ $RC -eq 0 ] || fail "unenroll exited $RC: $OUT"
+expect_match "unenroll" "$OUT" "agent $ID2 revoked at $URL; identity removed"
+[ -e "$T/state/identity" ] && fail "identity still there after unenroll"
+expect_eq "fleet status after unenroll" "$(host_status "$ID2")" unenrolled
+run_actl unenroll
+expect_eq "unenroll twice: exit" "$RC" 1
+expect_match "unenroll twice" "$OUT" "not enrolled: there is no $T/state/identity"
+
+# A credential the portal already revoked: removed locally all the same.
+cp "$T/identity.2" "$T/state/identity"
+run_actl unenroll
+[ $RC -eq 0 ] || fail "unenroll of a revoked credential exited $RC: $OUT"
+expect_match "already revoked" "$OUT" "no longer knows agent $ID2"
+
+# The portal down: the identity is kept unless --force.
+new_token
+run_actl enroll --portal "$URL" --token-file "$T/token" --ca "$T/certs/ca.pem"
+[ $RC -eq 0 ] || fail "enroll exited $RC: $OUT"
+kill "$PORTAL_PID"
+wait "$PORTAL_PID" 2>/dev/null
+PORTAL_PID=""
+run_actl unenroll
+expect_eq "portal down: exit" "$RC" 69
+expect_match "portal down" "$OUT" "cannot reach the portal .*identity kept"
+[ -f "$T/state/identity" ] || fail "identity removed although the portal was down"
+run_actl unenroll --force
+[ $RC -eq 0 ] || fail "unenroll --force exited $RC: $OUT"
+expect_match "unenroll --force" "$OUT" "removed the identity anyway"
+[ -e "$T/state/identity" ] && fail "identity still there after --force"
+
+# An invalid config is refused, with its errors.
+printf '[agent]\nstate_dir = relative\n' > "$T/bad.conf"
+OUT=$("$AGENTCTL" --config "$T/bad.conf" unenroll 2>&1)
+RC=$?
+expect_eq "invalid config: exit" "$RC" 1
+expect_match "invalid config" "$OUT" "bad.conf is invalid"
+exit 0

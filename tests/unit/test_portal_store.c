@@ -1,0 +1,242 @@
+/* The portal store on a real SQLite file: idempotent report storage and
+ * ack, one-time and expiring enrolment tokens, revoked credentials. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "alert.h"
+#include "credential.h"
+#include "fleet.h"
+#include "ingest.h"
+#include "ledger.h"
+#include "log.h"
+#include "store.h"
+
+struct fixture {
+	char		 dir[64];
+	char		 path[96];
+	struct store	*store;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	log_init("test", LOG_TARGET_STDERR, 0);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/portal-store.XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/db", f->dir);
+	if (store_open(f->path, &f->store, err, sizeof(err)) != 0) {
+		fprintf(stderr, "store_open: %s\n", err);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char p[128];
+
+	store_close(f->store);
+	snprintf(p, sizeof(p), "rm -rf %s", f->dir);
+	if (system(p) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static void
+enrol(struct store *s, const char *machine_id,
+    struct credential_enrolment *e)
+{
+	char tok[AUTH_TOKEN_LEN];
+	json_t *host;
+
+	assert_int_equal(credential_token_create(s, 3600, tok, sizeof(tok)),
+	    0);
+	host = json_pack("{s:s, s:s}", "hostname", "web-01", "machine_id",
+	    machine_id);
+	assert_int_equal(credential_enroll(s, tok, host, 60, e), 0);
+	json_decref(host);
+}
+
+static long long
+post(struct store *s, const char *agent, const char *json)
+{
+	struct ingest_batch b;
+	json_t *cmds;
+	char err[256];
+	long long ack;
+
+	if (ingest_parse_reports(json, strlen(json), &b, err,
+	    sizeof(err)) != 0) {
+		print_error("parse: %s\n", err);
+		fail();
+	}
+	assert_int_equal(ledger_store(s, agent, &b, &ack, &cmds), 0);
+	ingest_batch_clear(&b);
+	json_decref(cmds);
+	return ack;
+}
+
+static int
+count_reports(struct store *s, const char *agent)
+{
+	static const char sql[] = "SELECT count(*) FROM reports WHERE "
+	    "agent_id = ?";
+	sqlite3_stmt *st;
+	int n;
+
+	store_lock(s);
+	st = store_stmt(s, sql);
+	sqlite3_bind_text(st, 1, agent, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	store_unlock(s);
+	return n;
+}
+
+static void
+test_idempotent(void **state)
+{
+	struct fixture *f = *state;
+	struct credential_enrolment e;
+	static const char b1[] = "{\"reports\": [{\"seq\": 1, \"kind\": "
+	    "\"heartbeat\", \"time\": 1, \"payload\": {\"checks\": [{\"name\": "
+	    "\"disk\", \"state\": \"CRITICAL\", \"when\": 1}]}}, {\"seq\": 2, "
+	    "\"kind\": \"x\", \"time\": 2, \"payload\": {}}]}";
+	static const char b0[] = "{\"reports\": [{\"seq\": 1, \"kind\": \"x\", "
+	    "\"time\": 1, \"payload\": {\"other\": 1}}]}";
+	json_t *alerts;
+
+	enrol(f->store, "m1", &e);
+	assert_int_equal(post(f->store, e.agent_id, b1), 2);
+	assert_int_equal(count_reports(f->store, e.agent_id), 2);
+	/* the same batch again: same ack, stored once, no second alert */
+	assert_int_equal(post(f->store, e.agent_id, b1), 2);
+	assert_int_equal(count_reports(f->store, e.agent_id), 2);
+	/* an older seq alone still acks the highest stored */
+	assert_int_equal(post(f->store, e.agent_id, b0), 2);
+	assert_int_equal(count_reports(f->store, e.agent_id), 2);
+	assert_int_equal(post(f->store, e.agent_id, "{\"reports\": []}"), 2);
+	assert_int_equal(fleet_alerts(f->store, 1, &alerts), 0);
+	assert_int_equal(json_array_size(json_object_get(alerts, "alerts")),
+	    1);
+	json_decref(alerts);
+}
+
+static void
+test_token_one_time(void **state)
+{
+	struct fixture *f = *state;
+	struct credential_enrolment e;
+	char tok[AUTH_TOKEN_LEN];
+	json_t *host = json_pack("{s:s, s:s}", "hostname", "h", "machine_id",
+	    "m2");
+
+	assert_int_equal(credential_token_create(f->store, 3600, tok,
+	    sizeof(tok)), 0);
+	assert_int_equal(credential_enroll(f->store, tok, host, 60, &e), 0);
+	assert_int_equal(credential_enroll(f->store, tok, host, 60, &e),
+	    -EACCES);
+	assert_int_equal(credential_enroll(f->store, "enr_unknown", host, 60,
+	    &e), -EACCES);
+	/* already expired */
+	assert_int_equal(credential_token_create(f->store, -1, tok,
+	    sizeof(tok)), 0);
+	assert_int_equal(credential_enroll(f->store, tok, host, 60, &e),
+	    -EACCES);
+	json_decref(host);
+}
+
+static void
+test_credentials(void **state)
+{
+	struct fixture *f = *state;
+	struct credential_enrolment a, b;
+	char name[64], op[AUTH_TOKEN_LEN], op2[AUTH_TOKEN_LEN];
+
+	enrol(f->store, "m3", &a);
+	assert_int_equal(credential_agent_check(f->store, a.agent_id,
+	    a.credential), 0);
+	assert_int_equal(credential_agent_check(f->store, a.agent_id,
+	    "agc_wrong"), -EACCES);
+	assert_int_equal(credential_agent_check(f->store, "nope",
+	    a.credential), -ENOENT);
+	/* the same machine enrols again: the old credential is revoked */
+	enrol(f->store, "m3", &b);
+	assert_string_equal(b.replaced, a.agent_id);
+	assert_int_equal(credential_agent_check(f->store, a.agent_id,
+	    a.credential), -EACCES);
+	assert_int_equal(credential_agent_check(f->store, b.agent_id,
+	    b.credential), 0);
+	assert_int_equal(credential_unenroll(f->store, b.agent_id), 0);
+	assert_int_equal(credential_agent_check(f->store, b.agent_id,
+	    b.credential), -EACCES);
+	assert_int_equal(credential_operator_create(f->store, "alice", op,
+	    sizeof(op)), 0);
+	assert_int_equal(credential_operator_create(f->store, "alice", op2,
+	    sizeof(op2)), -EEXIST);
+	assert_int_equal(credential_operator_check(f->store, op, name,
+	    sizeof(name)), 0);
+	assert_string_equal(name, "alice");
+	assert_int_equal(credential_operator_check(f->store, "opr_x", name,
+	    sizeof(name)), -EACCES);
+}
+
+static void
+test_deadman(void **state)
+{
+	struct fixture *f = *state;
+	struct credential_enrolment e;
+	json_t *h;
+
+	enrol(f->store, "m4", &e);
+	assert_int_equal(alert_deadman_scan(f->store, store_now()), 0);
+	/* 3 x 60 s later */
+	assert_int_equal(alert_deadman_scan(f->store, store_now() + 181), 1);
+	assert_int_equal(alert_deadman_scan(f->store, store_now() + 181), 0);
+	assert_int_equal(fleet_host(f->store, e.agent_id, &h), 0);
+	assert_string_equal(json_string_value(json_object_get(h, "status")),
+	    "unreachable");
+	json_decref(h);
+	post(f->store, e.agent_id, "{\"reports\": []}");
+	assert_int_equal(fleet_host(f->store, e.agent_id, &h), 0);
+	assert_string_equal(json_string_value(json_object_get(h, "status")),
+	    "unknown");
+	json_decref(h);
+	assert_int_equal(fleet_alerts(f->store, 1, &h), 0);
+	assert_int_equal(json_array_size(json_object_get(h, "alerts")), 0);
+	json_decref(h);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_idempotent, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_token_one_time, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_credentials, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_deadman, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
