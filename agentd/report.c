@@ -25,7 +25,8 @@
 #include "xmalloc.h"
 
 #define REPORT_INVENTORY_USEC	(24 * 3600 * 1000000ULL)
-#define REPORT_FIRST_BEAT_USEC	(10 * 1000000ULL)
+/* First runs are spread over 5 s: the first heartbeat follows them. */
+#define REPORT_FIRST_BEAT_USEC	(6 * 1000000ULL)
 #define REPORT_RESTART_MAX_USEC	(60 * 1000000ULL)
 #define REPORT_RECENT_CMDS	64
 

@@ -1,12 +1,27 @@
 #!/bin/sh
-# `make demo`: runs agentd on this host with every built-in collector and
-# the Debian monitoring plugins, in build/demo, and shows where to look.
-# Runs until Ctrl-C (or DEMO_SECONDS, for unattended runs).
+# `make demo`: a portal on loopback with a generated CA, and an agent
+# enrolled to it that monitors this host with every built-in collector and
+# the Debian monitoring plugins. Everything lives in build/demo. Runs until
+# Ctrl-C (or DEMO_SECONDS, for unattended runs).
 set -eu
 top=$(pwd)
 demo=$top/build/demo
 plugins=/usr/lib/nagios/plugins
-mkdir -p "$demo/state"
+port=${DEMO_PORT:-8443}
+rm -rf "$demo"
+mkdir -p "$demo/state" "$demo/certs"
+sh tests/integration/portal/mkcerts.sh "$demo/certs"
+
+"$top/build/agentd-portal" serve --listen "127.0.0.1:$port" \
+    --db "$demo/portal.db" --tls-cert "$demo/certs/server.pem" \
+    --tls-key "$demo/certs/server.key" --report-interval 10 --log-stderr \
+    >"$demo/portal.log" 2>&1 &
+portal=$!
+pid=""
+trap 'kill $pid $portal 2>/dev/null; wait 2>/dev/null; echo; echo "demo: stopped"' EXIT INT TERM
+sleep 1
+kill -0 $portal 2>/dev/null || { cat "$demo/portal.log"; exit 1; }
+
 cat > "$demo/agentd.conf" <<EOF
 # Written by make demo. The same keys work in /etc/agentd/agentd.conf.
 [agent]
@@ -25,33 +40,49 @@ command = $plugins/check_procs -w 2000 -c 4000
 command = $plugins/check_users -w 20 -c 50
 EOF
 
+"$top/build/agentd-portal" token create --db "$demo/portal.db" --expires 1h \
+    > "$demo/token"
+"$top/build/agentd-portal" operator create demo --db "$demo/portal.db" \
+    > "$demo/operator-token"
+chmod 600 "$demo/token" "$demo/operator-token"
+"$top/build/agentctl" --config "$demo/agentd.conf" enroll \
+    --portal "https://127.0.0.1:$port" --token-file "$demo/token" \
+    --ca "$demo/certs/ca.pem"
+
 "$top/build/agentd" --foreground --config "$demo/agentd.conf" \
     >"$demo/agentd.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; echo; echo "demo: agentd stopped"' EXIT INT TERM
 
 ctl="$top/build/agentctl --socket $demo/control.sock"
+sleep 7		# the checks' first runs and the first heartbeat
 i=0
-while [ $i -lt 100 ]; do
+while [ $i -lt 150 ]; do
 	if out=$($ctl status 2>/dev/null) &&
-	    ! printf '%s\n' "$out" | grep -q ' PENDING '; then
+	    ! printf '%s\n' "$out" | grep -q ' PENDING ' &&
+	    printf '%s\n' "$out" | grep -q 'spool 0 pending, last delivery'; then
 		break
 	fi
 	sleep 0.1
 	i=$((i + 1))
 done
 $ctl status
+echo
+echo "demo: the portal's view of the fleet (GET /api/v1/hosts):"
+curl -s --cacert "$demo/certs/ca.pem" \
+    -H "Authorization: Bearer $(cat "$demo/operator-token")" \
+    "https://127.0.0.1:$port/api/v1/hosts" | python3 -m json.tool
 cat <<EOF
 
-demo: agentd $(cat VERSION) is monitoring this host (pid $pid).
-  config   $demo/agentd.conf
-  log      $demo/agentd.log
+demo: agentd $(cat VERSION) monitors this host (pid $pid) and reports to the
+portal at https://127.0.0.1:$port (pid $portal) every 10 s.
+  agent    $demo/agentd.conf, log $demo/agentd.log, state $demo/state
+  portal   db $demo/portal.db, log $demo/portal.log, CA $demo/certs/ca.pem
   try      $ctl status
-           $ctl checks
            $ctl check run root_disk
-           kill -HUP $pid     (reload; a broken config is refused and logged)
-The portal, backups and support sessions join this demo as they are built.
-Ctrl-C stops the demo.
+           curl --cacert $demo/certs/ca.pem -H "Authorization: Bearer \$(cat $demo/operator-token)" https://127.0.0.1:$port/api/v1/hosts
+           curl ... https://127.0.0.1:$port/api/v1/alerts
+           kill -STOP $portal; sleep 40; kill -CONT $portal   (an outage: watch the spool, then the catch-up)
+Backups and support sessions join this demo as they are built. Ctrl-C stops it.
 EOF
 if [ -n "${DEMO_SECONDS:-}" ]; then
 	sleep "$DEMO_SECONDS"
