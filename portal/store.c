@@ -223,9 +223,14 @@ store_lock(struct store *s)
 	pthread_mutex_lock(&s->mu);
 }
 
+/* Resets every cached statement first: one left mid-SELECT would keep a
+ * read snapshot open, and rows other processes write (an operator or
+ * token created with the CLI) would stay invisible to the server. */
 void
 store_unlock(struct store *s)
 {
+	for (size_t i = 0; i < s->nstmts; i++)
+		sqlite3_reset(s->stmts[i].stmt);
 	pthread_mutex_unlock(&s->mu);
 }
 

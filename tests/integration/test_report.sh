@@ -85,6 +85,32 @@ assert changes == want, "flip's state changes: %s, want %s" % (changes, want)
 print("portal holds reports 1..%d once each, in order; flip changes %s" % (acked, changes))
 PY
 
+# A command from an operator: the agent runs the check and reports back.
+"$BUILD/agentd-portal" operator create ops --db "$T/portal.db" > "$T/operator" ||
+    fail "operator create"
+python3 - "$T/state/identity" "$PORT" "$T/certs/ca.pem" "$T/operator" <<'PY' || fail "run_check command"
+import http.client, json, ssl, sys, time
+ident = json.load(open(sys.argv[1]))
+ctx = ssl.create_default_context(cafile=sys.argv[3])
+auth = {"Authorization": "Bearer " + open(sys.argv[4]).read().strip(),
+        "Content-Type": "application/json"}
+def call(method, path, body=None):
+    c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[2]), context=ctx)
+    c.request(method, path, body=json.dumps(body) if body else None, headers=auth)
+    r = c.getresponse()
+    return r.status, json.loads(r.read() or b"{}")
+path = "/api/v1/hosts/%s/commands" % ident["agent_id"]
+st, r = call("POST", path, {"type": "run_check", "args": {"name": "flip"}})
+assert st == 201, (st, r)
+for _ in range(100):
+    st, r = call("GET", path)
+    cmd = [c for c in r["commands"] if c["type"] == "run_check"][0]
+    if cmd["status"] != "pending":
+        break
+    time.sleep(0.3)
+assert cmd["status"] == "done" and "flip: OK" in cmd["detail"], cmd
+PY
+
 # A revoked credential: 401, logged, reports kept.
 python3 - "$T/state/identity" "$PORT" "$T/certs/ca.pem" <<'PY' || fail "revoke"
 import http.client, json, ssl, sys

@@ -35,8 +35,18 @@ expect_refused expired "certificate has expired"
 printf '[portal]\nca_file = %s\n' "$T/certs/other-ca.pem" >> "$T/agentd.conf"
 expect_refused server "unable to get local issuer certificate|certificate verify failed"
 
-# With the right CA again, the spooled reports are delivered.
+# The right CA but a pinned key that is not the portal's.
 sed -i '/^ca_file/d' "$T/agentd.conf"
+pin() {
+	openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der |
+	    openssl dgst -sha256 -binary | base64
+}
+printf 'pinned_pubkey = sha256//%s\n' "$(pin "$T/certs/wronghost.pem")" >> "$T/agentd.conf"
+expect_refused server "pinned public key|public key does not match"
+
+# With the right CA and the portal's own key pinned, the spooled reports
+# are delivered.
+sed -i "s|^pinned_pubkey = .*|pinned_pubkey = sha256//$(pin "$T/certs/server.pem")|" "$T/agentd.conf"
 start_fake_portal server
 write_identity "https://127.0.0.1:$FAKE_PORT" "$T/certs/ca.pem" 1
 start_agentd
