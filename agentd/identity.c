@@ -340,36 +340,15 @@ identity_load(const char *state_dir, struct identity **idp, char *err,
 	return r;
 }
 
-static int
-identity_write_all(int fd, const char *data, size_t len)
-{
-	size_t off = 0;
-
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		off += (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Not sysfile_write_atomic: that one makes the file 0644 on purpose, and
- * this one holds a secret. mkostemp creates 0600 and it stays so.
- */
+/* The file holds a secret: 0600 whatever the umask, and the text we built
+ * is wiped before it is freed. */
 int
 identity_save(const char *state_dir, const struct identity *id)
 {
-	char tmp[PATH_MAX], path[PATH_MAX], *text = NULL;
+	char *text = NULL, *line = NULL;
 	json_t *root = NULL;
-	int fd = -1, dfd, r;
+	int r;
 
-	tmp[0] = '\0';
 	if (id->agent_id == NULL || !identity_valid_agent_id(id->agent_id) ||
 	    id->credential == NULL ||
 	    !identity_valid_credential(id->credential) ||
@@ -378,13 +357,6 @@ identity_save(const char *state_dir, const struct identity *id)
 	    (id->ca_file != NULL && id->ca_file[0] != '/') ||
 	    (id->bastion_address == NULL) != (id->bastion_host_key == NULL))
 		return -EINVAL;
-	if (snprintf(path, sizeof(path), "%s/%s", state_dir, IDENTITY_FILE) >=
-	    (int)sizeof(path) ||
-	    snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", state_dir,
-	    IDENTITY_FILE) >= (int)sizeof(tmp)) {
-		tmp[0] = '\0';
-		return -ENAMETOOLONG;
-	}
 	/* The keys are the struct's field names. */
 	root = json_pack("{s:s, s:s, s:s, s:o, s:I, s:o, s:o, s:I}",
 	    "agent_id", id->agent_id,
@@ -401,44 +373,19 @@ identity_save(const char *state_dir, const struct identity *id)
 	if (root == NULL ||
 	    (text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) ==
 	    NULL) {
-		tmp[0] = '\0';
 		r = -ENOMEM;
 		goto out;
 	}
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
-		tmp[0] = '\0';
-		r = -errno;
-		goto out;
-	}
-	/* Whatever the umask did, the secret is the owner's alone. */
-	r = 0;
-	if (fchmod(fd, 0600) == -1 ||
-	    (r = identity_write_all(fd, text, strlen(text))) < 0 ||
-	    (r = identity_write_all(fd, "\n", 1)) < 0 ||
-	    fsync(fd) == -1) {
-		r = r < 0 ? r : -errno;
-		goto out;
-	}
-	r = close(fd);
-	fd = -1;
-	if (r == -1 || rename(tmp, path) == -1) {
-		r = -errno;
-		goto out;
-	}
-	tmp[0] = '\0';	/* renamed: nothing to remove */
-	if ((dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		fsync(dfd);
-		close(dfd);
-	}
-	r = 0;
+	xasprintf(&line, "%s\n", text);
+	r = sysfile_write_atomic(state_dir, IDENTITY_FILE, line, 0600);
  out:
-	if (fd != -1)
-		close(fd);
-	if (tmp[0] != '\0')
-		unlink(tmp);
 	if (text != NULL) {
 		explicit_bzero(text, strlen(text));
 		free(text);
+	}
+	if (line != NULL) {
+		explicit_bzero(line, strlen(line));
+		free(line);
 	}
 	/* jansson keeps its own copy of the credential: wipe it too. */
 	if (root != NULL) {

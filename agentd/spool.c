@@ -952,7 +952,7 @@ spool_ack(struct spool *s, uint64_t ack)
 		return 0;
 	snprintf(text, sizeof(text), "%" PRIu64 "\n", ack);
 	/* Durable before any segment goes, so numbering never goes back. */
-	if ((r = sysfile_write_atomic(s->dir, ACKED_FILE, text)) < 0) {
+	if ((r = sysfile_write_atomic(s->dir, ACKED_FILE, text, 0600)) < 0) {
 		log_warnx("spool: %s/" ACKED_FILE ": %s", s->dir,
 		    strerror(-r));
 		return r;

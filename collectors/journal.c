@@ -238,7 +238,7 @@ journal_save(struct journal *j)
 		snprintf(data, sizeof(data), "since=%llu\n",
 		    (unsigned long long)j->pos.since_usec);
 	if ((r = sysfile_write_atomic(j->state_dir, JOURNAL_STATE_NAME,
-	    data)) != 0) {
+	    data, 0644)) != 0) {
 		snprintf(text, sizeof(text), "cannot save %s/%s: %s: a restart "
 		    "starts counting from the end of the journal", j->state_dir,
 		    JOURNAL_STATE_NAME, strerror(-r));

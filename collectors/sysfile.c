@@ -111,7 +111,8 @@ sysfile_read_small(const char *path, char *buf, size_t size, size_t *lenp)
 }
 
 int
-sysfile_write_atomic(const char *dir, const char *name, const char *data)
+sysfile_write_atomic(const char *dir, const char *name, const char *data,
+    mode_t mode)
 {
 	char tmp[PATH_MAX], path[PATH_MAX];
 	size_t len = strlen(data), off = 0;
@@ -124,8 +125,8 @@ sysfile_write_atomic(const char *dir, const char *name, const char *data)
 		return -ENAMETOOLONG;
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
 		return -errno;
-	/* mkostemp creates 0600; the state is no secret. */
-	if (fchmod(fd, 0644) == -1) {
+	/* mkostemp creates 0600: widen only if asked. */
+	if (fchmod(fd, mode) == -1) {
 		r = -errno;
 		goto out;
 	}

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * Reads dir/name into a NUL-terminated heap buffer of at most max - 1
@@ -28,12 +29,14 @@ int	sysfile_read_small(const char *path, char *buf, size_t size,
 	    size_t *lenp);
 
 /*
- * Replaces dir/name with the string data (mode 0644): a temporary file in
- * dir, fsync, rename over name, fsync of dir, so a crash leaves either the
- * old or the new content. Returns 0, -ENAMETOOLONG, or the -errno of the
- * step that failed (the temporary file is then removed).
+ * Replaces dir/name with the string data, with the given mode whatever the
+ * umask (0600 for secrets: the temporary file is never more open than
+ * that): a temporary file in dir, fsync, rename over name, fsync of dir, so
+ * a crash leaves either the old or the new content. Returns 0,
+ * -ENAMETOOLONG, or the -errno of the step that failed (the temporary file
+ * is then removed).
  */
 int	sysfile_write_atomic(const char *dir, const char *name,
-	    const char *data);
+	    const char *data, mode_t mode);
 
 #endif

@@ -279,7 +279,8 @@ uptime_track_boot(struct uptime *u, const char *boot_id)
 		    u->saved.previous);
 	else
 		snprintf(data, sizeof(data), "boot_id=%s\n", u->saved.boot_id);
-	r = sysfile_write_atomic(u->state_dir, UPTIME_STATE_NAME, data);
+	r = sysfile_write_atomic(u->state_dir, UPTIME_STATE_NAME, data,
+	    0644);
 	if (r != 0) {
 		snprintf(u->state_error, sizeof(u->state_error),
 		    "cannot save %s/%s: %s", u->state_dir, UPTIME_STATE_NAME,

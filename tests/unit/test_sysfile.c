@@ -280,7 +280,7 @@ test_write_atomic(void **state)
 	/* The mode is 0644 whatever the umask. */
 	old_umask = umask(077);
 	assert_int_equal(sysfile_write_atomic(t->dir, "boot_id",
-	    "boot_id=first\nprevious_boot_id=older\n"), 0);
+	    "boot_id=first\nprevious_boot_id=older\n", 0644), 0);
 	umask(old_umask);
 	assert_int_equal(sysfile_read_small(path, buf, sizeof(buf), &len), 0);
 	assert_string_equal(buf, "boot_id=first\nprevious_boot_id=older\n");
@@ -289,12 +289,12 @@ test_write_atomic(void **state)
 
 	/* Replacing with shorter data leaves nothing of the old file. */
 	assert_int_equal(sysfile_write_atomic(t->dir, "boot_id",
-	    "boot_id=second\n"), 0);
+	    "boot_id=second\n", 0644), 0);
 	assert_int_equal(sysfile_read_small(path, buf, sizeof(buf), &len), 0);
 	assert_string_equal(buf, "boot_id=second\n");
 
 	/* Empty data is an empty file. */
-	assert_int_equal(sysfile_write_atomic(t->dir, "empty", ""), 0);
+	assert_int_equal(sysfile_write_atomic(t->dir, "empty", "", 0600), 0);
 	snprintf(path, sizeof(path), "%s/empty", t->dir);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_size, 0);
@@ -311,20 +311,21 @@ test_write_atomic_failures(void **state)
 	char path[PATH_MAX], sub[PATH_MAX], names[256], name[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/no/such/dir", t->dir);
-	assert_int_equal(sysfile_write_atomic(path, "state", "x\n"), -ENOENT);
+	assert_int_equal(sysfile_write_atomic(path, "state", "x\n", 0644),
+	    -ENOENT);
 
 	/* rename over a directory fails: the temporary file is removed and
 	 * the directory is untouched. */
 	snprintf(sub, sizeof(sub), "%s/state", t->dir);
 	assert_int_equal(mkdir(sub, 0755), 0);
-	assert_int_equal(sysfile_write_atomic(t->dir, "state", "x\n"),
+	assert_int_equal(sysfile_write_atomic(t->dir, "state", "x\n", 0644),
 	    -EISDIR);
 	list_dir(t, names, sizeof(names));
 	assert_string_equal(names, "state");
 
 	memset(name, 'n', sizeof(name) - 1);
 	name[sizeof(name) - 1] = '\0';
-	assert_int_equal(sysfile_write_atomic(t->dir, name, "x\n"),
+	assert_int_equal(sysfile_write_atomic(t->dir, name, "x\n", 0644),
 	    -ENAMETOOLONG);
 }
 
