@@ -48,6 +48,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o)
 PORTAL_OBJS := $(PORTAL_SRCS:%.c=$(OBJ)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 BINS	:= $(BUILD)/agentd $(BUILD)/agentctl \
 	$(if $(wildcard agentd/reporter.c),$(BUILD)/agentd-reporter) \
@@ -81,7 +82,7 @@ $(BUILD)/agentd-portal: $(OBJ)/portal/portal.o $(BUILD)/libportal.a $(BUILD)/lib
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(PORTAL_LIBS) -lm
 
 # Unit tests link everything; --as-needed keeps what each one uses.
-$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(if $(PORTAL_OBJS),$(BUILD)/libportal.a) $(BUILD)/libagentd.a
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(UNIT_HELPERS:%.c=$(OBJ)/%.o) $(if $(PORTAL_OBJS),$(BUILD)/libportal.a) $(BUILD)/libagentd.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(PORTAL_LIBS) -lcmocka -lm
 

@@ -18,6 +18,26 @@
 #include "portal.h"
 #include "store.h"
 
+/* A new secret with the given prefix in token, and its hash for the store. */
+static int
+credential_new_secret(const char *prefix, char *token, size_t len,
+    char *hash, size_t hashlen)
+{
+	int r;
+
+	if ((r = auth_token_new(prefix, token, len)) != 0)
+		return r;
+	return auth_hash(token, hash, hashlen);
+}
+
+/* Whether a stored hash column equals hash, compared in constant time. */
+static int
+credential_hash_matches(const char *stored, const char *hash)
+{
+	return strlen(stored) == AUTH_HASH_LEN - 1 &&
+	    auth_equal(stored, hash, AUTH_HASH_LEN - 1);
+}
+
 int
 credential_token_create(struct store *s, double ttl, char *token, size_t len)
 {
@@ -28,8 +48,8 @@ credential_token_create(struct store *s, double ttl, char *token, size_t len)
 	double now = store_now();
 	int r;
 
-	if ((r = auth_token_new("enr", token, len)) != 0 ||
-	    (r = auth_hash(token, hash, sizeof(hash))) != 0)
+	if ((r = credential_new_secret("enr", token, len, hash,
+	    sizeof(hash))) != 0)
 		return r;
 	store_lock(s);
 	if ((st = store_stmt(s, ins)) == NULL) {
@@ -106,10 +126,8 @@ credential_enroll(struct store *s, const char *token, json_t *host,
 		return -EINVAL;
 	if ((r = auth_hash(token, hash, sizeof(hash))) != 0 ||
 	    (r = auth_uuid(out->agent_id, sizeof(out->agent_id))) != 0 ||
-	    (r = auth_token_new("agc", out->credential,
-	    sizeof(out->credential))) != 0 ||
-	    (r = auth_hash(out->credential, cred_hash,
-	    sizeof(cred_hash))) != 0)
+	    (r = credential_new_secret("agc", out->credential,
+	    sizeof(out->credential), cred_hash, sizeof(cred_hash))) != 0)
 		goto out;
 	if ((inventory = json_dumps(host, JSON_COMPACT)) == NULL) {
 		r = -ENOMEM;
@@ -202,8 +220,7 @@ credential_agent_check(struct store *s, const char *agent_id,
 		goto out;
 	}
 	stored = store_text(st, 0);
-	if (strlen(stored) != AUTH_HASH_LEN - 1 ||
-	    !auth_equal(stored, hash, AUTH_HASH_LEN - 1) ||
+	if (!credential_hash_matches(stored, hash) ||
 	    sqlite3_column_int(st, 1) != 0)
 		r = -EACCES;
 	else
@@ -263,8 +280,8 @@ credential_operator_create(struct store *s, const char *name, char *token,
 	sqlite3_stmt *st;
 	int rc, r;
 
-	if ((r = auth_token_new("opr", token, len)) != 0 ||
-	    (r = auth_hash(token, hash, sizeof(hash))) != 0)
+	if ((r = credential_new_secret("opr", token, len, hash,
+	    sizeof(hash))) != 0)
 		return r;
 	store_lock(s);
 	if ((st = store_stmt(s, ins)) == NULL) {
@@ -304,8 +321,7 @@ credential_operator_check(struct store *s, const char *token, char *name,
 	}
 	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
 	if (store_step(s, st) == SQLITE_ROW &&
-	    strlen(store_text(st, 0)) == AUTH_HASH_LEN - 1 &&
-	    auth_equal(store_text(st, 0), hash, AUTH_HASH_LEN - 1)) {
+	    credential_hash_matches(store_text(st, 0), hash)) {
 		snprintf(name, namelen, "%s", store_text(st, 1));
 		r = 0;
 	} else

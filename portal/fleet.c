@@ -84,39 +84,54 @@ fleet_host_row(struct store *s, sqlite3_stmt *row, json_t **out)
 	return 0;
 }
 
-int
-fleet_hosts(struct store *s, json_t **out)
+/*
+ * Steps st to the end, turning each row into an element with row, and
+ * sets *out to {key: [elements]}. The caller holds the lock; st is reset
+ * here on every path.
+ */
+static int
+fleet_collect(struct store *s, sqlite3_stmt *st, const char *key,
+    int (*row)(struct store *, sqlite3_stmt *, json_t **), json_t **out)
 {
-	static const char sel[] = "SELECT " HOST_COLUMNS " WHERE "
-	    "superseded_by IS NULL ORDER BY hostname, id LIMIT 100000";
-	json_t *arr = json_array(), *h;
-	sqlite3_stmt *st;
+	json_t *arr = json_array(), *e;
 	int rc, r;
 
 	*out = NULL;
-	store_lock(s);
-	if ((st = store_stmt(s, sel)) == NULL) {
-		r = -EIO;
-		goto out;
-	}
 	while ((rc = store_step(s, st)) == SQLITE_ROW) {
-		if ((r = fleet_host_row(s, st, &h)) != 0) {
+		if ((r = row(s, st, &e)) != 0) {
 			sqlite3_reset(st);
 			goto out;
 		}
-		json_array_append_new(arr, h);
+		json_array_append_new(arr, e);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
 		r = -EIO;
 		goto out;
 	}
-	*out = json_pack("{s:o}", "hosts", arr);
+	*out = json_pack("{s:o}", key, arr);
 	arr = NULL;	/* transferred */
 	r = 0;
 out:
-	store_unlock(s);
 	json_decref(arr);
+	return r;
+}
+
+int
+fleet_hosts(struct store *s, json_t **out)
+{
+	static const char sel[] = "SELECT " HOST_COLUMNS " WHERE "
+	    "superseded_by IS NULL ORDER BY hostname, id LIMIT 100000";
+	sqlite3_stmt *st;
+	int r;
+
+	*out = NULL;
+	store_lock(s);
+	if ((st = store_stmt(s, sel)) == NULL)
+		r = -EIO;
+	else
+		r = fleet_collect(s, st, "hosts", fleet_host_row, out);
+	store_unlock(s);
 	return r;
 }
 
@@ -187,6 +202,15 @@ out:
 	return r;
 }
 
+/* alert_row_json reports no failure; a NULL element is skipped on append. */
+static int
+fleet_alert_row(struct store *s, sqlite3_stmt *st, json_t **out)
+{
+	(void)s;
+	*out = alert_row_json(st);
+	return 0;
+}
+
 int
 fleet_alerts(struct store *s, int open_only, json_t **out)
 {
@@ -194,30 +218,37 @@ fleet_alerts(struct store *s, int open_only, json_t **out)
 	    " ORDER BY a.id DESC LIMIT 1000";
 	static const char open[] = "SELECT " ALERT_COLUMNS
 	    " WHERE a.closed IS NULL ORDER BY a.id DESC LIMIT 1000";
-	json_t *arr = json_array();
 	sqlite3_stmt *st;
-	int rc, r;
+	int r;
 
 	*out = NULL;
 	store_lock(s);
-	if ((st = store_stmt(s, open_only ? open : all)) == NULL) {
+	if ((st = store_stmt(s, open_only ? open : all)) == NULL)
 		r = -EIO;
-		goto out;
-	}
-	while ((rc = store_step(s, st)) == SQLITE_ROW)
-		json_array_append_new(arr, alert_row_json(st));
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		r = -EIO;
-		goto out;
-	}
-	*out = json_pack("{s:o}", "alerts", arr);
-	arr = NULL;	/* transferred */
-	r = 0;
-out:
+	else
+		r = fleet_collect(s, st, "alerts", fleet_alert_row, out);
 	store_unlock(s);
-	json_decref(arr);
 	return r;
+}
+
+/*
+ * Runs a query taking host_id that returns a row when the host is known:
+ * 0, -ENOENT without a row, -EIO. The caller holds the lock.
+ */
+static int
+fleet_host_known(struct store *s, const char *sql, const char *host_id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = store_stmt(s, sql)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, host_id, -1, SQLITE_STATIC);
+	rc = store_step(s, st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? -ENOENT : -EIO;
+	return 0;
 }
 
 int
@@ -230,23 +261,14 @@ fleet_command_create(struct store *s, const char *host_id, const char *type,
 	    "created, created_by) VALUES (?, ?, ?, ?, ?)";
 	sqlite3_stmt *st;
 	char *a = NULL, buf[32];
-	int rc, r;
+	int r;
 
 	*id = NULL;
 	if ((a = json_dumps(args, JSON_COMPACT)) == NULL)
 		return -ENOMEM;
 	store_lock(s);
-	if ((st = store_stmt(s, sel)) == NULL) {
-		r = -EIO;
+	if ((r = fleet_host_known(s, sel, host_id)) != 0)
 		goto out;
-	}
-	sqlite3_bind_text(st, 1, host_id, -1, SQLITE_STATIC);
-	rc = store_step(s, st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? -ENOENT : -EIO;
-		goto out;
-	}
 	if ((st = store_stmt(s, ins)) == NULL) {
 		r = -EIO;
 		goto out;
@@ -270,6 +292,26 @@ out:
 	return r;
 }
 
+/* The list form of a command in the current row of fleet_commands' query. */
+static int
+fleet_command_row(struct store *s, sqlite3_stmt *st, json_t **out)
+{
+	json_t *args;
+	char id[32];
+
+	(void)s;
+	snprintf(id, sizeof(id), "cmd_%lld",
+	    (long long)sqlite3_column_int64(st, 0));
+	args = json_loads(store_text(st, 2), 0, NULL);
+	*out = json_pack("{s:s, s:s, s:o, s:f, s:s, s:o}", "id", id, "type",
+	    store_text(st, 1), "args", args != NULL ? args : json_object(),
+	    "created", sqlite3_column_double(st, 3), "status",
+	    store_text(st, 4), "detail",
+	    sqlite3_column_type(st, 5) == SQLITE_NULL ? json_null() :
+	    json_string(store_text(st, 5)));
+	return 0;
+}
+
 int
 fleet_commands(struct store *s, const char *host_id, json_t **out)
 {
@@ -277,50 +319,20 @@ fleet_commands(struct store *s, const char *host_id, json_t **out)
 	static const char sel[] = "SELECT id, type, args, created, status, "
 	    "detail FROM commands WHERE agent_id = ? ORDER BY id DESC "
 	    "LIMIT 1000";
-	json_t *arr = json_array(), *args;
 	sqlite3_stmt *st;
-	char id[32];
-	int rc, r;
+	int r;
 
 	*out = NULL;
 	store_lock(s);
-	if ((st = store_stmt(s, exists)) == NULL) {
-		r = -EIO;
+	if ((r = fleet_host_known(s, exists, host_id)) != 0)
 		goto out;
-	}
-	sqlite3_bind_text(st, 1, host_id, -1, SQLITE_STATIC);
-	rc = store_step(s, st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? -ENOENT : -EIO;
-		goto out;
-	}
 	if ((st = store_stmt(s, sel)) == NULL) {
 		r = -EIO;
 		goto out;
 	}
 	sqlite3_bind_text(st, 1, host_id, -1, SQLITE_STATIC);
-	while ((rc = store_step(s, st)) == SQLITE_ROW) {
-		snprintf(id, sizeof(id), "cmd_%lld",
-		    (long long)sqlite3_column_int64(st, 0));
-		args = json_loads(store_text(st, 2), 0, NULL);
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:f, "
-		    "s:s, s:o}", "id", id, "type", store_text(st, 1), "args",
-		    args != NULL ? args : json_object(), "created",
-		    sqlite3_column_double(st, 3), "status", store_text(st, 4),
-		    "detail", sqlite3_column_type(st, 5) == SQLITE_NULL ?
-		    json_null() : json_string(store_text(st, 5))));
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		r = -EIO;
-		goto out;
-	}
-	*out = json_pack("{s:o}", "commands", arr);
-	arr = NULL;	/* transferred */
-	r = 0;
+	r = fleet_collect(s, st, "commands", fleet_command_row, out);
 out:
 	store_unlock(s);
-	json_decref(arr);
 	return r;
 }

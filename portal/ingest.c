@@ -83,6 +83,34 @@ ingest_bounded(const json_t *v, int depth)
 	}
 }
 
+/* A required member that is an object; *out is borrowed from o. */
+static int
+ingest_req_object(const json_t *o, const char *key, json_t **out,
+    char *err, size_t errlen)
+{
+	json_t *v;
+
+	*out = NULL;
+	if ((v = json_object_get(o, key)) == NULL)
+		return ingest_fail(err, errlen, "%s: missing", key);
+	if (!json_is_object(v))
+		return ingest_fail(err, errlen, "%s: expected an object", key);
+	*out = v;
+	return 0;
+}
+
+/* ingest_bounded with the error text naming the member, what. */
+static int
+ingest_req_bounded(const json_t *v, const char *what, char *err,
+    size_t errlen)
+{
+	if (ingest_bounded(v, 0) != 0)
+		return ingest_fail(err, errlen, "%s: a string is longer than "
+		    "%d bytes or nesting deeper than %d", what,
+		    PORTAL_MAX_STRING, INGEST_MAX_DEPTH);
+	return 0;
+}
+
 /* An optional string member: 0 if absent or a string. */
 static int
 ingest_opt_string(const json_t *o, const char *key, const char *where,
@@ -357,14 +385,8 @@ ingest_parse_enroll(const char *json, size_t len, json_t **root,
 		return -EINVAL;
 	if ((r = ingest_req_string(o, "token", 256, "", err, errlen)) != 0)
 		goto out;
-	if ((h = json_object_get(o, "host")) == NULL) {
-		r = ingest_fail(err, errlen, "host: missing");
+	if ((r = ingest_req_object(o, "host", &h, err, errlen)) != 0)
 		goto out;
-	}
-	if (!json_is_object(h)) {
-		r = ingest_fail(err, errlen, "host: expected an object");
-		goto out;
-	}
 	if ((r = ingest_req_string(h, "hostname", 255, "host", err,
 	    errlen)) != 0 ||
 	    (r = ingest_req_string(h, "machine_id", 128, "host", err,
@@ -383,12 +405,8 @@ ingest_parse_enroll(const char *json, size_t len, json_t **root,
 		    "memory_bytes");
 		goto out;
 	}
-	if (ingest_bounded(h, 0) != 0) {
-		r = ingest_fail(err, errlen, "host: a string is longer than "
-		    "%d bytes or nesting deeper than %d", PORTAL_MAX_STRING,
-		    INGEST_MAX_DEPTH);
+	if ((r = ingest_req_bounded(h, "host", err, errlen)) != 0)
 		goto out;
-	}
 	*token = json_string_value(json_object_get(o, "token"));
 	*host = h;
 	*root = o;
@@ -415,14 +433,8 @@ ingest_parse_command(const char *json, size_t len, json_t **root,
 	if ((r = ingest_req_string(o, "type", 64, "", err, errlen)) != 0)
 		goto out;
 	t = json_string_value(json_object_get(o, "type"));
-	if ((a = json_object_get(o, "args")) == NULL) {
-		r = ingest_fail(err, errlen, "args: missing");
+	if ((r = ingest_req_object(o, "args", &a, err, errlen)) != 0)
 		goto out;
-	}
-	if (!json_is_object(a)) {
-		r = ingest_fail(err, errlen, "args: expected an object");
-		goto out;
-	}
 	if (strcmp(t, "run_check") == 0 || strcmp(t, "run_backup") == 0) {
 		if ((r = ingest_req_string(a, "name", INGEST_MAX_NAME, "args",
 		    err, errlen)) != 0)
@@ -444,12 +456,8 @@ ingest_parse_command(const char *json, size_t len, json_t **root,
 		    "run_backup or open_support_session");
 		goto out;
 	}
-	if (ingest_bounded(a, 0) != 0) {
-		r = ingest_fail(err, errlen, "args: a string is longer than "
-		    "%d bytes or nesting deeper than %d", PORTAL_MAX_STRING,
-		    INGEST_MAX_DEPTH);
+	if ((r = ingest_req_bounded(a, "args", err, errlen)) != 0)
 		goto out;
-	}
 	*type = t;
 	*args = a;
 	*root = o;

@@ -4,7 +4,6 @@
  * samples written to a temporary /proc.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,119 +17,16 @@
 #include <cmocka.h>
 
 #include "cpu.h"
+#include "testutil.h"
 
 #define FIX	"tests/fixtures/cpu"
-
-#define assert_near(a, b) do {						\
-	double a_ = (a), b_ = (b);					\
-	if (fabs(a_ - b_) > 1e-6 * (fabs(b_) + 1))			\
-		fail_msg("%s = %.9g, expected %.9g", #a, a_, b_);	\
-} while (0)
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		fail_msg("cannot open fixture %s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-		fail_msg("short read on %s", path);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
-static void
-put(const char *dir, const char *name, const char *text)
-{
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((f = fopen(path, "w")) == NULL)
-		fail_msg("cannot write %s: %s", path, strerror(errno));
-	fputs(text, f);
-	fclose(f);
-}
-
-static void
-put_fixture(const char *dir, const char *name, const char *fixture)
-{
-	size_t len;
-	char *text = slurp(fixture, &len);
-
-	put(dir, name, text);
-	free(text);
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-rm_tree(const char *dir)
-{
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static const struct perf *
-find_perf(const struct result *r, const char *label)
-{
-	for (size_t i = 0; i < r->nperf; i++)
-		if (strcmp(r->perf[i].label, label) == 0)
-			return &r->perf[i];
-	fail_msg("no perfdata '%s' in result \"%s\"", label, r->summary);
-	return NULL;
-}
-
-/* A scratch /proc for one test, removed by the teardown. */
-struct tree {
-	char	root[64];
-	char	proc[96];
-};
-
-static int
-tree_setup(void **state)
-{
-	struct tree *t = calloc(1, sizeof(*t));
-
-	snprintf(t->root, sizeof(t->root), "/tmp/test_cpu.XXXXXX");
-	if (mkdtemp(t->root) == NULL)
-		fail_msg("mkdtemp: %s", strerror(errno));
-	snprintf(t->proc, sizeof(t->proc), "%s/proc", t->root);
-	mkdir(t->proc, 0755);
-	*state = t;
-	return 0;
-}
-
-static int
-tree_teardown(void **state)
-{
-	struct tree *t = *state;
-
-	rm_tree(t->root);
-	free(t);
-	return 0;
-}
 
 static void
 test_parse_this_host(void **state)
 {
 	struct cpu_sample s;
 	size_t len;
-	char *buf = slurp(FIX "/real/proc/stat", &len);
+	char *buf = testutil_slurp(FIX "/real/proc/stat", &len);
 
 	(void)state;
 	assert_int_equal(cpu_parse_stat(buf, len, &s), 0);
@@ -156,7 +52,7 @@ test_parse_old_kernels(void **state)
 
 	(void)state;
 	/* 2.4: user nice system idle only. */
-	buf = slurp(FIX "/linux-2.4/stat", &len);
+	buf = testutil_slurp(FIX "/linux-2.4/stat", &len);
 	assert_int_equal(cpu_parse_stat(buf, len, &s), 0);
 	assert_int_equal(s.nfields, 4);
 	assert_int_equal(s.user, 1234);
@@ -167,7 +63,7 @@ test_parse_old_kernels(void **state)
 	free(buf);
 
 	/* 2.6.9: iowait, irq, softirq but no steal yet. */
-	buf = slurp(FIX "/linux-2.6.9/stat", &len);
+	buf = testutil_slurp(FIX "/linux-2.6.9/stat", &len);
 	assert_int_equal(cpu_parse_stat(buf, len, &s), 0);
 	assert_int_equal(s.nfields, 7);
 	assert_int_equal(s.iowait, 6290);
@@ -182,7 +78,7 @@ test_parse_truncated(void **state)
 {
 	struct cpu_sample s;
 	size_t len, cut;
-	char *buf = slurp(FIX "/real/proc/stat", &len);
+	char *buf = testutil_slurp(FIX "/real/proc/stat", &len);
 	char *cpu1 = strstr(buf, "cpu1 "), *intr = strstr(buf, "intr ");
 
 	(void)state;
@@ -218,7 +114,7 @@ test_parse_garbage(void **state)
 	};
 	struct cpu_sample s;
 	size_t len;
-	char *buf = slurp(FIX "/garbage-stat", &len);
+	char *buf = testutil_slurp(FIX "/garbage-stat", &len);
 
 	(void)state;
 	assert_int_equal(cpu_parse_stat(buf, len, &s), -EINVAL);
@@ -241,10 +137,10 @@ test_usage_arithmetic(void **state)
 	char *buf;
 
 	(void)state;
-	buf = slurp(FIX "/real/proc/stat", &len);
+	buf = testutil_slurp(FIX "/real/proc/stat", &len);
 	assert_int_equal(cpu_parse_stat(buf, len, &a), 0);
 	free(buf);
-	buf = slurp(FIX "/real/stat.later", &len);
+	buf = testutil_slurp(FIX "/real/stat.later", &len);
 	assert_int_equal(cpu_parse_stat(buf, len, &b), 0);
 	free(buf);
 	/* Deltas: user 30, system 105, idle 97, iowait 10, softirq 2,
@@ -301,15 +197,15 @@ test_configure(void **state)
 static void
 test_collect_this_host(void **state)
 {
-	struct tree *t = *state;
+	struct testutil_tree *t = *state;
 	struct collector_env env = { .proc = t->proc, .sys = "/nonexistent" };
 	struct result res = { 0 };
 	void *inst = collector_cpu.new();
 	const struct perf *p;
 
-	put_fixture(t->proc, "stat", FIX "/real/proc/stat");
+	testutil_put_fixture(t->proc, "stat", FIX "/real/proc/stat");
 	assert_int_equal(collector_cpu.start(inst, &env), 0);
-	put_fixture(t->proc, "stat", FIX "/real/stat.later");
+	testutil_put_fixture(t->proc, "stat", FIX "/real/stat.later");
 	assert_int_equal(collect_run_sync(&collector_cpu, inst, NULL, &res),
 	    0);
 	assert_int_equal(res.state, STATE_OK);
@@ -317,24 +213,25 @@ test_collect_this_host(void **state)
 	    "system 40.5%, iowait 3.8%, steal 7.6%)");
 	assert_null(res.long_text);
 	assert_int_equal(res.nperf, 7);
-	p = find_perf(&res, "usage");
+	p = testutil_find_perf(&res, "usage");
 	assert_near(p->value, 100.0 * 137 / 264);
 	assert_string_equal(p->uom, "%");
 	assert_string_equal(p->warn, "");
 	assert_true(p->has_min && p->has_max);
 	assert_near(p->max, 100);
-	p = find_perf(&res, "iowait");
+	p = testutil_find_perf(&res, "iowait");
 	assert_near(p->value, 100.0 * 10 / 264);
 	assert_string_equal(p->warn, "50");
 	assert_string_equal(p->crit, "");
-	p = find_perf(&res, "steal");
+	p = testutil_find_perf(&res, "steal");
 	assert_near(p->value, 100.0 * 20 / 264);
 	assert_string_equal(p->warn, "20");
 	assert_string_equal(p->crit, "40");
-	assert_near(find_perf(&res, "system")->value, 100.0 * 107 / 264);
-	assert_near(find_perf(&res, "user")->value, 100.0 * 30 / 264);
-	assert_near(find_perf(&res, "idle")->value, 100.0 * 97 / 264);
-	assert_near(find_perf(&res, "cpus")->value, 2);
+	assert_near(testutil_find_perf(&res, "system")->value,
+	    100.0 * 107 / 264);
+	assert_near(testutil_find_perf(&res, "user")->value, 100.0 * 30 / 264);
+	assert_near(testutil_find_perf(&res, "idle")->value, 100.0 * 97 / 264);
+	assert_near(testutil_find_perf(&res, "cpus")->value, 2);
 
 	/* Same counters again: no time passed, UNKNOWN, then fine. */
 	assert_int_equal(collect_run_sync(&collector_cpu, inst, NULL, &res),
@@ -348,7 +245,7 @@ test_collect_this_host(void **state)
 static void
 test_collect_thresholds(void **state)
 {
-	struct tree *t = *state;
+	struct testutil_tree *t = *state;
 	struct collector_env env = { .proc = t->proc, .sys = "/nonexistent" };
 	struct result res = { 0 };
 	void *inst = collector_cpu.new();
@@ -356,12 +253,12 @@ test_collect_thresholds(void **state)
 
 	assert_int_equal(collector_cpu.configure(inst, "usage_critical",
 	    "90", err, sizeof(err)), 0);
-	put(t->proc, "stat", "cpu  0 0 0 0 0 0 0 0 0 0\n"
+	testutil_put(t->proc, "stat", "cpu  0 0 0 0 0 0 0 0 0 0\n"
 	    "cpu0 0 0 0 0 0 0 0 0 0 0\nintr 0\n");
 	assert_int_equal(collector_cpu.start(inst, &env), 0);
 
 	/* 100 ticks: user 10, system 10, idle 10, iowait 60, steal 10. */
-	put(t->proc, "stat", "cpu  10 0 10 10 60 0 0 10 0 0\n"
+	testutil_put(t->proc, "stat", "cpu  10 0 10 10 60 0 0 10 0 0\n"
 	    "cpu0 10 0 10 10 60 0 0 10 0 0\nintr 0\n");
 	assert_int_equal(collect_run_sync(&collector_cpu, inst, NULL, &res),
 	    0);
@@ -372,7 +269,7 @@ test_collect_thresholds(void **state)
 
 	/* Next 100: nice 40 (folded into user), softirq 10 (into system),
 	 * steal 50: CRITICAL steal, WARNING usage stays below 90. */
-	put(t->proc, "stat", "cpu  10 40 10 10 60 0 10 60 0 0\n"
+	testutil_put(t->proc, "stat", "cpu  10 40 10 10 60 0 10 60 0 0\n"
 	    "cpu0 10 40 10 10 60 0 10 60 0 0\nintr 0\n");
 	assert_int_equal(collect_run_sync(&collector_cpu, inst, NULL, &res),
 	    0);
@@ -382,12 +279,12 @@ test_collect_thresholds(void **state)
 	    "steal 50.0%)");
 
 	/* Counters reset (total shrank): UNKNOWN once, new baseline. */
-	put(t->proc, "stat", "cpu  1 0 1 1 0 0 0 0 0 0\n"
+	testutil_put(t->proc, "stat", "cpu  1 0 1 1 0 0 0 0 0 0\n"
 	    "cpu0 1 0 1 1 0 0 0 0 0 0\nintr 0\n");
 	assert_int_equal(collect_run_sync(&collector_cpu, inst, NULL, &res),
 	    0);
 	assert_int_equal(res.state, STATE_UNKNOWN);
-	put(t->proc, "stat", "cpu  96 0 1 1 0 0 0 0 0 0\n"
+	testutil_put(t->proc, "stat", "cpu  96 0 1 1 0 0 0 0 0 0\n"
 	    "cpu0 96 0 1 1 0 0 0 0 0 0\nintr 0\n");
 	assert_int_equal(collect_run_sync(&collector_cpu, inst, NULL, &res),
 	    0);
@@ -395,7 +292,7 @@ test_collect_thresholds(void **state)
 	assert_string_equal(res.summary, "usage 100.0% (CRITICAL > 90%); "
 	    "1 CPU, 100.0% used (user 100.0%, system 0.0%, iowait 0.0%, "
 	    "steal 0.0%)");
-	assert_string_equal(find_perf(&res, "usage")->crit, "90");
+	assert_string_equal(testutil_find_perf(&res, "usage")->crit, "90");
 	result_reset(&res);
 	collector_cpu.free(inst);
 }
@@ -403,14 +300,14 @@ test_collect_thresholds(void **state)
 static void
 test_collect_old_kernel(void **state)
 {
-	struct tree *t = *state;
+	struct testutil_tree *t = *state;
 	struct collector_env env = { .proc = t->proc, .sys = "/nonexistent" };
 	struct result res = { 0 };
 	void *inst = collector_cpu.new();
 
-	put_fixture(t->proc, "stat", FIX "/linux-2.4/stat");
+	testutil_put_fixture(t->proc, "stat", FIX "/linux-2.4/stat");
 	assert_int_equal(collector_cpu.start(inst, &env), 0);
-	put(t->proc, "stat", "cpu  1284 5 678 90050\n"
+	testutil_put(t->proc, "stat", "cpu  1284 5 678 90050\n"
 	    "cpu0 1284 5 678 90050\npage 5741 1808\n");
 	assert_int_equal(collect_run_sync(&collector_cpu, inst, NULL, &res),
 	    0);
@@ -447,13 +344,13 @@ test_collect_no_proc(void **state)
 static void
 test_collect_garbage(void **state)
 {
-	struct tree *t = *state;
+	struct testutil_tree *t = *state;
 	struct collector_env env = { .proc = t->proc, .sys = "/nonexistent" };
 	struct result res = { 0 };
 	void *inst = collector_cpu.new();
 	char want[256];
 
-	put_fixture(t->proc, "stat", FIX "/garbage-stat");
+	testutil_put_fixture(t->proc, "stat", FIX "/garbage-stat");
 	assert_int_equal(collector_cpu.start(inst, &env), -EINVAL);
 	assert_int_equal(collect_run_sync(&collector_cpu, inst, NULL, &res),
 	    -EINVAL);
@@ -475,14 +372,14 @@ main(void)
 		cmocka_unit_test(test_usage_arithmetic),
 		cmocka_unit_test(test_configure),
 		cmocka_unit_test_setup_teardown(test_collect_this_host,
-		    tree_setup, tree_teardown),
+		    testutil_tree_setup, testutil_tree_teardown),
 		cmocka_unit_test_setup_teardown(test_collect_thresholds,
-		    tree_setup, tree_teardown),
+		    testutil_tree_setup, testutil_tree_teardown),
 		cmocka_unit_test_setup_teardown(test_collect_old_kernel,
-		    tree_setup, tree_teardown),
+		    testutil_tree_setup, testutil_tree_teardown),
 		cmocka_unit_test(test_collect_no_proc),
 		cmocka_unit_test_setup_teardown(test_collect_garbage,
-		    tree_setup, tree_teardown),
+		    testutil_tree_setup, testutil_tree_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,6 @@
  * (this host's, a server's) with a fake clock.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,115 +17,9 @@
 #include <cmocka.h>
 
 #include "diskio.h"
+#include "testutil.h"
 
 #define FIX	"tests/fixtures/diskio"
-
-#define assert_near(a, b) do {						\
-	double a_ = (a), b_ = (b);					\
-	if (fabs(a_ - b_) > 1e-6 * (fabs(b_) + 1))			\
-		fail_msg("%s = %.9g, expected %.9g", #a, a_, b_);	\
-} while (0)
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		fail_msg("cannot open fixture %s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-		fail_msg("short read on %s", path);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
-static void
-put(const char *dir, const char *name, const char *text)
-{
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((f = fopen(path, "w")) == NULL)
-		fail_msg("cannot write %s: %s", path, strerror(errno));
-	fputs(text, f);
-	fclose(f);
-}
-
-static void
-put_fixture(const char *dir, const char *name, const char *fixture)
-{
-	size_t len;
-	char *text = slurp(fixture, &len);
-
-	put(dir, name, text);
-	free(text);
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-rm_tree(const char *dir)
-{
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static const struct perf *
-find_perf(const struct result *r, const char *label)
-{
-	for (size_t i = 0; i < r->nperf; i++)
-		if (strcmp(r->perf[i].label, label) == 0)
-			return &r->perf[i];
-	fail_msg("no perfdata '%s' in result \"%s\"", label, r->summary);
-	return NULL;
-}
-
-/* A scratch /proc for one test, removed by the teardown. */
-struct tree {
-	char	root[64];
-	char	proc[96];
-	char	sys[96];
-};
-
-static int
-tree_setup(void **state)
-{
-	struct tree *t = calloc(1, sizeof(*t));
-
-	snprintf(t->root, sizeof(t->root), "/tmp/test_diskio.XXXXXX");
-	if (mkdtemp(t->root) == NULL)
-		fail_msg("mkdtemp: %s", strerror(errno));
-	snprintf(t->proc, sizeof(t->proc), "%s/proc", t->root);
-	mkdir(t->proc, 0755);
-	snprintf(t->sys, sizeof(t->sys), "%s/sys", t->root);
-	mkdir(t->sys, 0755);
-	*state = t;
-	return 0;
-}
-
-static int
-tree_teardown(void **state)
-{
-	struct tree *t = *state;
-
-	rm_tree(t->root);
-	free(t);
-	return 0;
-}
 
 static uint64_t fake_usec;
 
@@ -162,7 +55,7 @@ test_parse_lines(void **state)
 	assert_int_equal(s.nfields, 17);
 
 	/* 4.9: 11 counters; a 2.6 partition line has only 4. */
-	buf = slurp(FIX "/linux-4.9-diskstats", &len);
+	buf = testutil_slurp(FIX "/linux-4.9-diskstats", &len);
 	assert_int_equal(diskio_parse(buf, len, &v, &n), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(v[0].name, "sda");
@@ -175,7 +68,7 @@ test_parse_lines(void **state)
 	    &s), -ENODATA);
 
 	/* This host. */
-	buf = slurp(FIX "/real/proc/diskstats", &len);
+	buf = testutil_slurp(FIX "/real/proc/diskstats", &len);
 	assert_int_equal(diskio_parse(buf, len, &v, &n), 0);
 	assert_int_equal(n, 10);
 	assert_string_equal(v[8].name, "vda");
@@ -201,7 +94,7 @@ test_parse_garbage(void **state)
 	};
 	struct diskio_stat s, *v = (void *)1;
 	size_t len, n;
-	char *buf = slurp(FIX "/garbage-diskstats", &len);
+	char *buf = testutil_slurp(FIX "/garbage-diskstats", &len);
 
 	(void)state;
 	assert_int_equal(diskio_parse(buf, len, &v, &n), -EINVAL);
@@ -310,14 +203,14 @@ start_fake(const char *proc, const char *sys, int want_rc)
 static void
 test_collect_this_host(void **state)
 {
-	struct tree *t = *state;
+	struct testutil_tree *t = *state;
 	struct diskio *d;
 	struct result res = { 0 };
 	const struct perf *p;
 
-	put_fixture(t->proc, "diskstats", FIX "/real/proc/diskstats");
+	testutil_put_fixture(t->proc, "diskstats", FIX "/real/proc/diskstats");
 	d = start_fake(t->proc, FIX "/real/sys", 0);
-	put_fixture(t->proc, "diskstats", FIX "/real/diskstats.later");
+	testutil_put_fixture(t->proc, "diskstats", FIX "/real/diskstats.later");
 	fake_usec += 10000000;
 	assert_int_equal(collect_run_sync(&collector_diskio, d, NULL, &res),
 	    0);
@@ -327,14 +220,14 @@ test_collect_this_host(void **state)
 	assert_string_equal(res.summary, "1 disk, busiest vda 2.9% busy "
 	    "(read 20.0 MiB/s, write 21.4 MiB/s)");
 	assert_int_equal(res.nperf, 5);
-	p = find_perf(&res, "vda:read_bytes_per_s");
+	p = testutil_find_perf(&res, "vda:read_bytes_per_s");
 	assert_near(p->value, 409960.0 * 512 / 10);
 	assert_string_equal(p->uom, "");
-	assert_near(find_perf(&res, "vda:write_bytes_per_s")->value,
+	assert_near(testutil_find_perf(&res, "vda:write_bytes_per_s")->value,
 	    437896.0 * 512 / 10);
-	assert_near(find_perf(&res, "vda:read_iops")->value, 22.3);
-	assert_near(find_perf(&res, "vda:write_iops")->value, 31.6);
-	p = find_perf(&res, "vda:util");
+	assert_near(testutil_find_perf(&res, "vda:read_iops")->value, 22.3);
+	assert_near(testutil_find_perf(&res, "vda:write_iops")->value, 31.6);
+	p = testutil_find_perf(&res, "vda:util");
 	assert_near(p->value, 2.92);
 	assert_string_equal(p->uom, "%");
 	assert_string_equal(p->warn, "");
@@ -347,14 +240,16 @@ test_collect_this_host(void **state)
 static void
 test_collect_server(void **state)
 {
-	struct tree *t = *state;
+	struct testutil_tree *t = *state;
 	struct diskio *d;
 	struct result res = { 0 };
 	char err[COLLECTOR_ERR_MAX];
 
-	put_fixture(t->proc, "diskstats", FIX "/server/proc/diskstats");
+	testutil_put_fixture(t->proc, "diskstats",
+	    FIX "/server/proc/diskstats");
 	d = start_fake(t->proc, FIX "/server/sys", 0);
-	put_fixture(t->proc, "diskstats", FIX "/server/diskstats.later");
+	testutil_put_fixture(t->proc, "diskstats",
+	    FIX "/server/diskstats.later");
 	fake_usec += 60000000;
 	assert_int_equal(collect_run_sync(&collector_diskio, d, NULL, &res),
 	    0);
@@ -365,15 +260,17 @@ test_collect_server(void **state)
 	/* Partitions, dm-0, md0, loop0, sr0, zram0 are not reported;
 	 * cciss/c0d0 is found as /sys/block/cciss!c0d0. */
 	assert_int_equal(res.nperf, 15);
-	assert_near(find_perf(&res, "sda:read_bytes_per_s")->value, 409600);
-	assert_near(find_perf(&res, "sda:write_bytes_per_s")->value, 819200);
-	assert_near(find_perf(&res, "sda:read_iops")->value, 10);
-	assert_near(find_perf(&res, "sda:write_iops")->value, 20);
-	assert_near(find_perf(&res, "sda:util")->value, 20);
-	assert_near(find_perf(&res, "nvme0n1:read_iops")->value, 1000);
-	assert_near(find_perf(&res, "nvme0n1:util")->value, 99);
-	assert_near(find_perf(&res, "cciss/c0d0:read_bytes_per_s")->value,
-	    48.0 * 512 / 60);
+	assert_near(testutil_find_perf(&res, "sda:read_bytes_per_s")->value,
+	    409600);
+	assert_near(testutil_find_perf(&res, "sda:write_bytes_per_s")->value,
+	    819200);
+	assert_near(testutil_find_perf(&res, "sda:read_iops")->value, 10);
+	assert_near(testutil_find_perf(&res, "sda:write_iops")->value, 20);
+	assert_near(testutil_find_perf(&res, "sda:util")->value, 20);
+	assert_near(testutil_find_perf(&res, "nvme0n1:read_iops")->value, 1000);
+	assert_near(testutil_find_perf(&res, "nvme0n1:util")->value, 99);
+	assert_near(testutil_find_perf(&res,
+	    "cciss/c0d0:read_bytes_per_s")->value, 48.0 * 512 / 60);
 	assert_string_equal(res.long_text,
 	    "sda: 20.0% busy, read 400.0 KiB/s (10.0 IOPS), write 800.0 KiB/s "
 	    "(20.0 IOPS)\n"
@@ -385,7 +282,8 @@ test_collect_server(void **state)
 	collector_diskio.free(d);
 
 	/* Thresholds on; LVM volumes watched too. */
-	put_fixture(t->proc, "diskstats", FIX "/server/proc/diskstats");
+	testutil_put_fixture(t->proc, "diskstats",
+	    FIX "/server/proc/diskstats");
 	d = start_fake(t->proc, FIX "/server/sys", 0);
 	assert_int_equal(collector_diskio.configure(d, "util_warning", "15",
 	    err, sizeof(err)), 0);
@@ -393,7 +291,8 @@ test_collect_server(void **state)
 	    err, sizeof(err)), 0);
 	assert_int_equal(collector_diskio.configure(d, "exclude",
 	    "loop*,sr*,zram*,md*", err, sizeof(err)), 0);
-	put_fixture(t->proc, "diskstats", FIX "/server/diskstats.later");
+	testutil_put_fixture(t->proc, "diskstats",
+	    FIX "/server/diskstats.later");
 	fake_usec += 60000000;
 	assert_int_equal(collect_run_sync(&collector_diskio, d, NULL, &res),
 	    0);
@@ -402,8 +301,8 @@ test_collect_server(void **state)
 	 * it, so it has rates only from the next run. */
 	assert_string_equal(res.summary, "nvme0n1 99.0% busy (CRITICAL > 98%), "
 	    "sda 20.0% busy (WARNING > 15%); 4 disks");
-	assert_string_equal(find_perf(&res, "sda:util")->warn, "15");
-	assert_string_equal(find_perf(&res, "sda:util")->crit, "98");
+	assert_string_equal(testutil_find_perf(&res, "sda:util")->warn, "15");
+	assert_string_equal(testutil_find_perf(&res, "sda:util")->crit, "98");
 	assert_non_null(strstr(res.long_text, "dm-0: new or reset, rates from "
 	    "the next run"));
 	result_reset(&res);
@@ -413,7 +312,7 @@ test_collect_server(void **state)
 static void
 test_collect_changes(void **state)
 {
-	struct tree *t = *state;
+	struct testutil_tree *t = *state;
 	struct diskio *d;
 	struct result res = { 0 };
 	char dir[160];
@@ -424,7 +323,7 @@ test_collect_changes(void **state)
 	mkdir(dir, 0755);
 	snprintf(dir, sizeof(dir), "%s/block/sdb", t->sys);
 	mkdir(dir, 0755);
-	put(t->proc, "diskstats",
+	testutil_put(t->proc, "diskstats",
 	    "   8       0 sda 100 0 800 0 100 0 800 0 0 4294960000 0\n"
 	    "   8      16 sdb 100 0 800 0 100 0 800 0 0 1000 0\n");
 	d = start_fake(t->proc, t->sys, 0);
@@ -433,7 +332,7 @@ test_collect_changes(void **state)
 	 * sdc appears. */
 	snprintf(dir, sizeof(dir), "%s/block/sdc", t->sys);
 	mkdir(dir, 0755);
-	put(t->proc, "diskstats",
+	testutil_put(t->proc, "diskstats",
 	    "   8       0 sda 160 0 1280 0 100 0 800 0 0 2704 0\n"
 	    "   8      16 sdb 5 0 40 0 1 0 8 0 0 10 0\n"
 	    "   8      32 sdc 5 0 40 0 1 0 8 0 0 10 0\n");
@@ -444,13 +343,13 @@ test_collect_changes(void **state)
 	assert_string_equal(res.summary, "3 disks, busiest sda 100.0% busy "
 	    "(read 24.0 KiB/s, write 0 B/s)");
 	assert_int_equal(res.nperf, 5);
-	assert_near(find_perf(&res, "sda:read_iops")->value, 6);
+	assert_near(testutil_find_perf(&res, "sda:read_iops")->value, 6);
 	assert_non_null(strstr(res.long_text, "sdb: new or reset"));
 	assert_non_null(strstr(res.long_text, "sdc: new or reset"));
 	result_reset(&res);
 
 	/* sda unplugged: gone from the report; the others have rates. */
-	put(t->proc, "diskstats",
+	testutil_put(t->proc, "diskstats",
 	    "   8      16 sdb 15 0 40 0 1 0 8 0 0 1010 0\n"
 	    "   8      32 sdc 5 0 40 0 11 0 8 0 0 5010 0\n");
 	fake_usec += 10000000;
@@ -459,7 +358,7 @@ test_collect_changes(void **state)
 	assert_string_equal(res.summary, "2 disks, busiest sdc 50.0% busy "
 	    "(read 0 B/s, write 0 B/s)");
 	assert_int_equal(res.nperf, 10);
-	assert_near(find_perf(&res, "sdb:util")->value, 10);
+	assert_near(testutil_find_perf(&res, "sdb:util")->value, 10);
 	result_reset(&res);
 	collector_diskio.free(d);
 }
@@ -467,7 +366,7 @@ test_collect_changes(void **state)
 static void
 test_collect_failures(void **state)
 {
-	struct tree *t = *state;
+	struct testutil_tree *t = *state;
 	struct diskio *d;
 	struct result res = { 0 };
 	char want[300];
@@ -490,7 +389,7 @@ test_collect_failures(void **state)
 	result_reset(&res);
 	collector_diskio.free(d);
 
-	put_fixture(t->proc, "diskstats", FIX "/garbage-diskstats");
+	testutil_put_fixture(t->proc, "diskstats", FIX "/garbage-diskstats");
 	d = start_fake(t->proc, FIX "/server/sys", -EINVAL);
 	assert_int_equal(collect_run_sync(&collector_diskio, d, NULL, &res),
 	    -EINVAL);
@@ -502,7 +401,8 @@ test_collect_failures(void **state)
 
 	/* start() failed, the file is back: first sample, UNKNOWN. */
 	d = start_fake(t->proc, FIX "/server/sys", -EINVAL);
-	put_fixture(t->proc, "diskstats", FIX "/server/proc/diskstats");
+	testutil_put_fixture(t->proc, "diskstats",
+	    FIX "/server/proc/diskstats");
 	assert_int_equal(collect_run_sync(&collector_diskio, d, NULL, &res),
 	    0);
 	assert_int_equal(res.state, STATE_UNKNOWN);
@@ -543,13 +443,13 @@ main(void)
 		cmocka_unit_test(test_rates),
 		cmocka_unit_test(test_configure),
 		cmocka_unit_test_setup_teardown(test_collect_this_host,
-		    tree_setup, tree_teardown),
+		    testutil_tree_setup_sys, testutil_tree_teardown),
 		cmocka_unit_test_setup_teardown(test_collect_server,
-		    tree_setup, tree_teardown),
+		    testutil_tree_setup_sys, testutil_tree_teardown),
 		cmocka_unit_test_setup_teardown(test_collect_changes,
-		    tree_setup, tree_teardown),
+		    testutil_tree_setup_sys, testutil_tree_teardown),
 		cmocka_unit_test_setup_teardown(test_collect_failures,
-		    tree_setup, tree_teardown),
+		    testutil_tree_setup_sys, testutil_tree_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

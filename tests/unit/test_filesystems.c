@@ -15,44 +15,9 @@
 #include <cmocka.h>
 
 #include "filesystems.h"
+#include "testutil.h"
 
 #define FIX	"tests/fixtures/filesystems"
-
-#define assert_near(a, b) do {						\
-	double a_ = (a), b_ = (b);					\
-	if (fabs(a_ - b_) > 1e-6 * (fabs(b_) + 1))			\
-		fail_msg("%s = %.9g, expected %.9g", #a, a_, b_);	\
-} while (0)
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		fail_msg("cannot open fixture %s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-		fail_msg("short read on %s", path);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
-static const struct perf *
-find_perf(const struct result *r, const char *label)
-{
-	for (size_t i = 0; i < r->nperf; i++)
-		if (strcmp(r->perf[i].label, label) == 0)
-			return &r->perf[i];
-	fail_msg("no perfdata '%s' in result \"%s\"", label, r->summary);
-	return NULL;
-}
 
 /* What the fake statvfs answers, per mount point. */
 struct fake_fs {
@@ -215,7 +180,7 @@ test_select_server(void **state)
 	char *exclude[] = { "/mnt/*", "xfs", "fuseblk" };
 	struct fs_selection sel;
 	size_t len;
-	char *buf = slurp(FIX "/server/proc/self/mountinfo", &len);
+	char *buf = testutil_slurp(FIX "/server/proc/self/mountinfo", &len);
 
 	(void)state;
 	assert_int_equal(filesystems_select(buf, len, NULL, 0, &sel), 0);
@@ -248,7 +213,7 @@ test_select_this_host(void **state)
 	    "/mnt/sandboxing/model_tools_env/v1/python", "/dev/shm" };
 	struct fs_selection sel;
 	size_t len;
-	char *buf = slurp(FIX "/real/proc/self/mountinfo", &len);
+	char *buf = testutil_slurp(FIX "/real/proc/self/mountinfo", &len);
 
 	(void)state;
 	assert_int_equal(filesystems_select(buf, len, NULL, 0, &sel), 0);
@@ -268,7 +233,7 @@ test_select_garbage(void **state)
 {
 	struct fs_selection sel;
 	size_t len, cut;
-	char *buf = slurp(FIX "/garbage-mountinfo", &len);
+	char *buf = testutil_slurp(FIX "/garbage-mountinfo", &len);
 
 	(void)state;
 	assert_int_equal(filesystems_select(buf, len, NULL, 0, &sel), -EINVAL);
@@ -277,7 +242,7 @@ test_select_garbage(void **state)
 
 	/* Cut short: only complete lines count; a garbled line is
 	 * counted and skipped. */
-	buf = slurp(FIX "/server/proc/self/mountinfo", &len);
+	buf = testutil_slurp(FIX "/server/proc/self/mountinfo", &len);
 	cut = (size_t)(strstr(buf, "29 25 0:25") - buf) + 10;
 	memcpy(buf + 3, "xx", 2);	/* line 1: "21 xx 0:20 ..." */
 	assert_int_equal(filesystems_select(buf, cut, NULL, 0, &sel), 0);
@@ -358,30 +323,31 @@ test_collect_server(void **state)
 	    "/var 93.0% used (WARNING > 90%); 11 filesystems");
 
 	/* / : 1048576 used, 1441792 available to users. */
-	p = find_perf(&res, "/:used");
+	p = testutil_find_perf(&res, "/:used");
 	assert_near(p->value, 100.0 * 1048576 / (1048576 + 1441792));
 	assert_string_equal(p->uom, "%");
 	assert_string_equal(p->warn, "90");
 	assert_string_equal(p->crit, "95");
-	p = find_perf(&res, "/:used_bytes");
+	p = testutil_find_perf(&res, "/:used_bytes");
 	assert_near(p->value, 1048576.0 * 4096);
 	assert_string_equal(p->uom, "B");
 	assert_near(p->max, 2621440.0 * 4096);
-	p = find_perf(&res, "/:inodes");
+	p = testutil_find_perf(&res, "/:inodes");
 	assert_near(p->value, 100.0 * 55360 / 655360);
 	assert_string_equal(p->warn, "90");
 	/* vfat with 512-byte blocks and no inode table. */
-	assert_near(find_perf(&res, "/boot/efi:used")->value,
+	assert_near(testutil_find_perf(&res, "/boot/efi:used")->value,
 	    100.0 * 48576 / 1048576);
-	assert_near(find_perf(&res, "/boot/efi:used_bytes")->value,
+	assert_near(testutil_find_perf(&res, "/boot/efi:used_bytes")->value,
 	    48576.0 * 512);
 	for (size_t i = 0; i < res.nperf; i++)
 		if (strcmp(res.perf[i].label, "/boot/efi:inodes") == 0 ||
 		    strcmp(res.perf[i].label, "/home:inodes") == 0)
 			fail_msg("%s reported without an inode table",
 			    res.perf[i].label);
-	assert_near(find_perf(&res, "/mnt/backup disk:used")->value, 100);
-	assert_near(find_perf(&res, "/srv/db:inodes")->value, 97);
+	assert_near(testutil_find_perf(&res, "/mnt/backup disk:used")->value,
+	    100);
+	assert_near(testutil_find_perf(&res, "/srv/db:inodes")->value, 97);
 	/* 11 mounts, 3 metrics each but for vfat and btrfs. */
 	assert_int_equal(res.nperf, 31);
 
@@ -413,11 +379,11 @@ test_collect_this_host(void **state)
 	/* df says 17%: it rounds up. */
 	assert_string_equal(res.summary, "3 filesystems, fullest / 16.6% "
 	    "used");
-	p = find_perf(&res, "/:used");
+	p = testutil_find_perf(&res, "/:used");
 	assert_near(p->value, 100.0 * 4164430 / (4164430 + 20919867));
-	p = find_perf(&res, "/:inodes");
+	p = testutil_find_perf(&res, "/:inodes");
 	assert_near(p->value, 100.0 * 411805 / 16777216);
-	assert_near(find_perf(&res, "/dev/shm:used")->value, 0);
+	assert_near(testutil_find_perf(&res, "/dev/shm:used")->value, 0);
 	assert_int_equal(res.nperf, 9);
 	assert_string_equal(res.long_text, "/: 16.6% used (15.9 GiB of 252.0 "
 	    "GiB), inodes 2.5% used, ext4 on /dev/vda\n"
@@ -451,7 +417,7 @@ test_collect_thresholds_and_exclude(void **state)
 	assert_int_equal(res.state, STATE_OK);
 	assert_string_equal(res.summary, "9 filesystems, fullest /var 93.0% "
 	    "used");
-	assert_string_equal(find_perf(&res, "/var:used")->crit, "");
+	assert_string_equal(testutil_find_perf(&res, "/var:used")->crit, "");
 	result_reset(&res);
 	collector_filesystems.free(fs);
 }
@@ -548,7 +514,7 @@ test_collect_this_host_for_real(void **state)
 	assert_int_equal(collector_filesystems.start(fs, &env), 0);
 	assert_int_equal(collect_run_sync(&collector_filesystems, fs, NULL,
 	    &res), 0);
-	p = find_perf(&res, "/:used");
+	p = testutil_find_perf(&res, "/:used");
 	assert_true(p->value >= 0 && p->value <= 100);
 	result_reset(&res);
 	collector_filesystems.free(fs);

@@ -4,7 +4,6 @@
  * from a fake root (including the /usr/lib/os-release fallback).
  */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,28 +18,9 @@
 #include <jansson.h>
 
 #include "inventory.h"
+#include "testutil.h"
 
 #define FIX	"tests/fixtures/inventory"
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		fail_msg("cannot open fixture %s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-		fail_msg("short read on %s", path);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
 
 static void
 expect_os(const char *fixture, const char *want)
@@ -50,7 +30,7 @@ expect_os(const char *fixture, const char *want)
 	char *buf;
 
 	snprintf(path, sizeof(path), FIX "/%s", fixture);
-	buf = slurp(path, &len);
+	buf = testutil_slurp(path, &len);
 	if (inventory_parse_os_release(buf, len, out, sizeof(out)) != 0)
 		fail_msg("%s: no name parsed", fixture);
 	free(buf);
@@ -114,7 +94,7 @@ expect_cpu(const char *fixture, const char *want)
 	int r;
 
 	snprintf(path, sizeof(path), FIX "/%s", fixture);
-	buf = slurp(path, &len);
+	buf = testutil_slurp(path, &len);
 	r = inventory_parse_cpuinfo(buf, len, out, sizeof(out));
 	free(buf);
 	if (r != 0)
@@ -166,32 +146,6 @@ test_cpuinfo_edges(void **state)
 	    sizeof(out)), -ENOENT);
 }
 
-static void
-put(const char *dir, const char *name, const char *from_fixture)
-{
-	char path[512], src[256], *buf;
-	size_t len;
-	FILE *f;
-
-	snprintf(src, sizeof(src), FIX "/%s", from_fixture);
-	buf = slurp(src, &len);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((f = fopen(path, "w")) == NULL)
-		fail_msg("cannot write %s: %s", path, strerror(errno));
-	fwrite(buf, 1, len, f);
-	fclose(f);
-	free(buf);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static const char *
 get_str(json_t *o, const char *key)
 {
@@ -221,11 +175,11 @@ test_collect_fake_root(void **state)
 	mkdir(usrlib, 0755);
 	snprintf(usrlib, sizeof(usrlib), "%s/usr/lib", root);
 	mkdir(usrlib, 0755);
-	put(proc, "cpuinfo", "cpuinfo.arm64");
-	put(proc, "meminfo", "meminfo");
-	put(etc, "machine-id", "machine-id");
+	testutil_put_fixture(proc, "cpuinfo", FIX "/cpuinfo.arm64");
+	testutil_put_fixture(proc, "meminfo", FIX "/meminfo");
+	testutil_put_fixture(etc, "machine-id", FIX "/machine-id");
 	/* Only the vendor copy: the fallback must find it. */
-	put(usrlib, "os-release", "os-release.alpine");
+	testutil_put_fixture(usrlib, "os-release", FIX "/os-release.alpine");
 
 	assert_int_equal(inventory_collect(proc, etc, &inv), 0);
 	assert_non_null(inv);
@@ -245,8 +199,8 @@ test_collect_fake_root(void **state)
 
 	/* /etc/os-release wins over the vendor copy; what is missing or
 	 * malformed is null, never made up. */
-	put(etc, "os-release", "os-release.debian12");
-	put(etc, "machine-id", "os-release.alpine");
+	testutil_put_fixture(etc, "os-release", FIX "/os-release.debian12");
+	testutil_put_fixture(etc, "machine-id", FIX "/os-release.alpine");
 	snprintf(usrlib, sizeof(usrlib), "%s/cpuinfo", proc);
 	unlink(usrlib);
 	snprintf(usrlib, sizeof(usrlib), "%s/meminfo", proc);
@@ -258,7 +212,7 @@ test_collect_fake_root(void **state)
 	assert_true(json_is_null(json_object_get(inv, "cpu_model")));
 	assert_true(json_is_null(json_object_get(inv, "memory_bytes")));
 	json_decref(inv);
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testutil_rm_tree(root);
 }
 
 /* This machine: everything a Linux host has is there. */

@@ -3,7 +3,6 @@
  * this host's files, a host without /sys and an overloaded host.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,112 +16,9 @@
 #include <cmocka.h>
 
 #include "load.h"
+#include "testutil.h"
 
 #define FIX	"tests/fixtures/load"
-
-#define assert_near(a, b) do {						\
-	double a_ = (a), b_ = (b);					\
-	if (fabs(a_ - b_) > 1e-6 * (fabs(b_) + 1))			\
-		fail_msg("%s = %.9g, expected %.9g", #a, a_, b_);	\
-} while (0)
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		fail_msg("cannot open fixture %s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-		fail_msg("short read on %s", path);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
-static void
-put(const char *dir, const char *name, const char *text)
-{
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((f = fopen(path, "w")) == NULL)
-		fail_msg("cannot write %s: %s", path, strerror(errno));
-	fputs(text, f);
-	fclose(f);
-}
-
-static void
-put_fixture(const char *dir, const char *name, const char *fixture)
-{
-	size_t len;
-	char *text = slurp(fixture, &len);
-
-	put(dir, name, text);
-	free(text);
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-rm_tree(const char *dir)
-{
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static const struct perf *
-find_perf(const struct result *r, const char *label)
-{
-	for (size_t i = 0; i < r->nperf; i++)
-		if (strcmp(r->perf[i].label, label) == 0)
-			return &r->perf[i];
-	fail_msg("no perfdata '%s' in result \"%s\"", label, r->summary);
-	return NULL;
-}
-
-/* A scratch /proc for one test, removed by the teardown. */
-struct tree {
-	char	root[64];
-	char	proc[96];
-};
-
-static int
-tree_setup(void **state)
-{
-	struct tree *t = calloc(1, sizeof(*t));
-
-	snprintf(t->root, sizeof(t->root), "/tmp/test_load.XXXXXX");
-	if (mkdtemp(t->root) == NULL)
-		fail_msg("mkdtemp: %s", strerror(errno));
-	snprintf(t->proc, sizeof(t->proc), "%s/proc", t->root);
-	mkdir(t->proc, 0755);
-	*state = t;
-	return 0;
-}
-
-static int
-tree_teardown(void **state)
-{
-	struct tree *t = *state;
-
-	rm_tree(t->root);
-	free(t);
-	return 0;
-}
 
 static void
 test_parse_loadavg(void **state)
@@ -142,7 +38,7 @@ test_parse_loadavg(void **state)
 	char *buf;
 
 	(void)state;
-	buf = slurp(FIX "/real/proc/loadavg", &len);
+	buf = testutil_slurp(FIX "/real/proc/loadavg", &len);
 	assert_int_equal(load_parse_loadavg(buf, len, &la), 0);
 	assert_near(la.load1, 0.44);
 	assert_near(la.load5, 0.26);
@@ -152,7 +48,7 @@ test_parse_loadavg(void **state)
 	free(buf);
 
 	/* A decimal comma (someone else's locale) is not a load. */
-	buf = slurp(FIX "/garbage-loadavg", &len);
+	buf = testutil_slurp(FIX "/garbage-loadavg", &len);
 	assert_int_equal(load_parse_loadavg(buf, len, &la), -EINVAL);
 	free(buf);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -248,15 +144,15 @@ test_collect_this_host(void **state)
 	assert_string_equal(res.summary, "load 0.44 0.26 0.12 on 2 CPUs");
 	assert_string_equal(res.long_text, "1 of 85 tasks runnable");
 	assert_int_equal(res.nperf, 4);
-	p = find_perf(&res, "load1");
+	p = testutil_find_perf(&res, "load1");
 	assert_near(p->value, 0.44);
 	assert_string_equal(p->warn, "");
-	p = find_perf(&res, "load15");
+	p = testutil_find_perf(&res, "load15");
 	assert_near(p->value, 0.12);
 	/* Per-CPU thresholds 2 and 4, scaled to the host's 2 CPUs. */
 	assert_string_equal(p->warn, "4");
 	assert_string_equal(p->crit, "8");
-	assert_near(find_perf(&res, "cpus")->value, 2);
+	assert_near(testutil_find_perf(&res, "cpus")->value, 2);
 	result_reset(&res);
 	collector_load.free(inst);
 }
@@ -298,7 +194,7 @@ test_collect_overloaded(void **state)
 	assert_int_equal(res.state, STATE_CRITICAL);
 	assert_string_equal(res.summary, "load15 4.15 per CPU (CRITICAL > 4 "
 	    "per CPU); load 26.31 25.54 24.92 on 6 CPUs");
-	p = find_perf(&res, "load15");
+	p = testutil_find_perf(&res, "load15");
 	assert_string_equal(p->warn, "12");
 	assert_string_equal(p->crit, "24");
 	result_reset(&res);
@@ -313,8 +209,8 @@ test_collect_overloaded(void **state)
 	assert_string_equal(res.summary, "load1 4.38 per CPU (WARNING > 3.5 "
 	    "per CPU), load15 4.15 per CPU (WARNING > 2 per CPU); load 26.31 "
 	    "25.54 24.92 on 6 CPUs");
-	assert_string_equal(find_perf(&res, "load1")->warn, "21");
-	assert_string_equal(find_perf(&res, "load15")->crit, "30");
+	assert_string_equal(testutil_find_perf(&res, "load1")->warn, "21");
+	assert_string_equal(testutil_find_perf(&res, "load15")->crit, "30");
 	result_reset(&res);
 	collector_load.free(inst);
 }
@@ -322,7 +218,7 @@ test_collect_overloaded(void **state)
 static void
 test_collect_failures(void **state)
 {
-	struct tree *t = *state;
+	struct testutil_tree *t = *state;
 	struct result res = { 0 };
 	void *inst = collector_load.new();
 	char want[256];
@@ -333,7 +229,7 @@ test_collect_failures(void **state)
 	    "loadavg: No such file or directory");
 	result_reset(&res);
 
-	put_fixture(t->proc, "loadavg", FIX "/garbage-loadavg");
+	testutil_put_fixture(t->proc, "loadavg", FIX "/garbage-loadavg");
 	run(t->proc, FIX "/real/sys", inst, &res, -EINVAL);
 	assert_int_equal(res.state, STATE_UNKNOWN);
 	snprintf(want, sizeof(want), "%s/loadavg: no load averages in it",
@@ -354,7 +250,7 @@ main(void)
 		cmocka_unit_test(test_collect_without_sys),
 		cmocka_unit_test(test_collect_overloaded),
 		cmocka_unit_test_setup_teardown(test_collect_failures,
-		    tree_setup, tree_teardown),
+		    testutil_tree_setup, testutil_tree_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,6 @@
  * MemAvailable, a host short of memory, garbage) and whole runs.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,119 +16,16 @@
 #include <cmocka.h>
 
 #include "memory.h"
+#include "testutil.h"
 
 #define FIX	"tests/fixtures/memory"
-
-#define assert_near(a, b) do {						\
-	double a_ = (a), b_ = (b);					\
-	if (fabs(a_ - b_) > 1e-6 * (fabs(b_) + 1))			\
-		fail_msg("%s = %.9g, expected %.9g", #a, a_, b_);	\
-} while (0)
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		fail_msg("cannot open fixture %s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-		fail_msg("short read on %s", path);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
-static void
-put(const char *dir, const char *name, const char *text)
-{
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((f = fopen(path, "w")) == NULL)
-		fail_msg("cannot write %s: %s", path, strerror(errno));
-	fputs(text, f);
-	fclose(f);
-}
-
-static void
-put_fixture(const char *dir, const char *name, const char *fixture)
-{
-	size_t len;
-	char *text = slurp(fixture, &len);
-
-	put(dir, name, text);
-	free(text);
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-rm_tree(const char *dir)
-{
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static const struct perf *
-find_perf(const struct result *r, const char *label)
-{
-	for (size_t i = 0; i < r->nperf; i++)
-		if (strcmp(r->perf[i].label, label) == 0)
-			return &r->perf[i];
-	fail_msg("no perfdata '%s' in result \"%s\"", label, r->summary);
-	return NULL;
-}
-
-/* A scratch /proc for one test, removed by the teardown. */
-struct tree {
-	char	root[64];
-	char	proc[96];
-};
-
-static int
-tree_setup(void **state)
-{
-	struct tree *t = calloc(1, sizeof(*t));
-
-	snprintf(t->root, sizeof(t->root), "/tmp/test_memory.XXXXXX");
-	if (mkdtemp(t->root) == NULL)
-		fail_msg("mkdtemp: %s", strerror(errno));
-	snprintf(t->proc, sizeof(t->proc), "%s/proc", t->root);
-	mkdir(t->proc, 0755);
-	*state = t;
-	return 0;
-}
-
-static int
-tree_teardown(void **state)
-{
-	struct tree *t = *state;
-
-	rm_tree(t->root);
-	free(t);
-	return 0;
-}
 
 static void
 test_parse_this_host(void **state)
 {
 	struct memory_info mi;
 	size_t len;
-	char *buf = slurp(FIX "/real/proc/meminfo", &len);
+	char *buf = testutil_slurp(FIX "/real/proc/meminfo", &len);
 
 	(void)state;
 	assert_int_equal(memory_parse_meminfo(buf, len, &mi), 0);
@@ -149,7 +45,7 @@ test_parse_old_kernel(void **state)
 {
 	struct memory_info mi;
 	size_t len;
-	char *buf = slurp(FIX "/linux-3.2/proc/meminfo", &len);
+	char *buf = testutil_slurp(FIX "/linux-3.2/proc/meminfo", &len);
 
 	(void)state;
 	assert_int_equal(memory_parse_meminfo(buf, len, &mi), 0);
@@ -194,13 +90,13 @@ test_parse_garbage(void **state)
 			    i, bad[i], r);
 	}
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		buf = slurp(files[i], &len);
+		buf = testutil_slurp(files[i], &len);
 		if (memory_parse_meminfo(buf, len, &mi) != -EINVAL)
 			fail_msg("%s parsed", files[i]);
 		free(buf);
 	}
 	/* A file cut after MemAvailable still has what we need. */
-	buf = slurp(FIX "/real/proc/meminfo", &len);
+	buf = testutil_slurp(FIX "/real/proc/meminfo", &len);
 	assert_int_equal(memory_parse_meminfo(buf, strstr(buf, "Buffers") -
 	    buf, &mi), 0);
 	assert_int_equal(mi.available, 24345540ULL * 1024);
@@ -251,12 +147,12 @@ test_collect_this_host(void **state)
 	    "(98.6%), no swap");
 	assert_null(res.long_text);
 	assert_int_equal(res.nperf, 2);
-	p = find_perf(&res, "available");
+	p = testutil_find_perf(&res, "available");
 	assert_near(p->value, 100.0 * 24345540 / 24684096);
 	assert_string_equal(p->uom, "%");
 	assert_string_equal(p->warn, "10:");
 	assert_string_equal(p->crit, "5:");
-	p = find_perf(&res, "available_bytes");
+	p = testutil_find_perf(&res, "available_bytes");
 	assert_near(p->value, 24345540.0 * 1024);
 	assert_string_equal(p->uom, "B");
 	assert_true(p->has_max);
@@ -280,11 +176,11 @@ test_collect_old_kernel(void **state)
 	assert_string_equal(res.long_text, "this kernel has no MemAvailable "
 	    "(before 3.14): estimated as MemFree + Buffers + Cached");
 	assert_int_equal(res.nperf, 4);
-	p = find_perf(&res, "swap_used");
+	p = testutil_find_perf(&res, "swap_used");
 	assert_near(p->value, 100.0 * (2097148 - 2041916) / 2097148);
 	assert_string_equal(p->warn, "90");
 	assert_string_equal(p->crit, "");
-	p = find_perf(&res, "swap_used_bytes");
+	p = testutil_find_perf(&res, "swap_used_bytes");
 	assert_near(p->value, (2097148.0 - 2041916) * 1024);
 	assert_near(p->max, 2097148.0 * 1024);
 	result_reset(&res);
@@ -315,7 +211,7 @@ test_collect_short_of_memory(void **state)
 	    "", err, sizeof(err)), 0);
 	run(FIX "/low/proc", inst, &res, 0);
 	assert_int_equal(res.state, STATE_OK);
-	assert_string_equal(find_perf(&res, "available")->warn, "");
+	assert_string_equal(testutil_find_perf(&res, "available")->warn, "");
 	result_reset(&res);
 	collector_memory.free(inst);
 }
@@ -323,7 +219,7 @@ test_collect_short_of_memory(void **state)
 static void
 test_collect_failures(void **state)
 {
-	struct tree *t = *state;
+	struct testutil_tree *t = *state;
 	struct result res = { 0 };
 	void *inst = collector_memory.new();
 	char want[256];
@@ -334,7 +230,7 @@ test_collect_failures(void **state)
 	    "meminfo: No such file or directory");
 	result_reset(&res);
 
-	put_fixture(t->proc, "meminfo", FIX "/garbage-meminfo");
+	testutil_put_fixture(t->proc, "meminfo", FIX "/garbage-meminfo");
 	run(t->proc, inst, &res, -EINVAL);
 	assert_int_equal(res.state, STATE_UNKNOWN);
 	snprintf(want, sizeof(want), "%s/meminfo: no usable MemTotal and "
@@ -357,7 +253,7 @@ main(void)
 		cmocka_unit_test(test_collect_old_kernel),
 		cmocka_unit_test(test_collect_short_of_memory),
 		cmocka_unit_test_setup_teardown(test_collect_failures,
-		    tree_setup, tree_teardown),
+		    testutil_tree_setup, testutil_tree_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,6 @@
  * clock.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,115 +18,9 @@
 #include <cmocka.h>
 
 #include "network.h"
+#include "testutil.h"
 
 #define FIX	"tests/fixtures/network"
-
-#define assert_near(a, b) do {						\
-	double a_ = (a), b_ = (b);					\
-	if (fabs(a_ - b_) > 1e-6 * (fabs(b_) + 1))			\
-		fail_msg("%s = %.9g, expected %.9g", #a, a_, b_);	\
-} while (0)
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		fail_msg("cannot open fixture %s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-		fail_msg("short read on %s", path);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
-static void
-put(const char *dir, const char *name, const char *text)
-{
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((f = fopen(path, "w")) == NULL)
-		fail_msg("cannot write %s: %s", path, strerror(errno));
-	fputs(text, f);
-	fclose(f);
-}
-
-static void
-put_fixture(const char *dir, const char *name, const char *fixture)
-{
-	size_t len;
-	char *text = slurp(fixture, &len);
-
-	put(dir, name, text);
-	free(text);
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-rm_tree(const char *dir)
-{
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static const struct perf *
-find_perf(const struct result *r, const char *label)
-{
-	for (size_t i = 0; i < r->nperf; i++)
-		if (strcmp(r->perf[i].label, label) == 0)
-			return &r->perf[i];
-	fail_msg("no perfdata '%s' in result \"%s\"", label, r->summary);
-	return NULL;
-}
-
-/* A scratch /proc for one test, removed by the teardown. */
-struct tree {
-	char	root[64];
-	char	proc[96];
-	char	sys[96];
-};
-
-static int
-tree_setup(void **state)
-{
-	struct tree *t = calloc(1, sizeof(*t));
-
-	snprintf(t->root, sizeof(t->root), "/tmp/test_network.XXXXXX");
-	if (mkdtemp(t->root) == NULL)
-		fail_msg("mkdtemp: %s", strerror(errno));
-	snprintf(t->proc, sizeof(t->proc), "%s/proc", t->root);
-	mkdir(t->proc, 0755);
-	snprintf(t->sys, sizeof(t->sys), "%s/sys", t->root);
-	mkdir(t->sys, 0755);
-	*state = t;
-	return 0;
-}
-
-static int
-tree_teardown(void **state)
-{
-	struct tree *t = *state;
-
-	rm_tree(t->root);
-	free(t);
-	return 0;
-}
 
 static uint64_t fake_usec;
 
@@ -138,7 +31,7 @@ fake_now(void)
 }
 
 static void
-put_ifindex(const struct tree *t, const char *name, const char *index)
+put_ifindex(const struct testutil_tree *t, const char *name, const char *index)
 {
 	char dir[256];
 
@@ -148,7 +41,7 @@ put_ifindex(const struct tree *t, const char *name, const char *index)
 	mkdir(dir, 0755);
 	snprintf(dir, sizeof(dir), "%s/class/net/%s", t->sys, name);
 	mkdir(dir, 0755);
-	put(dir, "ifindex", index);
+	testutil_put(dir, "ifindex", index);
 }
 
 static void
@@ -156,7 +49,7 @@ test_parse_this_host(void **state)
 {
 	struct network_stat *v;
 	size_t len, n;
-	char *buf = slurp(FIX "/real/proc/net/dev", &len);
+	char *buf = testutil_slurp(FIX "/real/proc/net/dev", &len);
 
 	(void)state;
 	assert_int_equal(network_parse_dev(buf, len, &v, &n), 0);
@@ -177,7 +70,7 @@ test_parse_server(void **state)
 {
 	struct network_stat *v;
 	size_t len, n;
-	char *buf = slurp(FIX "/server/proc/net/dev", &len);
+	char *buf = testutil_slurp(FIX "/server/proc/net/dev", &len);
 
 	(void)state;
 	assert_int_equal(network_parse_dev(buf, len, &v, &n), 0);
@@ -195,7 +88,7 @@ test_parse_server(void **state)
 	free(buf);
 
 	/* Header only: no interfaces, fine. */
-	buf = slurp(FIX "/server/proc/net/dev", &len);
+	buf = testutil_slurp(FIX "/server/proc/net/dev", &len);
 	assert_int_equal(network_parse_dev(buf, strstr(buf, "    lo:") - buf,
 	    &v, &n), 0);
 	assert_int_equal(n, 0);
@@ -220,7 +113,7 @@ test_parse_garbage(void **state)
 	};
 	struct network_stat *v = (void *)1;
 	size_t len, n;
-	char *buf = slurp(FIX "/garbage-dev", &len);
+	char *buf = testutil_slurp(FIX "/garbage-dev", &len);
 
 	(void)state;
 	assert_int_equal(network_parse_dev(buf, len, &v, &n), -EINVAL);
@@ -328,16 +221,16 @@ start_fake(const char *proc, const char *sys, int want_rc)
 static void
 test_collect_this_host(void **state)
 {
-	struct tree *t = *state;
+	struct testutil_tree *t = *state;
 	struct network *nw;
 	struct result res = { 0 };
 	char dir[160];
 
 	snprintf(dir, sizeof(dir), "%s/net", t->proc);
 	mkdir(dir, 0755);
-	put_fixture(dir, "dev", FIX "/real/proc/net/dev");
+	testutil_put_fixture(dir, "dev", FIX "/real/proc/net/dev");
 	nw = start_fake(t->proc, FIX "/real/sys", 0);
-	put_fixture(dir, "dev", FIX "/real/dev.later");
+	testutil_put_fixture(dir, "dev", FIX "/real/dev.later");
 	fake_usec += 10000000;
 	assert_int_equal(collect_run_sync(&collector_network, nw, NULL, &res),
 	    0);
@@ -346,14 +239,20 @@ test_collect_this_host(void **state)
 	assert_string_equal(res.summary, "3 interfaces, busiest eth0 rx "
 	    "4 B/s tx 742 B/s");
 	assert_int_equal(res.nperf, 12);
-	assert_near(find_perf(&res, "eth0:rx_bytes_per_s")->value, 4.2);
-	assert_near(find_perf(&res, "eth0:tx_bytes_per_s")->value, 742.2);
-	assert_near(find_perf(&res, "eth0:errors_per_s")->value, 0);
-	assert_string_equal(find_perf(&res, "eth0:errors_per_s")->warn, "1");
-	assert_string_equal(find_perf(&res, "eth0:errors_per_s")->crit, "10");
-	assert_string_equal(find_perf(&res, "eth0:drops_per_s")->warn, "100");
-	assert_string_equal(find_perf(&res, "eth0:drops_per_s")->crit, "");
-	assert_near(find_perf(&res, "ifb0:rx_bytes_per_s")->value, 0);
+	assert_near(testutil_find_perf(&res, "eth0:rx_bytes_per_s")->value,
+	    4.2);
+	assert_near(testutil_find_perf(&res, "eth0:tx_bytes_per_s")->value,
+	    742.2);
+	assert_near(testutil_find_perf(&res, "eth0:errors_per_s")->value, 0);
+	assert_string_equal(testutil_find_perf(&res, "eth0:errors_per_s")->warn,
+	    "1");
+	assert_string_equal(testutil_find_perf(&res, "eth0:errors_per_s")->crit,
+	    "10");
+	assert_string_equal(testutil_find_perf(&res, "eth0:drops_per_s")->warn,
+	    "100");
+	assert_string_equal(testutil_find_perf(&res, "eth0:drops_per_s")->crit,
+	    "");
+	assert_near(testutil_find_perf(&res, "ifb0:rx_bytes_per_s")->value, 0);
 	assert_string_equal(res.long_text,
 	    "ifb0: rx 0 B/s, tx 0 B/s, errors 0.0/s, drops 0.0/s\n"
 	    "ifb1: rx 0 B/s, tx 0 B/s, errors 0.0/s, drops 0.0/s\n"
@@ -365,30 +264,33 @@ test_collect_this_host(void **state)
 static void
 test_collect_server(void **state)
 {
-	struct tree *t = *state;
+	struct testutil_tree *t = *state;
 	struct network *nw;
 	struct result res = { 0 };
 	char dir[160], err[COLLECTOR_ERR_MAX];
 
 	snprintf(dir, sizeof(dir), "%s/net", t->proc);
 	mkdir(dir, 0755);
-	put_fixture(dir, "dev", FIX "/server/proc/net/dev");
+	testutil_put_fixture(dir, "dev", FIX "/server/proc/net/dev");
 	nw = start_fake(t->proc, FIX "/server/sys", 0);
-	put_fixture(dir, "dev", FIX "/server/dev.later");
+	testutil_put_fixture(dir, "dev", FIX "/server/dev.later");
 	fake_usec += 60000000;
 	assert_int_equal(collect_run_sync(&collector_network, nw, NULL, &res),
 	    0);
 	assert_int_equal(res.state, STATE_WARNING);
 	assert_string_equal(res.summary, "eth0 errors 2.0/s (WARNING > 1/s), "
 	    "docker0 drops 120.0/s (WARNING > 100/s); 4 interfaces");
-	assert_near(find_perf(&res, "eth0:rx_bytes_per_s")->value, 1e7);
-	assert_near(find_perf(&res, "eth0:tx_bytes_per_s")->value, 1e6);
-	assert_near(find_perf(&res, "eth0:errors_per_s")->value, 2);
-	assert_near(find_perf(&res, "eth0:drops_per_s")->value, 10);
+	assert_near(testutil_find_perf(&res, "eth0:rx_bytes_per_s")->value,
+	    1e7);
+	assert_near(testutil_find_perf(&res, "eth0:tx_bytes_per_s")->value,
+	    1e6);
+	assert_near(testutil_find_perf(&res, "eth0:errors_per_s")->value, 2);
+	assert_near(testutil_find_perf(&res, "eth0:drops_per_s")->value, 10);
 	/* eth1's 32-bit rx counter wrapped: 167296 bytes, not 2^64. */
-	assert_near(find_perf(&res, "eth1:rx_bytes_per_s")->value,
+	assert_near(testutil_find_perf(&res, "eth1:rx_bytes_per_s")->value,
 	    167296.0 / 60);
-	assert_near(find_perf(&res, "docker0:drops_per_s")->value, 120);
+	assert_near(testutil_find_perf(&res, "docker0:drops_per_s")->value,
+	    120);
 	assert_int_equal(res.nperf, 16);
 	assert_non_null(strstr(res.long_text, "eth0: rx 9.5 MiB/s, tx 976.6 "
 	    "KiB/s, errors 2.0/s, drops 10.0/s\n"));
@@ -399,7 +301,7 @@ test_collect_server(void **state)
 	    "1.5", err, sizeof(err)), 0);
 	assert_int_equal(collector_network.configure(nw, "exclude",
 	    "lo,veth*,docker*", err, sizeof(err)), 0);
-	put_fixture(dir, "dev", FIX "/server/proc/net/dev");
+	testutil_put_fixture(dir, "dev", FIX "/server/proc/net/dev");
 	fake_usec += 60000000;
 	/* Counters went back to the first sample: eth0 and eth1 look
 	 * re-created (several counters back), no rates for anyone. */
@@ -409,7 +311,7 @@ test_collect_server(void **state)
 	assert_string_equal(res.summary, "first sample of 2 interfaces; "
 	    "rates from the next run");
 	result_reset(&res);
-	put_fixture(dir, "dev", FIX "/server/dev.later");
+	testutil_put_fixture(dir, "dev", FIX "/server/dev.later");
 	fake_usec += 60000000;
 	assert_int_equal(collect_run_sync(&collector_network, nw, NULL, &res),
 	    0);
@@ -423,7 +325,7 @@ test_collect_server(void **state)
 static void
 test_collect_appear_disappear(void **state)
 {
-	struct tree *t = *state;
+	struct testutil_tree *t = *state;
 	struct network *nw;
 	struct result res = { 0 };
 	char dir[160];
@@ -438,7 +340,7 @@ test_collect_appear_disappear(void **state)
 	snprintf(text, sizeof(text), "%s"
 	    "  eth0: 1000 10 0 0 0 0 0 0 2000 20 0 0 0 0 0 0\n"
 	    "  tun0: 1000 10 0 0 0 0 0 0 2000 20 0 0 0 0 0 0\n", head);
-	put(dir, "dev", text);
+	testutil_put(dir, "dev", text);
 	nw = start_fake(t->proc, t->sys, 0);
 
 	/* tun0 re-created with a new ifindex (counters happen to be
@@ -449,7 +351,7 @@ test_collect_appear_disappear(void **state)
 	    "  eth0: 11000 20 0 0 0 0 0 0 2000 20 0 0 0 0 0 0\n"
 	    "  tun0: 5000 10 0 0 0 0 0 0 2000 20 0 0 0 0 0 0\n"
 	    "   wg0: 1 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0\n", head);
-	put(dir, "dev", text);
+	testutil_put(dir, "dev", text);
 	fake_usec += 10000000;
 	assert_int_equal(collect_run_sync(&collector_network, nw, NULL, &res),
 	    0);
@@ -467,14 +369,15 @@ test_collect_appear_disappear(void **state)
 	snprintf(text, sizeof(text), "%s"
 	    "  tun0: 6000 10 0 0 0 0 0 0 2000 20 0 0 0 0 0 0\n"
 	    "   wg0: 10001 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0\n", head);
-	put(dir, "dev", text);
+	testutil_put(dir, "dev", text);
 	fake_usec += 10000000;
 	assert_int_equal(collect_run_sync(&collector_network, nw, NULL, &res),
 	    0);
 	assert_string_equal(res.summary, "2 interfaces, busiest wg0 rx "
 	    "1000 B/s tx 0 B/s");
 	assert_int_equal(res.nperf, 8);
-	assert_near(find_perf(&res, "tun0:rx_bytes_per_s")->value, 100);
+	assert_near(testutil_find_perf(&res, "tun0:rx_bytes_per_s")->value,
+	    100);
 	result_reset(&res);
 
 	/* Nothing moved since. */
@@ -490,7 +393,7 @@ test_collect_appear_disappear(void **state)
 static void
 test_collect_failures(void **state)
 {
-	struct tree *t = *state;
+	struct testutil_tree *t = *state;
 	struct network *nw;
 	struct result res = { 0 };
 	char dir[160], want[300], err[COLLECTOR_ERR_MAX];
@@ -506,7 +409,7 @@ test_collect_failures(void **state)
 
 	snprintf(dir, sizeof(dir), "%s/net", t->proc);
 	mkdir(dir, 0755);
-	put_fixture(dir, "dev", FIX "/garbage-dev");
+	testutil_put_fixture(dir, "dev", FIX "/garbage-dev");
 	nw = start_fake(t->proc, t->sys, -EINVAL);
 	assert_int_equal(collect_run_sync(&collector_network, nw, NULL, &res),
 	    -EINVAL);
@@ -516,7 +419,7 @@ test_collect_failures(void **state)
 	result_reset(&res);
 
 	/* Every interface excluded. */
-	put_fixture(dir, "dev", FIX "/server/proc/net/dev");
+	testutil_put_fixture(dir, "dev", FIX "/server/proc/net/dev");
 	assert_int_equal(collector_network.configure(nw, "exclude", "*", err,
 	    sizeof(err)), 0);
 	assert_int_equal(collect_run_sync(&collector_network, nw, NULL, &res),
@@ -539,13 +442,13 @@ main(void)
 		cmocka_unit_test(test_rates),
 		cmocka_unit_test(test_configure),
 		cmocka_unit_test_setup_teardown(test_collect_this_host,
-		    tree_setup, tree_teardown),
+		    testutil_tree_setup_sys, testutil_tree_teardown),
 		cmocka_unit_test_setup_teardown(test_collect_server,
-		    tree_setup, tree_teardown),
+		    testutil_tree_setup_sys, testutil_tree_teardown),
 		cmocka_unit_test_setup_teardown(test_collect_appear_disappear,
-		    tree_setup, tree_teardown),
+		    testutil_tree_setup_sys, testutil_tree_teardown),
 		cmocka_unit_test_setup_teardown(test_collect_failures,
-		    tree_setup, tree_teardown),
+		    testutil_tree_setup_sys, testutil_tree_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

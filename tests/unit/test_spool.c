@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "spool.h"
+#include "testutil.h"
 
 #define PAD	900	/* payload padding: lines of about 1 KiB */
 
@@ -41,9 +42,7 @@ setup(void **state)
 
 	if (t == NULL)
 		return -1;
-	snprintf(t->dir, sizeof(t->dir), "/tmp/test_spool.XXXXXX");
-	if (mkdtemp(t->dir) == NULL) {
-		print_error("mkdtemp: %s\n", strerror(errno));
+	if (testutil_mkdtemp(t->dir, sizeof(t->dir)) != 0) {
 		free(t);
 		return -1;
 	}
@@ -56,11 +55,8 @@ static int
 teardown(void **state)
 {
 	struct tmp *t = *state;
-	char cmd[128];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
-	if (system(cmd) != 0)
-		print_error("could not remove %s\n", t->dir);
+	testutil_rm_rf(t->dir);
 	free(t);
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "sysfile.h"
+#include "testutil.h"
 
 struct tmp {
 	char	dir[64];
@@ -33,9 +34,7 @@ setup(void **state)
 
 	if (t == NULL)
 		return -1;
-	snprintf(t->dir, sizeof(t->dir), "/tmp/test_sysfile.XXXXXX");
-	if (mkdtemp(t->dir) == NULL) {
-		print_error("mkdtemp: %s\n", strerror(errno));
+	if (testutil_mkdtemp(t->dir, sizeof(t->dir)) != 0) {
 		free(t);
 		return -1;
 	}
@@ -47,11 +46,8 @@ static int
 teardown(void **state)
 {
 	struct tmp *t = *state;
-	char cmd[128];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
-	if (system(cmd) != 0)
-		print_error("could not remove %s\n", t->dir);
+	testutil_rm_rf(t->dir);
 	free(t);
 	return 0;
 }
