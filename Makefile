@@ -11,6 +11,11 @@ SBINDIR	?= $(PREFIX)/sbin
 BINDIR	?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
 LIBEXECDIR ?= $(PREFIX)/lib/agentd
+UNITDIR	?= /usr/lib/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
+MANDIR	?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR	?=
 FUZZ_SECONDS ?= 20
 
@@ -105,6 +110,17 @@ fuzz:
 	@$(MAKE) --no-print-directory deps
 	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh $(FUZZ_SRCS)
 
+# Packages and the system test (issue 4): scripts under packaging/ and
+# tests/system/ do the work.
+deb:
+	@sh packaging/build-deb.sh
+
+rpm:
+	@sh packaging/build-rpm.sh
+
+check-system:
+	@sh tests/system/run.sh
+
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(SYSCONFDIR)/agentd/conf.d $(DESTDIR)$(LIBEXECDIR)/checks
@@ -114,11 +130,17 @@ install: all
 	$(if $(wildcard $(BUILD)/agentd-portal),install -m 0755 $(BUILD)/agentd-portal $(DESTDIR)$(SBINDIR)/agentd-portal)
 	install -m 0644 docs/agentd.conf.example \
 	    $(DESTDIR)$(SYSCONFDIR)/agentd/agentd.conf
+	$(foreach f,$(wildcard systemd/*.service systemd/*.path),install -D -m 0644 $(f) $(DESTDIR)$(UNITDIR)/$(notdir $(f));)
+	$(if $(wildcard systemd/agentd.sysusers),install -D -m 0644 systemd/agentd.sysusers $(DESTDIR)$(SYSUSERSDIR)/agentd.conf)
+	$(if $(wildcard systemd/agentd.tmpfiles),install -D -m 0644 systemd/agentd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/agentd.conf)
+	$(foreach f,$(wildcard docs/man/*.8),install -D -m 0644 $(f) $(DESTDIR)$(MANDIR)/man8/$(notdir $(f));)
+	$(foreach f,$(wildcard docs/man/*.5),install -D -m 0644 $(f) $(DESTDIR)$(MANDIR)/man5/$(notdir $(f));)
+	$(if $(wildcard packaging/bash-completion/agentctl),install -D -m 0644 packaging/bash-completion/agentctl $(DESTDIR)$(COMPLETIONDIR)/agentctl)
 
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all deps check test demo fuzz install clean
+.PHONY: all deps check test demo fuzz install clean deb rpm check-system
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
