@@ -466,6 +466,20 @@ report_on_restart(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* The next start of the child, later each time, 1 s to 60 s. */
+static void
+report_schedule_restart(struct report *r)
+{
+	if (r->id == NULL)
+		return;
+	r->restart_usec = r->restart_usec == 0 ? 1000000 :
+	    r->restart_usec * 2;
+	if (r->restart_usec > REPORT_RESTART_MAX_USEC)
+		r->restart_usec = REPORT_RESTART_MAX_USEC;
+	sd_event_source_set_time_relative(r->restart_timer, r->restart_usec);
+	sd_event_source_set_enabled(r->restart_timer, SD_EVENT_ONESHOT);
+}
+
 static int
 report_on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
 {
@@ -479,14 +493,7 @@ report_on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
 		    si->si_code == CLD_EXITED ? "status" : "signal",
 		    si->si_status);
 	report_stop_child(r);
-	if (r->id == NULL)
-		return 0;
-	r->restart_usec = r->restart_usec == 0 ? 1000000 :
-	    r->restart_usec * 2;
-	if (r->restart_usec > REPORT_RESTART_MAX_USEC)
-		r->restart_usec = REPORT_RESTART_MAX_USEC;
-	sd_event_source_set_time_relative(r->restart_timer, r->restart_usec);
-	sd_event_source_set_enabled(r->restart_timer, SD_EVENT_ONESHOT);
+	report_schedule_restart(r);
 	return 0;
 }
 
@@ -520,9 +527,12 @@ report_start_child(struct report *r)
 	posix_spawn_file_actions_destroy(&fa);
 	close(sv[1]);
 	if (rc != 0) {
-		log_warnx("cannot start %s: %s", r->reporter_path, strerror(rc));
+		snprintf(r->last_error, sizeof(r->last_error), "cannot start %s: "
+		    "%s", r->reporter_path, strerror(rc));
+		log_warnx("%s; retrying", r->last_error);
 		close(sv[0]);
 		r->pid = 0;
+		report_schedule_restart(r);
 		return;
 	}
 	if (sd_event_add_child(r->event, &r->child_src, r->pid, WEXITED,
