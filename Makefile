@@ -130,7 +130,9 @@ install: all
 	$(if $(wildcard $(BUILD)/agentd-portal),install -m 0755 $(BUILD)/agentd-portal $(DESTDIR)$(SBINDIR)/agentd-portal)
 	install -m 0644 docs/agentd.conf.example \
 	    $(DESTDIR)$(SYSCONFDIR)/agentd/agentd.conf
-	$(foreach f,$(wildcard systemd/*.service systemd/*.path),install -D -m 0644 $(f) $(DESTDIR)$(UNITDIR)/$(notdir $(f));)
+# The units name /usr/sbin (packages use PREFIX=/usr); follow SBINDIR.
+	$(foreach f,$(wildcard systemd/*.service systemd/*.path),install -D -m 0644 $(f) $(DESTDIR)$(UNITDIR)/$(notdir $(f)) && \
+	    sed -i 's|=/usr/sbin/|=$(SBINDIR)/|' $(DESTDIR)$(UNITDIR)/$(notdir $(f));)
 	$(if $(wildcard systemd/agentd.sysusers),install -D -m 0644 systemd/agentd.sysusers $(DESTDIR)$(SYSUSERSDIR)/agentd.conf)
 	$(if $(wildcard systemd/agentd.tmpfiles),install -D -m 0644 systemd/agentd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/agentd.conf)
 	$(foreach f,$(wildcard docs/man/*.8),install -D -m 0644 $(f) $(DESTDIR)$(MANDIR)/man8/$(notdir $(f));)

@@ -7,6 +7,7 @@ pkgs="build-essential pkg-config clang libclang-rt-dev
 libsystemd-dev libjansson-dev libinih-dev libcmocka-dev valgrind
 libcurl4-openssl-dev zlib1g-dev libmicrohttpd-dev libsqlite3-dev libgnutls28-dev
 monitoring-plugins-basic collectd-core openssl procps python3 curl
+systemd man-db
 dbus-daemon systemd-journal-remote"
 
 missing=""
