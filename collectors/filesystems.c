@@ -24,6 +24,7 @@
  *    design (snaps);
  *  - overlay and aufs except on "/": container layers whose space is the
  *    backing filesystem's, already checked;
+ *  - a tmpfs on /dev itself (agentd's own PrivateDevices= sandbox);
  *  - anything below /proc, /sys, /run/user (per-login tmpfs),
  *    /run/credentials (systemd's fixed-size credential mounts) and the
  *    container runtimes' state (/var/lib/docker, /var/lib/containers,
@@ -206,6 +207,10 @@ fs_skip_reason(const struct fs_mount *m)
 	if ((strcmp(m->fstype, "overlay") == 0 ||
 	    strcmp(m->fstype, "aufs") == 0) && strcmp(m->mountpoint, "/") != 0)
 		return 1;
+	/* A tmpfs on /dev itself is systemd's PrivateDevices= view of our own
+	 * sandbox, not the host's /dev (devtmpfs, skipped above). */
+	if (strcmp(m->fstype, "tmpfs") == 0 && strcmp(m->mountpoint, "/dev") == 0)
+		return 2;
 	for (size_t i = 0; i < sizeof(fs_skip_below) / sizeof(fs_skip_below[0]);
 	    i++) {
 		n = strlen(fs_skip_below[i]);

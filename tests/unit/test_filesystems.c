@@ -206,6 +206,25 @@ test_select_server(void **state)
 	free(buf);
 }
 
+/* Under the packaged unit's PrivateDevices=, /dev is a private tmpfs of
+ * agentd's own: not a host filesystem. /dev/shm still is one. */
+static void
+test_select_private_dev(void **state)
+{
+	static const char mountinfo[] =
+	    "22 1 0:20 / /dev ro,nosuid - tmpfs tmpfs ro,size=4k,mode=755\n"
+	    "23 22 0:21 / /dev/shm rw,nosuid,nodev - tmpfs tmpfs rw\n";
+	static const char *const want[] = { "/dev/shm" };
+	struct fs_selection sel;
+
+	(void)state;
+	assert_int_equal(filesystems_select(mountinfo, sizeof(mountinfo) - 1,
+	    NULL, 0, &sel), 0);
+	assert_mounts(&sel, want, 1);
+	assert_int_equal(sel.skipped_path, 1);
+	filesystems_selection_free(&sel);
+}
+
 static void
 test_select_this_host(void **state)
 {
@@ -527,6 +546,7 @@ main(void)
 		cmocka_unit_test(test_parse_line),
 		cmocka_unit_test(test_parse_line_garbage),
 		cmocka_unit_test(test_select_server),
+		cmocka_unit_test(test_select_private_dev),
 		cmocka_unit_test(test_select_this_host),
 		cmocka_unit_test(test_select_garbage),
 		cmocka_unit_test(test_configure),
