@@ -8,7 +8,8 @@
 #include <sys/timex.h>
 
 /* Same contract as adjtimex(2): fills tx, returns the clock state
- * (TIME_OK .. TIME_ERROR) or -1 with errno set. */
+ * (TIME_OK .. TIME_ERROR) or -1 with errno set; EPERM, EACCES and ENOSYS
+ * make the collector ask systemd-timedated instead. */
 typedef int clock_adjtimex_fn(struct timex *tx);
 
 /* Replaces the adjtimex call of a clock collector instance. */
