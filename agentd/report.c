@@ -446,6 +446,24 @@ report_stop_child(struct report *r)
 	r->in_flight = false;
 }
 
+/* At shutdown the loop is gone: give the child up to a second to finish
+ * on its own, so systemd does not have to SIGKILL it after us. */
+static void
+report_reap_child(struct report *r)
+{
+	for (int i = 0; i < 100 && r->pid > 0; i++) {
+		if (waitpid(r->pid, NULL, WNOHANG) != 0)
+			r->pid = 0;
+		else
+			usleep(10000);
+	}
+	if (r->pid > 0) {
+		kill(r->pid, SIGKILL);
+		waitpid(r->pid, NULL, 0);
+		r->pid = 0;
+	}
+}
+
 static void
 report_on_close(struct ipc *ipc, int error, void *userdata)
 {
@@ -676,6 +694,7 @@ report_free(struct report *r)
 		log_warnx("spool: reports queued at shutdown could not be "
 		    "written");
 	report_stop_child(r);
+	report_reap_child(r);
 	sd_event_source_disable_unref(r->child_src);
 	sd_event_source_disable_unref(r->sync_defer);
 	sd_event_source_disable_unref(r->retry_timer);
