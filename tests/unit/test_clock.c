@@ -25,6 +25,7 @@
 
 #include "clock.h"
 #include "collector.h"
+#include "testutil.h"
 
 extern const struct collector collector_clock;
 
@@ -102,36 +103,11 @@ fake_adjtimex(struct timex *tx)
 	return current->rc;
 }
 
-#define assert_contains(hay, needle) \
-	assert_contains_at((hay), (needle), __FILE__, __LINE__)
-
-static void
-assert_contains_at(const char *hay, const char *needle, const char *file,
-    int line)
-{
-	if (hay != NULL && strstr(hay, needle) != NULL)
-		return;
-	print_error("'%s' not found in '%s'\n", needle,
-	    hay != NULL ? hay : "(null)");
-	_fail(file, line);
-}
-
-static const struct perf *
-find_perf(const struct result *res, const char *label)
-{
-	for (size_t i = 0; i < res->nperf; i++)
-		if (strcmp(res->perf[i].label, label) == 0)
-			return &res->perf[i];
-	print_error("no perfdata '%s' in %zu items\n", label, res->nperf);
-	fail();
-	return NULL;
-}
-
 static void
 assert_perf(const struct result *res, const char *label, double value,
     const char *uom, const char *warn)
 {
-	const struct perf *p = find_perf(res, label);
+	const struct perf *p = testutil_find_perf(res, label);
 
 	if (p->value < value - 1e-6 || p->value > value + 1e-6)
 		fail_msg("perf %s = %.9g, expected %.9g", label, p->value,
@@ -298,7 +274,7 @@ test_real_kernel(void **unused)
 	if (res.state != STATE_OK && res.state != STATE_WARNING)
 		fail_msg("real adjtimex: state %d: %s", res.state, res.summary);
 	assert_contains(res.summary, "clock ");
-	find_perf(&res, "maxerror");
+	testutil_find_perf(&res, "maxerror");
 	result_reset(&res);
 }
 
@@ -328,7 +304,6 @@ test_configure(void **unused)
 
 #define DBUS_DAEMON	"dbus-daemon"
 /* test_units' private bus: no activation, anyone owns any name. */
-#define BUS_CONF	"tests/fixtures/units/bus.conf"
 #define TIMEDATE	"org.freedesktop.timedate1"
 
 struct fake_timedated {
@@ -367,62 +342,16 @@ struct private_bus {
 	struct fake_timedated	 fake;
 };
 
-/* Starts dbus-daemon on DIR/bus; returns its pid, address in b. */
-static pid_t
-spawn_dbus(struct private_bus *b)
-{
-	char arg[128], line[256];
-	struct pollfd pfd;
-	int fds[2];
-	ssize_t n = 0;
-	pid_t pid;
-
-	snprintf(arg, sizeof(arg), "--address=unix:path=%s/bus", b->dir);
-	if (pipe2(fds, O_CLOEXEC) != 0)
-		fail_msg("pipe: %s", strerror(errno));
-	if ((pid = fork()) == -1)
-		fail_msg("fork: %s", strerror(errno));
-	if (pid == 0) {
-		int log;
-
-		/* Its complaints (fd limits in a container) go to a file. */
-		snprintf(line, sizeof(line), "%s/dbus-daemon.log", b->dir);
-		log = open(line, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (log >= 0)
-			dup2(log, STDERR_FILENO);
-		dup2(fds[1], STDOUT_FILENO);
-		execlp(DBUS_DAEMON, DBUS_DAEMON, "--config-file=" BUS_CONF,
-		    "--nofork", "--nopidfile", "--print-address", arg,
-		    (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	pfd = (struct pollfd){ .fd = fds[0], .events = POLLIN };
-	if (poll(&pfd, 1, 10000) != 1 ||
-	    (n = read(fds[0], line, sizeof(line) - 1)) <= 0)
-		fail_msg("dbus-daemon printed no address within 10 s (see "
-		    "%s/dbus-daemon.log)", b->dir);
-	close(fds[0]);
-	line[n] = '\0';
-	line[strcspn(line, "\n")] = '\0';
-	snprintf(b->address, sizeof(b->address), "%s", line);
-	return pid;
-}
-
 static int
 teardown_bus(void **state)
 {
 	struct private_bus *b = *state;
 	char cmd[128];
-	int status;
 
 	if (b == NULL)
 		return 0;
 	sd_bus_flush_close_unref(b->server);
-	if (b->daemon > 0) {
-		kill(b->daemon, SIGTERM);
-		waitpid(b->daemon, &status, 0);
-	}
+	testutil_dbus_stop(&b->daemon);
 	sd_event_unref(b->event);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b->dir);
 	if (system(cmd) != 0)
@@ -451,7 +380,8 @@ setup_bus(void **state)
 		free(b);
 		return -1;
 	}
-	b->daemon = spawn_dbus(b);
+	b->daemon = testutil_dbus_start(b->dir, b->address,
+	    sizeof(b->address));
 	if ((r = sd_event_new(&b->event)) < 0 ||
 	    (r = sd_bus_new(&b->server)) < 0 ||
 	    (r = sd_bus_set_address(b->server, b->address)) < 0 ||

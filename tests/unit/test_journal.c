@@ -18,43 +18,18 @@
 
 #include "collector.h"
 #include "journal.h"
+#include "testutil.h"
 
 extern const struct collector collector_journal;
 
 #define HISTORY		"tests/fixtures/journal/history.export"
 #define BOOT_ID		"7f3c2a9e8b1d4c6fa0e5d2b9c8a71f03"
 
-#define assert_contains(hay, needle) \
-	assert_contains_at((hay), (needle), __FILE__, __LINE__)
-
-static void
-assert_contains_at(const char *hay, const char *needle, const char *file,
-    int line)
-{
-	if (hay != NULL && strstr(hay, needle) != NULL)
-		return;
-	print_error("'%s' not found in '%s'\n", needle,
-	    hay != NULL ? hay : "(null)");
-	_fail(file, line);
-}
-
-static const struct perf *
-find_perf(const struct result *res, const char *label)
-{
-	for (size_t i = 0; i < res->nperf; i++)
-		if (strcmp(res->perf[i].label, label) == 0)
-			return &res->perf[i];
-	print_error("no perfdata '%s' in %zu items (summary: %s)\n", label,
-	    res->nperf, res->summary);
-	fail();
-	return NULL;
-}
-
 static void
 assert_perf_near(const struct result *res, const char *label, double value,
     double slack)
 {
-	const struct perf *p = find_perf(res, label);
+	const struct perf *p = testutil_find_perf(res, label);
 
 	if (p->value < value - slack || p->value > value + slack)
 		fail_msg("perf %s = %g, expected %g (summary: %s)", label,
@@ -430,7 +405,7 @@ test_count_and_resume(void **state)
 	    "/srv/backup: No space left on device\nkernel (emerg): Kernel "
 	    "panic - not syncing: Fatal exception");
 	assert_perf_near(&res, "errors", 3, 0);
-	assert_string_equal(find_perf(&res, "rate")->warn, "1");
+	assert_string_equal(testutil_find_perf(&res, "rate")->warn, "1");
 	result_reset(&res);
 
 	/* Nothing new: nothing counted twice. */

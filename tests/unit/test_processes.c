@@ -12,41 +12,17 @@
 
 #include "collector.h"
 #include "processes.h"
+#include "testutil.h"
 
 extern const struct collector collector_processes;
 
 #define FIX	"tests/fixtures/processes/"
 
-#define assert_contains(hay, needle) \
-	assert_contains_at((hay), (needle), __FILE__, __LINE__)
-
-static void
-assert_contains_at(const char *hay, const char *needle, const char *file,
-    int line)
-{
-	if (hay != NULL && strstr(hay, needle) != NULL)
-		return;
-	print_error("'%s' not found in '%s'\n", needle,
-	    hay != NULL ? hay : "(null)");
-	_fail(file, line);
-}
-
-static const struct perf *
-find_perf(const struct result *res, const char *label)
-{
-	for (size_t i = 0; i < res->nperf; i++)
-		if (strcmp(res->perf[i].label, label) == 0)
-			return &res->perf[i];
-	print_error("no perfdata '%s' in %zu items\n", label, res->nperf);
-	fail();
-	return NULL;
-}
-
 static void
 assert_perf(const struct result *res, const char *label, double value,
     const char *warn, const char *crit)
 {
-	const struct perf *p = find_perf(res, label);
+	const struct perf *p = testutil_find_perf(res, label);
 
 	if (p->value < value - 0.05 || p->value > value + 0.05)
 		fail_msg("perf %s = %g, expected %g", label, p->value, value);

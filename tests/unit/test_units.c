@@ -23,25 +23,11 @@
 
 #include "collector.h"
 #include "units.h"
+#include "testutil.h"
 
 extern const struct collector collector_units;
 
 #define DBUS_DAEMON	"dbus-daemon"
-#define BUS_CONF	"tests/fixtures/units/bus.conf"
-
-#define assert_contains(hay, needle) \
-	assert_contains_at((hay), (needle), __FILE__, __LINE__)
-
-static void
-assert_contains_at(const char *hay, const char *needle, const char *file,
-    int line)
-{
-	if (hay != NULL && strstr(hay, needle) != NULL)
-		return;
-	print_error("'%s' not found in '%s'\n", needle,
-	    hay != NULL ? hay : "(null)");
-	_fail(file, line);
-}
 
 static void *
 new_units(const char *key, ...)
@@ -295,60 +281,6 @@ struct private_bus {
 	struct fake_systemd	 fake;
 };
 
-/* Starts dbus-daemon on DIR/bus; returns its pid, address in b. */
-static pid_t
-spawn_dbus(struct private_bus *b)
-{
-	char arg[128], line[256];
-	struct pollfd pfd;
-	int fds[2];
-	ssize_t n = 0;
-	pid_t pid;
-
-	snprintf(arg, sizeof(arg), "--address=unix:path=%s/bus", b->dir);
-	if (pipe2(fds, O_CLOEXEC) != 0)
-		fail_msg("pipe: %s", strerror(errno));
-	if ((pid = fork()) == -1)
-		fail_msg("fork: %s", strerror(errno));
-	if (pid == 0) {
-		int log;
-
-		/* Its complaints (fd limits in a container) go to a file. */
-		snprintf(line, sizeof(line), "%s/dbus-daemon.log", b->dir);
-		log = open(line, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (log >= 0)
-			dup2(log, STDERR_FILENO);
-		dup2(fds[1], STDOUT_FILENO);
-		execlp(DBUS_DAEMON, DBUS_DAEMON, "--config-file=" BUS_CONF,
-		    "--nofork", "--nopidfile", "--print-address", arg,
-		    (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	pfd = (struct pollfd){ .fd = fds[0], .events = POLLIN };
-	if (poll(&pfd, 1, 10000) != 1 ||
-	    (n = read(fds[0], line, sizeof(line) - 1)) <= 0)
-		fail_msg("dbus-daemon printed no address within 10 s (see "
-		    "%s/dbus-daemon.log)", b->dir);
-	close(fds[0]);
-	line[n] = '\0';
-	line[strcspn(line, "\n")] = '\0';
-	snprintf(b->address, sizeof(b->address), "%s", line);
-	return pid;
-}
-
-static void
-stop_dbus(struct private_bus *b)
-{
-	int status;
-
-	if (b->daemon <= 0)
-		return;
-	kill(b->daemon, SIGTERM);
-	waitpid(b->daemon, &status, 0);
-	b->daemon = 0;
-}
-
 static int	teardown_bus(void **);
 
 /* Connects b->server and serves the fake Manager on it. */
@@ -387,7 +319,8 @@ setup_bus(void **state)
 	snprintf(b->dir, sizeof(b->dir), "/tmp/test_units.XXXXXX");
 	if (mkdtemp(b->dir) == NULL)
 		return -1;
-	b->daemon = spawn_dbus(b);
+	b->daemon = testutil_dbus_start(b->dir, b->address,
+	    sizeof(b->address));
 	if ((r = sd_event_new(&b->event)) < 0 || (r = connect_fake(b)) < 0) {
 		print_error("fake systemd on %s: %s\n", b->address,
 		    strerror(-r));
@@ -407,7 +340,7 @@ teardown_bus(void **state)
 	if (b == NULL)
 		return 0;
 	sd_bus_flush_close_unref(b->server);
-	stop_dbus(b);
+	testutil_dbus_stop(&b->daemon);
 	sd_event_unref(b->event);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b->dir);
 	if (system(cmd) != 0)
@@ -494,7 +427,7 @@ test_bus_errors(void **state)
 	    0) >= 0);
 
 	/* The bus goes away: UNKNOWN, then one reconnect attempt at once. */
-	stop_dbus(b);
+	testutil_dbus_stop(&b->daemon);
 	assert_int_equal(collect_run_sync(&collector_units, inst, b->event,
 	    &res), 0);
 	assert_int_equal(res.state, STATE_UNKNOWN);
@@ -507,7 +440,8 @@ test_bus_errors(void **state)
 
 	/* The bus is back, but reconnecting waits for the slow retry: no
 	 * attempt on every run. */
-	b->daemon = spawn_dbus(b);
+	b->daemon = testutil_dbus_start(b->dir, b->address,
+	    sizeof(b->address));
 	assert_int_equal(collect_run_sync(&collector_units, inst, b->event,
 	    &res), 0);
 	assert_int_equal(res.state, STATE_UNKNOWN);

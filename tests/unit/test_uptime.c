@@ -17,6 +17,7 @@
 
 #include "collector.h"
 #include "uptime.h"
+#include "testutil.h"
 
 extern const struct collector collector_uptime;
 
@@ -25,20 +26,6 @@ extern const struct collector collector_uptime;
 #define OTHER_BOOT_ID		"0c8e2a7b-5f41-4d9e-9a3b-7e6d5c4b3a21"
 
 /* strstr that says what it looked for and in what, when it fails. */
-#define assert_contains(hay, needle) \
-	assert_contains_at((hay), (needle), __FILE__, __LINE__)
-
-static void
-assert_contains_at(const char *hay, const char *needle, const char *file,
-    int line)
-{
-	if (hay != NULL && strstr(hay, needle) != NULL)
-		return;
-	print_error("'%s' not found in '%s'\n", needle,
-	    hay != NULL ? hay : "(null)");
-	_fail(file, line);
-}
-
 static void
 write_file(const char *dir, const char *name, const char *text)
 {

@@ -3,6 +3,11 @@
  * test; the scratch directories take the program's name so that a test
  * that leaves one behind says which it was.
  */
+#include <unistd.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <poll.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <ftw.h>
 #include <setjmp.h>
@@ -147,4 +152,68 @@ testutil_rm_rf(const char *dir)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		print_error("could not remove %s\n", dir);
+}
+
+void
+testutil_assert_contains(const char *hay, const char *needle, const char *file,
+    int line)
+{
+	if (hay != NULL && strstr(hay, needle) != NULL)
+		return;
+	print_error("'%s' not found in '%s'\n", needle,
+	    hay != NULL ? hay : "(null)");
+	_fail(file, line);
+}
+
+pid_t
+testutil_dbus_start(const char *dir, char *address, size_t len)
+{
+	char arg[128], line[256];
+	struct pollfd pfd;
+	int fds[2];
+	ssize_t n = 0;
+	pid_t pid;
+
+	snprintf(arg, sizeof(arg), "--address=unix:path=%s/bus", dir);
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		fail_msg("pipe: %s", strerror(errno));
+	if ((pid = fork()) == -1)
+		fail_msg("fork: %s", strerror(errno));
+	if (pid == 0) {
+		int log;
+
+		/* Its complaints (fd limits in a container) go to a file. */
+		snprintf(line, sizeof(line), "%s/dbus-daemon.log", dir);
+		log = open(line, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (log >= 0)
+			dup2(log, STDERR_FILENO);
+		dup2(fds[1], STDOUT_FILENO);
+		execlp("dbus-daemon", "dbus-daemon",
+		    "--config-file=tests/fixtures/dbus/bus.conf", "--nofork",
+		    "--nopidfile", "--print-address", arg, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	pfd = (struct pollfd){ .fd = fds[0], .events = POLLIN };
+	if (poll(&pfd, 1, 10000) != 1 ||
+	    (n = read(fds[0], line, sizeof(line) - 1)) <= 0)
+		fail_msg("dbus-daemon printed no address within 10 s (see "
+		    "%s/dbus-daemon.log)", dir);
+	close(fds[0]);
+	line[n] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	snprintf(address, len, "%s", line);
+	return pid;
+}
+
+void
+testutil_dbus_stop(pid_t *pid)
+{
+	int status;
+
+	if (*pid <= 0)
+		return;
+	kill(*pid, SIGTERM);
+	waitpid(*pid, &status, 0);
+	*pid = 0;
 }

@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "result.h"
 
@@ -19,6 +20,12 @@
 } while (0)
 
 /* The whole of path, NUL-terminated, its length in *len; caller frees. */
+/* Fails at the caller's line unless needle occurs in hay. */
+#define assert_contains(hay, needle) \
+	testutil_assert_contains((hay), (needle), __FILE__, __LINE__)
+void	 testutil_assert_contains(const char *hay, const char *needle,
+	    const char *file, int line);
+
 char	*testutil_slurp(const char *path, size_t *len);
 /* Writes text to dir/name. */
 void	 testutil_put(const char *dir, const char *name, const char *text);
@@ -50,6 +57,16 @@ int	testutil_tree_teardown(void **state);
  * Makes the empty directory /tmp/PROGRAM.XXXXXX in dir (len bytes):
  * 0, or -1 after printing why. testutil_rm_rf removes it again.
  */
+/*
+ * A private dbus-daemon for the collectors that talk D-Bus (units, clock):
+ * listens on dir/bus with tests/fixtures/dbus/bus.conf (no activation,
+ * anyone may own any name), its address copied into address. Fails the
+ * test if it prints no address within 10 s. Stop it with testutil_dbus_stop,
+ * which zeroes *pid.
+ */
+pid_t	testutil_dbus_start(const char *dir, char *address, size_t len);
+void	testutil_dbus_stop(pid_t *pid);
+
 int	testutil_mkdtemp(char *dir, size_t len);
 void	testutil_rm_rf(const char *dir);
 
