@@ -194,12 +194,6 @@ ipc_send(struct ipc *ipc, const json_t *msg)
 	return ipc_flush(ipc);
 }
 
-size_t
-ipc_pending(const struct ipc *ipc)
-{
-	return ipc->outlen - ipc->outoff;
-}
-
 void
 ipc_free(struct ipc *ipc)
 {

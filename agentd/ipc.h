@@ -25,8 +25,6 @@ int	ipc_new(sd_event *event, int fd, ipc_msg_fn *on_msg,
 	    ipc_close_fn *on_close, void *userdata, struct ipc **ip);
 /* Queues one message; it is written as the socket allows. 0 or -errno. */
 int	ipc_send(struct ipc *ipc, const json_t *msg);
-/* Bytes queued and not yet written. */
-size_t	ipc_pending(const struct ipc *ipc);
 void	ipc_free(struct ipc *ipc);
 
 #endif

@@ -84,6 +84,5 @@ uint64_t	 collect_now(clockid_t clock);
 
 /* NULL-terminated table of every built-in collector. */
 extern const struct collector *const collectors[];
-const struct collector *collectors_find(const char *name);
 
 #endif

@@ -1,6 +1,4 @@
 /* The static table of built-in collectors: no dlopen, one entry per file. */
-#include <string.h>
-
 #include "collector.h"
 
 extern const struct collector collector_cpu, collector_memory, collector_load,
@@ -23,11 +21,3 @@ const struct collector *const collectors[] = {
 	NULL,
 };
 
-const struct collector *
-collectors_find(const char *name)
-{
-	for (size_t i = 0; collectors[i] != NULL; i++)
-		if (strcmp(collectors[i]->name, name) == 0)
-			return collectors[i];
-	return NULL;
-}

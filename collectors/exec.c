@@ -271,12 +271,6 @@ exec_signal(struct exec_job *job, int sig)
 		kill(-job->pid, sig);
 }
 
-pid_t
-exec_pid(const struct exec_job *job)
-{
-	return job->pid;
-}
-
 static void
 exec_destroy(struct exec_job *job)
 {

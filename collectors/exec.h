@@ -41,7 +41,6 @@ int	exec_start(sd_event *event, char *const argv[], unsigned timeout_sec,
 	    struct exec_job **jobp);
 /* Sends sig to the job's process group (shutdown). */
 void	exec_signal(struct exec_job *job, int sig);
-pid_t	exec_pid(const struct exec_job *job);
 /* Frees the job; a running child is killed (SIGKILL) and reaped later by
  * the loop, never left behind. */
 void	exec_free(struct exec_job *job);

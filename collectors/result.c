@@ -101,19 +101,6 @@ result_escalate(struct result *r, enum check_state s)
 }
 
 void
-result_copy(struct result *dst, const struct result *src)
-{
-	*dst = *src;
-	dst->long_text = src->long_text != NULL ? xstrdup(src->long_text) : NULL;
-	dst->perf = NULL;
-	dst->perf_cap = src->nperf;
-	if (src->nperf > 0) {
-		dst->perf = xreallocarray(NULL, src->nperf, sizeof(*src->perf));
-		memcpy(dst->perf, src->perf, src->nperf * sizeof(*src->perf));
-	}
-}
-
-void
 result_move(struct result *dst, struct result *src)
 {
 	result_reset(dst);

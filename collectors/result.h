@@ -58,8 +58,6 @@ void		 result_append_long(struct result *r, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 /* Raises r's state to s if s is worse (CRITICAL > WARNING > UNKNOWN > OK). */
 void		 result_escalate(struct result *r, enum check_state s);
-/* Deep copy; dst must be empty (reset) or zeroed. */
-void		 result_copy(struct result *dst, const struct result *src);
 void		 result_move(struct result *dst, struct result *src);
 
 const char	*result_state_name(enum check_state s);	/* "OK", ... */
