@@ -199,7 +199,7 @@ alert_state_alerts(const char *state)
 int
 alert_check_changed(struct store *s, const char *agent_id, const char *check,
     const char *old_state, const char *new_state, const char *summary,
-    double now)
+    double now, int *budget)
 {
 	int r;
 
@@ -208,10 +208,14 @@ alert_check_changed(struct store *s, const char *agent_id, const char *check,
 	if (alert_state_alerts(old_state) &&
 	    (r = alert_close(s, agent_id, "check", check, now)) != 0)
 		return r;
-	if (alert_state_alerts(new_state))
-		return alert_open(s, agent_id, "check", check, new_state,
-		    summary, now);
-	return 0;
+	if (!alert_state_alerts(new_state))
+		return 0;
+	/* Out of budget: the check's state is stored, its alert is not. */
+	if (*budget <= 0)
+		return 1;
+	(*budget)--;
+	return alert_open(s, agent_id, "check", check, new_state, summary,
+	    now);
 }
 
 int

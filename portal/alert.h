@@ -30,11 +30,14 @@ int	alert_close_agent(struct store *, const char *agent_id, double now);
 /*
  * The rule for check alerts: when a check's state changes, its open alert
  * (if any) closes; when the new state is WARNING or CRITICAL a new alert
- * opens. old_state is NULL for a check seen for the first time.
+ * opens. old_state is NULL for a check seen for the first time. Opening
+ * spends one of *budget (the alerts one request may open,
+ * PORTAL_MAX_ALERTS_PER_REQUEST); with none left the alert is not opened
+ * and 1 is returned instead of 0.
  */
 int	alert_check_changed(struct store *, const char *agent_id,
 	    const char *check, const char *old_state, const char *new_state,
-	    const char *summary, double now);
+	    const char *summary, double now, int *budget);
 
 /* The JSON of an alert row selected as ALERT_COLUMNS (new reference). */
 #define ALERT_COLUMNS \

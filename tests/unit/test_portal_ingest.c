@@ -91,6 +91,22 @@ static const struct parse_case cases[] = {
 	  "\"payload\": {}}]}", -EINVAL, "body: invalid JSON" },
 	{ "{\"reports\": [{\"seq\": 1, \"kind\": \"a\\u0000b\", \"time\": 1, "
 	  "\"payload\": {}}]}", -EINVAL, "body: invalid JSON" },
+	/* duplicate keys: the agent refuses them, so does the portal */
+	{ "{\"reports\": [], \"reports\": []}", -EINVAL,
+	  "body: invalid JSON" },
+	{ "{\"reports\": [{\"seq\": 1, \"kind\": \"state_change\", \"time\": 1,"
+	  " \"payload\": {\"check\": {\"name\": \"a\", \"state\": \"OK\", "
+	  "\"state\": \"CRITICAL\"}}}]}", -EINVAL, "body: invalid JSON" },
+	/* command ids: at most 64 bytes, as on the agent */
+	{ "{\"reports\": [{\"seq\": 1, \"kind\": \"command_result\", "
+	  "\"time\": 1, \"payload\": {\"command_id\": \"cmd_"
+	  "123456789012345678901234567890123456789012345678901234567890\", "
+	  "\"status\": \"done\"}}]}", 0, NULL },
+	{ "{\"reports\": [{\"seq\": 1, \"kind\": \"command_result\", "
+	  "\"time\": 1, \"payload\": {\"command_id\": \"cmd_"
+	  "1234567890123456789012345678901234567890123456789012345678901\", "
+	  "\"status\": \"done\"}}]}", -EINVAL,
+	  "reports[0].payload.command_id: must be 1 to 64 bytes" },
 };
 
 static void
