@@ -83,11 +83,10 @@ api_enroll(struct api *a, struct http_request *req, struct http_reply *rep)
 		goto out;
 	}
 	if (r == -EEXIST) {
-		http_error(rep, 409, "host.machine_id: this machine is "
-		    "enrolled as agent %s; re-enrol from the host with its "
-		    "current identity (agentctl enroll --force), or have an "
-		    "operator allow the replacement (agentd-portal token "
-		    "create --replace %s); the token was not spent",
+		/* At most 200 bytes: what agentctl shows of an error. */
+		http_error(rep, 409, "host.machine_id: enrolled as agent %s; "
+		    "send that agent's credential, or use a token from "
+		    "'agentd-portal token create --replace %s'",
 		    e.conflict, e.conflict);
 		goto out;
 	}
