@@ -410,6 +410,17 @@ api_handle(void *arg, struct http_request *req, struct http_reply *rep)
 		    "%s)", API_PREFIX);
 		return;
 	}
+	/*
+	 * http.c leaves an escaped NUL or control character escaped; no
+	 * endpoint or id has a '%', a control character or a DEL in it.
+	 */
+	for (rest = req->url; *rest != '\0'; rest++)
+		if (*rest == '%' || (unsigned char)*rest < 0x20 ||
+		    *rest == 0x7f) {
+			http_error(rep, 400, "URL: escaped NUL or control "
+			    "characters, and '%%', are not allowed");
+			return;
+		}
 	rest = req->url + strlen(API_PREFIX);
 	if (strcmp(rest, "enroll") == 0) {
 		if (strcmp(req->method, "POST") == 0)
