@@ -48,9 +48,17 @@ json_t	*alert_row_json(sqlite3_stmt *);
 
 /*
  * Dead-man's switch: marks unreachable every enrolled host silent for
- * PORTAL_DEADMAN_FACTOR report intervals and opens its alert. Takes the
+ * PORTAL_DEADMAN_FACTOR report intervals, with no clock step recorded
+ * within them, and opens its alert. Takes the
  * lock. Returns how many hosts it marked, or -EIO.
  */
 int	alert_deadman_scan(struct store *, double now);
+/*
+ * The portal's realtime clock stepped by delta seconds (seen at now): no
+ * host is marked unreachable for a silence that began before now until a
+ * full grace period has passed, and stamps ahead of now become now. Takes
+ * the lock. Returns 0 or -EIO.
+ */
+int	alert_clock_step(struct store *, double now, double delta);
 
 #endif
