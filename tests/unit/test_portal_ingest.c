@@ -195,6 +195,28 @@ test_parse_count_limit(void **state)
 	free(s);
 }
 
+/* A heartbeat listing more checks than an agent may have: 400. */
+static void
+test_parse_check_count(void **state)
+{
+	struct ingest_batch b;
+	size_t cap = 128 + (PORTAL_MAX_CHECKS + 1) * 48, len, i;
+	char err[256], *s = malloc(cap);
+
+	(void)state;
+	len = (size_t)snprintf(s, cap, "{\"reports\": [{\"seq\": 1, \"kind\": "
+	    "\"heartbeat\", \"time\": 1, \"payload\": {\"checks\": [");
+	for (i = 0; i < PORTAL_MAX_CHECKS + 1; i++)
+		len += (size_t)snprintf(s + len, cap - len, "%s{\"name\": "
+		    "\"c%zu\", \"state\": \"OK\"}", i ? "," : "", i);
+	snprintf(s + len, cap - len, "]}}]}");
+	assert_int_equal(ingest_parse_reports(s, strlen(s), &b, err,
+	    sizeof(err)), -EINVAL);
+	assert_string_equal(err, "reports[0].payload.checks: 1001 checks, at "
+	    "most 1000 per agent");
+	free(s);
+}
+
 static void
 test_parse_long_string(void **state)
 {
@@ -370,6 +392,7 @@ main(void)
 		cmocka_unit_test(test_parse_table),
 		cmocka_unit_test(test_parse_fields),
 		cmocka_unit_test(test_parse_count_limit),
+		cmocka_unit_test(test_parse_check_count),
 		cmocka_unit_test(test_parse_long_string),
 		cmocka_unit_test(test_enroll_and_command),
 		cmocka_unit_test(test_gunzip_bound),
