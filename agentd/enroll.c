@@ -347,6 +347,7 @@ enroll_run(const char *portal_url, const char *token, const char *ca_file,
 	struct identity id = { 0 }, *old = NULL;
 	struct enroll_http h = { 0 };
 	char *portal = NULL, *url = NULL, *ca = NULL, *body = NULL;
+	const char *proof = NULL;
 	char why[1024];
 	json_t *host = NULL, *req = NULL;
 	size_t tlen = strlen(token);
@@ -399,15 +400,34 @@ enroll_run(const char *portal_url, const char *token, const char *ca_file,
 		r = -ENOMEM;
 		goto out;
 	}
+	/*
+	 * Re-enrolling with the same portal: the current credential proves
+	 * that this is the host the portal knows under this machine_id
+	 * (docs/protocol.md). It never goes to another portal.
+	 */
+	if (old != NULL && old->portal != NULL &&
+	    strcmp(old->portal, portal) == 0)
+		proof = old->credential;
 	xasprintf(&url, "%s/api/v1/enroll", portal);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	r = enroll_http("POST", url, ca, NULL, body, &h, err, errlen);
+	r = enroll_http("POST", url, ca, proof, body, &h, err, errlen);
 	curl_global_cleanup();
 	if (r < 0)
 		goto out;
 	if (h.status == 401) {
-		enroll_err(err, errlen, "token refused: unknown, used or "
-		    "expired");
+		enroll_err(err, errlen, "token refused: unknown, used, "
+		    "revoked or expired");
+		r = -EPERM;
+		goto out;
+	}
+	if (h.status == 409) {
+		/* The portal's text names the agent and the two ways out. */
+		enroll_portal_error(&h, why, sizeof(why));
+		enroll_err(err, errlen, "the portal refused to let this host "
+		    "replace the agent enrolled with its machine_id (%s): %s",
+		    proof != NULL ? "this host's identity is not that "
+		    "agent's" : "this host has no identity for this portal "
+		    "to prove it", why);
 		r = -EPERM;
 		goto out;
 	}

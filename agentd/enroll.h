@@ -32,7 +32,11 @@ int	enroll_parse_reply(const char *body, size_t len, struct identity *out,
  *   -EEXIST	already enrolled, and not force
  *   -EACCES	state_dir not writable
  *   -EHOSTUNREACH	network or TLS failure
- *   -EPERM	the portal refused (401: the token; other 4xx/5xx)
+ *   -EPERM	the portal refused (401: the token; 409: the portal knows
+ *		this machine as another agent and this host cannot prove
+ *		it is that agent; other 4xx/5xx)
+ * A host that has an identity for the same portal (re-enrolling with
+ * force) sends its credential as proof that it is the agent it replaces.
  *   -EBADMSG	the reply was malformed or too large
  *   -EIO	enrolled, but the identity could not be saved
  * err always holds one line for the admin; it never contains the token or

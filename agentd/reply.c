@@ -51,7 +51,8 @@ reply_parse(const char *body, size_t len, uint64_t *ack, json_t **commands,
 		json_t *args = json_object_get(c, "args");
 
 		if (!json_is_object(c) ||
-		    !reply_string_ok(json_object_get(c, "id"), 128) ||
+		    !reply_string_ok(json_object_get(c, "id"),
+		    REPLY_COMMAND_ID_MAX) ||
 		    !reply_string_ok(json_object_get(c, "type"), 64) ||
 		    (args != NULL && !json_is_object(args)) ||
 		    json_array_size(*commands) >= REPLY_COMMANDS_MAX) {

@@ -9,12 +9,14 @@
 
 #define REPLY_BODY_MAX		(1024 * 1024)
 #define REPLY_COMMANDS_MAX	64
+/* A command id's longest form, the portal's limit too (protocol.md). */
+#define REPLY_COMMAND_ID_MAX	64
 
 /*
  * Parses {"ack": N, "commands": [{"id", "type", "args"}...]}. Returns 0 with
  * *ack and *commands (a new array of the well-formed commands, each with a
- * string id and type and an object args; malformed ones are dropped and
- * counted in *skipped), or -EBADMSG with the reason in err. Unknown fields
+ * string id of at most REPLY_COMMAND_ID_MAX bytes, a string type and an
+ * object args; malformed ones are dropped and counted in *skipped), or -EBADMSG with the reason in err. Unknown fields
  * are ignored.
  */
 int	reply_parse(const char *body, size_t len, uint64_t *ack,

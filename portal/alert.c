@@ -199,7 +199,7 @@ alert_state_alerts(const char *state)
 int
 alert_check_changed(struct store *s, const char *agent_id, const char *check,
     const char *old_state, const char *new_state, const char *summary,
-    double now)
+    double now, int *budget)
 {
 	int r;
 
@@ -208,19 +208,77 @@ alert_check_changed(struct store *s, const char *agent_id, const char *check,
 	if (alert_state_alerts(old_state) &&
 	    (r = alert_close(s, agent_id, "check", check, now)) != 0)
 		return r;
-	if (alert_state_alerts(new_state))
-		return alert_open(s, agent_id, "check", check, new_state,
-		    summary, now);
-	return 0;
+	if (!alert_state_alerts(new_state))
+		return 0;
+	/* Out of budget: the check's state is stored, its alert is not. */
+	if (*budget <= 0)
+		return 1;
+	(*budget)--;
+	return alert_open(s, agent_id, "check", check, new_state, summary,
+	    now);
+}
+
+int
+alert_clock_step(struct store *s, double now, double delta)
+{
+	/*
+	 * Stamps ahead of now were made by the clock before it was set
+	 * back: they become now, or a silent host would be noticed only
+	 * when realtime catches up with them. The step's row grants every
+	 * host a grace period from now (alert_deadman_scan); rows older
+	 * than any grace period are dropped.
+	 */
+	static const char seen[] = "UPDATE agents SET last_seen = ?1 WHERE "
+	    "last_seen > ?1";
+	static const char enrolled[] = "UPDATE agents SET enrolled = ?1 "
+	    "WHERE last_seen IS NULL AND enrolled > ?1";
+	static const char steps[] = "UPDATE clock_steps SET at = ?1 WHERE "
+	    "at > ?1";
+	static const char prune[] = "DELETE FROM clock_steps WHERE at < ?1 - ?2";
+	static const char ins[] = "INSERT INTO clock_steps (at, delta) "
+	    "VALUES (?1, ?2)";
+	const char *const sql[] = { seen, enrolled, steps, prune, ins };
+	sqlite3_stmt *st;
+	size_t i;
+	int r;
+
+	store_lock(s);
+	if ((r = store_begin(s)) != 0)
+		goto out;
+	for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		if ((st = store_stmt(s, sql[i])) == NULL) {
+			r = -EIO;
+			goto out;
+		}
+		sqlite3_bind_double(st, 1, now);
+		if (sql[i] == prune)
+			sqlite3_bind_double(st, 2, (PORTAL_DEADMAN_FACTOR + 1) *
+			    86400.0);
+		else if (sql[i] == ins)
+			sqlite3_bind_double(st, 2, delta);
+		if (store_step(s, st) != SQLITE_DONE) {
+			r = -EIO;
+			goto out;
+		}
+	}
+	r = store_commit(s);
+out:
+	if (r != 0)
+		store_rollback(s);
+	store_unlock(s);
+	return r;
 }
 
 int
 alert_deadman_scan(struct store *s, double now)
 {
+	/* Silent for FACTOR intervals, and no clock step within them. */
 	static const char sel[] = "SELECT id, hostname, report_interval, "
 	    "COALESCE(last_seen, enrolled) FROM agents WHERE revoked IS NULL "
 	    "AND unreachable = 0 AND COALESCE(last_seen, enrolled) < "
-	    "? - ? * report_interval LIMIT 64";
+	    "?1 - ?2 * report_interval AND NOT EXISTS (SELECT 1 FROM "
+	    "clock_steps WHERE at >= ?1 - ?2 * agents.report_interval) "
+	    "LIMIT 64";
 	static const char upd[] = "UPDATE agents SET unreachable = 1 "
 	    "WHERE id = ?";
 	char ids[64][40], f_agent[64], esc[256], summary[128];

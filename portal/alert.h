@@ -30,11 +30,14 @@ int	alert_close_agent(struct store *, const char *agent_id, double now);
 /*
  * The rule for check alerts: when a check's state changes, its open alert
  * (if any) closes; when the new state is WARNING or CRITICAL a new alert
- * opens. old_state is NULL for a check seen for the first time.
+ * opens. old_state is NULL for a check seen for the first time. Opening
+ * spends one of *budget (the alerts one request may open,
+ * PORTAL_MAX_ALERTS_PER_REQUEST); with none left the alert is not opened
+ * and 1 is returned instead of 0.
  */
 int	alert_check_changed(struct store *, const char *agent_id,
 	    const char *check, const char *old_state, const char *new_state,
-	    const char *summary, double now);
+	    const char *summary, double now, int *budget);
 
 /* The JSON of an alert row selected as ALERT_COLUMNS (new reference). */
 #define ALERT_COLUMNS \
@@ -45,9 +48,17 @@ json_t	*alert_row_json(sqlite3_stmt *);
 
 /*
  * Dead-man's switch: marks unreachable every enrolled host silent for
- * PORTAL_DEADMAN_FACTOR report intervals and opens its alert. Takes the
+ * PORTAL_DEADMAN_FACTOR report intervals, with no clock step recorded
+ * within them, and opens its alert. Takes the
  * lock. Returns how many hosts it marked, or -EIO.
  */
 int	alert_deadman_scan(struct store *, double now);
+/*
+ * The portal's realtime clock stepped by delta seconds (seen at now): no
+ * host is marked unreachable for a silence that began before now until a
+ * full grace period has passed, and stamps ahead of now become now. Takes
+ * the lock. Returns 0 or -EIO.
+ */
+int	alert_clock_step(struct store *, double now, double delta);
 
 #endif

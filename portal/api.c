@@ -63,7 +63,7 @@ static void
 api_enroll(struct api *a, struct http_request *req, struct http_reply *rep)
 {
 	struct credential_enrolment e;
-	const char *token;
+	const char *token, *proof;
 	json_t *root = NULL, *host, *bastion;
 	char err[512];
 	int r;
@@ -73,9 +73,21 @@ api_enroll(struct api *a, struct http_request *req, struct http_reply *rep)
 		http_error(rep, 400, "%s", err);
 		return;
 	}
-	r = credential_enroll(a->store, token, host, a->report_interval, &e);
+	/* A host re-enrolling itself proves it with its current credential. */
+	proof = auth_bearer(http_header(req, "Authorization"));
+	r = credential_enroll(a->store, token, host, proof,
+	    a->report_interval, &e);
 	if (r == -EACCES) {
-		http_error(rep, 401, "token: unknown, used or expired");
+		http_error(rep, 401, "token: unknown, used, revoked or "
+		    "expired");
+		goto out;
+	}
+	if (r == -EEXIST) {
+		/* At most 200 bytes: what agentctl shows of an error. */
+		http_error(rep, 409, "host.machine_id: enrolled as agent %s; "
+		    "send that agent's credential, or use a token from "
+		    "'agentd-portal token create --replace %s'",
+		    e.conflict, e.conflict);
 		goto out;
 	}
 	if (r != 0) {
@@ -258,6 +270,29 @@ api_command_create(struct api *a, struct http_request *req,
 	json_decref(root);
 }
 
+/* An optional integer query parameter from min to max: 0 (*out left
+ * alone when absent), or -EINVAL with a 400 reply. */
+static int
+api_query_int(struct http_request *req, const char *name, long long min,
+    long long max, long long *out, struct http_reply *rep)
+{
+	const char *v = http_query(req, name);
+	long long n;
+	char *end;
+
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < min || n > max) {
+		http_error(rep, 400, "%s: expected an integer from %lld to "
+		    "%lld", name, min, max);
+		return -EINVAL;
+	}
+	*out = n;
+	return 0;
+}
+
 static void
 api_fleet(struct api *a, struct http_request *req, const char *rest,
     struct http_reply *rep)
@@ -265,6 +300,7 @@ api_fleet(struct api *a, struct http_request *req, const char *rest,
 	char name[256], id[API_MAX_ID + 1];
 	const char *slash, *open;
 	json_t *out = NULL;
+	long long limit = 0, before = 0;
 	size_t n;
 	int r, get = strcmp(req->method, "GET") == 0;
 
@@ -274,8 +310,13 @@ api_fleet(struct api *a, struct http_request *req, const char *rest,
 		if (!get)
 			goto not_allowed;
 		open = http_query(req, "open");
+		if (api_query_int(req, "limit", 1, FLEET_MAX_ALERTS, &limit,
+		    rep) != 0 ||
+		    api_query_int(req, "before", 1, PORTAL_MAX_SEQ, &before,
+		    rep) != 0)
+			return;
 		r = fleet_alerts(a->store, open != NULL &&
-		    strcmp(open, "1") == 0, &out);
+		    strcmp(open, "1") == 0, (int)limit, before, &out);
 	} else if (strcmp(rest, "hosts") == 0) {
 		if (!get)
 			goto not_allowed;
@@ -369,6 +410,17 @@ api_handle(void *arg, struct http_request *req, struct http_reply *rep)
 		    "%s)", API_PREFIX);
 		return;
 	}
+	/*
+	 * http.c leaves an escaped NUL or control character escaped; no
+	 * endpoint or id has a '%', a control character or a DEL in it.
+	 */
+	for (rest = req->url; *rest != '\0'; rest++)
+		if (*rest == '%' || (unsigned char)*rest < 0x20 ||
+		    *rest == 0x7f) {
+			http_error(rep, 400, "URL: escaped NUL or control "
+			    "characters, and '%%', are not allowed");
+			return;
+		}
 	rest = req->url + strlen(API_PREFIX);
 	if (strcmp(rest, "enroll") == 0) {
 		if (strcmp(req->method, "POST") == 0)

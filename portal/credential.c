@@ -39,10 +39,11 @@ credential_hash_matches(const char *stored, const char *hash)
 }
 
 int
-credential_token_create(struct store *s, double ttl, char *token, size_t len)
+credential_token_create(struct store *s, double ttl, const char *replaces,
+    char *token, size_t len)
 {
 	static const char ins[] = "INSERT INTO tokens (hash, created, "
-	    "expires) VALUES (?, ?, ?)";
+	    "expires, replaces) VALUES (?, ?, ?, ?)";
 	char hash[AUTH_HASH_LEN];
 	sqlite3_stmt *st;
 	double now = store_now();
@@ -59,30 +60,179 @@ credential_token_create(struct store *s, double ttl, char *token, size_t len)
 	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
 	sqlite3_bind_double(st, 2, now);
 	sqlite3_bind_double(st, 3, now + ttl);
+	if (replaces != NULL)
+		sqlite3_bind_text(st, 4, replaces, -1, SQLITE_STATIC);
 	r = store_step(s, st) == SQLITE_DONE ? 0 : -EIO;
 out:
 	store_unlock(s);
 	return r;
 }
 
-/* Revokes the live agents of machine_id (a reinstalled host enrols again). */
+/* A stamp column as a JSON number, or null. */
+static json_t *
+credential_stamp(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null() :
+	    json_real(sqlite3_column_double(st, i));
+}
+
+int
+credential_token_list(struct store *s, json_t **out)
+{
+	/* The id is a prefix of the hash: it names a token, reveals
+	 * nothing of the secret, and needs no column of its own. */
+	static const char sel[] = "SELECT substr(hash, 1, "
+	    CREDENTIAL_TOKEN_ID_STR "), created, expires, used, revoked, "
+	    "replaces FROM tokens ORDER BY created, hash";
+	json_t *arr = json_array(), *e;
+	sqlite3_stmt *st;
+	int rc, r;
+
+	*out = NULL;
+	store_lock(s);
+	if ((st = store_stmt(s, sel)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	while ((rc = store_step(s, st)) == SQLITE_ROW) {
+		e = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}",
+		    "id", store_text(st, 0),
+		    "created", credential_stamp(st, 1),
+		    "expires", credential_stamp(st, 2),
+		    "used", credential_stamp(st, 3),
+		    "revoked", credential_stamp(st, 4),
+		    "replaces", sqlite3_column_type(st, 5) == SQLITE_NULL ?
+		    json_null() : json_string(store_text(st, 5)));
+		if (e == NULL || json_array_append_new(arr, e) != 0) {
+			sqlite3_reset(st);
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		r = -EIO;
+		goto out;
+	}
+	*out = arr;
+	arr = NULL;	/* transferred */
+	r = 0;
+out:
+	store_unlock(s);
+	json_decref(arr);
+	return r;
+}
+
+int
+credential_token_revoke(struct store *s, const char *id)
+{
+	static const char upd[] = "UPDATE tokens SET revoked = ? WHERE "
+	    "substr(hash, 1, " CREDENTIAL_TOKEN_ID_STR ") = ? AND "
+	    "revoked IS NULL";
+	sqlite3_stmt *st;
+	int r;
+
+	if (strlen(id) != CREDENTIAL_TOKEN_ID_LEN)
+		return -ENOENT;
+	store_lock(s);
+	if ((st = store_stmt(s, upd)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_double(st, 1, store_now());
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	if (store_step(s, st) != SQLITE_DONE)
+		r = -EIO;
+	else
+		r = sqlite3_changes(store_db(s)) > 0 ? 0 : -ENOENT;
+out:
+	store_unlock(s);
+	return r;
+}
+
+/*
+ * A refused takeover of agent_id's machine: an open "enrolment_refused"
+ * alert on that host (one at a time) so that the operators see it, in its
+ * own transaction since the enrolment's was rolled back.
+ */
+static void
+credential_refused(struct store *s, const char *agent_id,
+    const char *hostname)
+{
+	static const char sel[] = "SELECT 1 FROM alerts WHERE agent_id = ? "
+	    "AND kind = 'enrolment_refused' AND closed IS NULL";
+	char summary[400], esc[256];
+	sqlite3_stmt *st;
+	int rc, r;
+
+	log_escape(esc, sizeof(esc), hostname);
+	log_warnx("enrolment as %s refused: its machine_id is agent %s's, "
+	    "and the request proved neither that agent's credential nor an "
+	    "operator's permission to replace it", esc, agent_id);
+	if ((r = store_begin(s)) != 0)
+		return;
+	if ((st = store_stmt(s, sel)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	rc = store_step(s, st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = -EIO;
+		goto out;
+	}
+	snprintf(summary, sizeof(summary), "an enrolment with this host's "
+	    "machine_id (as hostname %s) was refused: no proof of this "
+	    "agent's credential or an operator's replacement", esc);
+	if (rc == SQLITE_DONE && (r = alert_open(s, agent_id,
+	    "enrolment_refused", NULL, "WARNING", summary,
+	    store_now())) != 0)
+		goto out;
+	r = store_commit(s);
+out:
+	if (r != 0)
+		store_rollback(s);
+}
+
+/*
+ * Revokes the live agents of machine_id (a reinstalled host enrols again),
+ * but only those the request may replace: the agent whose credential
+ * proof hashes to (the agent re-enrolling itself), or the one an operator
+ * named when creating the token (replaces). Any other live agent of the
+ * machine makes it -EEXIST with its id in conflict, changing nothing.
+ */
 static int
 credential_supersede(struct store *s, const char *machine_id,
-    const char *new_id, char *replaced, size_t len, double now)
+    const char *proof_hash, const char *replaces, const char *new_id,
+    struct credential_enrolment *out, double now)
 {
-	static const char sel[] = "SELECT id FROM agents WHERE machine_id = ? "
-	    "AND revoked IS NULL";
+	static const char sel[] = "SELECT id, cred_hash FROM agents WHERE "
+	    "machine_id = ? AND revoked IS NULL";
 	static const char upd[] = "UPDATE agents SET revoked = ?, "
 	    "superseded_by = ? WHERE id = ?";
 	char ids[16][AUTH_UUID_LEN];
 	sqlite3_stmt *st;
-	int n = 0, i, rc, r;
+	int n = 0, i, rc, r, proved;
 
 	if ((st = store_stmt(s, sel)) == NULL)
 		return -EIO;
 	sqlite3_bind_text(st, 1, machine_id, -1, SQLITE_STATIC);
-	while ((rc = store_step(s, st)) == SQLITE_ROW && n < 16)
+	while ((rc = store_step(s, st)) == SQLITE_ROW && n < 16) {
+		proved = proof_hash != NULL &&
+		    credential_hash_matches(store_text(st, 1), proof_hash);
+		if (!proved && (replaces == NULL ||
+		    strcmp(replaces, store_text(st, 0)) != 0)) {
+			snprintf(out->conflict, sizeof(out->conflict), "%s",
+			    store_text(st, 0));
+			sqlite3_reset(st);
+			return -EEXIST;
+		}
+		snprintf(out->how, sizeof(out->how), "%s", proved ?
+		    "proved by its credential" : "allowed by the operator's "
+		    "token");
 		snprintf(ids[n++], AUTH_UUID_LEN, "%s", store_text(st, 0));
+	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return -EIO;
@@ -96,28 +246,31 @@ credential_supersede(struct store *s, const char *machine_id,
 			return -EIO;
 		if ((r = alert_close_agent(s, ids[i], now)) != 0)
 			return r;
-		snprintf(replaced, len, "%.36s", ids[i]);
+		snprintf(out->replaced, sizeof(out->replaced), "%.36s",
+		    ids[i]);
 	}
 	return 0;
 }
 
 int
 credential_enroll(struct store *s, const char *token, json_t *host,
-    int report_interval, struct credential_enrolment *out)
+    const char *proof, int report_interval, struct credential_enrolment *out)
 {
 	static const char spend[] = "UPDATE tokens SET used = ? WHERE "
-	    "hash = ? AND used IS NULL AND expires > ?";
+	    "hash = ? AND used IS NULL AND revoked IS NULL AND expires > ? "
+	    "RETURNING replaces";
 	static const char ins[] = "INSERT INTO agents (id, cred_hash, "
 	    "machine_id, hostname, inventory, enrolled, report_interval) "
 	    "VALUES (?, ?, ?, ?, ?, ?, ?)";
 	char hash[AUTH_HASH_LEN], cred_hash[AUTH_HASH_LEN], esc[256];
-	char f_agent[64], f_host[300];
+	char proof_hash[AUTH_HASH_LEN], replaces[AUTH_UUID_LEN] = "";
+	char f_agent[64], f_host[300], conflict[AUTH_UUID_LEN];
 	const char *fields[2] = { f_agent, f_host };
 	const char *machine_id, *hostname;
 	double now = store_now();
 	sqlite3_stmt *st;
 	char *inventory = NULL;
-	int r, locked = 0;
+	int r, rc, locked = 0, has_replaces = 0;
 
 	memset(out, 0, sizeof(*out));
 	machine_id = json_string_value(json_object_get(host, "machine_id"));
@@ -125,6 +278,8 @@ credential_enroll(struct store *s, const char *token, json_t *host,
 	if (machine_id == NULL || hostname == NULL)
 		return -EINVAL;
 	if ((r = auth_hash(token, hash, sizeof(hash))) != 0 ||
+	    (proof != NULL && (r = auth_hash(proof, proof_hash,
+	    sizeof(proof_hash))) != 0) ||
 	    (r = auth_uuid(out->agent_id, sizeof(out->agent_id))) != 0 ||
 	    (r = credential_new_secret("agc", out->credential,
 	    sizeof(out->credential), cred_hash, sizeof(cred_hash))) != 0)
@@ -144,16 +299,24 @@ credential_enroll(struct store *s, const char *token, json_t *host,
 	sqlite3_bind_double(st, 1, now);
 	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
 	sqlite3_bind_double(st, 3, now);
-	if (store_step(s, st) != SQLITE_DONE) {
-		r = -EIO;
+	rc = store_step(s, st);
+	if (rc == SQLITE_ROW) {
+		has_replaces = sqlite3_column_type(st, 0) != SQLITE_NULL;
+		snprintf(replaces, sizeof(replaces), "%s", store_text(st, 0));
+		rc = store_step(s, st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE) {
+			r = -EIO;
+			goto out;
+		}
+	} else {
+		sqlite3_reset(st);
+		r = rc == SQLITE_DONE ? -EACCES : -EIO;
 		goto out;
 	}
-	if (sqlite3_changes(store_db(s)) != 1) {
-		r = -EACCES;
-		goto out;
-	}
-	if ((r = credential_supersede(s, machine_id, out->agent_id,
-	    out->replaced, sizeof(out->replaced), now)) != 0)
+	if ((r = credential_supersede(s, machine_id, proof != NULL ?
+	    proof_hash : NULL, has_replaces ? replaces : NULL, out->agent_id,
+	    out, now)) != 0)
 		goto out;
 	if ((st = store_stmt(s, ins)) == NULL) {
 		r = -EIO;
@@ -176,17 +339,30 @@ credential_enroll(struct store *s, const char *token, json_t *host,
 	snprintf(f_host, sizeof(f_host), "HOSTNAME=%s",
 	    log_escape(esc, sizeof(esc), hostname));
 	log_event(LOG_NOTICE, MSGID_PORTAL_ENROLLED, fields, 2,
-	    "enrolled %s as agent %s%s%s", esc, out->agent_id,
-	    out->replaced[0] ? ", replacing " : "", out->replaced);
+	    "enrolled %s as agent %s%s%s%s%s%s", esc, out->agent_id,
+	    out->replaced[0] ? ", replacing " : "", out->replaced,
+	    out->replaced[0] ? " (" : "", out->how,
+	    out->replaced[0] ? ")" : "");
 	r = 0;
 out:
 	if (locked) {
 		if (r != 0)
 			store_rollback(s);
+		if (r == -EEXIST) {
+			snprintf(conflict, sizeof(conflict), "%s",
+			    out->conflict);
+			credential_refused(s, conflict, hostname);
+		}
 		store_unlock(s);
 	}
-	if (r != 0)
+	if (r != 0) {
+		snprintf(conflict, sizeof(conflict), "%s", out->conflict);
 		memset(out, 0, sizeof(*out));
+		if (r == -EEXIST)
+			snprintf(out->conflict, sizeof(out->conflict), "%s",
+			    conflict);
+	}
+	explicit_bzero(proof_hash, sizeof(proof_hash));
 	free(inventory);
 	return r;
 }
@@ -271,13 +447,17 @@ out:
 }
 
 int
-credential_operator_create(struct store *s, const char *name, char *token,
-    size_t len)
+credential_operator_create(struct store *s, const char *name, double ttl,
+    char *token, size_t len)
 {
-	static const char ins[] = "INSERT INTO operators (name, hash, created) "
-	    "VALUES (?, ?, ?)";
+	/* A revoked operator's name may get a new token; a live one not. */
+	static const char ins[] = "INSERT INTO operators (name, hash, created, "
+	    "expires) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE "
+	    "SET hash = ?2, created = ?3, expires = ?4, revoked = NULL, "
+	    "used = NULL WHERE operators.revoked IS NOT NULL";
 	char hash[AUTH_HASH_LEN];
 	sqlite3_stmt *st;
+	double now = store_now();
 	int rc, r;
 
 	if ((r = credential_new_secret("opr", token, len, hash,
@@ -290,12 +470,13 @@ credential_operator_create(struct store *s, const char *name, char *token,
 	}
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
-	sqlite3_bind_double(st, 3, store_now());
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_CONSTRAINT)
-		r = -EEXIST;
+	sqlite3_bind_double(st, 3, now);
+	sqlite3_bind_double(st, 4, now + ttl);
+	rc = store_step(s, st);
+	if (rc != SQLITE_DONE)
+		r = -EIO;
 	else
-		r = rc == SQLITE_DONE ? 0 : -EIO;
+		r = sqlite3_changes(store_db(s)) == 1 ? 0 : -EEXIST;
 	sqlite3_reset(st);
 out:
 	store_unlock(s);
@@ -307,8 +488,13 @@ credential_operator_check(struct store *s, const char *token, char *name,
     size_t namelen)
 {
 	static const char sel[] = "SELECT hash, name FROM operators WHERE "
-	    "hash = ? AND revoked IS NULL";
+	    "hash = ? AND revoked IS NULL AND (expires IS NULL OR "
+	    "expires > ?)";
+	/* At most one write a minute per operator for "used". */
+	static const char upd[] = "UPDATE operators SET used = ?1 WHERE "
+	    "name = ?2 AND (used IS NULL OR used < ?1 - 60 OR used > ?1)";
 	char hash[AUTH_HASH_LEN];
+	double now = store_now();
 	sqlite3_stmt *st;
 	int r;
 
@@ -320,6 +506,7 @@ credential_operator_check(struct store *s, const char *token, char *name,
 		goto out;
 	}
 	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 2, now);
 	if (store_step(s, st) == SQLITE_ROW &&
 	    credential_hash_matches(store_text(st, 0), hash)) {
 		snprintf(name, namelen, "%s", store_text(st, 1));
@@ -327,6 +514,77 @@ credential_operator_check(struct store *s, const char *token, char *name,
 	} else
 		r = -EACCES;
 	sqlite3_reset(st);
+	if (r == 0 && (st = store_stmt(s, upd)) != NULL) {
+		sqlite3_bind_double(st, 1, now);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		store_step(s, st);	/* a bookkeeping failure is logged */
+	}
+out:
+	store_unlock(s);
+	return r;
+}
+
+int
+credential_operator_list(struct store *s, json_t **out)
+{
+	static const char sel[] = "SELECT name, created, expires, used, "
+	    "revoked FROM operators ORDER BY name";
+	json_t *arr = json_array(), *e;
+	sqlite3_stmt *st;
+	int rc, r;
+
+	*out = NULL;
+	store_lock(s);
+	if ((st = store_stmt(s, sel)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	while ((rc = store_step(s, st)) == SQLITE_ROW) {
+		e = json_pack("{s:s, s:o, s:o, s:o, s:o}",
+		    "name", store_text(st, 0),
+		    "created", credential_stamp(st, 1),
+		    "expires", credential_stamp(st, 2),
+		    "used", credential_stamp(st, 3),
+		    "revoked", credential_stamp(st, 4));
+		if (e == NULL || json_array_append_new(arr, e) != 0) {
+			sqlite3_reset(st);
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		r = -EIO;
+		goto out;
+	}
+	*out = arr;
+	arr = NULL;	/* transferred */
+	r = 0;
+out:
+	store_unlock(s);
+	json_decref(arr);
+	return r;
+}
+
+int
+credential_operator_revoke(struct store *s, const char *name)
+{
+	static const char upd[] = "UPDATE operators SET revoked = ? WHERE "
+	    "name = ? AND revoked IS NULL";
+	sqlite3_stmt *st;
+	int r;
+
+	store_lock(s);
+	if ((st = store_stmt(s, upd)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_double(st, 1, store_now());
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	if (store_step(s, st) != SQLITE_DONE)
+		r = -EIO;
+	else
+		r = sqlite3_changes(store_db(s)) > 0 ? 0 : -ENOENT;
 out:
 	store_unlock(s);
 	return r;

@@ -13,34 +13,63 @@
 #include "auth.h"
 #include "store.h"
 
-/* A new enrolment token valid for ttl seconds into token[AUTH_TOKEN_LEN]. */
-int	credential_token_create(struct store *, double ttl, char *token,
-	    size_t len);
+/* Enrolment tokens are named by the first characters of their hash. */
+#define CREDENTIAL_TOKEN_ID_LEN	12
+#define CREDENTIAL_TOKEN_ID_STR	"12"
+/* The longest lifetimes (docs/portal.md, "Tokens"). */
+#define CREDENTIAL_TOKEN_MAX_TTL	(30.0 * 86400)
+#define CREDENTIAL_OPERATOR_MAX_TTL	(365.0 * 86400)
+
+/*
+ * A new enrolment token valid for ttl seconds into token[AUTH_TOKEN_LEN].
+ * With replaces (an agent id) not NULL, an enrolment with it may take
+ * over that agent's machine (see credential_enroll).
+ */
+int	credential_token_create(struct store *, double ttl,
+	    const char *replaces, char *token, size_t len);
+/* A new array of {id, created, expires, used, revoked, replaces}; never
+ * a secret. */
+int	credential_token_list(struct store *, json_t **out);
+/* Revokes the unspent or spent token with that id: 0, -ENOENT or -EIO. */
+int	credential_token_revoke(struct store *, const char *id);
 
 struct credential_enrolment {
 	char	agent_id[AUTH_UUID_LEN];
 	char	credential[AUTH_TOKEN_LEN];
 	char	replaced[AUTH_UUID_LEN];	/* "" or the revoked agent */
+	char	how[48];			/* how the replacement was allowed */
+	char	conflict[AUTH_UUID_LEN];	/* -EEXIST: the agent in the way */
 };
 
 /*
  * Spends token and creates an agent for host (the enrolment body's "host"
- * object). An earlier agent with the same machine_id is revoked. Returns 0,
- * -EACCES for an unknown, used or expired token, or -EIO.
+ * object). A live agent with the same machine_id is revoked and replaced
+ * only if proof (NULL: none) is its current credential, or the token was
+ * created to replace it; otherwise nothing changes (the token is not
+ * spent), the refusal is logged and opens an "enrolment_refused" alert on
+ * that agent, and -EEXIST is returned with its id in out->conflict.
+ * Returns 0, -EACCES for an unknown, used, revoked or expired token,
+ * -EEXIST, or -EIO.
  */
 int	credential_enroll(struct store *, const char *token, json_t *host,
-	    int report_interval, struct credential_enrolment *out);
+	    const char *proof, int report_interval,
+	    struct credential_enrolment *out);
 /* 0 when credential is agent_id's and not revoked; -ENOENT for no such
  * agent, -EACCES for a wrong or revoked credential, -EIO. */
 int	credential_agent_check(struct store *, const char *agent_id,
 	    const char *credential);
 /* Revokes the agent's credential (it stays listed as unenrolled). */
 int	credential_unenroll(struct store *, const char *agent_id);
-/* A new operator token for name; -EEXIST if name exists. */
+/* A new operator token for name valid for ttl seconds; -EEXIST if a live
+ * operator has that name (a revoked one gets the new token). */
 int	credential_operator_create(struct store *, const char *name,
-	    char *token, size_t len);
-/* 0 with the operator's name, or -EACCES. */
+	    double ttl, char *token, size_t len);
+/* 0 with the operator's name, or -EACCES (unknown, revoked or expired). */
 int	credential_operator_check(struct store *, const char *token, char *name,
 	    size_t namelen);
+/* A new array of {name, created, expires, used, revoked}. */
+int	credential_operator_list(struct store *, json_t **out);
+/* 0, -ENOENT (no live operator of that name) or -EIO. */
+int	credential_operator_revoke(struct store *, const char *name);
 
 #endif

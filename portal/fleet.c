@@ -15,7 +15,6 @@
 #include "fleet.h"
 #include "store.h"
 
-#define FLEET_MAX_ROWS	1000
 
 const char *
 fleet_worst(const json_t *counts)
@@ -212,21 +211,40 @@ fleet_alert_row(struct store *s, sqlite3_stmt *st, json_t **out)
 }
 
 int
-fleet_alerts(struct store *s, int open_only, json_t **out)
+fleet_alerts(struct store *s, int open_only, int limit, long long before,
+    json_t **out)
 {
-	static const char all[] = "SELECT " ALERT_COLUMNS
-	    " ORDER BY a.id DESC LIMIT 1000";
-	static const char open[] = "SELECT " ALERT_COLUMNS
-	    " WHERE a.closed IS NULL ORDER BY a.id DESC LIMIT 1000";
+	/* One row more than asked tells whether there is a next page. */
+	static const char sel[] = "SELECT " ALERT_COLUMNS
+	    " WHERE (?1 = 0 OR a.closed IS NULL) AND (?2 = 0 OR a.id < ?2) "
+	    "ORDER BY a.id DESC LIMIT ?3";
 	sqlite3_stmt *st;
+	json_t *arr, *last;
+	size_t n;
 	int r;
 
 	*out = NULL;
+	if (limit <= 0 || limit > FLEET_MAX_ALERTS)
+		limit = FLEET_MAX_ALERTS;
 	store_lock(s);
-	if ((st = store_stmt(s, open_only ? open : all)) == NULL)
+	if ((st = store_stmt(s, sel)) == NULL) {
 		r = -EIO;
-	else
-		r = fleet_collect(s, st, "alerts", fleet_alert_row, out);
+		goto out;
+	}
+	sqlite3_bind_int(st, 1, open_only != 0);
+	sqlite3_bind_int64(st, 2, before > 0 ? before : 0);
+	sqlite3_bind_int(st, 3, limit + 1);
+	if ((r = fleet_collect(s, st, "alerts", fleet_alert_row, out)) != 0)
+		goto out;
+	arr = json_object_get(*out, "alerts");
+	n = json_array_size(arr);
+	if (n > (size_t)limit) {
+		json_array_remove(arr, n - 1);
+		last = json_array_get(arr, n - 2);
+		json_object_set(*out, "next", json_object_get(last, "id"));
+	} else
+		json_object_set_new(*out, "next", json_null());
+out:
 	store_unlock(s);
 	return r;
 }

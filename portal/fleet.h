@@ -11,8 +11,16 @@
 int	fleet_hosts(struct store *, json_t **out);
 /* One host with inventory and latest checks. */
 int	fleet_host(struct store *, const char *id, json_t **out);
-/* {"alerts": [...]}, newest first. */
-int	fleet_alerts(struct store *, int open_only, json_t **out);
+/* The largest page of alerts, and the page size when none is asked. */
+#define FLEET_MAX_ALERTS	1000
+/*
+ * {"alerts": [...], "next": ID or null}, newest first: at most limit
+ * alerts (1 to FLEET_MAX_ALERTS; 0 for the most) with an id below before
+ * (0: from the newest). "next" is the before of the following page, null
+ * on the last.
+ */
+int	fleet_alerts(struct store *, int open_only, int limit,
+	    long long before, json_t **out);
 /* Queues a command for an enrolled host; *id gets "cmd_<n>" (new ref). */
 int	fleet_command_create(struct store *, const char *host_id,
 	    const char *type, json_t *args, const char *operator_name,

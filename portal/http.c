@@ -3,6 +3,7 @@
  * request collecting the body within the protocol's bound, and replies
  * built from jansson objects. Plain HTTP is not offered.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -239,6 +240,38 @@ bad:
 	return -EINVAL;
 }
 
+/*
+ * MHD's "%HH" decoding, except that an escape of a NUL or another control
+ * character stays as it was: decoded, "%00" would end the C string MHD
+ * hands on and truncate an id in the path. The router refuses a path with
+ * a '%' left in it (api.c).
+ */
+static size_t
+http_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	char *r = s, *w = s, hex[3] = "";
+	unsigned long v;
+
+	(void)cls;
+	(void)c;
+	while (*r != '\0') {
+		if (r[0] == '%' && isxdigit((unsigned char)r[1]) &&
+		    isxdigit((unsigned char)r[2])) {
+			hex[0] = r[1];
+			hex[1] = r[2];
+			v = strtoul(hex, NULL, 16);
+			if (v >= 0x20 && v != 0x7f) {
+				*w++ = (char)v;
+				r += 3;
+				continue;
+			}
+		}
+		*w++ = *r++;
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 struct MHD_Daemon *
 http_start(const struct http_options *o, char *err, size_t errlen)
 {
@@ -265,6 +298,7 @@ http_start(const struct http_options *o, char *err, size_t errlen)
 	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
+	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape, NULL,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4000,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,

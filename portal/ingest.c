@@ -38,7 +38,9 @@ ingest_load(const char *json, size_t len, char *err, size_t errlen)
 	json_error_t je;
 	json_t *root;
 
-	root = json_loadb(json, len, 0, &je);
+	/* Duplicate keys: the agent refuses them, and two readers picking
+	 * different copies of one key is how a check hides from another. */
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
 	if (root == NULL) {
 		ingest_fail(err, errlen, "body: invalid JSON at line %d "
 		    "column %d: %s", je.line, je.column, je.text);
@@ -218,6 +220,10 @@ ingest_payload(const struct ingest_report *rep, const char *where,
 		if (!json_is_array(v))
 			return ingest_fail(err, errlen, "%s.payload.checks: "
 			    "expected an array", where);
+		if (json_array_size(v) > PORTAL_MAX_CHECKS)
+			return ingest_fail(err, errlen, "%s.payload.checks: "
+			    "%zu checks, at most %d per agent", where,
+			    json_array_size(v), PORTAL_MAX_CHECKS);
 		json_array_foreach(v, i, c) {
 			snprintf(sub, sizeof(sub), "%s.payload.checks[%zu]",
 			    where, i);
@@ -244,7 +250,8 @@ ingest_payload(const struct ingest_report *rep, const char *where,
 			return r;
 	} else if (strcmp(rep->kind, "command_result") == 0) {
 		snprintf(sub, sizeof(sub), "%s.payload", where);
-		if ((r = ingest_req_string(rep->payload, "command_id", 64, sub,
+		if ((r = ingest_req_string(rep->payload, "command_id",
+		    PORTAL_MAX_COMMAND_ID, sub,
 		    err, errlen)) != 0 ||
 		    (r = ingest_req_string(rep->payload, "status", 16, sub,
 		    err, errlen)) != 0 ||

@@ -18,19 +18,52 @@
 #include "ledger.h"
 #include "store.h"
 
-/* Records the latest result of one check; an older result than the one
- * stored (reports can arrive out of order) is ignored. */
+/* What one request may still do, and what it was refused. */
+struct ledger_budget {
+	int	alerts;		/* alerts it may still open */
+	int	alerts_dropped;
+	int	checks_dropped;	/* new checks beyond PORTAL_MAX_CHECKS */
+};
+
+/* Whether the agent may have one more check: 1, 0, or -EIO. */
+static int
+ledger_check_room(struct store *s, const char *agent_id)
+{
+	static const char cnt[] = "SELECT count(*) FROM checks WHERE "
+	    "agent_id = ?";
+	sqlite3_stmt *st;
+	int n;
+
+	if ((st = store_stmt(s, cnt)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	if (store_step(s, st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return -EIO;
+	}
+	n = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return n < PORTAL_MAX_CHECKS;
+}
+
+/*
+ * Records the latest result of one check. Results are ordered by the
+ * report's seq, never by the agent's clock: a result stamped in the
+ * future by a clock that was later corrected must not hide the results
+ * that follow it. A result from an older report than the one stored
+ * (reports can arrive out of order) is ignored.
+ */
 static int
 ledger_check(struct store *s, const char *agent_id, json_t *check,
-    double now)
+    long long seq, double now, struct ledger_budget *bud)
 {
-	static const char sel[] = "SELECT state, at FROM checks WHERE "
+	static const char sel[] = "SELECT state, seq FROM checks WHERE "
 	    "agent_id = ? AND name = ?";
 	static const char up[] = "INSERT INTO checks (agent_id, name, state, "
-	    "since, at, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+	    "since, at, result, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
 	    "ON CONFLICT (agent_id, name) DO UPDATE SET state = ?3, "
 	    "since = CASE WHEN state = ?3 THEN since ELSE ?4 END, at = ?5, "
-	    "result = ?6";
+	    "result = ?6, seq = ?7";
 	const char *name, *state, *summary;
 	char old[16] = "", *result = NULL;
 	json_t *v;
@@ -57,13 +90,21 @@ ledger_check(struct store *s, const char *agent_id, json_t *check,
 		return -EIO;
 	known = rc == SQLITE_ROW;
 	if (known) {
-		if (sqlite3_column_double(st, 1) > when) {
+		if (sqlite3_column_int64(st, 1) > seq) {
 			sqlite3_reset(st);
 			return 0;
 		}
 		snprintf(old, sizeof(old), "%s", store_text(st, 0));
 	}
 	sqlite3_reset(st);
+	if (!known) {
+		if ((r = ledger_check_room(s, agent_id)) < 0)
+			return r;
+		if (r == 0) {
+			bud->checks_dropped++;
+			return 0;
+		}
+	}
 	if ((result = json_dumps(check, JSON_COMPACT)) == NULL)
 		return -ENOMEM;
 	if ((st = store_stmt(s, up)) == NULL) {
@@ -76,12 +117,17 @@ ledger_check(struct store *s, const char *agent_id, json_t *check,
 	sqlite3_bind_double(st, 4, since);
 	sqlite3_bind_double(st, 5, when);
 	sqlite3_bind_text(st, 6, result, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, seq);
 	if (store_step(s, st) != SQLITE_DONE) {
 		r = -EIO;
 		goto out;
 	}
 	r = alert_check_changed(s, agent_id, name, known ? old : NULL, state,
-	    summary, now);
+	    summary, now, &bud->alerts);
+	if (r == 1) {
+		bud->alerts_dropped++;
+		r = 0;
+	}
 out:
 	free(result);
 	return r;
@@ -152,7 +198,7 @@ ledger_command_result(struct store *s, const char *agent_id, json_t *p,
 /* What a newly stored report changes besides the reports table. */
 static int
 ledger_apply(struct store *s, const char *agent_id,
-    const struct ingest_report *rep, double now)
+    const struct ingest_report *rep, double now, struct ledger_budget *bud)
 {
 	json_t *checks, *c;
 	size_t i;
@@ -161,11 +207,12 @@ ledger_apply(struct store *s, const char *agent_id,
 	if (strcmp(rep->kind, "heartbeat") == 0) {
 		checks = json_object_get(rep->payload, "checks");
 		json_array_foreach(checks, i, c)
-			if ((r = ledger_check(s, agent_id, c, now)) != 0)
+			if ((r = ledger_check(s, agent_id, c, rep->seq, now,
+			    bud)) != 0)
 				return r;
 	} else if (strcmp(rep->kind, "state_change") == 0)
 		return ledger_check(s, agent_id,
-		    json_object_get(rep->payload, "check"), now);
+		    json_object_get(rep->payload, "check"), rep->seq, now, bud);
 	else if (strcmp(rep->kind, "inventory") == 0)
 		return ledger_inventory(s, agent_id,
 		    json_object_get(rep->payload, "host"));
@@ -220,6 +267,7 @@ ledger_store(struct store *s, const char *agent_id,
 	    "RETURNING max_seq";
 	char f_agent[64], hostname[256], esc[256];
 	const char *fields[1] = { f_agent };
+	struct ledger_budget bud = { .alerts = PORTAL_MAX_ALERTS_PER_REQUEST };
 	double now = store_now();
 	long long top = 0;
 	sqlite3_stmt *st;
@@ -272,7 +320,7 @@ ledger_store(struct store *s, const char *agent_id,
 		if (rep->seq > top)
 			top = rep->seq;
 		if (sqlite3_changes(store_db(s)) == 1 &&
-		    (r = ledger_apply(s, agent_id, rep, now)) != 0)
+		    (r = ledger_apply(s, agent_id, rep, now, &bud)) != 0)
 			goto out;
 	}
 
@@ -301,7 +349,16 @@ ledger_store(struct store *s, const char *agent_id,
 	}
 	if ((r = ledger_commands(s, agent_id, commands)) != 0)
 		goto out;
-	r = store_commit(s);
+	if ((r = store_commit(s)) != 0)
+		goto out;
+	if (bud.checks_dropped > 0)
+		log_warnx("agent %s: %d results of new checks not recorded: "
+		    "an agent may have at most %d checks", agent_id,
+		    bud.checks_dropped, PORTAL_MAX_CHECKS);
+	if (bud.alerts_dropped > 0)
+		log_warnx("agent %s: %d alerts not opened: one request may "
+		    "open at most %d", agent_id, bud.alerts_dropped,
+		    PORTAL_MAX_ALERTS_PER_REQUEST);
 out:
 	if (r != 0) {
 		store_rollback(s);

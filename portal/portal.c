@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -40,18 +41,24 @@ static const char usage_text[] =
 "           [--bastion HOST:PORT --bastion-host-key 'TYPE BASE64']\n"
 "           [--log-stderr] [--verbose]\n"
 "       agentd-portal token create --db PATH [--expires DURATION]\n"
-"       agentd-portal operator create NAME --db PATH\n"
+"           [--replace AGENT_ID]\n"
+"       agentd-portal token list --db PATH\n"
+"       agentd-portal token revoke ID --db PATH\n"
+"       agentd-portal operator create NAME --db PATH [--expires DURATION]\n"
+"       agentd-portal operator list --db PATH\n"
+"       agentd-portal operator revoke NAME --db PATH\n"
 "       agentd-portal --help | --version\n"
 "\n"
-"DURATION is a number with s, m, h or d (default 24h). --threads 0 runs a\n"
-"thread per connection; the default is a pool of 4. Exit status: 0 ok,\n"
-"1 runtime failure, 2 usage error. See docs/portal.md.\n";
+"DURATION is a number with s, m, h or d: enrolment tokens default to 24h,\n"
+"at most 30d; operator tokens default to 365d, at most that. --threads 0\n"
+"runs a thread per connection; the default is a pool of 4. Exit status:\n"
+"0 ok, 1 runtime failure, 2 usage error. See docs/portal.md.\n";
 
 enum {
 	OPT_LISTEN = 256, OPT_DB, OPT_CERT, OPT_KEY, OPT_INTERVAL,
 	OPT_WEBHOOK, OPT_WEBHOOK_CA, OPT_BASTION, OPT_BASTION_KEY,
 	OPT_THREADS, OPT_EXPIRES, OPT_STDERR, OPT_HELP, OPT_VERSION,
-	OPT_VERBOSE,
+	OPT_VERBOSE, OPT_REPLACE,
 };
 
 static const struct option long_opts[] = {
@@ -70,6 +77,7 @@ static const struct option long_opts[] = {
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "replace", required_argument, NULL, OPT_REPLACE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -77,7 +85,8 @@ struct options {
 	const char	*listen, *db, *cert, *key, *webhook, *webhook_ca;
 	const char	*bastion, *bastion_key;
 	long		 interval, threads;
-	double		 expires;
+	double		 expires;	/* 0: the command's default */
+	const char	*replace;
 	int		 log_stderr, verbose;
 };
 
@@ -90,27 +99,38 @@ usage_error(const char *fmt, const char *arg)
 	exit(EXIT_USAGE);
 }
 
-/* "90", "90s", "15m", "24h", "7d" into seconds. */
+/*
+ * "90", "90s", "15m", "24h", "7d" into seconds. The number is checked
+ * against the limit before it is multiplied by its unit, so no input
+ * overflows; anything above PORTAL_MAX_DURATION is -ERANGE.
+ */
+#define PORTAL_MAX_DURATION	(10ULL * 365 * 86400)
 static int
 parse_duration(const char *s, double *out)
 {
-	unsigned long long n;
+	unsigned long long n, unit;
 	char *end;
 
+	if (*s < '0' || *s > '9')
+		return -EINVAL;		/* strtoull takes "-1" and " 1" */
 	errno = 0;
 	n = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || n == 0 || n > 100ULL * 365 * 86400)
+	if (end == s || (errno != 0 && errno != ERANGE))
 		return -EINVAL;
 	switch (*end) {
-	case '\0': case 's': break;
-	case 'm': n *= 60; break;
-	case 'h': n *= 3600; break;
-	case 'd': n *= 86400; break;
+	case '\0': case 's': unit = 1; break;
+	case 'm': unit = 60; break;
+	case 'h': unit = 3600; break;
+	case 'd': unit = 86400; break;
 	default: return -EINVAL;
 	}
 	if (*end != '\0' && end[1] != '\0')
 		return -EINVAL;
-	*out = (double)n;
+	if (n == 0)
+		return -EINVAL;
+	if (errno == ERANGE || n > PORTAL_MAX_DURATION / unit)
+		return -ERANGE;
+	*out = (double)(n * unit);
 	return 0;
 }
 
@@ -138,7 +158,6 @@ parse_options(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	o->interval = 60;
 	o->threads = 4;
-	o->expires = 86400;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -160,9 +179,11 @@ parse_options(int argc, char **argv, struct options *o)
 		case OPT_EXPIRES:
 			if (parse_duration(optarg, &o->expires) != 0)
 				usage_error("--expires %s: expected a "
-				    "duration such as 90s, 15m, 24h or 7d",
-				    optarg);
+				    "duration such as 90s, 15m, 24h or 7d "
+				    "(enrolment tokens at most 30d, operator "
+				    "tokens at most 365d)", optarg);
 			break;
+		case OPT_REPLACE: o->replace = optarg; break;
 		case OPT_STDERR: o->log_stderr = 1; break;
 		case OPT_VERBOSE: o->verbose = 1; break;
 		case OPT_HELP:
@@ -296,14 +317,38 @@ cmd_serve(struct options *o)
 	return 0;
 }
 
+/* The ttl asked with --expires, or def; above max is a usage error. */
+static double
+token_ttl(const struct options *o, double def, double max, const char *what)
+{
+	char buf[96];
+
+	if (o->expires == 0)
+		return def;
+	if (o->expires > max) {
+		snprintf(buf, sizeof(buf), "%.0fd", max / 86400);
+		fprintf(stderr, "agentd-portal: --expires: %s last at most "
+		    "%s\n", what, buf);
+		exit(EXIT_USAGE);
+	}
+	return o->expires;
+}
+
 static int
 cmd_token_create(struct options *o)
 {
 	char token[AUTH_TOKEN_LEN];
-	struct store *s = open_store(o->db);
+	struct store *s;
+	double ttl;
 	int r;
 
-	r = credential_token_create(s, o->expires, token, sizeof(token));
+	ttl = token_ttl(o, 86400, CREDENTIAL_TOKEN_MAX_TTL,
+	    "enrolment tokens");
+	if (o->replace != NULL && (o->replace[0] == '\0' ||
+	    strlen(o->replace) >= AUTH_UUID_LEN))
+		usage_error("--replace %s: expected an agent id", o->replace);
+	s = open_store(o->db);
+	r = credential_token_create(s, ttl, o->replace, token, sizeof(token));
 	store_close(s);
 	if (r != 0)
 		fatalx("token create: %s", strerror(-r));
@@ -312,11 +357,96 @@ cmd_token_create(struct options *o)
 	return 0;
 }
 
+/* A stamp of a list, in UTC, or "-". */
+static const char *
+format_stamp(json_t *v, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t t;
+
+	if (!json_is_number(v))
+		return "-";
+	t = (time_t)json_number_value(v);
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return "?";
+	return buf;
+}
+
+/* Prints the list of tokens (kind "token") or operators; no secret. */
+static int
+cmd_list(struct options *o, int tokens)
+{
+	char c[32], e[32], u[32];
+	const char *state, *who;
+	double now;
+	struct store *s;
+	json_t *arr = NULL, *t;
+	size_t i;
+	int r;
+
+	s = open_store(o->db);
+	r = tokens ? credential_token_list(s, &arr) :
+	    credential_operator_list(s, &arr);
+	now = store_now();
+	store_close(s);
+	if (r != 0)
+		fatalx("%s list: %s", tokens ? "token" : "operator",
+		    strerror(-r));
+	printf("%-14s %-20s %-20s %-20s %s\n", tokens ? "ID" : "NAME",
+	    "CREATED", "EXPIRES", tokens ? "USED" : "LAST USED", "STATE");
+	json_array_foreach(arr, i, t) {
+		if (!json_is_null(json_object_get(t, "revoked")))
+			state = "revoked";
+		else if (json_is_number(json_object_get(t, "expires")) &&
+		    json_number_value(json_object_get(t, "expires")) <= now)
+			state = "expired";
+		else if (tokens && !json_is_null(json_object_get(t, "used")))
+			state = "used";
+		else
+			state = "valid";
+		who = json_string_value(json_object_get(t,
+		    tokens ? "id" : "name"));
+		printf("%-14s %-20s %-20s %-20s %s", who,
+		    format_stamp(json_object_get(t, "created"), c, sizeof(c)),
+		    format_stamp(json_object_get(t, "expires"), e, sizeof(e)),
+		    format_stamp(json_object_get(t, "used"), u, sizeof(u)),
+		    state);
+		if (json_is_string(json_object_get(t, "replaces")))
+			printf(" (replaces %s)", json_string_value(
+			    json_object_get(t, "replaces")));
+		printf("\n");
+	}
+	json_decref(arr);
+	return 0;
+}
+
+static int
+cmd_revoke(struct options *o, int tokens, const char *what)
+{
+	struct store *s = open_store(o->db);
+	int r;
+
+	r = tokens ? credential_token_revoke(s, what) :
+	    credential_operator_revoke(s, what);
+	store_close(s);
+	if (r == -ENOENT)
+		fatalx("%s %s: none such (or already revoked); see %s list",
+		    tokens ? "token" : "operator", what,
+		    tokens ? "token" : "operator");
+	if (r != 0)
+		fatalx("%s revoke: %s", tokens ? "token" : "operator",
+		    strerror(-r));
+	printf("%s %s revoked\n", tokens ? "token" : "operator", what);
+	return 0;
+}
+
 static int
 cmd_operator_create(struct options *o, const char *name)
 {
 	char token[AUTH_TOKEN_LEN];
 	struct store *s;
+	double ttl;
 	size_t i;
 	int r;
 
@@ -329,11 +459,14 @@ cmd_operator_create(struct options *o, const char *name)
 		    strchr("._@-", name[i]) != NULL))
 			usage_error("operator NAME %s: letters, digits and "
 			    "._@- only", name);
+	ttl = token_ttl(o, CREDENTIAL_OPERATOR_MAX_TTL,
+	    CREDENTIAL_OPERATOR_MAX_TTL, "operator tokens");
 	s = open_store(o->db);
-	r = credential_operator_create(s, name, token, sizeof(token));
+	r = credential_operator_create(s, name, ttl, token, sizeof(token));
 	store_close(s);
 	if (r == -EEXIST)
-		fatalx("operator %s already exists", name);
+		fatalx("operator %s already exists (operator revoke %s "
+		    "first to give it a new token)", name, name);
 	if (r != 0)
 		fatalx("operator create: %s", strerror(-r));
 	printf("%s\n", token);
@@ -349,8 +482,8 @@ main(int argc, char **argv)
 	int r, i, first;
 
 	if (argc < 2)
-		usage_error("%s", "missing command (serve, token create, "
-		    "operator create)");
+		usage_error("%s", "missing command (serve, token, "
+		    "operator)");
 	cmd = argv[1];
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		fputs(usage_text, stdout);
@@ -362,14 +495,18 @@ main(int argc, char **argv)
 	}
 	first = 2;
 	if (strcmp(cmd, "token") == 0 || strcmp(cmd, "operator") == 0) {
-		if (argc < 3 || strcmp(argv[2], "create") != 0)
-			usage_error("%s: expected 'create'", cmd);
+		if (argc < 3 || (strcmp(argv[2], "create") != 0 &&
+		    strcmp(argv[2], "list") != 0 &&
+		    strcmp(argv[2], "revoke") != 0))
+			usage_error("%s: expected create, list or revoke", cmd);
 		sub = argv[2];
 		first = 3;
-		if (strcmp(cmd, "operator") == 0) {
+		if (strcmp(sub, "revoke") == 0 || (strcmp(cmd, "operator") ==
+		    0 && strcmp(sub, "create") == 0)) {
 			if (argc < 4 || argv[3][0] == '-')
-				usage_error("%s", "operator create needs a "
-				    "NAME");
+				usage_error("%s needs a NAME or ID",
+				    strcmp(sub, "revoke") == 0 ? "revoke" :
+				    "operator create");
 			name = argv[3];
 			first = 4;
 		}
@@ -384,14 +521,23 @@ main(int argc, char **argv)
 		usage_error("unexpected argument %s", argv[optind]);
 	log_init("agentd-portal", o.log_stderr ? LOG_TARGET_STDERR :
 	    LOG_TARGET_AUTO, o.verbose);
-	(void)sub;
+	if ((o.expires != 0 || o.replace != NULL) && (sub == NULL ||
+	    strcmp(sub, "create") != 0))
+		usage_error("%s", "--expires and --replace go with token or "
+		    "operator create");
+	if (o.replace != NULL && strcmp(cmd, "token") != 0)
+		usage_error("%s", "--replace goes with token create");
 
 	if (strcmp(cmd, "serve") == 0) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 			fatalx("curl_global_init failed");
 		r = cmd_serve(&o);
 		curl_global_cleanup();
-	} else if (strcmp(cmd, "token") == 0)
+	} else if (strcmp(sub, "list") == 0)
+		r = cmd_list(&o, strcmp(cmd, "token") == 0);
+	else if (strcmp(sub, "revoke") == 0)
+		r = cmd_revoke(&o, strcmp(cmd, "token") == 0, name);
+	else if (strcmp(cmd, "token") == 0)
 		r = cmd_token_create(&o);
 	else
 		r = cmd_operator_create(&o, name);

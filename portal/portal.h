@@ -22,6 +22,12 @@
 #define PORTAL_MAX_STRING	(64 * 1024)
 #define PORTAL_RATE_PER_SEC	20.0
 #define PORTAL_RATE_BURST	100.0
+/* Checks one agent may have; a report naming more new ones is refused. */
+#define PORTAL_MAX_CHECKS	1000
+/* Alerts one report request may open; beyond, states are kept unalerted. */
+#define PORTAL_MAX_ALERTS_PER_REQUEST	100
+/* Command ids ("cmd_<n>"), the same limit as the agent's (reply.h). */
+#define PORTAL_MAX_COMMAND_ID	64
 /* A host is unreachable after this many silent report intervals. */
 #define PORTAL_DEADMAN_FACTOR	3
 /* Largest seq accepted: exact in a double, so any JSON reader keeps it. */

@@ -103,6 +103,21 @@ static const char *const migrations[] = {
 	"  attempts INTEGER NOT NULL DEFAULT 0,"
 	"  next_try REAL NOT NULL,"
 	"  last_error TEXT);",
+	/*
+	 * 2: checks are ordered by the agent's report seq, not its clock;
+	 * tokens can be revoked and may allow the takeover of one agent's
+	 * machine; operator tokens expire and show when they were last
+	 * used; the dead-man's switch remembers the last realtime step.
+	 */
+	"ALTER TABLE checks ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tokens ADD COLUMN revoked REAL;"
+	"ALTER TABLE tokens ADD COLUMN replaces TEXT;"
+	"ALTER TABLE operators ADD COLUMN expires REAL;"
+	"ALTER TABLE operators ADD COLUMN used REAL;"
+	"CREATE TABLE clock_steps ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at REAL NOT NULL,"
+	"  delta REAL NOT NULL);",
 };
 
 static int
@@ -329,5 +344,14 @@ store_now(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double
+store_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

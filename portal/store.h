@@ -37,7 +37,9 @@ void	store_rollback(struct store *);
 int	store_step(struct store *, sqlite3_stmt *);
 /* Text of column i or "" for NULL. */
 const char *store_text(sqlite3_stmt *, int i);
-/* Wall-clock time, seconds since the epoch. */
+/* Wall-clock time, seconds since the epoch: for stamps, never durations. */
 double	store_now(void);
+/* CLOCK_MONOTONIC in seconds: for durations inside one process. */
+double	store_monotonic(void);
 
 #endif

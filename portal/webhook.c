@@ -30,7 +30,7 @@ static struct {
 	struct store	*store;
 	char		*url;
 	char		*ca_file;
-} wh = { .mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+} wh = { .mu = PTHREAD_MUTEX_INITIALIZER };	/* cond: webhook_start */
 
 double
 webhook_backoff(int attempts)
@@ -160,16 +160,21 @@ webhook_done(sqlite3_int64 id, int ok, int attempts, const char *err)
 	store_unlock(wh.store);
 }
 
-/* Sleeps until kicked, stopped or until (wall-clock) deadline. */
+/*
+ * Sleeps until kicked, stopped or for delay seconds, measured on the
+ * monotonic clock (the condition variable's): a step of the wall clock
+ * neither cuts the wait short nor stretches it.
+ */
 static void
-webhook_wait(double until)
+webhook_wait(double delay)
 {
 	struct timespec ts;
+	double until = store_monotonic() + delay;
 
 	ts.tv_sec = (time_t)until;
 	ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
 	pthread_mutex_lock(&wh.mu);
-	while (wh.running && !wh.kicked && store_now() < until)
+	while (wh.running && !wh.kicked)
 		if (pthread_cond_timedwait(&wh.cond, &wh.mu, &ts) == ETIMEDOUT)
 			break;
 	wh.kicked = 0;
@@ -193,7 +198,7 @@ webhook_main(void *arg)
 	char err[CURL_ERROR_SIZE + 64], f_err[CURL_ERROR_SIZE + 80];
 	const char *fields[1] = { f_err };
 	sqlite3_int64 id;
-	double next_try;
+	double next_try, due_in;
 	int attempts, r;
 	char *body;
 	CURL *c;
@@ -204,12 +209,19 @@ webhook_main(void *arg)
 	while (webhook_running()) {
 		r = webhook_head(&id, &body, &attempts, &next_try);
 		if (r <= 0) {
-			webhook_wait(store_now() + 5.0);
+			webhook_wait(5.0);
 			continue;
 		}
-		if (next_try > store_now()) {
+		/*
+		 * next_try is a wall-clock stamp (another instance may send).
+		 * One further ahead than the longest back-off was written by
+		 * a clock since set back: due now, not when realtime gets
+		 * there again.
+		 */
+		due_in = next_try - store_now();
+		if (due_in > 0 && due_in <= WEBHOOK_MAX_BACKOFF) {
 			free(body);
-			webhook_wait(next_try);
+			webhook_wait(due_in);
 			continue;
 		}
 		r = webhook_post(c, body, err, sizeof(err));
@@ -232,10 +244,15 @@ webhook_main(void *arg)
 int
 webhook_start(struct store *s, const char *url, const char *ca_file)
 {
+	pthread_condattr_t attr;
 	int r;
 
 	if (strncmp(url, "https://", 8) != 0)
 		return -EPROTONOSUPPORT;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&wh.cond, &attr);
+	pthread_condattr_destroy(&attr);
 	wh.store = s;
 	wh.url = xstrdup(url);
 	wh.ca_file = ca_file != NULL ? xstrdup(ca_file) : NULL;

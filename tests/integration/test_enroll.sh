@@ -119,8 +119,94 @@ stop_agentd || fail "agentd exited $? on SIGTERM"
 run_actl enroll --force --portal "$URL" --token-file "$T/token" \
     --ca "$T/certs/ca.pem"
 expect_eq "spent token: exit" "$RC" 1
-expect_eq "spent token" "$OUT" "agentctl: token refused: unknown, used or expired"
+expect_eq "spent token" "$OUT" "agentctl: token refused: unknown, used, revoked or expired"
 [ "$(agent_id)" = "$ID2" ] || fail "a refused enrolment changed the identity"
+
+# Takeover: another holder of a token enrols with this host's machine_id
+# (not a secret). Refused with 409, the token not spent, the host's
+# credential still good, and the attempt an alert on the host.
+MACHINE_ID=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["machine_id"])' \
+    "$T/state/identity" 2>/dev/null || cat /etc/machine-id)
+CRED2=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["credential"])' \
+    "$T/state/identity")
+new_token
+take_over() {
+	curl -s -o "$T/takeover.out" -w '%{http_code}' --cacert "$T/certs/ca.pem" \
+	    -H 'Content-Type: application/json' "$@" --data-binary \
+	    "{\"token\": \"$(cat "$T/token")\", \"host\": {\"hostname\": \"evil\", \"machine_id\": \"$MACHINE_ID\"}}" \
+	    "$URL/api/v1/enroll"
+}
+expect_eq "takeover: status" "$(take_over)" 409
+expect_match "takeover: error" "$(cat "$T/takeover.out")" "enrolled as agent $ID2; send that agent's credential, or use a token from 'agentd-portal token create --replace $ID2'"
+expect_eq "takeover with a wrong credential: status" \
+    "$(take_over -H 'Authorization: Bearer agc_guessed')" 409
+reports() {
+	curl -s -o /dev/null -w '%{http_code}' --cacert "$T/certs/ca.pem" \
+	    -H "Authorization: Bearer $CRED2" -H 'Content-Type: application/json' \
+	    --data-binary '{"reports": []}' "$URL/api/v1/agents/$ID2/reports"
+}
+expect_eq "victim's credential after the takeover attempt" "$(reports)" 200
+curl -s --cacert "$T/certs/ca.pem" -H "Authorization: Bearer $OPERATOR" \
+    "$URL/api/v1/alerts?open=1" | python3 -c '
+import json, sys
+a = json.load(sys.stdin)["alerts"]
+assert any(x["kind"] == "enrolment_refused" and x["host_id"] == sys.argv[1]
+           for x in a), a' "$ID2" ||
+    fail "the refused takeover is not an open alert on $ID2"
+grep -q "enrolment as evil refused: its machine_id is agent $ID2" "$T/portal.log" ||
+    fail "the refused takeover is not logged"
+
+# This host with an identity that is no longer the live agent's (the one
+# replaced earlier): 409, and the admin is told what to do.
+cp "$T/state/identity" "$T/identity.live"
+cp "$T/identity.1" "$T/state/identity"
+run_actl enroll --force --portal "$URL" --token-file "$T/token" \
+    --ca "$T/certs/ca.pem"
+expect_eq "stale identity: exit" "$RC" 1
+expect_match "stale identity" "$OUT" "refused to let this host replace the agent enrolled with its machine_id \\(this host's identity is not that agent's\\): HTTP 409: .*--replace $ID2"
+# The token was not spent; revoked, it can no longer enrol.
+TOKEN_ID=$("$PORTAL" token list --db "$DB" | awk '$5 == "valid" { id = $1 } END { print id }')
+[ -n "$TOKEN_ID" ] || fail "token list shows no valid token: $("$PORTAL" token list --db "$DB")"
+"$PORTAL" token list --db "$DB" | grep -q "$(cat "$T/token")" &&
+    fail "token list prints a secret"
+"$PORTAL" token revoke "$TOKEN_ID" --db "$DB" >/dev/null || fail "token revoke failed"
+expect_eq "revoked token: status" "$(take_over)" 401
+run_actl enroll --force --portal "$URL" --token-file "$T/token" \
+    --ca "$T/certs/ca.pem"
+expect_eq "revoked token: agentctl" "$OUT" "agentctl: token refused: unknown, used, revoked or expired"
+# The operator allows the replacement: the stale host takes over.
+"$PORTAL" token create --db "$DB" --expires 1h --replace "$ID2" > "$T/token" ||
+    fail "token create --replace failed"
+run_actl enroll --force --portal "$URL" --token-file "$T/token" \
+    --ca "$T/certs/ca.pem"
+[ $RC -eq 0 ] || fail "enroll with a --replace token exited $RC: $OUT"
+ID3=$(agent_id)
+expect_eq "replaced host" "$(host_status "$ID2")" ""
+grep -q "enrolled .* as agent $ID3, replacing $ID2 (allowed by the operator's token)" "$T/portal.log" ||
+    fail "the replacement is not logged as the operator's"
+expect_eq "the replaced credential" "$(reports)" 401
+# ... and re-enrols itself later with its own credential as proof.
+new_token
+run_actl enroll --force --portal "$URL" --token-file "$T/token" \
+    --ca "$T/certs/ca.pem"
+[ $RC -eq 0 ] || fail "re-enrolment with the identity exited $RC: $OUT"
+ID2=$(agent_id)
+grep -q "as agent $ID2, replacing $ID3 (proved by its credential)" "$T/portal.log" ||
+    fail "the re-enrolment is not logged as proved"
+
+# Operator tokens: listed without secrets, revoked takes effect at once.
+"$PORTAL" operator list --db "$DB" | grep -q "^it-operator .* valid$" ||
+    fail "operator list: $("$PORTAL" operator list --db "$DB")"
+"$PORTAL" operator create other --db "$DB" --expires 400d 2>"$T/err" &&
+    fail "operator create --expires 400d accepted"
+grep -q "operator tokens last at most 365d" "$T/err" || fail "expiry limit: $(cat "$T/err")"
+"$PORTAL" token create --db "$DB" --expires 99999999999999999999d 2>"$T/err" &&
+    fail "token create --expires 99999999999999999999d accepted"
+"$PORTAL" operator create spare --db "$DB" > "$T/spare" || fail "operator create"
+"$PORTAL" operator revoke spare --db "$DB" >/dev/null || fail "operator revoke"
+expect_eq "revoked operator" "$(curl -s -o /dev/null -w '%{http_code}' \
+    --cacert "$T/certs/ca.pem" -H "Authorization: Bearer $(cat "$T/spare")" \
+    "$URL/api/v1/hosts")" 401
 
 # Unenrol: revoked at the portal, the file gone, the host kept as unenrolled.
 cp "$T/state/identity" "$T/identity.2"

@@ -60,6 +60,12 @@ expect_eq "serve without --listen exit status" "$?" 2
 out=$("$PORTAL" token create --db "$T/db" --expires 5x 2>&1)
 expect_eq "bad --expires exit status" "$?" 2
 expect_match "bad --expires message" "$out" "--expires 5x"
+# enrolment tokens last at most 30 days; no duration overflows
+for e in 31d 99999999d 18446744073709551617s 213503982334601d; do
+	out=$("$PORTAL" token create --db "$T/db" --expires $e 2>&1)
+	expect_eq "--expires $e exit status" "$?" 2
+done
+expect_match "--expires above the limit" "$out" "at most 30d"
 "$PORTAL" --help | grep -q "token create" || fail "--help does not list token create"
 
 DB=$T/portal.db
@@ -179,6 +185,28 @@ out=$(req GET /nothing)
 expect_match "unknown endpoint" "$out" '"error".* 404$'
 out=$(curl -sS --cacert "$T/ca.pem" -w ' %{http_code}' "https://127.0.0.1:$PORT/api/v2/hosts")
 expect_match "v2 not served" "$out" ' 404$'
+# %00 would truncate the host id: refused, as is any escaped control byte
+out=$(req GET "/hosts/$AGENT%00trailing" -H "Authorization: Bearer $OPR")
+expect_match "%00 in the path" "$out" 'URL: escaped NUL.* 400$'
+out=$(req POST "/agents/$AGENT%00x/reports" -H "$auth" --data-binary "@$T/b5.json")
+expect_match "%00 in an agent path" "$out" ' 400$'
+out=$(req GET "/hosts/$AGENT%0a" -H "Authorization: Bearer $OPR")
+expect_match "%0a in the path" "$out" ' 400$'
+# duplicate keys: refused as the agent refuses them
+out=$(req POST "/agents/$AGENT/reports" -H "$auth" -d '{"reports": [], "reports": [{"seq": 1}]}')
+expect_match "duplicate keys" "$out" 'duplicate object key.* 400$'
+# alert paging (a second alert: disk critical)
+out=$(req POST "/agents/$AGENT/reports" -H "$auth" -d '{"reports": [{"seq": 7, "kind": "state_change", "time": 1, "payload": {"check": {"name": "disk", "state": "CRITICAL"}}}]}')
+expect_match "second alert" "$out" ' 200$'
+out=$(req GET "/alerts?limit=0" -H "Authorization: Bearer $OPR")
+expect_match "limit=0" "$out" 'limit: expected an integer from 1 to 1000.* 400$'
+out=$(req GET "/alerts?before=x" -H "Authorization: Bearer $OPR")
+expect_match "before=x" "$out" 'before: expected an integer.* 400$'
+out=$(req GET "/alerts?limit=1" -H "Authorization: Bearer $OPR")
+expect_match "one alert a page" "$out" '^\{"alerts":\[\{"id":[0-9]+,[^]]*\],"next":[0-9]+\} 200$'
+next=$(printf '%s' "${out% *}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["next"])')
+out=$(req GET "/alerts?limit=1000&before=$next" -H "Authorization: Bearer $OPR")
+expect_match "last page" "$out" '"next":null\} 200$'
 
 # --- rate limit: 20/s, bursts of 100
 out=$(python3 "$HELP/burst.py" "$T/ca.pem" "$PORT" "$AGENT" "$CRED" 150) ||

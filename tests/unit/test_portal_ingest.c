@@ -91,6 +91,22 @@ static const struct parse_case cases[] = {
 	  "\"payload\": {}}]}", -EINVAL, "body: invalid JSON" },
 	{ "{\"reports\": [{\"seq\": 1, \"kind\": \"a\\u0000b\", \"time\": 1, "
 	  "\"payload\": {}}]}", -EINVAL, "body: invalid JSON" },
+	/* duplicate keys: the agent refuses them, so does the portal */
+	{ "{\"reports\": [], \"reports\": []}", -EINVAL,
+	  "body: invalid JSON" },
+	{ "{\"reports\": [{\"seq\": 1, \"kind\": \"state_change\", \"time\": 1,"
+	  " \"payload\": {\"check\": {\"name\": \"a\", \"state\": \"OK\", "
+	  "\"state\": \"CRITICAL\"}}}]}", -EINVAL, "body: invalid JSON" },
+	/* command ids: at most 64 bytes, as on the agent */
+	{ "{\"reports\": [{\"seq\": 1, \"kind\": \"command_result\", "
+	  "\"time\": 1, \"payload\": {\"command_id\": \"cmd_"
+	  "123456789012345678901234567890123456789012345678901234567890\", "
+	  "\"status\": \"done\"}}]}", 0, NULL },
+	{ "{\"reports\": [{\"seq\": 1, \"kind\": \"command_result\", "
+	  "\"time\": 1, \"payload\": {\"command_id\": \"cmd_"
+	  "1234567890123456789012345678901234567890123456789012345678901\", "
+	  "\"status\": \"done\"}}]}", -EINVAL,
+	  "reports[0].payload.command_id: must be 1 to 64 bytes" },
 };
 
 static void
@@ -176,6 +192,28 @@ test_parse_count_limit(void **state)
 	    sizeof(err)), -E2BIG);
 	assert_string_equal(err, "reports: 101 reports, at most 100 per "
 	    "request");
+	free(s);
+}
+
+/* A heartbeat listing more checks than an agent may have: 400. */
+static void
+test_parse_check_count(void **state)
+{
+	struct ingest_batch b;
+	size_t cap = 128 + (PORTAL_MAX_CHECKS + 1) * 48, len, i;
+	char err[256], *s = malloc(cap);
+
+	(void)state;
+	len = (size_t)snprintf(s, cap, "{\"reports\": [{\"seq\": 1, \"kind\": "
+	    "\"heartbeat\", \"time\": 1, \"payload\": {\"checks\": [");
+	for (i = 0; i < PORTAL_MAX_CHECKS + 1; i++)
+		len += (size_t)snprintf(s + len, cap - len, "%s{\"name\": "
+		    "\"c%zu\", \"state\": \"OK\"}", i ? "," : "", i);
+	snprintf(s + len, cap - len, "]}}]}");
+	assert_int_equal(ingest_parse_reports(s, strlen(s), &b, err,
+	    sizeof(err)), -EINVAL);
+	assert_string_equal(err, "reports[0].payload.checks: 1001 checks, at "
+	    "most 1000 per agent");
 	free(s);
 }
 
@@ -354,6 +392,7 @@ main(void)
 		cmocka_unit_test(test_parse_table),
 		cmocka_unit_test(test_parse_fields),
 		cmocka_unit_test(test_parse_count_limit),
+		cmocka_unit_test(test_parse_check_count),
 		cmocka_unit_test(test_parse_long_string),
 		cmocka_unit_test(test_enroll_and_command),
 		cmocka_unit_test(test_gunzip_bound),

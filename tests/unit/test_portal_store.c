@@ -66,11 +66,28 @@ enrol(struct store *s, const char *machine_id,
 	char tok[AUTH_TOKEN_LEN];
 	json_t *host;
 
-	assert_int_equal(credential_token_create(s, 3600, tok, sizeof(tok)),
+	assert_int_equal(credential_token_create(s, 3600, NULL, tok, sizeof(tok)),
 	    0);
 	host = json_pack("{s:s, s:s}", "hostname", "web-01", "machine_id",
 	    machine_id);
-	assert_int_equal(credential_enroll(s, tok, host, 60, e), 0);
+	assert_int_equal(credential_enroll(s, tok, host, NULL, 60, e), 0);
+	json_decref(host);
+}
+
+/* An enrolment of machine_id with proof and a token replacing replaces;
+ * asserts the result r. */
+static void
+enrol_proved(struct store *s, const char *machine_id, const char *proof,
+    const char *replaces, struct credential_enrolment *e, int r)
+{
+	char tok[AUTH_TOKEN_LEN];
+	json_t *host;
+
+	assert_int_equal(credential_token_create(s, 3600, replaces, tok,
+	    sizeof(tok)), 0);
+	host = json_pack("{s:s, s:s}", "hostname", "web-01", "machine_id",
+	    machine_id);
+	assert_int_equal(credential_enroll(s, tok, host, proof, 60, e), r);
 	json_decref(host);
 }
 
@@ -134,7 +151,7 @@ test_idempotent(void **state)
 	assert_int_equal(post(f->store, e.agent_id, b0), 2);
 	assert_int_equal(count_reports(f->store, e.agent_id), 2);
 	assert_int_equal(post(f->store, e.agent_id, "{\"reports\": []}"), 2);
-	assert_int_equal(fleet_alerts(f->store, 1, &alerts), 0);
+	assert_int_equal(fleet_alerts(f->store, 1, 0, 0, &alerts), 0);
 	assert_int_equal(json_array_size(json_object_get(alerts, "alerts")),
 	    1);
 	json_decref(alerts);
@@ -149,17 +166,17 @@ test_token_one_time(void **state)
 	json_t *host = json_pack("{s:s, s:s}", "hostname", "h", "machine_id",
 	    "m2");
 
-	assert_int_equal(credential_token_create(f->store, 3600, tok,
+	assert_int_equal(credential_token_create(f->store, 3600, NULL, tok,
 	    sizeof(tok)), 0);
-	assert_int_equal(credential_enroll(f->store, tok, host, 60, &e), 0);
-	assert_int_equal(credential_enroll(f->store, tok, host, 60, &e),
+	assert_int_equal(credential_enroll(f->store, tok, host, NULL, 60, &e), 0);
+	assert_int_equal(credential_enroll(f->store, tok, host, NULL, 60, &e),
 	    -EACCES);
-	assert_int_equal(credential_enroll(f->store, "enr_unknown", host, 60,
+	assert_int_equal(credential_enroll(f->store, "enr_unknown", host, NULL, 60,
 	    &e), -EACCES);
 	/* already expired */
-	assert_int_equal(credential_token_create(f->store, -1, tok,
+	assert_int_equal(credential_token_create(f->store, -1, NULL, tok,
 	    sizeof(tok)), 0);
-	assert_int_equal(credential_enroll(f->store, tok, host, 60, &e),
+	assert_int_equal(credential_enroll(f->store, tok, host, NULL, 60, &e),
 	    -EACCES);
 	json_decref(host);
 }
@@ -178,8 +195,9 @@ test_credentials(void **state)
 	    "agc_wrong"), -EACCES);
 	assert_int_equal(credential_agent_check(f->store, "nope",
 	    a.credential), -ENOENT);
-	/* the same machine enrols again: the old credential is revoked */
-	enrol(f->store, "m3", &b);
+	/* the same machine enrols again with its credential: the old
+	 * credential is revoked */
+	enrol_proved(f->store, "m3", a.credential, NULL, &b, 0);
 	assert_string_equal(b.replaced, a.agent_id);
 	assert_int_equal(credential_agent_check(f->store, a.agent_id,
 	    a.credential), -EACCES);
@@ -188,9 +206,9 @@ test_credentials(void **state)
 	assert_int_equal(credential_unenroll(f->store, b.agent_id), 0);
 	assert_int_equal(credential_agent_check(f->store, b.agent_id,
 	    b.credential), -EACCES);
-	assert_int_equal(credential_operator_create(f->store, "alice", op,
+	assert_int_equal(credential_operator_create(f->store, "alice", 3600, op,
 	    sizeof(op)), 0);
-	assert_int_equal(credential_operator_create(f->store, "alice", op2,
+	assert_int_equal(credential_operator_create(f->store, "alice", 3600, op2,
 	    sizeof(op2)), -EEXIST);
 	assert_int_equal(credential_operator_check(f->store, op, name,
 	    sizeof(name)), 0);
@@ -220,9 +238,110 @@ test_deadman(void **state)
 	assert_string_equal(json_string_value(json_object_get(h, "status")),
 	    "unknown");
 	json_decref(h);
-	assert_int_equal(fleet_alerts(f->store, 1, &h), 0);
+	assert_int_equal(fleet_alerts(f->store, 1, 0, 0, &h), 0);
 	assert_int_equal(json_array_size(json_object_get(h, "alerts")), 0);
 	json_decref(h);
+}
+
+/* Another holder of a token cannot take over a live host's slot. */
+static void
+test_takeover(void **state)
+{
+	struct fixture *f = *state;
+	struct credential_enrolment v, x, y;
+	json_t *alerts, *a;
+
+	enrol(f->store, "victim", &v);
+	/* no proof: refused, nothing changes, the refusal is an alert */
+	enrol_proved(f->store, "victim", NULL, NULL, &x, -EEXIST);
+	assert_string_equal(x.conflict, v.agent_id);
+	assert_int_equal(credential_agent_check(f->store, v.agent_id,
+	    v.credential), 0);
+	/* a wrong credential is no proof either; one alert stays open */
+	enrol_proved(f->store, "victim", "agc_guess", NULL, &x, -EEXIST);
+	assert_int_equal(fleet_alerts(f->store, 1, 0, 0, &alerts), 0);
+	assert_int_equal(json_array_size(json_object_get(alerts, "alerts")),
+	    1);
+	a = json_array_get(json_object_get(alerts, "alerts"), 0);
+	assert_string_equal(json_string_value(json_object_get(a, "kind")),
+	    "enrolment_refused");
+	assert_string_equal(json_string_value(json_object_get(a, "host_id")),
+	    v.agent_id);
+	json_decref(alerts);
+	/* a token made to replace another agent does not help */
+	enrol_proved(f->store, "victim", NULL, "some-other-agent", &x,
+	    -EEXIST);
+	/* the operator's explicit replacement does */
+	enrol_proved(f->store, "victim", NULL, v.agent_id, &y, 0);
+	assert_string_equal(y.replaced, v.agent_id);
+	assert_int_equal(credential_agent_check(f->store, v.agent_id,
+	    v.credential), -EACCES);
+	assert_int_equal(credential_agent_check(f->store, y.agent_id,
+	    y.credential), 0);
+	/* the refusal alert closed with the replaced agent */
+	assert_int_equal(fleet_alerts(f->store, 1, 0, 0, &alerts), 0);
+	assert_int_equal(json_array_size(json_object_get(alerts, "alerts")),
+	    0);
+	json_decref(alerts);
+}
+
+static void
+test_token_admin(void **state)
+{
+	struct fixture *f = *state;
+	struct credential_enrolment e;
+	char tok[AUTH_TOKEN_LEN], hash[AUTH_HASH_LEN], id[16], name[64];
+	char op[AUTH_TOKEN_LEN], *text;
+	json_t *list, *host = json_pack("{s:s, s:s}", "hostname", "h",
+	    "machine_id", "m9");
+
+	assert_int_equal(credential_token_create(f->store, 3600, NULL, tok,
+	    sizeof(tok)), 0);
+	assert_int_equal(auth_hash(tok, hash, sizeof(hash)), 0);
+	snprintf(id, sizeof(id), "%.*s", CREDENTIAL_TOKEN_ID_LEN, hash);
+	assert_int_equal(credential_token_list(f->store, &list), 0);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(list, 0), "id")), id);
+	/* the list never holds a secret or a whole hash */
+	text = json_dumps(list, 0);
+	if (strstr(text, tok) != NULL || strstr(text, hash) != NULL)
+		fail_msg("token list shows a secret: %s", text);
+	free(text);
+	json_decref(list);
+	assert_int_equal(credential_token_revoke(f->store, id), 0);
+	assert_int_equal(credential_token_revoke(f->store, id), -ENOENT);
+	assert_int_equal(credential_token_revoke(f->store, "short"), -ENOENT);
+	if (credential_enroll(f->store, tok, host, NULL, 60, &e) != -EACCES)
+		fail_msg("a revoked enrolment token still enrols");
+
+	assert_int_equal(credential_operator_create(f->store, "bob", 3600, op,
+	    sizeof(op)), 0);
+	assert_int_equal(credential_operator_check(f->store, op, name,
+	    sizeof(name)), 0);
+	assert_int_equal(credential_operator_list(f->store, &list), 0);
+	assert_int_equal(json_array_size(list), 1);
+	assert_true(json_is_number(json_object_get(json_array_get(list, 0),
+	    "used")));
+	json_decref(list);
+	assert_int_equal(credential_operator_revoke(f->store, "bob"), 0);
+	if (credential_operator_check(f->store, op, name, sizeof(name)) !=
+	    -EACCES)
+		fail_msg("a revoked operator token is still accepted");
+	assert_int_equal(credential_operator_revoke(f->store, "bob"), -ENOENT);
+	/* a revoked name gets a new token; the old one stays refused */
+	assert_int_equal(credential_operator_create(f->store, "bob", 3600,
+	    tok, sizeof(tok)), 0);
+	assert_int_equal(credential_operator_check(f->store, tok, name,
+	    sizeof(name)), 0);
+	assert_int_equal(credential_operator_check(f->store, op, name,
+	    sizeof(name)), -EACCES);
+	/* an expired operator token is refused */
+	assert_int_equal(credential_operator_create(f->store, "carol", -1, op,
+	    sizeof(op)), 0);
+	assert_int_equal(credential_operator_check(f->store, op, name,
+	    sizeof(name)), -EACCES);
+	json_decref(host);
 }
 
 int
@@ -236,6 +355,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_credentials, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_deadman, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_takeover, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_token_admin, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
