@@ -26,7 +26,7 @@ struct control_conn {
 	struct control		*control;
 	int			 fd;
 	sd_event_source		*src;
-	char			*in;		/* CONTROL_LINE_MAX + 1 */
+	char			*in;		/* CONTROL_REQUEST_MAX + 1 */
 	size_t			 inlen;
 	char			*out;
 	size_t			 outlen, outoff;
@@ -346,7 +346,7 @@ control_on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	}
 	if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return 0;
-	n = read(fd, conn->in + conn->inlen, CONTROL_LINE_MAX - conn->inlen);
+	n = read(fd, conn->in + conn->inlen, CONTROL_REQUEST_MAX - conn->inlen);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return 0;
 	if (n <= 0) {
@@ -354,7 +354,7 @@ control_on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 		return 0;
 	}
 	conn->inlen += (size_t)n;
-	if (conn->inlen == CONTROL_LINE_MAX &&
+	if (conn->inlen == CONTROL_REQUEST_MAX &&
 	    memchr(conn->in, '\n', conn->inlen) == NULL) {
 		control_reply(conn, control_error("request line too long"));
 		conn->closing = 1;
@@ -386,7 +386,7 @@ control_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	conn = xcalloc(1, sizeof(*conn));
 	conn->control = c;
 	conn->fd = cfd;
-	conn->in = xcalloc(1, CONTROL_LINE_MAX + 1);
+	conn->in = xcalloc(1, CONTROL_REQUEST_MAX + 1);
 	if (sd_event_add_io(c->event, &conn->src, cfd, EPOLLIN,
 	    control_on_conn, conn) < 0 ||
 	    sd_event_add_defer(c->event, &conn->resume, control_on_resume,
