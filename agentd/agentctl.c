@@ -247,7 +247,9 @@ ctl_duration(json_int_t secs, char *buf, size_t len)
 static void
 ctl_print_reporting(json_t *rep)
 {
-	json_t *last = json_object_get(rep, "last_delivery");
+	/* The agent measures the age on its monotonic clock: our wall
+	 * clock minus its stamp would be wrong after a step. */
+	json_t *last = json_object_get(rep, "last_delivery_age");
 	char portal[256], err[512], ago[32];
 
 	if (!json_is_object(rep))
@@ -256,14 +258,13 @@ ctl_print_reporting(json_t *rep)
 		printf("portal: not enrolled (agentctl enroll)\n");
 		return;
 	}
-	if (json_is_number(last))
-		ctl_duration((json_int_t)((double)time(NULL) -
-		    json_number_value(last)), ago, sizeof(ago));
+	if (json_is_integer(last))
+		ctl_duration(json_integer_value(last), ago, sizeof(ago));
 	printf("portal: %s, spool %lld pending, last delivery %s%s\n",
 	    ctl_text(rep, "portal", portal, sizeof(portal)),
 	    (long long)json_integer_value(json_object_get(rep, "spool_depth")),
-	    json_is_number(last) ? ago : "never",
-	    json_is_number(last) ? " ago" : "");
+	    json_is_integer(last) ? ago : "never",
+	    json_is_integer(last) ? " ago" : "");
 	if (json_is_string(json_object_get(rep, "last_error")))
 		printf("portal: last error: %s\n", ctl_text(rep, "last_error",
 		    err, sizeof(err)));

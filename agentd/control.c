@@ -133,7 +133,8 @@ control_status(struct control *c)
 	json_object_set_new(o, "started",
 	    json_real((double)c->info.started / 1e6));
 	json_object_set_new(o, "uptime", json_integer((json_int_t)
-	    ((collect_now(CLOCK_REALTIME) - c->info.started) / 1000000)));
+	    (collect_since(c->info.started_mono,
+	    collect_now(CLOCK_MONOTONIC)) / 1000000)));
 	json_object_set_new(o, "config", json_string(c->info.config_path));
 	json_object_set_new(o, "checks", control_checks_json(c->sched, 0));
 	if (c->info.report != NULL)

@@ -45,7 +45,8 @@ struct report;
 
 struct control_info {
 	const char	*config_path;
-	uint64_t	 started;	/* realtime usec */
+	uint64_t	 started;	/* realtime usec: shown */
+	uint64_t	 started_mono;	/* monotonic usec: for the uptime */
 	struct report	*report;	/* reporting state for status */
 };
 

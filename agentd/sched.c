@@ -209,6 +209,7 @@ sched_exec_done(struct exec_job *job, const struct exec_outcome *o,
 	sd_event_now(s->event, CLOCK_MONOTONIC, &r.duration_usec);
 	r.duration_usec -= c->started;
 	r.when_usec = collect_now(CLOCK_REALTIME);
+	r.mono_usec = collect_now(CLOCK_MONOTONIC);
 	c->job = NULL;
 	exec_free(job);
 	s->running_external--;
@@ -232,6 +233,7 @@ sched_start_external(struct sched_check *c)
 		result_set(&r, STATE_UNKNOWN, "cannot start %s: %s",
 		    c->conf->argv[0], strerror(-rc));
 		r.when_usec = collect_now(CLOCK_REALTIME);
+		r.mono_usec = collect_now(CLOCK_MONOTONIC);
 		sched_complete(c, &r, rc);
 		result_reset(&r);
 		return;
@@ -545,13 +547,15 @@ sched_tally(struct sched *s, unsigned counts[4], unsigned *pending)
 json_t *
 sched_check_json(const struct sched_check *c, int detail)
 {
-	uint64_t now = collect_now(CLOCK_REALTIME);
+	uint64_t now = collect_now(CLOCK_MONOTONIC);
 	json_t *o;
 
 	if (c->has_result) {
 		o = resultjson_encode(&c->last, detail);
+		/* The age survives a step of the wall clock; "when" (the
+		 * stamp shown) does not have to. */
 		json_object_set_new(o, "age", json_integer((json_int_t)
-		    ((now - c->last.when_usec) / 1000000)));
+		    (collect_since(c->last.mono_usec, now) / 1000000)));
 	} else {
 		o = json_object();
 		json_object_set_new(o, "state", json_string("PENDING"));
