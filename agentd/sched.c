@@ -285,6 +285,23 @@ sched_on_timer(sd_event_source *src, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* Sets c's timer to when (monotonic usec), even if that has passed. */
+static void
+sched_set_timer(struct sched_check *c, uint64_t when)
+{
+	struct sched *s = c->sched;
+
+	if (c->timer == NULL) {
+		if (sd_event_add_time(s->event, &c->timer, CLOCK_MONOTONIC,
+		    when, 250000, sched_on_timer, c) < 0)
+			fatalx("cannot add a timer for check %s", c->conf->name);
+		return;
+	}
+	sd_event_source_set_time(c->timer, when);
+	sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+}
+
+/* The next periodic run at when; a loop that fell behind skips runs. */
 static void
 sched_arm(struct sched_check *c, uint64_t when)
 {
@@ -294,14 +311,7 @@ sched_arm(struct sched_check *c, uint64_t when)
 	sd_event_now(s->event, CLOCK_MONOTONIC, &now);
 	if (when < now)
 		when = now + c->interval_usec;	/* fell behind: skip runs */
-	if (c->timer == NULL) {
-		if (sd_event_add_time(s->event, &c->timer, CLOCK_MONOTONIC,
-		    when, 250000, sched_on_timer, c) < 0)
-			fatalx("cannot add a timer for check %s", c->conf->name);
-		return;
-	}
-	sd_event_source_set_time(c->timer, when);
-	sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+	sched_set_timer(c, when);
 }
 
 /* Abandons a run in flight (reload, shutdown); waiters hear -ECANCELED. */
@@ -367,10 +377,13 @@ sched_build(struct sched *s, struct sched_check **old, size_t nold)
 		    conf->collector->start != NULL)
 			conf->collector->start(conf->inst, &s->env);
 		s->checks[s->n++] = c;
-		/* Spread first runs so checks do not all fire together. */
-		sched_arm(c, now + (uint64_t)random() % (c->interval_usec <
-		    SCHED_FIRST_SPREAD_USEC ? c->interval_usec :
-		    SCHED_FIRST_SPREAD_USEC));
+		/* Spread first runs so checks do not all fire together. A
+		 * first run is never skipped: building many checks takes
+		 * longer than the smallest offsets, and sched_arm would
+		 * then put them off by a whole interval. */
+		sched_set_timer(c, now + (uint64_t)random() %
+		    (c->interval_usec < SCHED_FIRST_SPREAD_USEC ?
+		    c->interval_usec : SCHED_FIRST_SPREAD_USEC));
 	}
 }
 
