@@ -92,8 +92,8 @@ static int
 ctl_exchange(json_t *req, json_t **replyp, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char *line = NULL, *buf = NULL;
-	size_t len = 0;
+	char *line = NULL, *buf = NULL, *nl = NULL;
+	size_t len = 0, cap;
 	json_error_t jerr;
 	json_t *reply;
 	int fd = -1, r;
@@ -122,17 +122,31 @@ ctl_exchange(json_t *req, json_t **replyp, char *err, size_t errlen)
 		r = EXIT_UNAVAIL;
 		goto out;
 	}
-	buf = xcalloc(1, CONTROL_LINE_MAX);
+	/* The reply grows with the number of checks: read it into a buffer
+	 * that doubles up to CONTROL_REPLY_MAX. */
+	cap = 65536;
+	buf = xreallocarray(NULL, cap, 1);
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
+		if (len == cap) {
+			if (cap == CONTROL_REPLY_MAX) {
+				snprintf(err, errlen, "reply longer than %d "
+				    "MiB", CONTROL_REPLY_MAX / (1024 * 1024));
+				r = EXIT_PROTOCOL;
+				goto out;
+			}
+			cap = cap * 2 > CONTROL_REPLY_MAX ? CONTROL_REPLY_MAX :
+			    cap * 2;
+			buf = xreallocarray(buf, cap, 1);
+		}
 		if (poll(&pfd, 1, REPLY_TIMEOUT_MS) == 0) {
 			snprintf(err, errlen, "no reply from agentd");
 			r = EXIT_UNAVAIL;
 			goto out;
 		}
-		n = read(fd, buf + len, CONTROL_LINE_MAX - 1 - len);
+		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -141,17 +155,12 @@ ctl_exchange(json_t *req, json_t **replyp, char *err, size_t errlen)
 			r = EXIT_PROTOCOL;
 			goto out;
 		}
-		len += (size_t)n;
-		if (memchr(buf, '\n', len) != NULL)
+		/* Only the new bytes can hold the end of the line. */
+		if ((nl = memchr(buf + len, '\n', (size_t)n)) != NULL)
 			break;
-		if (len == CONTROL_LINE_MAX - 1) {
-			snprintf(err, errlen, "reply too long");
-			r = EXIT_PROTOCOL;
-			goto out;
-		}
+		len += (size_t)n;
 	}
-	reply = json_loadb(buf, (size_t)((char *)memchr(buf, '\n', len) - buf),
-	    0, &jerr);
+	reply = json_loadb(buf, (size_t)(nl - buf), 0, &jerr);
 	if (!json_is_object(reply)) {
 		snprintf(err, errlen, "malformed reply from agentd: %s",
 		    jerr.text);
@@ -238,7 +247,9 @@ ctl_duration(json_int_t secs, char *buf, size_t len)
 static void
 ctl_print_reporting(json_t *rep)
 {
-	json_t *last = json_object_get(rep, "last_delivery");
+	/* The agent measures the age on its monotonic clock: our wall
+	 * clock minus its stamp would be wrong after a step. */
+	json_t *last = json_object_get(rep, "last_delivery_age");
 	char portal[256], err[512], ago[32];
 
 	if (!json_is_object(rep))
@@ -247,14 +258,13 @@ ctl_print_reporting(json_t *rep)
 		printf("portal: not enrolled (agentctl enroll)\n");
 		return;
 	}
-	if (json_is_number(last))
-		ctl_duration((json_int_t)((double)time(NULL) -
-		    json_number_value(last)), ago, sizeof(ago));
+	if (json_is_integer(last))
+		ctl_duration(json_integer_value(last), ago, sizeof(ago));
 	printf("portal: %s, spool %lld pending, last delivery %s%s\n",
 	    ctl_text(rep, "portal", portal, sizeof(portal)),
 	    (long long)json_integer_value(json_object_get(rep, "spool_depth")),
-	    json_is_number(last) ? ago : "never",
-	    json_is_number(last) ? " ago" : "");
+	    json_is_integer(last) ? ago : "never",
+	    json_is_integer(last) ? " ago" : "");
 	if (json_is_string(json_object_get(rep, "last_error")))
 		printf("portal: last error: %s\n", ctl_text(rep, "last_error",
 		    err, sizeof(err)));

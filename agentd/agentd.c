@@ -339,6 +339,7 @@ main(int argc, char **argv)
 
 	info.config_path = a.config_path;
 	info.started = collect_now(CLOCK_REALTIME);
+	info.started_mono = collect_now(CLOCK_MONOTONIC);
 	info.report = a.report;
 	r = control_open(a.event, cfg->control_socket, cfg->control_group,
 	    a.sched, &info, agentd_reload, &a, &a.control);

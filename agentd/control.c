@@ -26,7 +26,7 @@ struct control_conn {
 	struct control		*control;
 	int			 fd;
 	sd_event_source		*src;
-	char			*in;		/* CONTROL_LINE_MAX + 1 */
+	char			*in;		/* CONTROL_REQUEST_MAX + 1 */
 	size_t			 inlen;
 	char			*out;
 	size_t			 outlen, outoff;
@@ -133,7 +133,8 @@ control_status(struct control *c)
 	json_object_set_new(o, "started",
 	    json_real((double)c->info.started / 1e6));
 	json_object_set_new(o, "uptime", json_integer((json_int_t)
-	    ((collect_now(CLOCK_REALTIME) - c->info.started) / 1000000)));
+	    (collect_since(c->info.started_mono,
+	    collect_now(CLOCK_MONOTONIC)) / 1000000)));
 	json_object_set_new(o, "config", json_string(c->info.config_path));
 	json_object_set_new(o, "checks", control_checks_json(c->sched, 0));
 	if (c->info.report != NULL)
@@ -346,7 +347,7 @@ control_on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	}
 	if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return 0;
-	n = read(fd, conn->in + conn->inlen, CONTROL_LINE_MAX - conn->inlen);
+	n = read(fd, conn->in + conn->inlen, CONTROL_REQUEST_MAX - conn->inlen);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return 0;
 	if (n <= 0) {
@@ -354,7 +355,7 @@ control_on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 		return 0;
 	}
 	conn->inlen += (size_t)n;
-	if (conn->inlen == CONTROL_LINE_MAX &&
+	if (conn->inlen == CONTROL_REQUEST_MAX &&
 	    memchr(conn->in, '\n', conn->inlen) == NULL) {
 		control_reply(conn, control_error("request line too long"));
 		conn->closing = 1;
@@ -386,7 +387,7 @@ control_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	conn = xcalloc(1, sizeof(*conn));
 	conn->control = c;
 	conn->fd = cfd;
-	conn->in = xcalloc(1, CONTROL_LINE_MAX + 1);
+	conn->in = xcalloc(1, CONTROL_REQUEST_MAX + 1);
 	if (sd_event_add_io(c->event, &conn->src, cfd, EPOLLIN,
 	    control_on_conn, conn) < 0 ||
 	    sd_event_add_defer(c->event, &conn->resume, control_on_resume,

@@ -12,7 +12,12 @@
 #include "config.h"
 #include "sched.h"
 
-#define CONTROL_LINE_MAX	65536
+/* A request names a command and at most a check: it stays small, since
+ * anyone in the control group may send one. */
+#define CONTROL_REQUEST_MAX	4096
+/* A reply lists every check; agentctl reads up to this much, so a status
+ * of thousands of checks with their long texts still fits. */
+#define CONTROL_REPLY_MAX	(32 * 1024 * 1024)
 #define CONTROL_CONN_MAX	32
 
 enum control_cmd {
@@ -40,7 +45,8 @@ struct report;
 
 struct control_info {
 	const char	*config_path;
-	uint64_t	 started;	/* realtime usec */
+	uint64_t	 started;	/* realtime usec: shown */
+	uint64_t	 started_mono;	/* monotonic usec: for the uptime */
 	struct report	*report;	/* reporting state for status */
 };
 

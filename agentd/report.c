@@ -63,7 +63,8 @@ struct report {
 	/* timers */
 	sd_event_source		*sync_defer, *beat_timer, *inventory_timer;
 	/* status */
-	uint64_t		 last_delivery;	/* realtime usec */
+	uint64_t		 last_delivery;	/* realtime usec: shown */
+	uint64_t		 last_delivery_mono; /* for its age */
 	char			 last_error[512];
 	bool			 sync_failing;
 	/* commands */
@@ -409,6 +410,7 @@ report_on_msg(struct ipc *ipc, json_t *msg, void *userdata)
 		    json_string_value(json_object_get(msg, "http")));
 	r->last_error[0] = '\0';
 	r->last_delivery = collect_now(CLOCK_REALTIME);
+	r->last_delivery_mono = collect_now(CLOCK_MONOTONIC);
 	r->restart_usec = 0;
 	if (json_integer_value(json_object_get(msg, "skipped")) > 0)
 		log_warnx("portal sent %lld malformed commands; ignored",
@@ -674,6 +676,9 @@ report_status(struct report *r)
 	json_object_set_new(o, "dropped", json_integer((json_int_t)st.dropped));
 	json_object_set_new(o, "last_delivery", r->last_delivery == 0 ?
 	    json_null() : json_real((double)r->last_delivery / 1e6));
+	json_object_set_new(o, "last_delivery_age", r->last_delivery == 0 ?
+	    json_null() : json_integer((json_int_t)(collect_since(
+	    r->last_delivery_mono, collect_now(CLOCK_MONOTONIC)) / 1000000)));
 	json_object_set_new(o, "last_error", r->last_error[0] == '\0' ?
 	    json_null() : json_string(r->last_error));
 	json_object_set_new(o, "reporter", json_string(r->ipc != NULL ?

@@ -32,6 +32,7 @@ void	report_apply(struct report *r, const struct config *cfg);
 /* From the scheduler: a run finished; prev as in sched_event_fn. */
 void	report_on_result(struct report *r, struct sched_check *c, int prev);
 /* {"enrolled", "portal", "agent_id", "spool_depth", "last_delivery",
+ * "last_delivery_age" (seconds, from the monotonic clock),
  * "last_error", ...} for agentctl status. New reference. */
 json_t	*report_status(struct report *r);
 /* Flushes what is queued to the spool; stops the reporter. */

@@ -209,6 +209,7 @@ sched_exec_done(struct exec_job *job, const struct exec_outcome *o,
 	sd_event_now(s->event, CLOCK_MONOTONIC, &r.duration_usec);
 	r.duration_usec -= c->started;
 	r.when_usec = collect_now(CLOCK_REALTIME);
+	r.mono_usec = collect_now(CLOCK_MONOTONIC);
 	c->job = NULL;
 	exec_free(job);
 	s->running_external--;
@@ -232,6 +233,7 @@ sched_start_external(struct sched_check *c)
 		result_set(&r, STATE_UNKNOWN, "cannot start %s: %s",
 		    c->conf->argv[0], strerror(-rc));
 		r.when_usec = collect_now(CLOCK_REALTIME);
+		r.mono_usec = collect_now(CLOCK_MONOTONIC);
 		sched_complete(c, &r, rc);
 		result_reset(&r);
 		return;
@@ -283,6 +285,23 @@ sched_on_timer(sd_event_source *src, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* Sets c's timer to when (monotonic usec), even if that has passed. */
+static void
+sched_set_timer(struct sched_check *c, uint64_t when)
+{
+	struct sched *s = c->sched;
+
+	if (c->timer == NULL) {
+		if (sd_event_add_time(s->event, &c->timer, CLOCK_MONOTONIC,
+		    when, 250000, sched_on_timer, c) < 0)
+			fatalx("cannot add a timer for check %s", c->conf->name);
+		return;
+	}
+	sd_event_source_set_time(c->timer, when);
+	sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+}
+
+/* The next periodic run at when; a loop that fell behind skips runs. */
 static void
 sched_arm(struct sched_check *c, uint64_t when)
 {
@@ -292,14 +311,7 @@ sched_arm(struct sched_check *c, uint64_t when)
 	sd_event_now(s->event, CLOCK_MONOTONIC, &now);
 	if (when < now)
 		when = now + c->interval_usec;	/* fell behind: skip runs */
-	if (c->timer == NULL) {
-		if (sd_event_add_time(s->event, &c->timer, CLOCK_MONOTONIC,
-		    when, 250000, sched_on_timer, c) < 0)
-			fatalx("cannot add a timer for check %s", c->conf->name);
-		return;
-	}
-	sd_event_source_set_time(c->timer, when);
-	sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+	sched_set_timer(c, when);
 }
 
 /* Abandons a run in flight (reload, shutdown); waiters hear -ECANCELED. */
@@ -365,10 +377,13 @@ sched_build(struct sched *s, struct sched_check **old, size_t nold)
 		    conf->collector->start != NULL)
 			conf->collector->start(conf->inst, &s->env);
 		s->checks[s->n++] = c;
-		/* Spread first runs so checks do not all fire together. */
-		sched_arm(c, now + (uint64_t)random() % (c->interval_usec <
-		    SCHED_FIRST_SPREAD_USEC ? c->interval_usec :
-		    SCHED_FIRST_SPREAD_USEC));
+		/* Spread first runs so checks do not all fire together. A
+		 * first run is never skipped: building many checks takes
+		 * longer than the smallest offsets, and sched_arm would
+		 * then put them off by a whole interval. */
+		sched_set_timer(c, now + (uint64_t)random() %
+		    (c->interval_usec < SCHED_FIRST_SPREAD_USEC ?
+		    c->interval_usec : SCHED_FIRST_SPREAD_USEC));
 	}
 }
 
@@ -545,13 +560,15 @@ sched_tally(struct sched *s, unsigned counts[4], unsigned *pending)
 json_t *
 sched_check_json(const struct sched_check *c, int detail)
 {
-	uint64_t now = collect_now(CLOCK_REALTIME);
+	uint64_t now = collect_now(CLOCK_MONOTONIC);
 	json_t *o;
 
 	if (c->has_result) {
 		o = resultjson_encode(&c->last, detail);
+		/* The age survives a step of the wall clock; "when" (the
+		 * stamp shown) does not have to. */
 		json_object_set_new(o, "age", json_integer((json_int_t)
-		    ((now - c->last.when_usec) / 1000000)));
+		    (collect_since(c->last.mono_usec, now) / 1000000)));
 	} else {
 		o = json_object();
 		json_object_set_new(o, "state", json_string("PENDING"));

@@ -22,13 +22,23 @@ struct collect_req {
 	int			 cancelled;
 };
 
+uint64_t (*collect_now_hook)(clockid_t clock);
+
 uint64_t
 collect_now(clockid_t clock)
 {
 	struct timespec ts;
 
+	if (collect_now_hook != NULL)
+		return collect_now_hook(clock);
 	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t
+collect_since(uint64_t then, uint64_t now)
+{
+	return now > then ? now - then : 0;
 }
 
 struct collect_req *
@@ -74,6 +84,7 @@ collect_req_start(struct collect_req *req)
 
 	req->started = collect_now(CLOCK_MONOTONIC);
 	req->result.when_usec = collect_now(CLOCK_REALTIME);
+	req->result.mono_usec = req->started;
 	rc = req->collector->collect(req->inst, req);
 	if (rc == COLLECT_PENDING)
 		return;

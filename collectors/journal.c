@@ -538,8 +538,9 @@ journal_collect(void *inst, struct collect_req *req)
 	if (j->last_run != 0)
 		seconds = (double)(mono - j->last_run) / 1e6;
 	else
-		seconds = now > j->pos.since_usec ?
-		    (double)(now - j->pos.since_usec) / 1e6 : 0;
+		/* Only the saved wall-clock stamp survives a restart;
+		 * a step back makes it 0, raised to 1 s below. */
+		seconds = (double)collect_since(j->pos.since_usec, now) / 1e6;
 	if (seconds < 1)
 		seconds = 1;
 	j->pos.since_usec = now;

@@ -40,7 +40,8 @@ struct result {
 	struct perf	*perf;		/* owned array of nperf */
 	size_t		 nperf;
 	size_t		 perf_cap;	/* allocated items */
-	uint64_t	 when_usec;	/* CLOCK_REALTIME when collected */
+	uint64_t	 when_usec;	/* CLOCK_REALTIME when collected: shown */
+	uint64_t	 mono_usec;	/* CLOCK_MONOTONIC then: for its age */
 	uint64_t	 duration_usec;
 };
 
