@@ -567,7 +567,9 @@ report_start_child(struct report *r)
 static json_t *
 report_child_config(const struct identity *id, const struct config *cfg)
 {
-	return json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:i, s:i}",
+	/* Nine pairs; "s*" leaves an unset option out altogether. The
+	 * child unpacks this with a strict format of the same nine. */
+	return json_pack("{s:s, s:s, s:s, s:s, s:s*, s:s*, s:s*, s:i, s:i}",
 	    "t", "config", "portal", id->portal, "agent_id", id->agent_id,
 	    "credential", id->credential, "ca_file", cfg->ca_file != NULL ?
 	    cfg->ca_file : id->ca_file, "pinned_pubkey", cfg->pinned_pubkey,
