@@ -367,7 +367,7 @@ reporter_send(struct reporter *rp, json_t *msg)
 	curl_multi_add_handle(rp->multi, rp->easy);
 }
 
-static void
+static int
 reporter_on_msg(struct ipc *ipc, json_t *msg, void *userdata)
 {
 	struct reporter *rp = userdata;
@@ -380,6 +380,7 @@ reporter_on_msg(struct ipc *ipc, json_t *msg, void *userdata)
 		reporter_send(rp, msg);
 	else
 		fatalx("reporter: unknown message from agentd");
+	return 0;
 }
 
 static void
