@@ -11,12 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <ini.h>
 
 #include "argv.h"
 #include "config.h"
 #include "log.h"
+#include "safepath.h"
 #include "xmalloc.h"
 
 #define CONFIG_ERRORS_MAX	100
@@ -397,7 +399,25 @@ config_check_key(struct config_parse *p, const char *name, const char *key,
 			argv_free(argv);
 			return;
 		}
+		/* Whoever can replace the plugin runs code as agentd: refuse
+		 * what root (or agentd) does not alone control. The
+		 * scheduler asks again before each run. */
+		if (safepath_check(argv[0], geteuid(), err, sizeof(err)) < 0) {
+			config_error(p, "command: refusing to run %s: %s",
+			    argv[0], err);
+			argv_free(argv);
+			return;
+		}
 		c->argv = argv;
+	} else if (strcmp(key, "capabilities") == 0) {
+		if (strcasecmp(value, "none") == 0)
+			c->cap_dac_read_search = false;
+		else if (strcasecmp(value, "dac_read_search") == 0 ||
+		    strcasecmp(value, "cap_dac_read_search") == 0)
+			c->cap_dac_read_search = true;
+		else
+			config_error(p, "capabilities: '%s' is not 'none' or "
+			    "'dac_read_search'", value);
 	} else if (strcmp(key, "timeout") == 0) {
 		if (config_parse_duration(value, &c->timeout) != 0 ||
 		    c->timeout == 0 || c->timeout > 3600)

@@ -29,6 +29,7 @@ struct check_conf {
 	void			*inst;		/* built-in instance, owned */
 	char			*command;	/* external: as written */
 	char			**argv;		/* external: split, owned */
+	bool			 cap_dac_read_search; /* external: keep it */
 	char			*file;		/* where first defined */
 	int			 line;
 };

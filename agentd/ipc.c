@@ -1,7 +1,8 @@
 /*
  * Length-prefixed JSON frames over a stream socket, both directions
- * buffered, on the event loop. A frame larger than IPC_MSG_MAX, or text
- * that is not a JSON object, closes the channel.
+ * buffered, on the event loop. A frame larger than the channel's maximum,
+ * text that is not a JSON object, or a frame on_msg refuses closes the
+ * channel.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,9 @@
 #include "ipc.h"
 #include "xmalloc.h"
 
+#define IPC_READ_CHUNK		(64 * 1024)	/* bytes per read(2) */
+#define IPC_READS_PER_WAKEUP	2
+
 struct ipc {
 	int		 fd;
 	sd_event_source	*src;
@@ -22,6 +26,7 @@ struct ipc {
 	void		*userdata;
 	unsigned char	*in;
 	size_t		 inlen, insize;
+	size_t		 max_in;	/* largest frame accepted */
 	unsigned char	*out;
 	size_t		 outlen, outoff;
 	int		 closed;
@@ -66,35 +71,71 @@ ipc_flush(struct ipc *ipc)
 	return 0;
 }
 
-/* Hands every complete frame to on_msg. Returns -EBADMSG on a bad one. */
-static int
-ipc_dispatch(struct ipc *ipc)
+int
+ipc_split(const unsigned char *buf, size_t len, size_t max, size_t *used,
+    ipc_frame_fn *fn, void *arg)
 {
 	size_t off = 0;
+	int r = 0;
 
-	while (!ipc->closed && ipc->inlen - off >= 4) {
-		const unsigned char *p = ipc->in + off;
-		uint32_t len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	while (len - off >= 4) {
+		const unsigned char *p = buf + off;
+		uint32_t flen = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
 		    (uint32_t)p[2] << 8 | p[3];
 		json_error_t jerr;
 		json_t *msg;
 
-		if (len == 0 || len > IPC_MSG_MAX)
-			return -EBADMSG;
-		if (ipc->inlen - off - 4 < len)
+		/* Judged before the body arrives: a peer announcing more than
+		 * we take never gets to make us buffer it. */
+		if (flen == 0 || flen > max) {
+			r = -EMSGSIZE;
 			break;
-		msg = json_loadb((const char *)p + 4, len, 0, &jerr);
-		off += 4 + len;
+		}
+		if (len - off - 4 < flen)
+			break;
+		msg = json_loadb((const char *)p + 4, flen,
+		    JSON_REJECT_DUPLICATES, &jerr);
+		off += 4 + flen;
 		if (!json_is_object(msg)) {
 			json_decref(msg);
-			return -EBADMSG;
+			r = -EBADMSG;
+			break;
 		}
-		ipc->on_msg(ipc, msg, ipc->userdata);
+		r = fn(msg, arg);
 		json_decref(msg);
+		if (r < 0)
+			break;
 	}
-	memmove(ipc->in, ipc->in + off, ipc->inlen - off);
-	ipc->inlen -= off;
-	return 0;
+	*used = off;
+	return r < 0 ? r : 0;
+}
+
+static int
+ipc_deliver(json_t *msg, void *arg)
+{
+	struct ipc *ipc = arg;
+
+	if (ipc->closed)
+		return -ECANCELED;
+	return ipc->on_msg(ipc, msg, ipc->userdata) < 0 ? -EPROTO : 0;
+}
+
+/* Hands every complete frame to on_msg. Returns -EBADMSG on one that is
+ * not a JSON object, -EMSGSIZE on an oversized one, -EPROTO on one on_msg
+ * refused. */
+static int
+ipc_dispatch(struct ipc *ipc)
+{
+	size_t used;
+	int r;
+
+	r = ipc_split(ipc->in, ipc->inlen, ipc->max_in, &used, ipc_deliver,
+	    ipc);
+	if (r == -ECANCELED)
+		r = 0;
+	memmove(ipc->in, ipc->in + used, ipc->inlen - used);
+	ipc->inlen -= used;
+	return r;
 }
 
 static int
@@ -110,16 +151,24 @@ ipc_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	}
 	if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return 0;
-	for (;;) {
+	/* A bounded amount per wakeup: a peer that writes as fast as we read
+	 * must not keep the loop here. The source is level-triggered, so
+	 * the rest is read on the next iteration, after the other sources
+	 * had their turn. */
+	for (int reads = 0; reads < IPC_READS_PER_WAKEUP; reads++) {
+		size_t room;
 		ssize_t n;
 
-		if (ipc->insize - ipc->inlen < 65536) {
-			ipc->insize = ipc->insize * 2 + 65536;
-			if (ipc->insize > IPC_MSG_MAX + 65536 + 4)
-				ipc->insize = IPC_MSG_MAX + 65536 + 4;
+		if (ipc->insize - ipc->inlen < IPC_READ_CHUNK) {
+			ipc->insize = ipc->insize * 2 + IPC_READ_CHUNK;
+			if (ipc->insize > ipc->max_in + IPC_READ_CHUNK + 4)
+				ipc->insize = ipc->max_in + IPC_READ_CHUNK + 4;
 			ipc->in = xreallocarray(ipc->in, ipc->insize, 1);
 		}
-		n = read(fd, ipc->in + ipc->inlen, ipc->insize - ipc->inlen);
+		room = ipc->insize - ipc->inlen;
+		if (room > IPC_READ_CHUNK)
+			room = IPC_READ_CHUNK;
+		n = read(fd, ipc->in + ipc->inlen, room);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -155,6 +204,7 @@ ipc_new(sd_event *event, int fd, ipc_msg_fn *on_msg, ipc_close_fn *on_close,
 		return r;
 	}
 	ipc->fd = fd;
+	ipc->max_in = IPC_MSG_MAX;
 	ipc->on_msg = on_msg;
 	ipc->on_close = on_close;
 	ipc->userdata = userdata;
@@ -192,6 +242,12 @@ ipc_send(struct ipc *ipc, const json_t *msg)
 	ipc->outlen += len;
 	free(text);
 	return ipc_flush(ipc);
+}
+
+void
+ipc_set_max_in(struct ipc *ipc, size_t max)
+{
+	ipc->max_in = max < IPC_MSG_MAX ? max : IPC_MSG_MAX;
 }
 
 void

@@ -59,7 +59,12 @@ reply_parse(const char *body, size_t len, uint64_t *ack, json_t **commands,
 			(*skipped)++;
 			continue;
 		}
-		json_array_append(*commands, c);
+		/* Only the three members agentd knows: it accepts nothing
+		 * else from this process (childmsg.c). */
+		json_array_append_new(*commands, json_pack("{s:O, s:O, s:o}",
+		    "id", json_object_get(c, "id"), "type",
+		    json_object_get(c, "type"), "args", args != NULL ?
+		    json_incref(args) : json_object()));
 	}
 	if (cmds != NULL && !json_is_array(cmds))
 		(*skipped)++;

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "childmsg.h"
 #include "collector.h"
 #include "identity.h"
 #include "inventory.h"
@@ -387,22 +388,31 @@ report_failed(struct report *r, json_t *msg)
 	report_schedule_retry(r, retry_after);
 }
 
-static void
+/* A frame from the child: checked whole before any member is used
+ * (childmsg.c); one that fails ends the channel (report_on_close kills and
+ * restarts the child, which is broken or compromised). */
+static int
 report_on_msg(struct ipc *ipc, json_t *msg, void *userdata)
 {
 	struct report *r = userdata;
+	char why[256], esc[512];
 	json_t *cmds, *c;
 	uint64_t ack;
 	size_t i;
 
 	(void)ipc;
+	if (childmsg_check(msg, why, sizeof(why)) < 0) {
+		log_warnx("agentd-reporter sent a bad frame (%s); killing and "
+		    "restarting it", log_escape(esc, sizeof(esc), why));
+		return -1;
+	}
 	if (json_integer_value(json_object_get(msg, "id")) != r->batch_id ||
 	    !r->in_flight)
-		return;		/* a stale answer from before a restart */
+		return 0;	/* a stale answer from before a restart */
 	r->in_flight = false;
 	if (!json_is_true(json_object_get(msg, "ok"))) {
 		report_failed(r, msg);
-		return;
+		return 0;
 	}
 	ack = (uint64_t)json_integer_value(json_object_get(msg, "ack"));
 	if (r->last_error[0] != '\0')
@@ -426,12 +436,13 @@ report_on_msg(struct ipc *ipc, json_t *msg, void *userdata)
 		    (unsigned long long)ack, (unsigned long long)r->batch_first,
 		    (unsigned long long)r->batch_last);
 		report_schedule_retry(r, -1);
-		return;
+		return 0;
 	}
 	spool_ack(r->spool, ack > r->batch_last ? r->batch_last : ack);
 	r->backoff_usec = 0;
 	r->batch_limit = REPORT_BATCH_MAX;
 	report_kick(r);
+	return 0;
 }
 
 /* ---- the child ---- */
@@ -472,8 +483,19 @@ report_on_close(struct ipc *ipc, int error, void *userdata)
 	struct report *r = userdata;
 
 	(void)ipc;
-	if (error == -EBADMSG)
-		log_warnx("reporter sent a malformed message; restarting it");
+	/* A child that breaks the framing is not asked to stop: it is
+	 * killed (the frame itself is logged by report_on_msg). */
+	if (error == -EBADMSG || error == -EMSGSIZE || error == -EPROTO) {
+		if (error == -EMSGSIZE)
+			log_warnx("agentd-reporter announced a frame of 0 or over "
+			    "%d bytes; killing and restarting it",
+			    CHILDMSG_FRAME_MAX);
+		else if (error == -EBADMSG)
+			log_warnx("agentd-reporter sent a frame that is not a "
+			    "JSON object; killing and restarting it");
+		if (r->pid > 0)
+			kill(r->pid, SIGKILL);
+	}
 	report_stop_child(r);
 }
 
@@ -560,6 +582,7 @@ report_start_child(struct report *r)
 	    ipc_new(r->event, sv[0], report_on_msg, report_on_close, r,
 	    &r->ipc) < 0)
 		fatalx("cannot watch agentd-reporter");
+	ipc_set_max_in(r->ipc, CHILDMSG_FRAME_MAX);
 	ipc_send(r->ipc, r->child_config);
 	report_kick(r);
 }
@@ -569,7 +592,9 @@ report_start_child(struct report *r)
 static json_t *
 report_child_config(const struct identity *id, const struct config *cfg)
 {
-	return json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:i, s:i}",
+	/* Nine pairs; "s*" leaves an unset option out altogether. The
+	 * child unpacks this with a strict format of the same nine. */
+	return json_pack("{s:s, s:s, s:s, s:s, s:s*, s:s*, s:s*, s:i, s:i}",
 	    "t", "config", "portal", id->portal, "agent_id", id->agent_id,
 	    "credential", id->credential, "ca_file", cfg->ca_file != NULL ?
 	    cfg->ca_file : id->ca_file, "pinned_pubkey", cfg->pinned_pubkey,

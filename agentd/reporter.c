@@ -275,23 +275,33 @@ reporter_curl_timer(CURLM *multi, long timeout_ms, void *userdata)
 }
 
 static char *
-reporter_dup_opt(json_t *msg, const char *key)
+reporter_dup_opt(const char *s)
 {
-	const char *s = json_string_value(json_object_get(msg, key));
-
 	return s != NULL && *s != '\0' ? xstrdup(s) : NULL;
 }
 
+/*
+ * agentd's config frame, read with a strict format: a member missing,
+ * mistyped or unknown means agentd and this program disagree about the
+ * frame, and silently running with half a config (no proxy, the default
+ * timeout) is worse than stopping loudly.
+ */
 static void
 reporter_configure(struct reporter *rp, json_t *msg)
 {
-	const char *portal = json_string_value(json_object_get(msg, "portal"));
-	const char *id = json_string_value(json_object_get(msg, "agent_id"));
-	const char *cred = json_string_value(json_object_get(msg, "credential"));
+	const char *t, *portal, *id, *cred;
+	const char *ca_file = NULL, *pinned = NULL, *proxy = NULL;
+	int connect_timeout, timeout;
+	json_error_t jerr;
 
-	if (portal == NULL || id == NULL || cred == NULL)
-		fatalx("reporter: config message without portal, agent_id or "
-		    "credential");
+	/* Nine pairs, as report_child_config packs them. */
+	if (json_unpack_ex(msg, &jerr, JSON_STRICT,
+	    "{s:s, s:s, s:s, s:s, s?s, s?s, s?s, s:i, s:i}", "t", &t,
+	    "portal", &portal, "agent_id", &id, "credential", &cred,
+	    "ca_file", &ca_file, "pinned_pubkey", &pinned, "proxy", &proxy,
+	    "connect_timeout", &connect_timeout, "timeout", &timeout) < 0)
+		fatalx("reporter: bad config message from agentd: %s",
+		    jerr.text);
 	free(rp->url);
 	free(rp->auth);
 	free(rp->ca_file);
@@ -299,22 +309,19 @@ reporter_configure(struct reporter *rp, json_t *msg)
 	free(rp->proxy);
 	xasprintf(&rp->url, "%s/api/v1/agents/%s/reports", portal, id);
 	xasprintf(&rp->auth, "Authorization: Bearer %s", cred);
-	rp->ca_file = reporter_dup_opt(msg, "ca_file");
-	rp->pinned_pubkey = reporter_dup_opt(msg, "pinned_pubkey");
-	rp->proxy = reporter_dup_opt(msg, "proxy");
-	rp->connect_timeout = (long)json_integer_value(json_object_get(msg,
-	    "connect_timeout"));
-	rp->timeout = (long)json_integer_value(json_object_get(msg, "timeout"));
-	if (rp->connect_timeout <= 0)
-		rp->connect_timeout = 10;
-	if (rp->timeout <= 0)
-		rp->timeout = 30;
+	rp->ca_file = reporter_dup_opt(ca_file);
+	rp->pinned_pubkey = reporter_dup_opt(pinned);
+	rp->proxy = reporter_dup_opt(proxy);
+	rp->connect_timeout = connect_timeout > 0 ? connect_timeout : 10;
+	rp->timeout = timeout > 0 ? timeout : 30;
 }
 
 static void
 reporter_send(struct reporter *rp, json_t *msg)
 {
-	json_t *body = json_object();
+	json_t *body = json_object(), *reports = NULL;
+	json_error_t jerr;
+	const char *t;
 	char *text;
 	int r;
 
@@ -322,8 +329,14 @@ reporter_send(struct reporter *rp, json_t *msg)
 		fatalx("reporter: send while %s", rp->busy ? "busy" :
 		    "not configured");
 	}
-	rp->id = json_integer_value(json_object_get(msg, "id"));
-	json_object_set(body, "reports", json_object_get(msg, "reports"));
+	/* Three pairs: t, id, reports. */
+	if (json_unpack_ex(msg, &jerr, JSON_STRICT, "{s:s, s:I, s:o}", "t", &t,
+	    "id", &rp->id, "reports", &reports) < 0)
+		fatalx("reporter: bad send message from agentd: %s", jerr.text);
+	if (!json_is_array(reports))
+		fatalx("reporter: bad send message from agentd: reports is "
+		    "not an array");
+	json_object_set(body, "reports", reports);
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if (text == NULL)
@@ -354,7 +367,7 @@ reporter_send(struct reporter *rp, json_t *msg)
 	curl_multi_add_handle(rp->multi, rp->easy);
 }
 
-static void
+static int
 reporter_on_msg(struct ipc *ipc, json_t *msg, void *userdata)
 {
 	struct reporter *rp = userdata;
@@ -367,6 +380,7 @@ reporter_on_msg(struct ipc *ipc, json_t *msg, void *userdata)
 		reporter_send(rp, msg);
 	else
 		fatalx("reporter: unknown message from agentd");
+	return 0;
 }
 
 static void

@@ -5,17 +5,20 @@
  * and return to normal on the first success.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "collector.h"
 #include "exec.h"
 #include "log.h"
 #include "plugin.h"
 #include "resultjson.h"
+#include "safepath.h"
 #include "sched.h"
 #include "xmalloc.h"
 
@@ -223,11 +226,27 @@ sched_start_external(struct sched_check *c)
 {
 	struct sched *s = c->sched;
 	struct result r = { 0 };
+	char why[PATH_MAX + 128];
 	int rc;
 
 	sd_event_now(s->event, CLOCK_MONOTONIC, &c->started);
-	rc = exec_start(s->event, c->conf->argv, c->conf->timeout,
-	    s->cfg->check_output_max, sched_exec_done, c, &c->job);
+	/* Checked at config load too, but the file or a directory above it
+	 * may have changed since. */
+	if ((rc = safepath_check(c->conf->argv[0], geteuid(), why,
+	    sizeof(why))) == 0)
+		rc = exec_start(s->event, c->conf->argv,
+		    c->conf->cap_dac_read_search ? EXEC_KEEP_DAC_READ_SEARCH :
+		    0, c->conf->timeout, s->cfg->check_output_max,
+		    sched_exec_done, c, &c->job);
+	else {
+		result_reset(&r);
+		result_set(&r, STATE_UNKNOWN, "refusing to run %s: %s",
+		    c->conf->argv[0], why);
+		r.when_usec = collect_now(CLOCK_REALTIME);
+		sched_complete(c, &r, rc);
+		result_reset(&r);
+		return;
+	}
 	if (rc < 0) {
 		result_reset(&r);
 		result_set(&r, STATE_UNKNOWN, "cannot start %s: %s",

@@ -1,16 +1,21 @@
 /*
- * External check processes: posix_spawn into a new session with a clean
- * signal mask and environment, stdout/stderr read from non-blocking pipes
- * on the loop, timeout escalation SIGTERM -> SIGKILL on the process group.
+ * External check processes: fork and exec into a new session with a clean
+ * signal mask, environment and capability sets, stdout/stderr read from
+ * non-blocking pipes on the loop, timeout escalation SIGTERM -> SIGKILL on
+ * the process group, and whatever is left in the group killed when the
+ * plugin exits.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/capability.h>
 
 #include "exec.h"
 #include "log.h"
@@ -136,8 +141,12 @@ exec_on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 	exec_drain(job, 1);
 	exec_close_pipe(&job->out_src, &job->out_fd);
 	exec_close_pipe(&job->err_src, &job->err_fd);
-	if (job->killed)
-		kill(-job->pid, SIGKILL);	/* leftovers of a timed-out group */
+	/* Whatever the plugin left running in its group (`sleep 1000 &`)
+	 * goes with it. The leader is still an unreaped zombie here, so
+	 * the group id cannot have been reused. A descendant that called
+	 * setsid() has left the group: only a cgroup would find it
+	 * (docs/architecture.md). */
+	kill(-job->pid, SIGKILL);
 	exec_finish(job);
 	return 0;
 }
@@ -168,38 +177,110 @@ exec_on_spawn_failed(sd_event_source *s, void *userdata)
 	return 0;
 }
 
+/*
+ * The child between fork and exec: async-signal-safe calls only. It drops
+ * the capabilities agentd holds (systemd gives it CAP_DAC_READ_SEARCH as an
+ * ambient capability, which a plain exec would pass on to every plugin)
+ * unless the check asked to keep that one. Returns the errno of what
+ * failed; on success it does not return.
+ */
 static int
-exec_spawn(struct exec_job *job, char *const argv[], int out_w, int err_w)
+exec_child(char *const argv[], int devnull, int out_w, int err_w,
+    unsigned flags)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	int r;
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+	sigset_t none;
 
+	if (setsid() < 0)
+		return errno;
+	/* The loop blocks signals for sd-event and may ignore SIGPIPE: the
+	 * plugin must see neither. */
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
 	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out_w, 1);
-	posix_spawn_file_actions_adddup2(&fa, err_w, 2);
-	posix_spawn_file_actions_addchdir_np(&fa, "/");
-	/* The loop blocks signals for sd-event: the child must not inherit
-	 * that mask, nor our handlers. */
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	r = posix_spawn(&job->pid, argv[0], &fa, &attr, argv, exec_envp);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	return -r;
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		return errno;
+	if (dup2(devnull, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
+		return errno;
+	if (chdir("/") < 0)
+		return errno;
+	/* EINVAL: a kernel before 4.3 has no ambient set to clear. */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
+	    errno != EINVAL)
+		return errno;
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return errno;
+	if (flags & EXEC_KEEP_DAC_READ_SEARCH) {
+		/* Fails when agentd does not hold it (run by hand, as root):
+		 * then there is nothing to keep. */
+		(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE,
+		    CAP_DAC_READ_SEARCH, 0, 0);
+	} else if (data[0].inheritable != 0 || data[1].inheritable != 0) {
+		/* Nothing inheritable either, so a file capability cannot
+		 * bring it back. */
+		data[0].inheritable = data[1].inheritable = 0;
+		if (syscall(SYS_capset, &hdr, data) < 0)
+			return errno;
+	}
+	execve(argv[0], argv, exec_envp);
+	return errno;
+}
+
+static int
+exec_spawn(struct exec_job *job, char *const argv[], int out_w, int err_w,
+    unsigned flags)
+{
+	int devnull, report[2], e = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	if (pipe2(report, O_CLOEXEC) < 0) {
+		e = errno;
+		close(devnull);
+		return -e;
+	}
+	if ((pid = fork()) < 0) {
+		e = errno;
+		goto out;
+	}
+	if (pid == 0) {
+		/* The report pipe closes on a successful exec; else the
+		 * errno goes through it. */
+		ssize_t w;
+
+		e = exec_child(argv, devnull, out_w, err_w, flags);
+		w = write(report[1], &e, sizeof(e));
+		_exit(w == (ssize_t)sizeof(e) ? 127 : 126);
+	}
+	close(report[1]);
+	report[1] = -1;
+	/* Bounded: the child execs or fails at once. */
+	do {
+		n = read(report[0], &e, sizeof(e));
+	} while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(e)) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		goto out;
+	}
+	e = 0;
+	job->pid = pid;
+out:
+	close(devnull);
+	close(report[0]);
+	if (report[1] >= 0)
+		close(report[1]);
+	return -e;
 }
 
 int
-exec_start(sd_event *event, char *const argv[], unsigned timeout_sec,
-    size_t output_max, exec_done_fn *done, void *userdata,
-    struct exec_job **jobp)
+exec_start(sd_event *event, char *const argv[], unsigned flags,
+    unsigned timeout_sec, size_t output_max, exec_done_fn *done,
+    void *userdata, struct exec_job **jobp)
 {
 	struct exec_job *job;
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 };
@@ -220,7 +301,7 @@ exec_start(sd_event *event, char *const argv[], unsigned timeout_sec,
 		r = -errno;
 		goto out;
 	}
-	if ((r = exec_spawn(job, argv, out[1], err[1])) < 0) {
+	if ((r = exec_spawn(job, argv, out[1], err[1], flags)) < 0) {
 		/* Not started: report it through the callback like any
 		 * other outcome, from the loop, so callers have one path. */
 		job->o.spawn_error = -r;

@@ -14,6 +14,9 @@
 #define EXEC_KILL_GRACE_USEC	(2 * 1000000ULL)	/* SIGTERM -> SIGKILL */
 #define EXEC_STDERR_MAX		1024
 
+/* exec_start flags. Without it the plugin gets no capability at all. */
+#define EXEC_KEEP_DAC_READ_SEARCH	0x1	/* leave it in the ambient set */
+
 struct exec_job;
 
 struct exec_outcome {
@@ -31,14 +34,15 @@ typedef void exec_done_fn(struct exec_job *job,
     const struct exec_outcome *o, void *userdata);
 
 /*
- * Starts argv[0] (an absolute path) with argv. done() runs once from the
+ * Starts argv[0] (an absolute path) with argv, with no capability unless
+ * flags keep one. done() runs once from the
  * loop when the child has exited (or failed to start); the job stays
  * owned by the caller, who frees it with exec_free (from done() too).
  * Returns 0 or -errno (then no job and no callback).
  */
-int	exec_start(sd_event *event, char *const argv[], unsigned timeout_sec,
-	    size_t output_max, exec_done_fn *done, void *userdata,
-	    struct exec_job **jobp);
+int	exec_start(sd_event *event, char *const argv[], unsigned flags,
+	    unsigned timeout_sec, size_t output_max, exec_done_fn *done,
+	    void *userdata, struct exec_job **jobp);
 /* Sends sig to the job's process group (shutdown). */
 void	exec_signal(struct exec_job *job, int sig);
 /* Frees the job; a running child is killed (SIGKILL) and reaped later by

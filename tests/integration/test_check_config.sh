@@ -32,6 +32,53 @@ out=$("$AGENTD" --config "$T/agentd.conf" --check-config); rc=$?
 expect_eq "good check-config exit" $rc 0
 expect_match "good check-config" "$out" "^$T/agentd.conf: OK, [0-9]+ checks enabled$"
 
+# Plugins that someone besides root could change are refused, each with
+# file:line and the reason (OpenSSH's safe_path rule, up to /).
+mkdir -p "$T/plugins/gw" "$T/plugins/ok"
+chmod 0755 "$T/plugins" "$T/plugins/ok"
+chmod 0775 "$T/plugins/gw"
+for f in ok/good ok/open gw/inside ok/theirs; do
+	printf '#!/bin/sh\necho OK\n' > "$T/plugins/$f"
+	chmod 0755 "$T/plugins/$f"
+done
+chmod 0777 "$T/plugins/ok/open"
+chown 65534 "$T/plugins/ok/theirs"
+ln -s "$T/plugins/ok/open" "$T/plugins/ok/link"
+write_config <<EOF2
+[check.nonexistent]
+command = /nonexistent
+[check.passwd]
+command = /etc/passwd
+[check.open]
+command = $T/plugins/ok/open
+[check.groupdir]
+command = $T/plugins/gw/inside
+[check.theirs]
+command = $T/plugins/ok/theirs
+[check.link]
+command = $T/plugins/ok/link
+[check.dir]
+command = $T/plugins/ok
+[check.good]
+command = $T/plugins/ok/good -w 1
+capabilities = dac_read_search
+[check.caps]
+command = $T/plugins/ok/good
+capabilities = everything
+EOF2
+out=$("$AGENTD" --config "$T/agentd.conf" --check-config 2>&1); rc=$?
+expect_eq "unsafe plugins exit code" $rc 1
+expect_match "nonexistent plugin" "$out" "^$T/agentd.conf:6: command: refusing to run /nonexistent: /nonexistent: No such file or directory$"
+expect_match "/etc/passwd" "$out" "^$T/agentd.conf:8: command: refusing to run /etc/passwd: /etc/passwd is not executable$"
+expect_match "0777 plugin" "$out" "^$T/agentd.conf:10: command: refusing to run $T/plugins/ok/open: $T/plugins/ok/open is writable by group or others$"
+expect_match "group-writable dir" "$out" "^$T/agentd.conf:12: command: refusing to run $T/plugins/gw/inside: directory $T/plugins/gw is writable by group or others$"
+expect_match "foreign owner" "$out" "^$T/agentd.conf:14: command: refusing to run $T/plugins/ok/theirs: $T/plugins/ok/theirs is owned by uid 65534, not by root or agentd$"
+expect_match "symlink target" "$out" "^$T/agentd.conf:16: command: refusing to run $T/plugins/ok/link: $T/plugins/ok/open is writable by group or others$"
+expect_match "directory" "$out" "^$T/agentd.conf:18: command: refusing to run $T/plugins/ok: $T/plugins/ok is not a regular file$"
+expect_match "capabilities value" "$out" "^$T/agentd.conf:24: capabilities: 'everything' is not 'none' or 'dac_read_search'$"
+printf '%s\n' "$out" | grep -q "good" && fail "a safe plugin was refused: $out"
+[ "$(printf '%s\n' "$out" | wc -l)" -eq 8 ] || fail "want 8 errors: $out"
+
 out=$("$AGENTD" --config /nonexistent.conf --check-config 2>&1)
 expect_eq "missing config" "$out" "/nonexistent.conf: cannot open: No such file or directory"
 

@@ -18,7 +18,8 @@ cat > "$T/hang" <<'SH'
 /bin/sleep 31.4159 &
 /bin/sleep 31.4159
 SH
-chmod +x "$T/envcheck" "$T/chatty" "$T/hang"
+printf '#!/bin/sh\necho never run\n' > "$T/vanish"
+chmod +x "$T/envcheck" "$T/chatty" "$T/hang" "$T/vanish"
 
 write_config <<EOF2
 [check.check_load]
@@ -44,10 +45,13 @@ command = $T/hang
 timeout = 2s
 interval = 10m
 [check.missing]
-command = /nonexistent/check_x
+command = $T/vanish
+interval = 10m
 EOF2
 
 SECRET_TOKEN=do-not-leak start_agentd
+# Gone after the config was accepted: the run is refused with the reason.
+rm "$T/vanish"
 wait_until 20 all_checks_ran || fail "some checks never ran: $(ctl status)"
 
 status=$(ctl status) || fail "agentctl status exited $?"
@@ -104,7 +108,7 @@ wait_until 5 sh -c '! pgrep -f "sleep 31[.]4159"' ||
 out=$(ctl check run missing); rc=$?
 expect_eq "missing exit code" $rc 3
 expect_eq "missing" "$out" \
-    "missing: UNKNOWN: cannot run /nonexistent/check_x: No such file or directory"
+    "missing: UNKNOWN: refusing to run $T/vanish: $T/vanish: No such file or directory"
 
 out=$(ctl check run nosuch 2>&1); rc=$?
 expect_eq "unknown check exit code" $rc 1

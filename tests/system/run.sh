@@ -203,7 +203,8 @@ say "bad config rejected on reload; agentd stayed up (pid $PID1)"
 out=$(ct setpriv --reuid=_agentd --regid=_agentd --clear-groups --inh-caps=-all \
     head -c1 /etc/shadow 2>&1 >/dev/null)
 expect_match "_agentd reading /etc/shadow without the capability" "$out" "Permission denied"
-printf '[check.shadow]\ncommand = /usr/bin/head -c1 /etc/shadow\ninterval = 1h\n' \
+# Checks get no capability unless they ask for it (capabilities =).
+printf '[check.shadow]\ncommand = /usr/bin/head -c1 /etc/shadow\ninterval = 1h\ncapabilities = dac_read_search\n[check.noshadow]\ncommand = /usr/bin/head -c1 /etc/shadow\ninterval = 1h\n' \
     >"$ROOT/etc/agentd/conf.d/50-systest.conf"
 ct systemctl reload agentd.service || fail "systemctl reload agentd failed"
 has_shadow() {
@@ -214,6 +215,11 @@ out=$(ct agentctl check run shadow 2>&1)
 rc=$?
 [ $rc -eq 0 ] || fail "check shadow (head -c1 /etc/shadow as _agentd) exited $rc, want 0 (OK): $out"
 say "check shadow OK: _agentd reads /etc/shadow with CAP_DAC_READ_SEARCH"
+out=$(ct agentctl check run noshadow 2>&1)
+rc=$?
+[ $rc -ne 0 ] || fail "check noshadow (no capabilities =) read /etc/shadow: $out"
+expect_match "check noshadow" "$out" "Permission denied"
+say "check noshadow refused: a check without capabilities = gets none"
 
 # --- the failed-units collector sees a unit that failed
 printf '[Unit]\nDescription=agentd system test: fails on purpose\n[Service]\nType=oneshot\nExecStart=/bin/false\n' \
