@@ -3,6 +3,7 @@
  * counts lines so every error names file:line. Drop-ins in conf.d override
  * the main file key by key.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <glob.h>
 #include <limits.h>
@@ -36,6 +37,9 @@ struct config_parse {
 	int			 too_long;	/* line number of an overlong line */
 	int			 section_line;	/* of the current [section] */
 	int			 section_bad;	/* reported once: skip its keys */
+	/* The section as config_section judged it. inih's own copy is cut
+	 * at 50 bytes, so keys are filed under this one, never under it. */
+	char			 section[128];
 };
 
 static void config_error(struct config_parse *, const char *, ...)
@@ -433,6 +437,7 @@ config_handler(void *user, const char *section, const char *key,
 {
 	struct config_parse *p = user;
 
+	section = p->section;	/* inih's copy may be truncated */
 	if (p->too_long == p->line || p->section_bad)
 		return 1;	/* already reported */
 	if (strcmp(section, "agent") == 0)
@@ -455,12 +460,14 @@ config_section(struct config_parse *p, const char *line)
 {
 	const char *end, *name;
 	struct check_conf *c;
-	char section[128];
+	char *section = p->section;
 
-	line += strspn(line, " \t");
+	/* inih skips what isspace() skips, \v and \f included. */
+	while (isspace((unsigned char)*line))
+		line++;
 	if (*line != '[' || (end = strchr(line, ']')) == NULL)
 		return;		/* not a header, or inih's syntax error */
-	snprintf(section, sizeof(section), "%.*s", (int)(end - line - 1),
+	snprintf(section, sizeof(p->section), "%.*s", (int)(end - line - 1),
 	    line + 1);
 	p->section_line = p->line;
 	p->section_bad = 1;
@@ -537,6 +544,7 @@ config_parse_source(struct config_parse *p)
 	p->too_long = 0;
 	p->section_line = 0;
 	p->section_bad = 0;
+	p->section[0] = '\0';
 	r = ini_parse_stream(config_reader, p, config_handler, p);
 	if (r > 0 && r != p->too_long) {
 		/* inih's own syntax errors: only the first is reported. */

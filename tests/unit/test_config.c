@@ -279,6 +279,42 @@ test_durations_and_bools(void **state)
 	assert_int_equal(config_parse_bool("maybe", &b), -EINVAL);
 }
 
+/*
+ * Headers inih reads differently from us (found by fuzz_config): a \v
+ * before '[' (inih skips it) and a name past inih's 50-byte section
+ * buffer. Keys go under the section we judged, never under inih's.
+ */
+static void
+test_section_as_judged(void **state)
+{
+	static const char *const vt[] = {
+		"t.conf:1: unknown section [nosuch]",
+		"t.conf:2: [collector.nilesystems]: no such built-in collector",
+	};
+	static const char *const unknown[] = {
+		"t.conf:2: unknown key 'bogus' in [check."
+		    "a123456789b123456789c123456789d123456789e123456789]",
+		"t.conf:1: [check."
+		    "a123456789b123456789c123456789d123456789e123456789]: "
+		    "missing 'command'",
+	};
+	struct config *cfg;
+	struct check_conf *c;
+
+	(void)state;
+	load_fails("[nosuch]\n\v\f [collector.nilesystems]\n"
+	    "timeout = 10s\n", vt, 2);
+	cfg = load_ok("[check.a123456789b123456789c123456789d123456789e1234]\n"
+	    "command = /bin/true\n");
+	c = config_find_check(cfg,
+	    "a123456789b123456789c123456789d123456789e1234");
+	assert_non_null(c);
+	assert_string_equal(c->command, "/bin/true");
+	config_free(cfg);
+	load_fails("[check.a123456789b123456789c123456789d123456789e123456789]"
+	    "\nbogus = 1\n", unknown, 2);
+}
+
 int
 main(void)
 {
@@ -292,6 +328,7 @@ main(void)
 		cmocka_unit_test(test_dropins_override),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_durations_and_bools),
+		cmocka_unit_test(test_section_as_judged),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
