@@ -386,3 +386,80 @@ api_handle(void *arg, struct http_request *req, struct http_reply *rep)
 	else
 		http_error(rep, 404, "no such endpoint");
 }
+
+/*
+ * The http_preflight: what can be decided from the headers alone, so that
+ * nobody can make the portal buffer a body it would refuse. The path and
+ * method as api_handle routes them, and the credential, checked here once
+ * more than the handlers do (it may be revoked while the body arrives).
+ * Enrolment carries its token in the body: it is anonymous with a small
+ * body limit.
+ */
+void
+api_preflight(void *arg, struct http_request *req, struct http_reply *rep)
+{
+	struct api *a = arg;
+	const char *rest, *slash, *method = req->method, *tok;
+	char id[API_MAX_ID + 1], name[256];
+	size_t n;
+
+	if (strncmp(req->url, API_PREFIX, strlen(API_PREFIX)) != 0) {
+		http_error(rep, 404, "no such endpoint (this portal serves "
+		    "%s)", API_PREFIX);
+		return;
+	}
+	rest = req->url + strlen(API_PREFIX);
+	if (strcmp(rest, "enroll") == 0) {
+		if (strcmp(method, "POST") != 0)
+			goto post_only;
+		req->anonymous = 1;
+		req->max_body = PORTAL_MAX_ENROLL_BODY;
+		return;
+	}
+	if (strncmp(rest, "agents/", 7) == 0) {
+		rest += 7;
+		slash = strchr(rest, '/');
+		n = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
+		if (n == 0 || n > API_MAX_ID) {
+			http_error(rep, 404, "no such agent");
+			return;
+		}
+		if (slash == NULL) {
+			if (strcmp(method, "DELETE") != 0) {
+				rep->allow = "DELETE";
+				goto not_allowed;
+			}
+			req->max_body = PORTAL_MAX_SMALL_BODY;
+		} else if (strcmp(slash, "/reports") == 0) {
+			if (strcmp(method, "POST") != 0)
+				goto post_only;
+			req->max_body = PORTAL_MAX_BODY;
+		} else {
+			http_error(rep, 404, "no such endpoint");
+			return;
+		}
+		memcpy(id, rest, n);
+		id[n] = '\0';
+		(void)api_agent_auth(a, req, id, rep);
+		return;
+	}
+	if (strcmp(rest, "hosts") == 0 || strcmp(rest, "alerts") == 0 ||
+	    strncmp(rest, "hosts/", 6) == 0) {
+		/* Methods and ids are the handler's: nothing is read first. */
+		req->max_body = PORTAL_MAX_SMALL_BODY;
+		tok = auth_bearer(http_header(req, "Authorization"));
+		if (tok == NULL)
+			http_error(rep, 401, "Authorization: missing Bearer "
+			    "operator token");
+		else if (credential_operator_check(a->store, tok, name,
+		    sizeof(name)) != 0)
+			http_error(rep, 401, "operator token refused");
+		return;
+	}
+	http_error(rep, 404, "no such endpoint");
+	return;
+post_only:
+	rep->allow = "POST";
+not_allowed:
+	http_error(rep, 405, "method %s not allowed", method);
+}

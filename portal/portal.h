@@ -17,11 +17,16 @@
 
 /* Protocol limits (docs/protocol.md, "Limits"). */
 #define PORTAL_MAX_BODY		(1024 * 1024)
+/* Enrolment (anonymous until its token is read) and the other endpoints. */
+#define PORTAL_MAX_ENROLL_BODY	(8 * 1024)
+#define PORTAL_MAX_SMALL_BODY	(64 * 1024)
 #define PORTAL_MAX_INFLATED	(8 * 1024 * 1024)
 #define PORTAL_MAX_REPORTS	100
 #define PORTAL_MAX_STRING	(64 * 1024)
 #define PORTAL_RATE_PER_SEC	20.0
 #define PORTAL_RATE_BURST	100.0
+/* Default connection cap; systemd/agentd-portal.service's LimitNOFILE fits it. */
+#define PORTAL_MAX_CONNECTIONS	10000
 /* A host is unreachable after this many silent report intervals. */
 #define PORTAL_DEADMAN_FACTOR	3
 /* Largest seq accepted: exact in a double, so any JSON reader keeps it. */
