@@ -54,6 +54,23 @@ out=$("$PORTAL" serve --listen 127.0.0.1:1 --db "$DB" --tls-cert "$CERT" \
 expect_eq "--connections-per-ip 0 exit status" "$?" 2
 expect_match "--connections-per-ip 0 message" "$out" "--connections-per-ip 0"
 
+# --- the connection cap fits RLIMIT_NOFILE: soft raised to hard, cap lowered
+limits_line() {	# SOFT HARD: the portal's start line under those limits
+	(ulimit -Sn "$1" && ulimit -Hn "$2" && exec "$PORTAL" serve \
+	    --listen "127.0.0.1:$PORT" --db "$DB" --tls-cert "$CERT" \
+	    --tls-key "$KEY" --log-stderr) >"$T/limits.log" 2>&1 &
+	lp=$!
+	wait_until 10 grep -q 'connections,' "$T/limits.log"
+	kill -TERM $lp 2>/dev/null
+	wait $lp
+	grep -E 'lowered|connections,' "$T/limits.log" | tr '\n' ' '
+}
+out=$(limits_line 300 "$(ulimit -Hn)")
+expect_match "soft limit 300 raised to the hard one" "$out" 'at most 10000 connections'
+out=$(limits_line 300 600)
+expect_match "cap lowered to fit 600 descriptors" "$out" \
+    '--max-connections 10000 lowered to 472 to fit RLIMIT_NOFILE 600.*at most 472 connections'
+
 "$PORTAL" serve --listen "127.0.0.1:$PORT" --db "$DB" --tls-cert "$CERT" \
     --tls-key "$KEY" --log-stderr --connections-per-ip $PER_IP \
     --request-timeout $DEADLINE >>"$T/portal.log" 2>&1 &
