@@ -378,7 +378,7 @@ ingest_parse_reports(const char *json, size_t len, struct ingest_batch *b,
     char *err, size_t errlen)
 {
 	json_t *arr;
-	size_t i, n;
+	size_t i, n, checks = 0;
 	int r;
 
 	b->root = NULL;
@@ -402,10 +402,27 @@ ingest_parse_reports(const char *json, size_t len, struct ingest_batch *b,
 		r = -E2BIG;
 		goto out;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if ((r = ingest_report(json_array_get(arr, i), i,
 		    &b->reports[i], err, errlen)) != 0)
 			goto out;
+		/*
+		 * Each check is a row to update (and maybe an alert) under
+		 * the store's one lock: 8 MiB of them would hold every
+		 * thread for seconds. The agent splits a batch on 413.
+		 */
+		if (strcmp(b->reports[i].kind, "heartbeat") == 0)
+			checks += json_array_size(json_object_get(
+			    b->reports[i].payload, "checks"));
+		else if (strcmp(b->reports[i].kind, "state_change") == 0)
+			checks++;
+		if (checks > PORTAL_MAX_CHECKS) {
+			snprintf(err, errlen, "reports: more than %d checks "
+			    "in one request", PORTAL_MAX_CHECKS);
+			r = -E2BIG;
+			goto out;
+		}
+	}
 	b->n = n;
 	r = 0;
 out:

@@ -22,6 +22,8 @@
 #define PORTAL_MAX_SMALL_BODY	(64 * 1024)
 #define PORTAL_MAX_INFLATED	(8 * 1024 * 1024)
 #define PORTAL_MAX_REPORTS	100
+/* Checks in one request's heartbeats and state changes (413 beyond). */
+#define PORTAL_MAX_CHECKS	20000
 #define PORTAL_MAX_STRING	(64 * 1024)
 #define PORTAL_RATE_PER_SEC	20.0
 #define PORTAL_RATE_BURST	100.0

@@ -180,6 +180,52 @@ test_parse_count_limit(void **state)
 	free(s);
 }
 
+/* n heartbeats of per checks each */
+static char *
+heartbeats_of(size_t n, size_t per)
+{
+	size_t cap = 64 + n * (100 + per * 40), len, i, j;
+	char *s = malloc(cap);
+
+	assert_non_null(s);
+	len = (size_t)snprintf(s, cap, "{\"reports\": [");
+	for (i = 0; i < n; i++) {
+		len += (size_t)snprintf(s + len, cap - len, "%s{\"seq\": %zu, "
+		    "\"kind\": \"heartbeat\", \"time\": 1, \"payload\": "
+		    "{\"checks\": [", i ? "," : "", i + 1);
+		for (j = 0; j < per; j++)
+			len += (size_t)snprintf(s + len, cap - len, "%s{\"name\":"
+			    " \"c%zu\", \"state\": \"OK\"}", j ? "," : "", j);
+		len += (size_t)snprintf(s + len, cap - len, "]}}");
+	}
+	snprintf(s + len, cap - len, "]}");
+	return s;
+}
+
+/* Every check is store work under one lock: a request carries a bounded
+ * number of them, or is 413 so that the agent splits it. */
+static void
+test_parse_check_limit(void **state)
+{
+	struct ingest_batch *b = calloc(1, sizeof(*b));
+	char err[256], *s;
+
+	(void)state;
+	assert_non_null(b);
+	s = heartbeats_of(100, PORTAL_MAX_CHECKS / 100);
+	assert_int_equal(ingest_parse_reports(s, strlen(s), b, err,
+	    sizeof(err)), 0);
+	ingest_batch_clear(b);
+	free(s);
+	s = heartbeats_of(100, PORTAL_MAX_CHECKS / 100 + 1);
+	assert_int_equal(ingest_parse_reports(s, strlen(s), b, err,
+	    sizeof(err)), -E2BIG);
+	assert_string_equal(err, "reports: more than 20000 checks in one "
+	    "request");
+	free(s);
+	free(b);
+}
+
 static void
 test_parse_long_string(void **state)
 {
@@ -536,6 +582,7 @@ main(void)
 		cmocka_unit_test(test_parse_table),
 		cmocka_unit_test(test_parse_fields),
 		cmocka_unit_test(test_parse_count_limit),
+		cmocka_unit_test(test_parse_check_limit),
 		cmocka_unit_test(test_parse_long_string),
 		cmocka_unit_test(test_enroll_and_command),
 		cmocka_unit_test(test_deep_nesting),
