@@ -347,7 +347,8 @@ http_reaper(void *arg)
 		    &ts);
 		now = http_now();
 		for (hc = http_conns; hc != NULL; hc = hc->next) {
-			if (hc->closing || now - hc->start <=
+			if (hc->closing || http_opts.request_timeout == 0 ||
+			    now - hc->start <=
 			    (double)http_opts.request_timeout)
 				continue;
 			shutdown(hc->fd, SHUT_RDWR);

@@ -50,9 +50,9 @@ struct http_options {
 	char		*cert_pem;	/* NUL-terminated PEM text */
 	char		*key_pem;
 	unsigned int	 threads;	/* 0: one thread per connection */
-	unsigned int	 max_connections;
-	unsigned int	 per_ip;	/* connections from one address */
-	unsigned int	 request_timeout; /* seconds, whole request */
+	unsigned int	 max_connections; /* 0: libmicrohttpd's default */
+	unsigned int	 per_ip;	/* from one address; 0: no limit */
+	unsigned int	 request_timeout; /* seconds, whole request; 0 none */
 	http_preflight	*preflight;
 	http_handler	*handler;
 	void		*arg;
