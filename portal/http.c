@@ -7,7 +7,6 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +43,19 @@ static pthread_cond_t http_reaper_cond;
 static struct http_conn *http_conns;
 static pthread_t http_reaper_thread;
 static int http_reaper_stop, http_reaper_started;
-/* Anonymous request bodies being buffered (HTTP_MAX_ANONYMOUS). */
-static atomic_int http_anonymous;
+/*
+ * Anonymous request bodies being buffered: HTTP_MAX_ANONYMOUS in all, and
+ * HTTP_MAX_ANONYMOUS_PER_IP from one address, so that one client cannot
+ * hold every slot. At most HTTP_MAX_ANONYMOUS addresses hold one at once.
+ */
+struct http_slot {
+	unsigned char	addr[16];
+	int		family;
+	int		n;
+};
+static pthread_mutex_t http_slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct http_slot http_slots[HTTP_MAX_ANONYMOUS];
+static int http_slots_used;
 
 void
 http_error(struct http_reply *rep, unsigned int status, const char *fmt, ...)
@@ -113,6 +123,75 @@ http_send(struct MHD_Connection *c, struct http_reply *rep)
 	return ret;
 }
 
+/* The client's address in the form a slot keeps; 0 or -1. */
+static int
+http_slot_key(struct MHD_Connection *c, unsigned char addr[16], int *family)
+{
+	const union MHD_ConnectionInfo *info;
+	const struct sockaddr *sa;
+
+	info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (info == NULL || (sa = info->client_addr) == NULL)
+		return -1;
+	memset(addr, 0, 16);
+	*family = sa->sa_family;
+	if (sa->sa_family == AF_INET)
+		memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->
+		    sin_addr, 4);
+	else if (sa->sa_family == AF_INET6)
+		memcpy(addr, &((const struct sockaddr_in6 *)(const void *)sa)->
+		    sin6_addr, 16);
+	else
+		return -1;
+	return 0;
+}
+
+/* One of the anonymous body slots for req: 0, or -EBUSY when none. */
+static int
+http_slot_take(struct http_request *req)
+{
+	struct http_slot *free_slot = NULL, *mine = NULL;
+	unsigned char addr[16];
+	int family, i, r = -EBUSY;
+
+	if (http_slot_key(req->conn, addr, &family) != 0)
+		return -EBUSY;
+	pthread_mutex_lock(&http_slots_lock);
+	for (i = 0; i < HTTP_MAX_ANONYMOUS; i++) {
+		if (http_slots[i].n == 0) {
+			if (free_slot == NULL)
+				free_slot = &http_slots[i];
+		} else if (http_slots[i].family == family &&
+		    memcmp(http_slots[i].addr, addr, 16) == 0)
+			mine = &http_slots[i];
+	}
+	if (http_slots_used >= HTTP_MAX_ANONYMOUS || (mine != NULL &&
+	    mine->n >= HTTP_MAX_ANONYMOUS_PER_IP))
+		goto out;
+	if (mine == NULL) {
+		mine = free_slot;	/* one is free: used < the array size */
+		memcpy(mine->addr, addr, 16);
+		mine->family = family;
+	}
+	mine->n++;
+	http_slots_used++;
+	req->slot = mine;
+	r = 0;
+out:
+	pthread_mutex_unlock(&http_slots_lock);
+	return r;
+}
+
+static void
+http_slot_release(struct http_request *req)
+{
+	pthread_mutex_lock(&http_slots_lock);
+	req->slot->n--;
+	http_slots_used--;
+	pthread_mutex_unlock(&http_slots_lock);
+	req->slot = NULL;
+}
+
 /* Adds one header's length to the sum at cls. */
 static enum MHD_Result
 http_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -174,15 +253,12 @@ http_headers(struct http_request *req, struct http_reply *rep)
 		return -1;
 	}
 	if (req->anonymous && (n > 0 || chunked)) {
-		if (atomic_fetch_add(&http_anonymous, 1) >=
-		    HTTP_MAX_ANONYMOUS) {
-			atomic_fetch_sub(&http_anonymous, 1);
+		if (http_slot_take(req) != 0) {
 			http_error(rep, 503, "too many enrolments in progress; "
 			    "retry later");
 			rep->retry_after = 5;
 			return -1;
 		}
-		req->holds_slot = 1;
 	}
 	return 0;
 }
@@ -272,8 +348,8 @@ http_completed(void *cls, struct MHD_Connection *c, void **ctx,
 	}
 	if (req == NULL)
 		return;
-	if (req->holds_slot)
-		atomic_fetch_sub(&http_anonymous, 1);
+	if (req->slot != NULL)
+		http_slot_release(req);
 	free(req->body);
 	free(req);
 	*ctx = NULL;

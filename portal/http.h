@@ -13,6 +13,8 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+struct http_slot;
+
 struct http_request {
 	struct MHD_Connection	*conn;
 	const char		*method;
@@ -23,7 +25,7 @@ struct http_request {
 	size_t			 max_body;	/* set by the preflight */
 	int			 too_large;
 	int			 anonymous;	/* preflight: no credential */
-	int			 holds_slot;	/* counted in the anonymous bound */
+	struct http_slot	*slot;		/* counted in the anonymous bound */
 };
 
 struct http_reply {
@@ -60,8 +62,10 @@ struct http_options {
 
 /* Request line and headers: more is refused with 431 (JSON). */
 #define HTTP_MAX_HEADERS	8192
-/* Bodies of anonymous requests (enrolment) buffered at once: 503 beyond. */
+/* Bodies of anonymous requests (enrolment) buffered at once, in all and
+ * from one address: 503 beyond. */
 #define HTTP_MAX_ANONYMOUS	64
+#define HTTP_MAX_ANONYMOUS_PER_IP 8
 
 /* Starts serving. Returns the daemon, or NULL with err set. */
 struct MHD_Daemon *http_start(const struct http_options *, char *err,

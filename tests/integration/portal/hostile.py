@@ -161,8 +161,9 @@ def deep_bodies(port, deep):
     socks = []
     t0 = time.monotonic()
     try:
-        for _ in range(12):
-            s = connect(port)
+        for i in range(12):
+            # one address each: 8 from one address may be buffered at once
+            s = connect(port, "127.50.0.%d" % (i + 1))
             s.sendall(("POST /api/v1/enroll HTTP/1.1\r\nHost: x\r\n"
                        "Content-Length: %d\r\n\r\n%s" % (len(deep),
                                                        deep)).encode())
@@ -182,29 +183,48 @@ def deep_bodies(port, deep):
 
 
 def anonymous_slots(port):
-    """65 enrolments holding their body: the 65th is refused with 503."""
+    """Enrolment bodies held open: the 9th from one address and the 65th
+    in all are refused with 503; once they go, enrolment works again."""
+    head = b"POST /api/v1/enroll HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{"
     held = []
     bad = 0
-    try:
-        for _ in range(64):
-            s = connect(port)
-            s.sendall(b"POST /api/v1/enroll HTTP/1.1\r\nHost: x\r\n"
-                      b"Content-Length: 100\r\n\r\n{")
-            held.append(s)
-        time.sleep(0.3)
-        s = connect(port)
-        s.sendall(b"POST /api/v1/enroll HTTP/1.1\r\nHost: x\r\n"
-                  b"Content-Length: 100\r\n\r\n{")
+
+    def refused(src, what):
+        s = connect(port, src)
+        s.sendall(head)
         status, headers, body = read_reply(s, 3.0)
         s.close()
         ok = status == 503 and headers.get("retry-after") == "5" and \
             b"too many enrolments" in body
-        print("%s 65th enrolment body at once: %d retry-after %s %r" % (
-              "ok" if ok else "FAIL", status, headers.get("retry-after"),
-              body[:100]))
-        bad = 0 if ok else 1
+        print("%s %s: %d retry-after %s %r" % ("ok" if ok else "FAIL", what,
+              status, headers.get("retry-after"), body[:100]))
+        return 0 if ok else 1
+
+    try:
+        for i in range(64):
+            s = connect(port, "127.40.0.%d" % (1 + i // 8))
+            s.sendall(head)
+            held.append(s)
+            if i == 7:
+                time.sleep(0.3)
+                bad |= refused("127.40.0.1", "9th enrolment body from one "
+                               "address")
+        time.sleep(0.3)
+        bad |= refused("127.40.0.9", "65th enrolment body at once")
+        for s in held:
+            s.close()
+        held = []
+        time.sleep(0.5)
+        s = connect(port, "127.40.0.9")
+        s.sendall(head + b"}")
+        status, _, body = read_reply(s, 3.0)
+        s.close()
+        ok = status == 400 and b"token: missing" in body
+        print("%s enrolment body once they are gone: %d %r" % (
+              "ok" if ok else "FAIL", status, body[:100]))
+        bad |= 0 if ok else 1
     except Exception as e:  # noqa: BLE001
-        print("FAIL 65th enrolment body at once: %s" % e)
+        print("FAIL enrolment bodies held open: %s" % e)
         bad = 1
     for s in held:
         s.close()
