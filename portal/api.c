@@ -399,6 +399,25 @@ api_agents(struct api *a, struct http_request *req, const char *rest,
 		http_error(rep, 404, "no such endpoint");
 }
 
+/*
+ * http.c leaves an escaped NUL or control character escaped; no endpoint
+ * or id has a '%', a control character or a DEL in it. 0 (and a 400 in
+ * rep) if the URL has one.
+ */
+static int
+api_url_ok(const struct http_request *req, struct http_reply *rep)
+{
+	const char *p;
+
+	for (p = req->url; *p != '\0'; p++)
+		if (*p == '%' || (unsigned char)*p < 0x20 || *p == 0x7f) {
+			http_error(rep, 400, "URL: escaped NUL or control "
+			    "characters, and '%%', are not allowed");
+			return 0;
+		}
+	return 1;
+}
+
 void
 api_handle(void *arg, struct http_request *req, struct http_reply *rep)
 {
@@ -410,17 +429,8 @@ api_handle(void *arg, struct http_request *req, struct http_reply *rep)
 		    "%s)", API_PREFIX);
 		return;
 	}
-	/*
-	 * http.c leaves an escaped NUL or control character escaped; no
-	 * endpoint or id has a '%', a control character or a DEL in it.
-	 */
-	for (rest = req->url; *rest != '\0'; rest++)
-		if (*rest == '%' || (unsigned char)*rest < 0x20 ||
-		    *rest == 0x7f) {
-			http_error(rep, 400, "URL: escaped NUL or control "
-			    "characters, and '%%', are not allowed");
-			return;
-		}
+	if (!api_url_ok(req, rep))
+		return;
 	rest = req->url + strlen(API_PREFIX);
 	if (strcmp(rest, "enroll") == 0) {
 		if (strcmp(req->method, "POST") == 0)
@@ -437,4 +447,83 @@ api_handle(void *arg, struct http_request *req, struct http_reply *rep)
 		api_fleet(a, req, rest, rep);
 	else
 		http_error(rep, 404, "no such endpoint");
+}
+
+/*
+ * The http_preflight: what can be decided from the headers alone, so that
+ * nobody can make the portal buffer a body it would refuse. The path and
+ * method as api_handle routes them, and the credential, checked here once
+ * more than the handlers do (it may be revoked while the body arrives).
+ * Enrolment carries its token in the body: it is anonymous with a small
+ * body limit.
+ */
+void
+api_preflight(void *arg, struct http_request *req, struct http_reply *rep)
+{
+	struct api *a = arg;
+	const char *rest, *slash, *method = req->method, *tok;
+	char id[API_MAX_ID + 1], name[256];
+	size_t n;
+
+	if (strncmp(req->url, API_PREFIX, strlen(API_PREFIX)) != 0) {
+		http_error(rep, 404, "no such endpoint (this portal serves "
+		    "%s)", API_PREFIX);
+		return;
+	}
+	if (!api_url_ok(req, rep))
+		return;
+	rest = req->url + strlen(API_PREFIX);
+	if (strcmp(rest, "enroll") == 0) {
+		if (strcmp(method, "POST") != 0)
+			goto post_only;
+		req->anonymous = 1;
+		req->max_body = PORTAL_MAX_ENROLL_BODY;
+		return;
+	}
+	if (strncmp(rest, "agents/", 7) == 0) {
+		rest += 7;
+		slash = strchr(rest, '/');
+		n = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
+		if (n == 0 || n > API_MAX_ID) {
+			http_error(rep, 404, "no such agent");
+			return;
+		}
+		if (slash == NULL) {
+			if (strcmp(method, "DELETE") != 0) {
+				rep->allow = "DELETE";
+				goto not_allowed;
+			}
+			req->max_body = PORTAL_MAX_SMALL_BODY;
+		} else if (strcmp(slash, "/reports") == 0) {
+			if (strcmp(method, "POST") != 0)
+				goto post_only;
+			req->max_body = PORTAL_MAX_BODY;
+		} else {
+			http_error(rep, 404, "no such endpoint");
+			return;
+		}
+		memcpy(id, rest, n);
+		id[n] = '\0';
+		(void)api_agent_auth(a, req, id, rep);
+		return;
+	}
+	if (strcmp(rest, "hosts") == 0 || strcmp(rest, "alerts") == 0 ||
+	    strncmp(rest, "hosts/", 6) == 0) {
+		/* Methods and ids are the handler's: nothing is read first. */
+		req->max_body = PORTAL_MAX_SMALL_BODY;
+		tok = auth_bearer(http_header(req, "Authorization"));
+		if (tok == NULL)
+			http_error(rep, 401, "Authorization: missing Bearer "
+			    "operator token");
+		else if (credential_operator_check(a->store, tok, name,
+		    sizeof(name)) != 0)
+			http_error(rep, 401, "operator token refused");
+		return;
+	}
+	http_error(rep, 404, "no such endpoint");
+	return;
+post_only:
+	rep->allow = "POST";
+not_allowed:
+	http_error(rep, 405, "method %s not allowed", method);
 }

@@ -18,4 +18,8 @@ struct api {
 void	api_handle(void *arg, struct http_request *req,
 	    struct http_reply *rep);
 
+/* The http_preflight: path, method and credential from the headers. */
+void	api_preflight(void *arg, struct http_request *req,
+	    struct http_reply *rep);
+
 #endif

@@ -6,10 +6,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +30,33 @@
 /* MHD needs the options until it stops; one server per process. */
 static struct http_options http_opts;
 static struct sockaddr_storage http_addr;
+
+/* An open connection, for the request deadline (http_reaper). */
+struct http_conn {
+	struct http_conn	*prev, *next;
+	int			 fd;
+	int			 closing;	/* shut down by the reaper */
+	double			 start;		/* of the current request */
+};
+
+static pthread_mutex_t http_conns_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t http_reaper_cond;
+static struct http_conn *http_conns;
+static pthread_t http_reaper_thread;
+static int http_reaper_stop, http_reaper_started;
+/*
+ * Anonymous request bodies being buffered: HTTP_MAX_ANONYMOUS in all, and
+ * HTTP_MAX_ANONYMOUS_PER_IP from one address, so that one client cannot
+ * hold every slot. At most HTTP_MAX_ANONYMOUS addresses hold one at once.
+ */
+struct http_slot {
+	unsigned char	addr[16];
+	int		family;
+	int		n;
+};
+static pthread_mutex_t http_slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct http_slot http_slots[HTTP_MAX_ANONYMOUS];
+static int http_slots_used;
 
 void
 http_error(struct http_reply *rep, unsigned int status, const char *fmt, ...)
@@ -95,6 +124,146 @@ http_send(struct MHD_Connection *c, struct http_reply *rep)
 	return ret;
 }
 
+/* The client's address in the form a slot keeps; 0 or -1. */
+static int
+http_slot_key(struct MHD_Connection *c, unsigned char addr[16], int *family)
+{
+	const union MHD_ConnectionInfo *info;
+	const struct sockaddr *sa;
+
+	info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (info == NULL || (sa = info->client_addr) == NULL)
+		return -1;
+	memset(addr, 0, 16);
+	*family = sa->sa_family;
+	if (sa->sa_family == AF_INET)
+		memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->
+		    sin_addr, 4);
+	else if (sa->sa_family == AF_INET6)
+		memcpy(addr, &((const struct sockaddr_in6 *)(const void *)sa)->
+		    sin6_addr, 16);
+	else
+		return -1;
+	return 0;
+}
+
+/* One of the anonymous body slots for req: 0, or -EBUSY when none. */
+static int
+http_slot_take(struct http_request *req)
+{
+	struct http_slot *free_slot = NULL, *mine = NULL;
+	unsigned char addr[16];
+	int family, i, r = -EBUSY;
+
+	if (http_slot_key(req->conn, addr, &family) != 0)
+		return -EBUSY;
+	pthread_mutex_lock(&http_slots_lock);
+	for (i = 0; i < HTTP_MAX_ANONYMOUS; i++) {
+		if (http_slots[i].n == 0) {
+			if (free_slot == NULL)
+				free_slot = &http_slots[i];
+		} else if (http_slots[i].family == family &&
+		    memcmp(http_slots[i].addr, addr, 16) == 0)
+			mine = &http_slots[i];
+	}
+	if (http_slots_used >= HTTP_MAX_ANONYMOUS || (mine != NULL &&
+	    mine->n >= HTTP_MAX_ANONYMOUS_PER_IP))
+		goto out;
+	if (mine == NULL) {
+		mine = free_slot;	/* one is free: used < the array size */
+		memcpy(mine->addr, addr, 16);
+		mine->family = family;
+	}
+	mine->n++;
+	http_slots_used++;
+	req->slot = mine;
+	r = 0;
+out:
+	pthread_mutex_unlock(&http_slots_lock);
+	return r;
+}
+
+static void
+http_slot_release(struct http_request *req)
+{
+	pthread_mutex_lock(&http_slots_lock);
+	req->slot->n--;
+	http_slots_used--;
+	pthread_mutex_unlock(&http_slots_lock);
+	req->slot = NULL;
+}
+
+/* Adds one header's length to the sum at cls. */
+static enum MHD_Result
+http_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	size_t *sum = cls;
+
+	(void)kind;
+	*sum += strlen(key) + (value != NULL ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
+
+/*
+ * The first call for a request: its headers are in, its body is not.
+ * Everything that can refuse it is decided here, so a request that will
+ * be refused never has its body buffered: header size, the preflight
+ * (path, method, credential, body limit), the declared length, and for
+ * an anonymous body one of HTTP_MAX_ANONYMOUS slots. 0 to go on, or -1
+ * with rep set.
+ */
+static int
+http_headers(struct http_request *req, struct http_reply *rep)
+{
+	const char *cl, *te;
+	unsigned long long n = 0;
+	size_t hsize = strlen(req->url) + strlen(req->method) + 16;
+	char *end;
+	int chunked;
+
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND,
+	    http_header_size, &hsize);
+	if (hsize > HTTP_MAX_HEADERS) {
+		http_error(rep, 431, "request line and headers: more than %d "
+		    "bytes", HTTP_MAX_HEADERS);
+		return -1;
+	}
+	cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	te = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	chunked = te != NULL && strcasecmp(te, "identity") != 0;
+	if (cl != NULL) {
+		errno = 0;
+		n = strtoull(cl, &end, 10);
+		if (errno != 0 || end == cl || *end != '\0') {
+			http_error(rep, 400, "Content-Length: not a number");
+			return -1;
+		}
+	}
+	req->max_body = PORTAL_MAX_BODY;
+	if (http_opts.preflight != NULL) {
+		http_opts.preflight(http_opts.arg, req, rep);
+		if (rep->status != 0)
+			return -1;
+	}
+	if (n > req->max_body) {
+		http_error(rep, 413, "body: %llu bytes, at most %zu", n,
+		    req->max_body);
+		return -1;
+	}
+	if (req->anonymous && (n > 0 || chunked)) {
+		if (http_slot_take(req) != 0) {
+			http_error(rep, 503, "too many enrolments in progress; "
+			    "retry later");
+			rep->retry_after = 5;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload,
@@ -102,9 +271,6 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 {
 	struct http_request *req = *ctx;
 	struct http_reply rep = { 0 };
-	const char *cl;
-	unsigned long long n;
-	char *end;
 
 	(void)cls;
 	(void)version;
@@ -114,24 +280,14 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 		req->method = method;
 		req->url = url;
 		*ctx = req;
-		/* Refuse a declared oversize body before it is sent. */
-		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-		    MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl != NULL) {
-			errno = 0;
-			n = strtoull(cl, &end, 10);
-			if (errno == 0 && *end == '\0' && n > PORTAL_MAX_BODY) {
-				http_error(&rep, 413,
-				    "body: %llu bytes, at most %d", n,
-				    PORTAL_MAX_BODY);
-				return http_send(c, &rep);
-			}
-		}
+		/* Refused on its headers: the body is never read. */
+		if (http_headers(req, &rep) != 0)
+			return http_send(c, &rep);
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
 		if (!req->too_large && req->len + *upload_size >
-		    PORTAL_MAX_BODY) {
+		    req->max_body) {
 			req->too_large = 1;
 			free(req->body);
 			req->body = NULL;
@@ -142,6 +298,8 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 				req->cap = req->len + *upload_size + 1;
 				if (req->cap < 4096)
 					req->cap = 4096;
+				if (req->cap > req->max_body + 1)
+					req->cap = req->max_body + 1;
 				req->body = xreallocarray(req->body, req->cap,
 				    1);
 			}
@@ -153,8 +311,8 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	}
 	if (req->too_large)
-		http_error(&rep, 413, "body: more than "
-		    "%d bytes", PORTAL_MAX_BODY);
+		http_error(&rep, 413, "body: more than %zu bytes",
+		    req->max_body);
 	else
 		http_opts.handler(http_opts.arg, req, &rep);
 	if (rep.status == 0)
@@ -163,20 +321,127 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	return http_send(c, &rep);
 }
 
+static double
+http_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void
 http_completed(void *cls, struct MHD_Connection *c, void **ctx,
     enum MHD_RequestTerminationCode toe)
 {
+	const union MHD_ConnectionInfo *info;
 	struct http_request *req = *ctx;
+	struct http_conn *hc;
 
 	(void)cls;
-	(void)c;
 	(void)toe;
+	/* The next request on this connection gets a deadline of its own. */
+	info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (info != NULL && (hc = info->socket_context) != NULL) {
+		pthread_mutex_lock(&http_conns_lock);
+		hc->start = http_now();
+		pthread_mutex_unlock(&http_conns_lock);
+	}
 	if (req == NULL)
 		return;
+	if (req->slot != NULL)
+		http_slot_release(req);
 	free(req->body);
 	free(req);
 	*ctx = NULL;
+}
+
+/* Keeps the list of open connections the reaper walks. */
+static void
+http_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+    enum MHD_ConnectionNotificationCode code)
+{
+	const union MHD_ConnectionInfo *info;
+	struct http_conn *hc;
+
+	(void)cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		info = MHD_get_connection_info(c,
+		    MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (info == NULL)
+			return;
+		hc = xcalloc(1, sizeof(*hc));
+		hc->fd = info->connect_fd;
+		hc->start = http_now();
+		pthread_mutex_lock(&http_conns_lock);
+		hc->next = http_conns;
+		if (http_conns != NULL)
+			http_conns->prev = hc;
+		http_conns = hc;
+		pthread_mutex_unlock(&http_conns_lock);
+		*socket_ctx = hc;
+		return;
+	}
+	if ((hc = *socket_ctx) == NULL)
+		return;
+	/* MHD closes the socket after this returns, never before. */
+	pthread_mutex_lock(&http_conns_lock);
+	if (hc->prev != NULL)
+		hc->prev->next = hc->next;
+	else
+		http_conns = hc->next;
+	if (hc->next != NULL)
+		hc->next->prev = hc->prev;
+	pthread_mutex_unlock(&http_conns_lock);
+	free(hc);
+	*socket_ctx = NULL;
+}
+
+/*
+ * MHD's own timeout is an idle timeout: a client that trickles a byte
+ * every few seconds never trips it, and one that never finishes its
+ * headers never reaches http_access. So once a second the reaper shuts
+ * down every connection whose current request (counted from the accept,
+ * or from the end of the previous request) is older than the deadline;
+ * MHD then sees the socket closed and cleans up as usual. Under the list
+ * lock the socket is still open (see http_connection), so the descriptor
+ * cannot have been reused for another connection.
+ */
+static void *
+http_reaper(void *arg)
+{
+	struct http_conn *hc;
+	struct timespec ts;
+	double now, last_log = 0;
+	unsigned long closed = 0;
+
+	(void)arg;
+	pthread_mutex_lock(&http_conns_lock);
+	while (!http_reaper_stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&http_reaper_cond, &http_conns_lock,
+		    &ts);
+		now = http_now();
+		for (hc = http_conns; hc != NULL; hc = hc->next) {
+			if (hc->closing || http_opts.request_timeout == 0 ||
+			    now - hc->start <=
+			    (double)http_opts.request_timeout)
+				continue;
+			shutdown(hc->fd, SHUT_RDWR);
+			hc->closing = 1;
+			closed++;
+		}
+		if (closed > 0 && now - last_log >= 60) {
+			log_info("closed %lu connection%s that had not "
+			    "completed a request within %u s", closed,
+			    closed == 1 ? "" : "s", http_opts.request_timeout);
+			closed = 0;
+			last_log = now;
+		}
+	}
+	pthread_mutex_unlock(&http_conns_lock);
+	return NULL;
 }
 
 static void
@@ -191,6 +456,19 @@ http_log(void *cls, const char *fmt, va_list ap)
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';
 	log_debug("http: %s", msg);
+}
+
+static void
+http_reaper_join(void)
+{
+	if (!http_reaper_started)
+		return;
+	pthread_mutex_lock(&http_conns_lock);
+	http_reaper_stop = 1;
+	pthread_cond_signal(&http_reaper_cond);
+	pthread_mutex_unlock(&http_conns_lock);
+	pthread_join(http_reaper_thread, NULL);
+	http_reaper_started = 0;
 }
 
 /* "127.0.0.1:8443" or "[::1]:8443" into http_addr. */
@@ -276,8 +554,9 @@ struct MHD_Daemon *
 http_start(const struct http_options *o, char *err, size_t errlen)
 {
 	struct MHD_Daemon *d;
+	pthread_condattr_t ca;
 	unsigned int flags;
-	int v6;
+	int v6, r;
 
 	http_opts = *o;
 	if (http_parse_listen(o->listen, &v6, err, errlen) != 0)
@@ -290,6 +569,23 @@ http_start(const struct http_options *o, char *err, size_t errlen)
 		flags |= MHD_USE_EPOLL;
 	if (v6)
 		flags |= MHD_USE_IPv6;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&http_reaper_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	http_reaper_stop = 0;
+	if ((r = pthread_create(&http_reaper_thread, NULL, http_reaper,
+	    NULL)) != 0) {
+		snprintf(err, errlen, "request deadline thread: %s",
+		    strerror(r));
+		return NULL;
+	}
+	http_reaper_started = 1;
+	/*
+	 * The memory pool holds the request line and headers: it is kept
+	 * well above HTTP_MAX_HEADERS so that http_headers, not MHD (whose
+	 * own error pages are HTML), refuses large headers.
+	 */
 	d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&http_addr,
 	    MHD_OPTION_HTTPS_MEM_CERT, o->cert_pem,
@@ -297,10 +593,13 @@ http_start(const struct http_options *o, char *err, size_t errlen)
 	    MHD_OPTION_HTTPS_PRIORITIES,
 	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, http_connection, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
 	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape, NULL,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4000,
+	    MHD_OPTION_CONNECTION_TIMEOUT, o->request_timeout,
+	    MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->per_ip,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(4 * HTTP_MAX_HEADERS),
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
 	    MHD_OPTION_THREAD_POOL_SIZE, o->threads > 1 ? o->threads : 0,
 	    MHD_OPTION_END);
@@ -308,6 +607,7 @@ http_start(const struct http_options *o, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot serve HTTPS on %s (address in "
 		    "use, or the certificate and key do not match)",
 		    o->listen);
+		http_reaper_join();
 		return NULL;
 	}
 	return d;
@@ -332,4 +632,5 @@ http_stop(struct MHD_Daemon *d)
 		nanosleep(&ts, NULL);
 	}
 	MHD_stop_daemon(d);
+	http_reaper_join();
 }

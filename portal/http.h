@@ -1,6 +1,8 @@
 /*
- * The HTTPS server: libmicrohttpd with GnuTLS, a thread pool, request
- * bodies collected up to PORTAL_MAX_BODY (413 beyond), JSON replies.
+ * The HTTPS server: libmicrohttpd with GnuTLS, a thread pool, JSON
+ * replies. A request is judged on its headers first (the preflight:
+ * path, method, credential, body limit) before any of its body is read;
+ * connections are bounded in number, per address and in time.
  * Routing and meaning live in api.c.
  */
 #ifndef HTTP_H
@@ -11,6 +13,8 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+struct http_slot;
+
 struct http_request {
 	struct MHD_Connection	*conn;
 	const char		*method;
@@ -18,7 +22,10 @@ struct http_request {
 	char			*body;
 	size_t			 len;
 	size_t			 cap;
+	size_t			 max_body;	/* set by the preflight */
 	int			 too_large;
+	int			 anonymous;	/* preflight: no credential */
+	struct http_slot	*slot;		/* counted in the anonymous bound */
 };
 
 struct http_reply {
@@ -30,15 +37,35 @@ struct http_reply {
 
 typedef void http_handler(void *arg, struct http_request *,
     struct http_reply *);
+/*
+ * Called once the headers have arrived, before any body is read: either
+ * sets rep (the request is refused with it, its body never read) or sets
+ * req->max_body and, for a request that carries no credential the
+ * preflight could check, req->anonymous (its body then takes one of a
+ * few shared slots).
+ */
+typedef void http_preflight(void *arg, struct http_request *,
+    struct http_reply *);
 
 struct http_options {
 	const char	*listen;	/* "ADDR:PORT" or "[ADDR6]:PORT" */
 	char		*cert_pem;	/* NUL-terminated PEM text */
 	char		*key_pem;
 	unsigned int	 threads;	/* 0: one thread per connection */
+	unsigned int	 max_connections; /* 0: libmicrohttpd's default */
+	unsigned int	 per_ip;	/* from one address; 0: no limit */
+	unsigned int	 request_timeout; /* seconds, whole request; 0 none */
+	http_preflight	*preflight;
 	http_handler	*handler;
 	void		*arg;
 };
+
+/* Request line and headers: more is refused with 431 (JSON). */
+#define HTTP_MAX_HEADERS	8192
+/* Bodies of anonymous requests (enrolment) buffered at once, in all and
+ * from one address: 503 beyond. */
+#define HTTP_MAX_ANONYMOUS	64
+#define HTTP_MAX_ANONYMOUS_PER_IP 8
 
 /* Starts serving. Returns the daemon, or NULL with err set. */
 struct MHD_Daemon *http_start(const struct http_options *, char *err,

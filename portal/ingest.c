@@ -17,6 +17,8 @@
 #define INGEST_MAX_DEPTH	64
 #define INGEST_MAX_NAME		256
 #define INGEST_MAX_KIND		32
+/* A whole body: a report's payload sits three levels down. */
+#define INGEST_MAX_DOC_DEPTH	(INGEST_MAX_DEPTH + 8)
 
 static int ingest_fail(char *, size_t, const char *, ...)
     __attribute__((format(printf, 3, 4)));
@@ -32,12 +34,53 @@ ingest_fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/*
+ * The deepest nesting of [ and { in a JSON text, counted in one pass
+ * outside strings and stopping as soon as max is passed. jansson would
+ * build up to 2048 levels before its own limit; this refuses an absurd
+ * body before any of that work, with an error that says why.
+ */
+static int
+ingest_depth_ok(const char *json, size_t len, int max)
+{
+	int depth = 0, in_string = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (in_string) {
+			if (json[i] == '\\')
+				i++;
+			else if (json[i] == '"')
+				in_string = 0;
+			continue;
+		}
+		switch (json[i]) {
+		case '"':
+			in_string = 1;
+			break;
+		case '[': case '{':
+			if (++depth > max)
+				return 0;
+			break;
+		case ']': case '}':
+			depth--;
+			break;
+		}
+	}
+	return 1;
+}
+
 static json_t *
 ingest_load(const char *json, size_t len, char *err, size_t errlen)
 {
 	json_error_t je;
 	json_t *root;
 
+	if (!ingest_depth_ok(json, len, INGEST_MAX_DOC_DEPTH)) {
+		ingest_fail(err, errlen, "body: nested deeper than %d",
+		    INGEST_MAX_DOC_DEPTH);
+		return NULL;
+	}
 	/* Duplicate keys: the agent refuses them, and two readers picking
 	 * different copies of one key is how a check hides from another. */
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
@@ -54,13 +97,19 @@ ingest_load(const char *json, size_t len, char *err, size_t errlen)
 	return root;
 }
 
-/* Every string in v at most PORTAL_MAX_STRING bytes, nesting bounded. */
+/*
+ * Every string in v at most PORTAL_MAX_STRING bytes, nesting bounded.
+ * One walk: each value is visited once and the first failure is returned
+ * as it is, so the work is linear in the size of v whatever its shape
+ * (a second call on a failing child doubled the work per level).
+ */
 static int
 ingest_bounded(const json_t *v, int depth)
 {
 	const char *k;
 	json_t *e;
 	size_t i;
+	int r;
 
 	if (depth > INGEST_MAX_DEPTH)
 		return -ELOOP;
@@ -69,15 +118,15 @@ ingest_bounded(const json_t *v, int depth)
 		return json_string_length(v) > PORTAL_MAX_STRING ? -E2BIG : 0;
 	case JSON_ARRAY:
 		json_array_foreach(v, i, e)
-			if (ingest_bounded(e, depth + 1) != 0)
-				return ingest_bounded(e, depth + 1);
+			if ((r = ingest_bounded(e, depth + 1)) != 0)
+				return r;
 		return 0;
 	case JSON_OBJECT:
 		json_object_foreach((json_t *)v, k, e) {
 			if (strlen(k) > PORTAL_MAX_STRING)
 				return -E2BIG;
-			if (ingest_bounded(e, depth + 1) != 0)
-				return ingest_bounded(e, depth + 1);
+			if ((r = ingest_bounded(e, depth + 1)) != 0)
+				return r;
 		}
 		return 0;
 	default:
@@ -106,11 +155,16 @@ static int
 ingest_req_bounded(const json_t *v, const char *what, char *err,
     size_t errlen)
 {
-	if (ingest_bounded(v, 0) != 0)
+	switch (ingest_bounded(v, 0)) {
+	case 0:
+		return 0;
+	case -E2BIG:
 		return ingest_fail(err, errlen, "%s: a string is longer than "
-		    "%d bytes or nesting deeper than %d", what,
-		    PORTAL_MAX_STRING, INGEST_MAX_DEPTH);
-	return 0;
+		    "%d bytes", what, PORTAL_MAX_STRING);
+	default:
+		return ingest_fail(err, errlen, "%s: nested deeper than %d",
+		    what, INGEST_MAX_DEPTH);
+	}
 }
 
 /* An optional string member: 0 if absent or a string. */
@@ -331,7 +385,7 @@ ingest_parse_reports(const char *json, size_t len, struct ingest_batch *b,
     char *err, size_t errlen)
 {
 	json_t *arr;
-	size_t i, n;
+	size_t i, n, checks = 0;
 	int r;
 
 	b->root = NULL;
@@ -355,10 +409,27 @@ ingest_parse_reports(const char *json, size_t len, struct ingest_batch *b,
 		r = -E2BIG;
 		goto out;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if ((r = ingest_report(json_array_get(arr, i), i,
 		    &b->reports[i], err, errlen)) != 0)
 			goto out;
+		/*
+		 * Each check is a row to update (and maybe an alert) under
+		 * the store's one lock: 8 MiB of them would hold every
+		 * thread for seconds. The agent splits a batch on 413.
+		 */
+		if (strcmp(b->reports[i].kind, "heartbeat") == 0)
+			checks += json_array_size(json_object_get(
+			    b->reports[i].payload, "checks"));
+		else if (strcmp(b->reports[i].kind, "state_change") == 0)
+			checks++;
+		if (checks > PORTAL_MAX_REQUEST_CHECKS) {
+			snprintf(err, errlen, "reports: more than %d checks "
+			    "in one request", PORTAL_MAX_REQUEST_CHECKS);
+			r = -E2BIG;
+			goto out;
+		}
+	}
 	b->n = n;
 	r = 0;
 out:

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include <curl/curl.h>
 #include <gnutls/gnutls.h>
 
@@ -32,6 +34,8 @@
 #include "xmalloc.h"
 
 #define PORTAL_MAX_PEM	(1024 * 1024)
+/* Descriptors kept for everything but client connections. */
+#define PORTAL_FD_RESERVE	128
 #define EXIT_USAGE	2
 
 static const char usage_text[] =
@@ -51,14 +55,17 @@ static const char usage_text[] =
 "\n"
 "DURATION is a number with s, m, h or d: enrolment tokens default to 24h,\n"
 "at most 30d; operator tokens default to 365d, at most that. --threads 0\n"
-"runs a thread per connection; the default is a pool of 4. Exit status:\n"
+"runs a thread per connection; the default is a pool of 4.\n"
+"--max-connections (default 10000) is lowered to fit RLIMIT_NOFILE;\n"
+"--connections-per-ip (default 128) bounds one address; a request not\n"
+"done within --request-timeout (default 30) is cut off. Exit status:\n"
 "0 ok, 1 runtime failure, 2 usage error. See docs/portal.md.\n";
 
 enum {
 	OPT_LISTEN = 256, OPT_DB, OPT_CERT, OPT_KEY, OPT_INTERVAL,
 	OPT_WEBHOOK, OPT_WEBHOOK_CA, OPT_BASTION, OPT_BASTION_KEY,
 	OPT_THREADS, OPT_EXPIRES, OPT_STDERR, OPT_HELP, OPT_VERSION,
-	OPT_VERBOSE, OPT_REPLACE,
+	OPT_VERBOSE, OPT_REPLACE, OPT_MAX_CONN, OPT_PER_IP, OPT_REQ_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -72,6 +79,9 @@ static const struct option long_opts[] = {
 	{ "bastion", required_argument, NULL, OPT_BASTION },
 	{ "bastion-host-key", required_argument, NULL, OPT_BASTION_KEY },
 	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "max-connections", required_argument, NULL, OPT_MAX_CONN },
+	{ "connections-per-ip", required_argument, NULL, OPT_PER_IP },
+	{ "request-timeout", required_argument, NULL, OPT_REQ_TIMEOUT },
 	{ "expires", required_argument, NULL, OPT_EXPIRES },
 	{ "log-stderr", no_argument, NULL, OPT_STDERR },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
@@ -85,6 +95,7 @@ struct options {
 	const char	*listen, *db, *cert, *key, *webhook, *webhook_ca;
 	const char	*bastion, *bastion_key;
 	long		 interval, threads;
+	long		 max_conn, per_ip, req_timeout;
 	double		 expires;	/* 0: the command's default */
 	const char	*replace;
 	int		 log_stderr, verbose;
@@ -158,6 +169,9 @@ parse_options(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	o->interval = 60;
 	o->threads = 4;
+	o->max_conn = PORTAL_MAX_CONNECTIONS;
+	o->per_ip = 128;
+	o->req_timeout = 30;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -175,6 +189,18 @@ parse_options(int argc, char **argv, struct options *o)
 		case OPT_BASTION_KEY: o->bastion_key = optarg; break;
 		case OPT_THREADS:
 			o->threads = parse_long("--threads", optarg, 0, 256);
+			break;
+		case OPT_MAX_CONN:
+			o->max_conn = parse_long("--max-connections", optarg,
+			    16, 1000000);
+			break;
+		case OPT_PER_IP:
+			o->per_ip = parse_long("--connections-per-ip", optarg,
+			    1, 1000000);
+			break;
+		case OPT_REQ_TIMEOUT:
+			o->req_timeout = parse_long("--request-timeout",
+			    optarg, 1, 3600);
 			break;
 		case OPT_EXPIRES:
 			if (parse_duration(optarg, &o->expires) != 0)
@@ -237,6 +263,48 @@ open_store(const char *path)
 	return s;
 }
 
+/*
+ * Each connection is a descriptor: raise the soft RLIMIT_NOFILE to the
+ * hard one and keep the connection limit below it, with room for the
+ * store, the listening socket, the thread pool's epoll and wake-up
+ * descriptors and the webhook's connection. Past the limit a new
+ * connection is closed at once; past RLIMIT_NOFILE accept() would fail
+ * for everyone, the way a flood of idle connections locked agents out.
+ */
+static unsigned int
+connection_limit(long wanted)
+{
+	struct rlimit rl;
+	rlim_t room;
+	unsigned int n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		fatal("getrlimit RLIMIT_NOFILE");
+	if (rl.rlim_cur != rl.rlim_max) {
+		rlim_t old = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			log_warn("setrlimit RLIMIT_NOFILE %llu",
+			    (unsigned long long)rl.rlim_max);
+			rl.rlim_cur = old;
+		}
+	}
+	room = rl.rlim_cur == RLIM_INFINITY ? (rlim_t)wanted +
+	    PORTAL_FD_RESERVE : rl.rlim_cur;
+	if (room < 16 + PORTAL_FD_RESERVE)
+		fatalx("RLIMIT_NOFILE %llu: too low to serve (at least %d)",
+		    (unsigned long long)room, 16 + PORTAL_FD_RESERVE);
+	n = (unsigned int)wanted;
+	if (room - PORTAL_FD_RESERVE < (rlim_t)n) {
+		n = (unsigned int)(room - PORTAL_FD_RESERVE);
+		log_warnx("--max-connections %ld lowered to %u to fit "
+		    "RLIMIT_NOFILE %llu (raise LimitNOFILE)", wanted, n,
+		    (unsigned long long)room);
+	}
+	return n;
+}
+
 static int
 cmd_serve(struct options *o)
 {
@@ -267,6 +335,10 @@ cmd_serve(struct options *o)
 	ho.cert_pem = read_pem("--tls-cert", o->cert);
 	ho.key_pem = read_pem("--tls-key", o->key);
 	ho.threads = (unsigned int)o->threads;
+	ho.max_connections = connection_limit(o->max_conn);
+	ho.per_ip = (unsigned int)o->per_ip;
+	ho.request_timeout = (unsigned int)o->req_timeout;
+	ho.preflight = api_preflight;
 	ho.handler = api_handle;
 	ho.arg = &a;
 
@@ -297,9 +369,11 @@ cmd_serve(struct options *o)
 	fields[0] = f_listen;
 	fields[1] = f_db;
 	log_event(LOG_INFO, MSGID_PORTAL_STARTED, fields, 2,
-	    "agentd-portal %s serving https://%s (%ld threads%s)",
+	    "agentd-portal %s serving https://%s (%ld threads%s; at most %u "
+	    "connections, %u per address, %u s per request)",
 	    AGENTD_VERSION, o->listen, o->threads,
-	    o->threads == 0 ? ": one per connection" : "");
+	    o->threads == 0 ? ": one per connection" : "",
+	    ho.max_connections, ho.per_ip, ho.request_timeout);
 
 	while (sigwait(&set, &sig) != 0)
 		;

@@ -17,8 +17,13 @@
 
 /* Protocol limits (docs/protocol.md, "Limits"). */
 #define PORTAL_MAX_BODY		(1024 * 1024)
+/* Enrolment (anonymous until its token is read) and the other endpoints. */
+#define PORTAL_MAX_ENROLL_BODY	(8 * 1024)
+#define PORTAL_MAX_SMALL_BODY	(64 * 1024)
 #define PORTAL_MAX_INFLATED	(8 * 1024 * 1024)
 #define PORTAL_MAX_REPORTS	100
+/* Checks in one request's heartbeats and state changes (413 beyond). */
+#define PORTAL_MAX_REQUEST_CHECKS	20000
 #define PORTAL_MAX_STRING	(64 * 1024)
 #define PORTAL_RATE_PER_SEC	20.0
 #define PORTAL_RATE_BURST	100.0
@@ -28,6 +33,8 @@
 #define PORTAL_MAX_ALERTS_PER_REQUEST	100
 /* Command ids ("cmd_<n>"), the same limit as the agent's (reply.h). */
 #define PORTAL_MAX_COMMAND_ID	64
+/* Default connection cap; systemd/agentd-portal.service's LimitNOFILE fits it. */
+#define PORTAL_MAX_CONNECTIONS	10000
 /* A host is unreachable after this many silent report intervals. */
 #define PORTAL_DEADMAN_FACTOR	3
 /* Largest seq accepted: exact in a double, so any JSON reader keeps it. */

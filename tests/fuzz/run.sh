@@ -90,7 +90,7 @@ for src in "$@"; do
 
 	scratch=$(mktemp -d "${TMPDIR:-/tmp}/agentd-$name.XXXXXX") || exit 1
 	cp -R "$corpus/." "$scratch/"
-	"$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+	"$bin" -max_total_time="$FUZZ_SECONDS" -timeout=2 \
 	    -print_final_stats=1 -artifact_prefix="$artifacts/" \
 	    "$scratch" >"$log" 2>&1
 	rc=$?

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <zlib.h>
@@ -217,6 +218,52 @@ test_parse_check_count(void **state)
 	free(s);
 }
 
+/* n heartbeats of per checks each */
+static char *
+heartbeats_of(size_t n, size_t per)
+{
+	size_t cap = 64 + n * (100 + per * 40), len, i, j;
+	char *s = malloc(cap);
+
+	assert_non_null(s);
+	len = (size_t)snprintf(s, cap, "{\"reports\": [");
+	for (i = 0; i < n; i++) {
+		len += (size_t)snprintf(s + len, cap - len, "%s{\"seq\": %zu, "
+		    "\"kind\": \"heartbeat\", \"time\": 1, \"payload\": "
+		    "{\"checks\": [", i ? "," : "", i + 1);
+		for (j = 0; j < per; j++)
+			len += (size_t)snprintf(s + len, cap - len, "%s{\"name\":"
+			    " \"c%zu\", \"state\": \"OK\"}", j ? "," : "", j);
+		len += (size_t)snprintf(s + len, cap - len, "]}}");
+	}
+	snprintf(s + len, cap - len, "]}");
+	return s;
+}
+
+/* Every check is store work under one lock: a request carries a bounded
+ * number of them, or is 413 so that the agent splits it. */
+static void
+test_parse_check_limit(void **state)
+{
+	struct ingest_batch *b = calloc(1, sizeof(*b));
+	char err[256], *s;
+
+	(void)state;
+	assert_non_null(b);
+	s = heartbeats_of(100, PORTAL_MAX_REQUEST_CHECKS / 100);
+	assert_int_equal(ingest_parse_reports(s, strlen(s), b, err,
+	    sizeof(err)), 0);
+	ingest_batch_clear(b);
+	free(s);
+	s = heartbeats_of(100, PORTAL_MAX_REQUEST_CHECKS / 100 + 1);
+	assert_int_equal(ingest_parse_reports(s, strlen(s), b, err,
+	    sizeof(err)), -E2BIG);
+	assert_string_equal(err, "reports: more than 20000 checks in one "
+	    "request");
+	free(s);
+	free(b);
+}
+
 static void
 test_parse_long_string(void **state)
 {
@@ -266,6 +313,179 @@ test_enroll_and_command(void **state)
 	    "to 1440");
 }
 
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * prefix, then depth levels of open, each followed by wide small siblings
+ * ("{\"a\":1}," each), the innermost value "0", the closes, then suffix.
+ * An open of "[" nests arrays; "{\"k\":" nests objects.
+ */
+static char *
+nested(const char *prefix, const char *open, const char *close,
+    size_t depth, size_t wide, const char *suffix)
+{
+	static const char sib[] = "{\"a\":1},";
+	size_t cap, len, i, j;
+	char *s;
+
+	cap = strlen(prefix) + strlen(suffix) + 2 + depth * (strlen(open) +
+	    strlen(close) + wide * (sizeof(sib) - 1));
+	s = malloc(cap);
+	assert_non_null(s);
+	len = (size_t)snprintf(s, cap, "%s", prefix);
+	for (i = 0; i < depth; i++) {
+		memcpy(s + len, open, strlen(open));
+		len += strlen(open);
+		for (j = 0; j < wide; j++) {
+			memcpy(s + len, sib, sizeof(sib) - 1);
+			len += sizeof(sib) - 1;
+		}
+	}
+	s[len++] = '0';
+	for (i = 0; i < depth; i++) {
+		memcpy(s + len, close, strlen(close));
+		len += strlen(close);
+	}
+	snprintf(s + len, cap - len, "%s", suffix);
+	return s;
+}
+
+/* An enrolment body with host.x nested depth deep: err after at most 1 s. */
+static void
+enroll_nested(const char *open, const char *close, size_t depth, size_t wide,
+    int want_rc, const char *want_err)
+{
+	const char *tok;
+	json_t *root, *host;
+	char err[512], *s;
+	double t0, dt;
+	int rc;
+
+	s = nested("{\"token\": \"enr_x\", \"host\": {\"hostname\": \"h\", "
+	    "\"machine_id\": \"m\", \"x\": ", open, close, depth, wide, "}}");
+	err[0] = '\0';
+	t0 = now();
+	rc = ingest_parse_enroll(s, strlen(s), &root, &tok, &host, err,
+	    sizeof(err));
+	dt = now() - t0;
+	if (rc != want_rc || (want_err != NULL && strcmp(err, want_err) != 0) ||
+	    dt > 1.0) {
+		print_error("enrolment body %zu bytes, %zu deep, %zu wide: "
+		    "rc %d err '%s' in %.3f s; want rc %d err '%s' within "
+		    "1 s\n", strlen(s), depth, wide, rc, err, dt, want_rc,
+		    want_err != NULL ? want_err : "");
+		fail();
+	}
+	if (rc == 0)
+		json_decref(root);
+	free(s);
+}
+
+/* A report whose payload.x is nested depth deep; as above. */
+static void
+report_nested(size_t depth, size_t wide, int want_rc, const char *want_err)
+{
+	struct ingest_batch *b = calloc(1, sizeof(*b));
+	char err[512], *s;
+	double t0, dt;
+	int rc;
+
+	assert_non_null(b);
+	s = nested("{\"reports\": [{\"seq\": 1, \"kind\": \"x\", \"time\": 1, "
+	    "\"payload\": {\"x\": ", "[", "]", depth, wide, "}}]}");
+	err[0] = '\0';
+	t0 = now();
+	rc = ingest_parse_reports(s, strlen(s), b, err, sizeof(err));
+	dt = now() - t0;
+	if (rc != want_rc || (want_err != NULL && strcmp(err, want_err) != 0) ||
+	    dt > 1.0) {
+		print_error("report body %zu bytes, %zu deep, %zu wide: rc %d "
+		    "err '%s' in %.3f s; want rc %d err '%s' within 1 s\n",
+		    strlen(s), depth, wide, rc, err, dt, want_rc,
+		    want_err != NULL ? want_err : "");
+		fail();
+	}
+	if (rc == 0)
+		ingest_batch_clear(b);
+	free(b);
+	free(s);
+}
+
+/*
+ * Issue 7: a ~200-byte enrolment body nested 66 deep never returned (the
+ * bound check walked a failing child twice per level, 2^64 work). Every
+ * depth must be refused in linear time with an error that says why.
+ */
+static void
+test_deep_nesting(void **state)
+{
+	(void)state;
+	/* host is level 0: 63 arrays put the innermost value at 64, fine */
+	enroll_nested("[", "]", 63, 0, 0, NULL);
+	enroll_nested("[", "]", 66, 0, -EINVAL,
+	    "host: nested deeper than 64");
+	enroll_nested("{\"k\":", "}", 66, 0, -EINVAL,
+	    "host: nested deeper than 64");
+	enroll_nested("[", "]", 1000, 0, -EINVAL,
+	    "body: nested deeper than 72");
+	enroll_nested("[", "]", 100000, 0, -EINVAL,
+	    "body: nested deeper than 72");
+	enroll_nested("{\"k\":", "}", 100000, 0, -EINVAL,
+	    "body: nested deeper than 72");
+	report_nested(63, 0, 0, NULL);
+	report_nested(66, 0, -EINVAL,
+	    "reports[0].payload: nested deeper than 64");
+	report_nested(1000, 0, -EINVAL, "body: nested deeper than 72");
+	report_nested(100000, 0, -EINVAL, "body: nested deeper than 72");
+}
+
+/* Wide at every level as well as deep: still linear, pass or fail. */
+static void
+test_wide_and_deep(void **state)
+{
+	(void)state;
+	/* the siblings' members are one level below the innermost value */
+	enroll_nested("[", "]", 62, 200, 0, NULL);
+	enroll_nested("[", "]", 66, 200, -EINVAL,
+	    "host: nested deeper than 64");
+	report_nested(62, 1000, 0, NULL);
+	report_nested(66, 1000, -EINVAL,
+	    "reports[0].payload: nested deeper than 64");
+	report_nested(5000, 20, -EINVAL, "body: nested deeper than 72");
+}
+
+/* Brackets inside strings are not nesting; escaped quotes stay inside. */
+static void
+test_depth_ignores_strings(void **state)
+{
+	struct ingest_batch b;
+	char err[256], *s, *body;
+	size_t n = 5000, len;
+
+	(void)state;
+	s = malloc(2 * n + 1);
+	assert_non_null(s);
+	memset(s, '[', n);
+	memset(s + n, '{', n);
+	s[2 * n] = '\0';
+	body = malloc(4 * n + 200);
+	assert_non_null(body);
+	len = (size_t)sprintf(body, "{\"reports\": [{\"seq\": 1, \"kind\": "
+	    "\"x\", \"time\": 1, \"payload\": {\"t\": \"\\\"\\\\%s\"}}]}", s);
+	assert_int_equal(ingest_parse_reports(body, len, &b, err,
+	    sizeof(err)), 0);
+	ingest_batch_clear(&b);
+	free(body);
+	free(s);
+}
+
 static char *
 gz(const char *data, size_t len, size_t *outlen)
 {
@@ -291,6 +511,7 @@ test_gunzip_bound(void **state)
 {
 	size_t big = PORTAL_MAX_INFLATED + 1, zlen, outlen;
 	char *plain, *z, *out;
+	double t0;
 
 	(void)state;
 	plain = calloc(1, big);
@@ -302,11 +523,18 @@ test_gunzip_bound(void **state)
 	assert_int_equal(outlen, PORTAL_MAX_INFLATED);
 	free(out);
 	free(z);
-	/* one byte more: a bomb of zeros, refused without output */
+	/* one byte more: a bomb of zeros, refused without output, and soon
+	 * (the work is bounded by the output bound, not the stream) */
 	z = gz(plain, big, &zlen);
 	assert_true(zlen < 16 * 1024);
+	t0 = now();
 	assert_int_equal(gunzip_bounded(z, zlen, PORTAL_MAX_INFLATED, &out,
 	    &outlen), -E2BIG);
+	if (now() - t0 > 1.0) {
+		print_error("refusing a %zu-byte gzip bomb took %.3f s\n",
+		    zlen, now() - t0);
+		fail();
+	}
 	assert_null(out);
 	/* truncated and garbage */
 	assert_int_equal(gunzip_bounded(z, zlen / 2, PORTAL_MAX_INFLATED, &out,
@@ -393,8 +621,12 @@ main(void)
 		cmocka_unit_test(test_parse_fields),
 		cmocka_unit_test(test_parse_count_limit),
 		cmocka_unit_test(test_parse_check_count),
+		cmocka_unit_test(test_parse_check_limit),
 		cmocka_unit_test(test_parse_long_string),
 		cmocka_unit_test(test_enroll_and_command),
+		cmocka_unit_test(test_deep_nesting),
+		cmocka_unit_test(test_wide_and_deep),
+		cmocka_unit_test(test_depth_ignores_strings),
 		cmocka_unit_test(test_gunzip_bound),
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_constant_time_equal),

@@ -1,0 +1,35 @@
+/* libFuzzer target: the portal's parsers for the bodies that arrive before
+ * (enrolment) or beside (operators' commands) the agents' reports. Each
+ * input must be judged within libFuzzer's -timeout (tests/fuzz/run.sh). */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *json = (const char *)data, *token, *type;
+	json_t *root, *host, *args;
+	char err[512];
+
+	if (ingest_parse_enroll(json, size, &root, &token, &host, err,
+	    sizeof(err)) == 0) {
+		/* What was accepted is what api_enroll relies on. */
+		if (token == NULL || !json_is_object(host) ||
+		    strlen(token) == 0 || strlen(token) > 256)
+			abort();
+		json_decref(root);
+	}
+	if (ingest_parse_command(json, size, &root, &type, &args, err,
+	    sizeof(err)) == 0) {
+		if (type == NULL || !json_is_object(args))
+			abort();
+		json_decref(root);
+	}
+	return 0;
+}
