@@ -159,26 +159,15 @@ diskio_rates_between(const struct diskio_stat *prev,
     const struct diskio_stat *cur, uint64_t elapsed_usec,
     struct diskio_rates *out)
 {
-	const uint64_t *pv[] = { &prev->reads, &prev->sectors_read,
-	    &prev->writes, &prev->sectors_written, &prev->io_ticks };
-	const uint64_t *cv[] = { &cur->reads, &cur->sectors_read,
-	    &cur->writes, &cur->sectors_written, &cur->io_ticks };
+	const uint64_t pv[] = { prev->reads, prev->sectors_read, prev->writes,
+	    prev->sectors_written, prev->io_ticks };
+	const uint64_t cv[] = { cur->reads, cur->sectors_read, cur->writes,
+	    cur->sectors_written, cur->io_ticks };
 	uint64_t d[5];
-	unsigned backwards = 0;
 	double secs = elapsed_usec / 1e6;
 
 	memset(out, 0, sizeof(*out));
-	if (elapsed_usec == 0)
-		return -EAGAIN;
-	for (size_t i = 0; i < 5; i++) {
-		if (*cv[i] < *pv[i])
-			backwards++;
-		if (!counter_delta(*pv[i], *cv[i], &d[i]))
-			return -EAGAIN;
-	}
-	/* Counters wrap one at a time; several going back at once is a
-	 * device that was reset or replaced. */
-	if (backwards > 1)
+	if (elapsed_usec == 0 || counter_deltas(pv, cv, 5, d) != 0)
 		return -EAGAIN;
 	out->read_iops = d[0] / secs;
 	out->read_bytes = (double)d[1] * DISKIO_SECTOR / secs;

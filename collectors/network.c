@@ -141,29 +141,18 @@ network_rates_between(const struct network_stat *prev,
     const struct network_stat *cur, uint64_t elapsed_usec,
     struct network_rates *out)
 {
-	const uint64_t *pv[] = { &prev->rx_bytes, &prev->tx_bytes,
-	    &prev->rx_errors, &prev->tx_errors, &prev->rx_drops,
-	    &prev->tx_drops, &prev->rx_packets, &prev->tx_packets };
-	const uint64_t *cv[] = { &cur->rx_bytes, &cur->tx_bytes,
-	    &cur->rx_errors, &cur->tx_errors, &cur->rx_drops,
-	    &cur->tx_drops, &cur->rx_packets, &cur->tx_packets };
+	const uint64_t pv[] = { prev->rx_bytes, prev->tx_bytes,
+	    prev->rx_errors, prev->tx_errors, prev->rx_drops, prev->tx_drops,
+	    prev->rx_packets, prev->tx_packets };
+	const uint64_t cv[] = { cur->rx_bytes, cur->tx_bytes, cur->rx_errors,
+	    cur->tx_errors, cur->rx_drops, cur->tx_drops, cur->rx_packets,
+	    cur->tx_packets };
 	uint64_t d[8];
-	unsigned backwards = 0;
 	double secs = elapsed_usec / 1e6;
 
 	memset(out, 0, sizeof(*out));
 	if (elapsed_usec == 0 || (prev->ifindex != 0 && cur->ifindex != 0 &&
-	    prev->ifindex != cur->ifindex))
-		return -EAGAIN;
-	for (size_t i = 0; i < 8; i++) {
-		if (*cv[i] < *pv[i])
-			backwards++;
-		if (!counter_delta(*pv[i], *cv[i], &d[i]))
-			return -EAGAIN;
-	}
-	/* Counters wrap one at a time; several going back at once is an
-	 * interface that was reset or re-created. */
-	if (backwards > 1)
+	    prev->ifindex != cur->ifindex) || counter_deltas(pv, cv, 8, d) != 0)
 		return -EAGAIN;
 	out->rx_bytes = d[0] / secs;
 	out->tx_bytes = d[1] / secs;
