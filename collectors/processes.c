@@ -75,10 +75,10 @@ struct processes_counts {
 };
 
 struct processes {
-	struct threshold limit[M_COUNT];
-	unsigned long	 max_processes;
-	char		*proc;
-	bool		 logged_walk, logged_limit;
+	struct threshold	 limit[M_COUNT];
+	unsigned long		 max_processes;
+	char			*proc;
+	bool			 logged_walk, logged_limit;
 };
 
 #define PROCESSES_AT(m)	offsetof(struct processes, limit[m])
