@@ -237,7 +237,6 @@ cpu_metric(struct result *res, const char *label, double value,
 {
 	struct perf *p;
 	int state = threshold_eval(t, value);
-	char reason[PERF_RANGE_MAX + 48];
 
 	if ((p = result_add_perf(res, label, value, "%")) != NULL) {
 		threshold_to_perf(t, p);
@@ -245,13 +244,9 @@ cpu_metric(struct result *res, const char *label, double value,
 		p->max = 100;
 		p->has_min = p->has_max = true;
 	}
-	if (state != STATE_OK) {
-		size_t used = strlen(why);
-
-		threshold_why(t, state, value, "%", reason, sizeof(reason));
-		snprintf(why + used, whylen - used, "%s%s %.1f%% (%s)",
-		    used > 0 ? ", " : "", label, value, reason);
-	}
+	if (state != STATE_OK)
+		threshold_note(why, whylen, t, state, value, "%", "%s %.1f%%",
+		    label, value);
 	return state;
 }
 

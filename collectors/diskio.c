@@ -342,7 +342,7 @@ diskio_collect(void *inst, struct collect_req *req)
 	struct diskio_stat *disks = NULL;
 	struct diskio_item *items = NULL;
 	const struct diskio_stat *prev;
-	char problems[RESULT_SUMMARY_MAX / 2] = "", reason[PERF_RANGE_MAX + 48];
+	char problems[RESULT_SUMMARY_MAX / 2] = "";
 	char rd[32], wr[32];
 	size_t n, nrated = 0, nproblems = 0, named = 0, busiest = SIZE_MAX, len;
 	uint64_t now, elapsed;
@@ -397,14 +397,10 @@ diskio_collect(void *inst, struct collect_req *req)
 				if (!it->has_rates || it->state != order[k] ||
 				    named++ >= SUMMARY_ITEMS_MAX)
 					continue;
-				threshold_why(&d->util, it->state,
-				    it->rates.util, "%", reason,
-				    sizeof(reason));
-				len = strlen(problems);
-				snprintf(problems + len, sizeof(problems) -
-				    len, "%s%s %.1f%% busy (%s)", len > 0 ?
-				    ", " : "", it->stat->name, it->rates.util,
-				    reason);
+				threshold_note(problems, sizeof(problems),
+				    &d->util, it->state, it->rates.util, "%",
+				    "%s %.1f%% busy", it->stat->name,
+				    it->rates.util);
 			}
 		if (nproblems > SUMMARY_ITEMS_MAX) {
 			len = strlen(problems);

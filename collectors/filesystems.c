@@ -465,29 +465,21 @@ static void
 fs_describe(struct filesystems *fs, const struct fs_item *it, char *buf,
     size_t len)
 {
-	char reason[PERF_RANGE_MAX + 48];
 	size_t used = strlen(buf);
-	const char *sep = used > 0 ? ", " : "";
 
 	if (it->err != 0) {
 		snprintf(buf + used, len - used, "%s%s: statvfs: %s (UNKNOWN)",
-		    sep, it->show, strerror(it->err));
+		    used > 0 ? ", " : "", it->show, strerror(it->err));
 		return;
 	}
-	if (it->used_state != STATE_OK) {
-		threshold_why(&fs->used, it->used_state, it->used_pct, "%",
-		    reason, sizeof(reason));
-		snprintf(buf + used, len - used, "%s%s %.1f%% used (%s)", sep,
-		    it->show, it->used_pct, reason);
-		used = strlen(buf);
-		sep = ", ";
-	}
-	if (it->has_inodes && it->inodes_state != STATE_OK) {
-		threshold_why(&fs->inodes, it->inodes_state, it->inodes_pct,
-		    "%", reason, sizeof(reason));
-		snprintf(buf + used, len - used, "%s%s inodes %.1f%% used "
-		    "(%s)", sep, it->show, it->inodes_pct, reason);
-	}
+	if (it->used_state != STATE_OK)
+		threshold_note(buf, len, &fs->used, it->used_state,
+		    it->used_pct, "%", "%s %.1f%% used", it->show,
+		    it->used_pct);
+	if (it->has_inodes && it->inodes_state != STATE_OK)
+		threshold_note(buf, len, &fs->inodes, it->inodes_state,
+		    it->inodes_pct, "%", "%s inodes %.1f%% used", it->show,
+		    it->inodes_pct);
 }
 
 static int

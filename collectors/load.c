@@ -219,10 +219,10 @@ load_collect(void *inst, struct collect_req *req)
 	struct load_avg la;
 	struct threshold scaled;
 	struct perf *p;
-	char *buf = NULL, why[512] = "", reason[PERF_RANGE_MAX + 48];
+	char *buf = NULL, why[512] = "";
 	double value[3];
 	unsigned ncpu;
-	size_t len, used;
+	size_t len;
 	bool trunc;
 	int r, state;
 
@@ -272,14 +272,10 @@ load_collect(void *inst, struct collect_req *req)
 			p->min = 0;
 			p->has_min = true;
 		}
-		if (state == STATE_OK)
-			continue;
-		threshold_why(&l->avg[i], state, per_cpu, " per CPU", reason,
-		    sizeof(reason));
-		used = strlen(why);
-		snprintf(why + used, sizeof(why) - used, "%s%s %.2f per CPU "
-		    "(%s)", used > 0 ? ", " : "", load_thresholds[i].name,
-		    per_cpu, reason);
+		if (state != STATE_OK)
+			threshold_note(why, sizeof(why), &l->avg[i], state,
+			    per_cpu, " per CPU", "%s %.2f per CPU",
+			    load_thresholds[i].name, per_cpu);
 	}
 	result_add_perf(res, "cpus", ncpu, "");
 	result_set(res, res->state, "%s%sload %.2f %.2f %.2f on %u CPU%s",

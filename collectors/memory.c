@@ -156,7 +156,7 @@ memory_metric(struct result *res, const char *label, const char *name,
     const char *suffix, double pct, uint64_t bytes, uint64_t max,
     const struct threshold *t, char *why, size_t whylen)
 {
-	char reason[PERF_RANGE_MAX + 48], blabel[64];
+	char blabel[64];
 	int state = threshold_eval(t, pct);
 	struct perf *p;
 
@@ -172,13 +172,9 @@ memory_metric(struct result *res, const char *label, const char *name,
 		p->max = (double)max;
 		p->has_min = p->has_max = true;
 	}
-	if (state != STATE_OK) {
-		size_t used = strlen(why);
-
-		threshold_why(t, state, pct, "%", reason, sizeof(reason));
-		snprintf(why + used, whylen - used, "%s%s %.1f%%%s (%s)",
-		    used > 0 ? ", " : "", name, pct, suffix, reason);
-	}
+	if (state != STATE_OK)
+		threshold_note(why, whylen, t, state, pct, "%",
+		    "%s %.1f%%%s", name, pct, suffix);
 	return state;
 }
 

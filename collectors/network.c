@@ -316,25 +316,14 @@ static void
 network_describe(const struct network *nw, const struct network_item *it,
     char *buf, size_t len)
 {
-	char reason[PERF_RANGE_MAX + 48];
-	size_t used;
-
-	if (it->errors_state != STATE_OK) {
-		threshold_why(&nw->errors, it->errors_state, it->rates.errors,
-		    "/s", reason, sizeof(reason));
-		used = strlen(buf);
-		snprintf(buf + used, len - used, "%s%s errors %.1f/s (%s)",
-		    used > 0 ? ", " : "", it->stat->name, it->rates.errors,
-		    reason);
-	}
-	if (it->drops_state != STATE_OK) {
-		threshold_why(&nw->drops, it->drops_state, it->rates.drops,
-		    "/s", reason, sizeof(reason));
-		used = strlen(buf);
-		snprintf(buf + used, len - used, "%s%s drops %.1f/s (%s)",
-		    used > 0 ? ", " : "", it->stat->name, it->rates.drops,
-		    reason);
-	}
+	if (it->errors_state != STATE_OK)
+		threshold_note(buf, len, &nw->errors, it->errors_state,
+		    it->rates.errors, "/s", "%s errors %.1f/s", it->stat->name,
+		    it->rates.errors);
+	if (it->drops_state != STATE_OK)
+		threshold_note(buf, len, &nw->drops, it->drops_state,
+		    it->rates.drops, "/s", "%s drops %.1f/s", it->stat->name,
+		    it->rates.drops);
 }
 
 static int

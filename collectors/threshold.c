@@ -4,6 +4,7 @@
  * for a bad key, and the state and words for a value.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -119,6 +120,22 @@ threshold_why(const struct threshold *t, enum check_state s, double value,
 
 	range_why(threshold_range(t, s), value, unit, reason, sizeof(reason));
 	snprintf(buf, len, "%s %s", result_state_name(s), reason);
+}
+
+void
+threshold_note(char *buf, size_t len, const struct threshold *t,
+    enum check_state s, double value, const char *unit, const char *fmt, ...)
+{
+	char what[256], why[PERF_RANGE_MAX + 48];
+	size_t used = strlen(buf);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	threshold_why(t, s, value, unit, why, sizeof(why));
+	snprintf(buf + used, len - used, "%s%s (%s)", used > 0 ? ", " : "",
+	    what, why);
 }
 
 void

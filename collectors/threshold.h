@@ -53,6 +53,11 @@ void	threshold_to_perf(const struct threshold *t, struct perf *p);
  * crossed that range, unit after each number (see range_why). */
 void	threshold_why(const struct threshold *t, enum check_state s,
 	    double value, const char *unit, char *buf, size_t len);
+/* Appends "WHAT (WARNING > 90%)" to the list in buf, after ", " unless
+ * buf is empty: WHAT formatted from fmt, the rest as threshold_why. */
+void	threshold_note(char *buf, size_t len, const struct threshold *t,
+	    enum check_state s, double value, const char *unit,
+	    const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 /* "WARNING > 5000 ms": the name of state s and the bound of that range,
  * unit after it (see range_describe). */
 void	threshold_describe(const struct threshold *t, enum check_state s,

@@ -187,6 +187,31 @@ test_eval_and_words(void **unused)
 	threshold_to_perf(&t, NULL);	/* perfdata full: nothing */
 }
 
+/* The summary list: ", " between notes, cut (never overrun) when full. */
+static void
+test_note(void **unused)
+{
+	struct threshold t;
+	char buf[128] = "", small[24] = "";
+
+	(void)unused;
+	assert_int_equal(range_parse("90", &t.warn), 0);
+	assert_int_equal(range_parse("95", &t.crit), 0);
+	threshold_note(buf, sizeof(buf), &t, STATE_WARNING, 92, "%",
+	    "%s %.1f%% used", "/var", 92.0);
+	assert_string_equal(buf, "/var 92.0% used (WARNING > 90%)");
+	threshold_note(buf, sizeof(buf), &t, STATE_CRITICAL, 99, "%",
+	    "%s %.1f%% used", "/srv", 99.0);
+	assert_string_equal(buf, "/var 92.0% used (WARNING > 90%), /srv 99.0% "
+	    "used (CRITICAL > 95%)");
+	threshold_note(small, sizeof(small), &t, STATE_WARNING, 92, "%",
+	    "%s", "a long name for the buffer");
+	assert_string_equal(small, "a long name for the buf");
+	threshold_note(small, sizeof(small), &t, STATE_WARNING, 92, "%",
+	    "%s", "more");
+	assert_int_equal(strlen(small), sizeof(small) - 1);
+}
+
 /* Every built-in collector with thresholds takes each of its keys with
  * its default, and names all of them when a key is unknown. */
 static void
@@ -328,6 +353,7 @@ main(void)
 		cmocka_unit_test(test_bad_range),
 		cmocka_unit_test(test_set_twice_across_dropins),
 		cmocka_unit_test(test_eval_and_words),
+		cmocka_unit_test(test_note),
 		cmocka_unit_test(test_builtin_tables),
 		cmocka_unit_test(test_example_matches_defaults),
 	};
