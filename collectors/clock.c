@@ -48,7 +48,7 @@
 #include "clock.h"
 #include "collector.h"
 #include "log.h"
-#include "range.h"
+#include "threshold.h"
 #include "xmalloc.h"
 
 #define CLOCK_RETRY_USEC	(5 * 60 * UINT64_C(1000000))
@@ -66,17 +66,15 @@ enum clock_metric {
 	M_COUNT,
 };
 
-static const struct {
-	const char	*key;
-	const char	*what;
-} clock_metrics[M_COUNT] = {
-	[M_MAXERROR] = { "maxerror", "max error" },
-	[M_ESTERROR] = { "esterror", "estimated error" },
-	[M_OFFSET] = { "offset", "offset" },
+/* How the summary names each metric. */
+static const char *const clock_what[M_COUNT] = {
+	[M_MAXERROR] = "max error",
+	[M_ESTERROR] = "estimated error",
+	[M_OFFSET] = "offset",
 };
 
 struct clock {
-	struct range		 warn[M_COUNT], crit[M_COUNT];
+	struct threshold	 limit[M_COUNT];	/* in ms */
 	enum check_state	 unsynced_state;
 	clock_adjtimex_fn	*adjtimex;
 	int			 logged_errno;	/* adjtimex's last logged */
@@ -91,6 +89,14 @@ struct clock {
 	uint64_t		 next_open; /* CLOCK_MONOTONIC usec */
 	char			 bus_error[CLOCK_ERROR_MAX];
 	char			 logged[CLOCK_TEXT_MAX]; /* last logged */
+};
+
+/* In enum clock_metric order: the key is also the perfdata label. */
+static const struct threshold_key clock_thresholds[] = {
+	{ "maxerror", offsetof(struct clock, limit[M_MAXERROR]), "5000", "" },
+	{ "esterror", offsetof(struct clock, limit[M_ESTERROR]), "", "" },
+	{ "offset", offsetof(struct clock, limit[M_OFFSET]), "", "" },
+	{ .name = NULL },
 };
 
 static const char clock_unsynced_summary[] = "clock not synchronised (no NTP "
@@ -118,7 +124,7 @@ clock_new(void)
 {
 	struct clock *c = xcalloc(1, sizeof(*c));
 
-	range_parse("5000", &c->warn[M_MAXERROR]);
+	threshold_defaults(c, clock_thresholds);
 	c->unsynced_state = STATE_WARNING;
 	c->adjtimex = clock_kernel_adjtimex;
 	return c;
@@ -129,7 +135,6 @@ clock_configure(void *inst, const char *key, const char *value, char *err,
     size_t errlen)
 {
 	struct clock *c = inst;
-	size_t klen;
 	int s;
 
 	if (strcmp(key, "bus_address") == 0) {
@@ -146,27 +151,8 @@ clock_configure(void *inst, const char *key, const char *value, char *err,
 		c->unsynced_state = s;
 		return 0;
 	}
-	for (int m = 0; m < M_COUNT; m++) {
-		struct range *r;
-
-		klen = strlen(clock_metrics[m].key);
-		if (strncmp(key, clock_metrics[m].key, klen) != 0)
-			continue;
-		if (strcmp(key + klen, "_warning") == 0)
-			r = &c->warn[m];
-		else if (strcmp(key + klen, "_critical") == 0)
-			r = &c->crit[m];
-		else
-			continue;
-		if (range_parse(value, r) != 0) {
-			snprintf(err, errlen, "%s: '%s' is not a range", key,
-			    value);
-			return -EINVAL;
-		}
-		return 0;
-	}
-	snprintf(err, errlen, "unknown key '%s'", key);
-	return -EINVAL;
+	return threshold_configure(c, clock_thresholds, "unsynced_state, "
+	    "bus_address", key, value, err, errlen);
 }
 
 static const char *
@@ -190,9 +176,10 @@ clock_add_perf(struct result *res, const struct clock *c, int m, double v)
 {
 	struct perf *p;
 
-	if ((p = result_add_perf(res, clock_metrics[m].key, v, "ms")) == NULL)
+	if ((p = result_add_perf(res, clock_thresholds[m].name, v, "ms")) ==
+	    NULL)
 		return;
-	range_to_perf(p, &c->warn[m], &c->crit[m]);
+	threshold_to_perf(&c->limit[m], p);
 	if (m != M_OFFSET) {
 		p->min = 0;
 		p->has_min = true;
@@ -429,16 +416,15 @@ clock_collect(void *inst, struct collect_req *req)
 			enum check_state s;
 			int n;
 
-			s = range_eval(&c->warn[m], &c->crit[m], fabs(ms[m]));
+			s = threshold_eval(&c->limit[m], fabs(ms[m]));
 			if (s == STATE_OK)
 				continue;
 			result_escalate(res, s);
-			range_describe(s == STATE_CRITICAL ? &c->crit[m] :
-			    &c->warn[m], desc, sizeof(desc));
+			threshold_describe(&c->limit[m], s, " ms", desc,
+			    sizeof(desc));
 			n = snprintf(alerts + off, sizeof(alerts) - off,
-			    ", %s %.0f ms (%s %s ms)", clock_metrics[m].what,
-			    m == M_OFFSET ? fabs(ms[m]) : ms[m],
-			    result_state_name(s), desc);
+			    ", %s %.0f ms (%s)", clock_what[m],
+			    m == M_OFFSET ? fabs(ms[m]) : ms[m], desc);
 			if (n > 0 && (size_t)n < sizeof(alerts) - off)
 				off += (size_t)n;
 		}
@@ -485,6 +471,7 @@ const struct collector collector_clock = {
 	.interval = 60,
 	.new = clock_new,
 	.configure = clock_configure,
+	.thresholds = clock_thresholds,
 	.start = clock_start,
 	.collect = clock_collect,
 	.cancel = clock_cancel,

@@ -30,6 +30,7 @@ struct collector_env {
 };
 
 struct collect_req;
+struct threshold_key;
 /* Completes an asynchronous collection started by collect(). */
 void	collect_req_finish(struct collect_req *req);
 /* The result the collector fills in (already reset to UNKNOWN). */
@@ -48,6 +49,11 @@ struct collector {
 	 * takes those). Returns 0, or -EINVAL with a message in err. */
 	int	 (*configure)(void *inst, const char *key, const char *value,
 		    char *err, size_t errlen);
+	/* Its METRIC_warning / METRIC_critical keys with their defaults
+	 * (threshold.h), ending in a NULL name; NULL when it has none.
+	 * configure() applies them; the table is here so the shipped
+	 * example config can be checked against the defaults. */
+	const struct threshold_key *thresholds;
 	/* Opens what the collector needs and takes a baseline for rates.
 	 * Optional. Returns 0 or -errno; on failure collect() still runs and
 	 * should report UNKNOWN with the reason. */

@@ -43,3 +43,18 @@ counter_delta(uint64_t prev, uint64_t cur, uint64_t *delta)
 	}
 	return false;
 }
+
+int
+counter_deltas(const uint64_t *prev, const uint64_t *cur, size_t n,
+    uint64_t *d)
+{
+	unsigned backwards = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (cur[i] < prev[i])
+			backwards++;
+		if (!counter_delta(prev[i], cur[i], &d[i]))
+			return -EAGAIN;
+	}
+	return backwards > 1 ? -EAGAIN : 0;
+}

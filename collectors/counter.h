@@ -6,6 +6,7 @@
 #define COUNTER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -24,5 +25,15 @@ int	counter_parse(const char **p, uint64_t *out);
  * returns false and leaves *delta alone.
  */
 bool	counter_delta(uint64_t prev, uint64_t cur, uint64_t *delta);
+
+/*
+ * The deltas of n counters of one device or interface between two
+ * samples into d[0..n-1], each by counter_delta. Returns 0, or -EAGAIN
+ * when one was reset rather than wrapped, or when more than one went
+ * backwards: counters wrap one at a time, so several going back at once
+ * is a device that was reset or replaced (take cur as the new baseline).
+ */
+int	counter_deltas(const uint64_t *prev, const uint64_t *cur, size_t n,
+	    uint64_t *d);
 
 #endif

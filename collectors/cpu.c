@@ -29,8 +29,8 @@
 
 #include "counter.h"
 #include "cpu.h"
-#include "range.h"
 #include "sysfile.h"
+#include "threshold.h"
 #include "xmalloc.h"
 
 /* /proc/stat is short except for the "intr" line (one number per IRQ);
@@ -39,26 +39,19 @@
 #define CPU_LINE_MAX	512
 
 struct cpu {
-	struct range		 usage_warn, usage_crit;
-	struct range		 iowait_warn, iowait_crit;
-	struct range		 steal_warn, steal_crit;
+	struct threshold	 usage, iowait, steal;
 	struct collector_env	 env;
 	struct cpu_sample	 prev;
 	int			 have_prev;
 };
 
-static const struct range cpu_none;	/* no threshold */
+static const struct threshold cpu_none;	/* no threshold */
 
-static const struct {
-	const char	*key;
-	size_t		 off;
-} cpu_keys[] = {
-	{ "usage_warning", offsetof(struct cpu, usage_warn) },
-	{ "usage_critical", offsetof(struct cpu, usage_crit) },
-	{ "iowait_warning", offsetof(struct cpu, iowait_warn) },
-	{ "iowait_critical", offsetof(struct cpu, iowait_crit) },
-	{ "steal_warning", offsetof(struct cpu, steal_warn) },
-	{ "steal_critical", offsetof(struct cpu, steal_crit) },
+static const struct threshold_key cpu_thresholds[] = {
+	{ "usage", offsetof(struct cpu, usage), "", "" },
+	{ "iowait", offsetof(struct cpu, iowait), "50", "" },
+	{ "steal", offsetof(struct cpu, steal), "20", "40" },
+	{ .name = NULL },
 };
 
 /* The aggregate line: "cpu  user nice system idle [iowait ...]". */
@@ -189,9 +182,7 @@ cpu_new(void)
 {
 	struct cpu *c = xcalloc(1, sizeof(*c));
 
-	range_parse("50", &c->iowait_warn);
-	range_parse("20", &c->steal_warn);
-	range_parse("40", &c->steal_crit);
+	threshold_defaults(c, cpu_thresholds);
 	return c;
 }
 
@@ -199,23 +190,8 @@ static int
 cpu_configure(void *inst, const char *key, const char *value, char *err,
     size_t errlen)
 {
-	struct cpu *c = inst;
-	struct range *r;
-
-	for (size_t i = 0; i < sizeof(cpu_keys) / sizeof(cpu_keys[0]); i++) {
-		if (strcmp(key, cpu_keys[i].key) != 0)
-			continue;
-		r = (struct range *)((char *)c + cpu_keys[i].off);
-		if (range_parse(value, r) != 0) {
-			snprintf(err, errlen, "%s: '%s' is not a range", key,
-			    value);
-			return -EINVAL;
-		}
-		return 0;
-	}
-	snprintf(err, errlen, "unknown key '%s' (known: usage_, iowait_, "
-	    "steal_ with _warning or _critical)", key);
-	return -EINVAL;
+	return threshold_configure(inst, cpu_thresholds, NULL, key, value,
+	    err, errlen);
 }
 
 /* One sample of /proc/stat; with res, a failure is explained there. */
@@ -257,28 +233,20 @@ cpu_start(void *inst, const struct collector_env *env)
 /* Adds one % metric with its thresholds and returns its state. */
 static int
 cpu_metric(struct result *res, const char *label, double value,
-    const struct range *warn, const struct range *crit, char *why,
-    size_t whylen)
+    const struct threshold *t, char *why, size_t whylen)
 {
 	struct perf *p;
-	int state = range_eval(warn, crit, value);
-	char reason[PERF_RANGE_MAX + 32];
+	int state = threshold_eval(t, value);
 
 	if ((p = result_add_perf(res, label, value, "%")) != NULL) {
-		range_to_perf(p, warn, crit);
+		threshold_to_perf(t, p);
 		p->min = 0;
 		p->max = 100;
 		p->has_min = p->has_max = true;
 	}
-	if (state != STATE_OK) {
-		size_t used = strlen(why);
-
-		range_why(state == STATE_CRITICAL ? crit : warn, value, "%",
-		    reason, sizeof(reason));
-		snprintf(why + used, whylen - used, "%s%s %.1f%% (%s %s)",
-		    used > 0 ? ", " : "", label, value,
-		    result_state_name(state), reason);
-	}
+	if (state != STATE_OK)
+		threshold_note(why, whylen, t, state, value, "%", "%s %.1f%%",
+		    label, value);
 	return state;
 }
 
@@ -311,18 +279,15 @@ cpu_collect(void *inst, struct collect_req *req)
 	c->prev = cur;
 
 	res->state = STATE_OK;
-	result_escalate(res, cpu_metric(res, "usage", u.busy, &c->usage_warn,
-	    &c->usage_crit, why, sizeof(why)));
-	cpu_metric(res, "user", u.user, &cpu_none, &cpu_none, why,
-	    sizeof(why));
-	cpu_metric(res, "system", u.system, &cpu_none, &cpu_none, why,
-	    sizeof(why));
-	result_escalate(res, cpu_metric(res, "iowait", u.iowait,
-	    &c->iowait_warn, &c->iowait_crit, why, sizeof(why)));
-	result_escalate(res, cpu_metric(res, "steal", u.steal, &c->steal_warn,
-	    &c->steal_crit, why, sizeof(why)));
-	cpu_metric(res, "idle", u.idle, &cpu_none, &cpu_none, why,
-	    sizeof(why));
+	result_escalate(res, cpu_metric(res, "usage", u.busy, &c->usage, why,
+	    sizeof(why)));
+	cpu_metric(res, "user", u.user, &cpu_none, why, sizeof(why));
+	cpu_metric(res, "system", u.system, &cpu_none, why, sizeof(why));
+	result_escalate(res, cpu_metric(res, "iowait", u.iowait, &c->iowait,
+	    why, sizeof(why)));
+	result_escalate(res, cpu_metric(res, "steal", u.steal, &c->steal, why,
+	    sizeof(why)));
+	cpu_metric(res, "idle", u.idle, &cpu_none, why, sizeof(why));
 	result_add_perf(res, "cpus", cur.ncpu, "");
 
 	result_set(res, res->state, "%s%s%u CPU%s, %.1f%% used (user %.1f%%, "
@@ -349,6 +314,7 @@ const struct collector collector_cpu = {
 	.interval = 60,
 	.new = cpu_new,
 	.configure = cpu_configure,
+	.thresholds = cpu_thresholds,
 	.start = cpu_start,
 	.collect = cpu_collect,
 	.free = cpu_free,

@@ -50,6 +50,11 @@
 #define DISKIO_DEFAULT_EXCLUDE	\
 	"loop*, ram*, zram*, dm-*, md*, sr*, fd*, nbd*"
 
+static const struct threshold_key diskio_thresholds[] = {
+	{ "util", offsetof(struct diskio, util), "", "" },
+	{ .name = NULL },
+};
+
 /* One disk this run, and what its rates say. */
 struct diskio_item {
 	const struct diskio_stat *stat;
@@ -154,26 +159,15 @@ diskio_rates_between(const struct diskio_stat *prev,
     const struct diskio_stat *cur, uint64_t elapsed_usec,
     struct diskio_rates *out)
 {
-	const uint64_t *pv[] = { &prev->reads, &prev->sectors_read,
-	    &prev->writes, &prev->sectors_written, &prev->io_ticks };
-	const uint64_t *cv[] = { &cur->reads, &cur->sectors_read,
-	    &cur->writes, &cur->sectors_written, &cur->io_ticks };
+	const uint64_t pv[] = { prev->reads, prev->sectors_read, prev->writes,
+	    prev->sectors_written, prev->io_ticks };
+	const uint64_t cv[] = { cur->reads, cur->sectors_read, cur->writes,
+	    cur->sectors_written, cur->io_ticks };
 	uint64_t d[5];
-	unsigned backwards = 0;
 	double secs = elapsed_usec / 1e6;
 
 	memset(out, 0, sizeof(*out));
-	if (elapsed_usec == 0)
-		return -EAGAIN;
-	for (size_t i = 0; i < 5; i++) {
-		if (*cv[i] < *pv[i])
-			backwards++;
-		if (!counter_delta(*pv[i], *cv[i], &d[i]))
-			return -EAGAIN;
-	}
-	/* Counters wrap one at a time; several going back at once is a
-	 * device that was reset or replaced. */
-	if (backwards > 1)
+	if (elapsed_usec == 0 || counter_deltas(pv, cv, 5, d) != 0)
 		return -EAGAIN;
 	out->read_iops = d[0] / secs;
 	out->read_bytes = (double)d[1] * DISKIO_SECTOR / secs;
@@ -199,6 +193,7 @@ diskio_new(void)
 
 	glob_list_parse(d->exclude, &d->nexclude, DISKIO_EXCLUDE_MAX, "exclude",
 	    DISKIO_DEFAULT_EXCLUDE, NULL, 0);
+	threshold_defaults(d, diskio_thresholds);
 	d->now_fn = diskio_now;
 	return d;
 }
@@ -208,25 +203,12 @@ diskio_configure(void *inst, const char *key, const char *value, char *err,
     size_t errlen)
 {
 	struct diskio *d = inst;
-	struct range *r;
 
 	if (strcmp(key, "exclude") == 0)
 		return glob_list_parse(d->exclude, &d->nexclude,
 		    DISKIO_EXCLUDE_MAX, key, value, err, errlen);
-	if (strcmp(key, "util_warning") == 0)
-		r = &d->util_warn;
-	else if (strcmp(key, "util_critical") == 0)
-		r = &d->util_crit;
-	else {
-		snprintf(err, errlen, "unknown key '%s' (known: exclude, "
-		    "util_warning, util_critical)", key);
-		return -EINVAL;
-	}
-	if (range_parse(value, r) != 0) {
-		snprintf(err, errlen, "%s: '%s' is not a range", key, value);
-		return -EINVAL;
-	}
-	return 0;
+	return threshold_configure(d, diskio_thresholds, "exclude", key, value,
+	    err, errlen);
 }
 
 /* Whether name is a whole disk: it has a directory in /sys/block. */
@@ -344,7 +326,7 @@ diskio_perf(const struct diskio *d, struct result *res,
 	}
 	snprintf(label, sizeof(label), "%s:util", it->stat->name);
 	if ((p = result_add_perf(res, label, it->rates.util, "%")) != NULL) {
-		range_to_perf(p, &d->util_warn, &d->util_crit);
+		threshold_to_perf(&d->util, p);
 		p->min = 0;
 		p->max = 100;
 		p->has_min = p->has_max = true;
@@ -360,7 +342,7 @@ diskio_collect(void *inst, struct collect_req *req)
 	struct diskio_stat *disks = NULL;
 	struct diskio_item *items = NULL;
 	const struct diskio_stat *prev;
-	char problems[RESULT_SUMMARY_MAX / 2] = "", reason[PERF_RANGE_MAX + 32];
+	char problems[RESULT_SUMMARY_MAX / 2] = "";
 	char rd[32], wr[32];
 	size_t n, nrated = 0, nproblems = 0, named = 0, busiest = SIZE_MAX, len;
 	uint64_t now, elapsed;
@@ -390,8 +372,7 @@ diskio_collect(void *inst, struct collect_req *req)
 			continue;
 		}
 		it->has_rates = true;
-		it->state = range_eval(&d->util_warn, &d->util_crit,
-		    it->rates.util);
+		it->state = threshold_eval(&d->util, it->rates.util);
 		result_escalate(res, it->state);
 		if (it->state != STATE_OK)
 			nproblems++;
@@ -416,15 +397,10 @@ diskio_collect(void *inst, struct collect_req *req)
 				if (!it->has_rates || it->state != order[k] ||
 				    named++ >= SUMMARY_ITEMS_MAX)
 					continue;
-				range_why(it->state == STATE_CRITICAL ?
-				    &d->util_crit : &d->util_warn,
-				    it->rates.util, "%", reason,
-				    sizeof(reason));
-				len = strlen(problems);
-				snprintf(problems + len, sizeof(problems) -
-				    len, "%s%s %.1f%% busy (%s %s)", len > 0 ?
-				    ", " : "", it->stat->name, it->rates.util,
-				    result_state_name(it->state), reason);
+				threshold_note(problems, sizeof(problems),
+				    &d->util, it->state, it->rates.util, "%",
+				    "%s %.1f%% busy", it->stat->name,
+				    it->rates.util);
 			}
 		if (nproblems > SUMMARY_ITEMS_MAX) {
 			len = strlen(problems);
@@ -489,6 +465,7 @@ const struct collector collector_diskio = {
 	.interval = 60,
 	.new = diskio_new,
 	.configure = diskio_configure,
+	.thresholds = diskio_thresholds,
 	.start = diskio_start,
 	.collect = diskio_collect,
 	.free = diskio_free,

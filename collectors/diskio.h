@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "collector.h"
-#include "range.h"
+#include "threshold.h"
 
 #define DISKIO_NAME_MAX		32	/* DISK_NAME_LEN */
 #define DISKIO_EXCLUDE_MAX	64
@@ -35,7 +35,7 @@ struct diskio_rates {
 };
 
 struct diskio {
-	struct range		 util_warn, util_crit;
+	struct threshold	 util;	/* % busy */
 	char			*exclude[DISKIO_EXCLUDE_MAX];
 	size_t			 nexclude;
 	struct collector_env	 env;

@@ -54,6 +54,7 @@
 #include "glob.h"
 #include "log.h"
 #include "sysfile.h"
+#include "threshold.h"
 #include "xmalloc.h"
 
 /* A mount table with thousands of container mounts is a few hundred KiB;
@@ -87,6 +88,12 @@ static const char *const fs_skip_below[] = {
 	"/proc", "/sys", "/run/user", "/run/credentials", "/var/lib/docker",
 	"/var/lib/containers", "/var/lib/kubelet", "/run/containerd",
 	"/run/docker",
+};
+
+static const struct threshold_key fs_thresholds[] = {
+	{ "used", offsetof(struct filesystems, used), "90", "95" },
+	{ "inodes", offsetof(struct filesystems, inodes), "90", "95" },
+	{ .name = NULL },
 };
 
 /* One checked mount and what statvfs said. */
@@ -342,10 +349,7 @@ filesystems_new(void)
 {
 	struct filesystems *fs = xcalloc(1, sizeof(*fs));
 
-	range_parse("90", &fs->used_warn);
-	range_parse("95", &fs->used_crit);
-	range_parse("90", &fs->inodes_warn);
-	range_parse("95", &fs->inodes_crit);
+	threshold_defaults(fs, fs_thresholds);
 	fs->statvfs_fn = statvfs;
 	return fs;
 }
@@ -355,30 +359,12 @@ filesystems_configure(void *inst, const char *key, const char *value,
     char *err, size_t errlen)
 {
 	struct filesystems *fs = inst;
-	struct range *r;
 
 	if (strcmp(key, "exclude") == 0)
 		return glob_list_parse(fs->exclude, &fs->nexclude,
 		    FILESYSTEMS_EXCLUDE_MAX, key, value, err, errlen);
-	if (strcmp(key, "used_warning") == 0)
-		r = &fs->used_warn;
-	else if (strcmp(key, "used_critical") == 0)
-		r = &fs->used_crit;
-	else if (strcmp(key, "inodes_warning") == 0)
-		r = &fs->inodes_warn;
-	else if (strcmp(key, "inodes_critical") == 0)
-		r = &fs->inodes_crit;
-	else {
-		snprintf(err, errlen, "unknown key '%s' (known: exclude, "
-		    "used_warning, used_critical, inodes_warning, "
-		    "inodes_critical)", key);
-		return -EINVAL;
-	}
-	if (range_parse(value, r) != 0) {
-		snprintf(err, errlen, "%s: '%s' is not a range", key, value);
-		return -EINVAL;
-	}
-	return 0;
+	return threshold_configure(fs, fs_thresholds, "exclude", key, value,
+	    err, errlen);
 }
 
 static int
@@ -428,15 +414,14 @@ fs_measure(struct filesystems *fs, struct fs_item *it)
 	it->avail = (double)st.f_bavail * unit;
 	it->used_pct = used_blocks + st.f_bavail > 0 ?
 	    100.0 * used_blocks / (used_blocks + (double)st.f_bavail) : 0;
-	it->used_state = range_eval(&fs->used_warn, &fs->used_crit,
-	    it->used_pct);
+	it->used_state = threshold_eval(&fs->used, it->used_pct);
 	it->state = it->used_state;
 	it->has_inodes = st.f_files > 0;
 	if (it->has_inodes) {
 		it->inodes_pct = st.f_ffree <= st.f_files ? 100.0 *
 		    (double)(st.f_files - st.f_ffree) / st.f_files : 0;
-		it->inodes_state = range_eval(&fs->inodes_warn,
-		    &fs->inodes_crit, it->inodes_pct);
+		it->inodes_state = threshold_eval(&fs->inodes,
+		    it->inodes_pct);
 		if (it->inodes_state > it->state)
 			it->state = it->inodes_state;
 	}
@@ -452,7 +437,7 @@ fs_perf(struct filesystems *fs, struct result *res, const struct fs_item *it)
 
 	snprintf(label, sizeof(label), "%s:used", it->show);
 	if ((p = result_add_perf(res, label, it->used_pct, "%")) != NULL) {
-		range_to_perf(p, &fs->used_warn, &fs->used_crit);
+		threshold_to_perf(&fs->used, p);
 		p->min = 0;
 		p->max = 100;
 		p->has_min = p->has_max = true;
@@ -467,7 +452,7 @@ fs_perf(struct filesystems *fs, struct result *res, const struct fs_item *it)
 		return;
 	snprintf(label, sizeof(label), "%s:inodes", it->show);
 	if ((p = result_add_perf(res, label, it->inodes_pct, "%")) != NULL) {
-		range_to_perf(p, &fs->inodes_warn, &fs->inodes_crit);
+		threshold_to_perf(&fs->inodes, p);
 		p->min = 0;
 		p->max = 100;
 		p->has_min = p->has_max = true;
@@ -480,32 +465,21 @@ static void
 fs_describe(struct filesystems *fs, const struct fs_item *it, char *buf,
     size_t len)
 {
-	char reason[PERF_RANGE_MAX + 32];
 	size_t used = strlen(buf);
-	const char *sep = used > 0 ? ", " : "";
 
 	if (it->err != 0) {
 		snprintf(buf + used, len - used, "%s%s: statvfs: %s (UNKNOWN)",
-		    sep, it->show, strerror(it->err));
+		    used > 0 ? ", " : "", it->show, strerror(it->err));
 		return;
 	}
-	if (it->used_state != STATE_OK) {
-		range_why(it->used_state == STATE_CRITICAL ? &fs->used_crit :
-		    &fs->used_warn, it->used_pct, "%", reason, sizeof(reason));
-		snprintf(buf + used, len - used, "%s%s %.1f%% used (%s %s)",
-		    sep, it->show, it->used_pct,
-		    result_state_name(it->used_state), reason);
-		used = strlen(buf);
-		sep = ", ";
-	}
-	if (it->has_inodes && it->inodes_state != STATE_OK) {
-		range_why(it->inodes_state == STATE_CRITICAL ?
-		    &fs->inodes_crit : &fs->inodes_warn, it->inodes_pct, "%",
-		    reason, sizeof(reason));
-		snprintf(buf + used, len - used, "%s%s inodes %.1f%% used "
-		    "(%s %s)", sep, it->show, it->inodes_pct,
-		    result_state_name(it->inodes_state), reason);
-	}
+	if (it->used_state != STATE_OK)
+		threshold_note(buf, len, &fs->used, it->used_state,
+		    it->used_pct, "%", "%s %.1f%% used", it->show,
+		    it->used_pct);
+	if (it->has_inodes && it->inodes_state != STATE_OK)
+		threshold_note(buf, len, &fs->inodes, it->inodes_state,
+		    it->inodes_pct, "%", "%s inodes %.1f%% used", it->show,
+		    it->inodes_pct);
 }
 
 static int
@@ -657,6 +631,7 @@ const struct collector collector_filesystems = {
 	.interval = 60,
 	.new = filesystems_new,
 	.configure = filesystems_configure,
+	.thresholds = fs_thresholds,
 	.start = filesystems_start,
 	.collect = filesystems_collect,
 	.free = filesystems_free,

@@ -10,7 +10,7 @@
 #include <sys/statvfs.h>
 
 #include "collector.h"
-#include "range.h"
+#include "threshold.h"
 
 #define FILESYSTEMS_EXCLUDE_MAX	64	/* patterns in exclude */
 
@@ -36,8 +36,7 @@ struct fs_selection {
 };
 
 struct filesystems {
-	struct range		 used_warn, used_crit;
-	struct range		 inodes_warn, inodes_crit;
+	struct threshold	 used, inodes;	/* % of space, of inodes */
 	char			*exclude[FILESYSTEMS_EXCLUDE_MAX];
 	size_t			 nexclude;
 	struct collector_env	 env;

@@ -29,8 +29,8 @@
 #include "collector.h"
 #include "journal.h"
 #include "log.h"
-#include "range.h"
 #include "sysfile.h"
+#include "threshold.h"
 #include "xmalloc.h"
 
 #define JOURNAL_STATE_NAME	"journal.cursor"
@@ -41,7 +41,7 @@
 #define JOURNAL_TEXT_MAX	(PATH_MAX + 128)	/* one failure message */
 
 struct journal {
-	struct range		 warn, crit;
+	struct threshold	 rate;	/* errors per minute */
 	unsigned long		 max_entries;
 	char			*directory;
 	char			*state_dir;
@@ -49,6 +49,11 @@ struct journal {
 	bool			 have_pos;	/* pos is valid */
 	uint64_t		 last_run;	/* CLOCK_MONOTONIC usec, 0: none */
 	char			 logged[JOURNAL_TEXT_MAX];	/* last logged */
+};
+
+static const struct threshold_key journal_thresholds[] = {
+	{ "rate", offsetof(struct journal, rate), "60", "" },
+	{ .name = NULL },
 };
 
 /* Logs a failure once until a different one, or a success, comes. */
@@ -66,7 +71,7 @@ journal_new(void)
 {
 	struct journal *j = xcalloc(1, sizeof(*j));
 
-	range_parse("60", &j->warn);
+	threshold_defaults(j, journal_thresholds);
 	j->max_entries = JOURNAL_ENTRIES_DEFAULT;
 	return j;
 }
@@ -76,7 +81,6 @@ journal_configure(void *inst, const char *key, const char *value, char *err,
     size_t errlen)
 {
 	struct journal *j = inst;
-	struct range *r;
 
 	if (strcmp(key, "directory") == 0) {
 		free(j->directory);
@@ -99,19 +103,8 @@ journal_configure(void *inst, const char *key, const char *value, char *err,
 		j->max_entries = n;
 		return 0;
 	}
-	if (strcmp(key, "rate_warning") == 0)
-		r = &j->warn;
-	else if (strcmp(key, "rate_critical") == 0)
-		r = &j->crit;
-	else {
-		snprintf(err, errlen, "unknown key '%s'", key);
-		return -EINVAL;
-	}
-	if (range_parse(value, r) != 0) {
-		snprintf(err, errlen, "%s: '%s' is not a range", key, value);
-		return -EINVAL;
-	}
-	return 0;
+	return threshold_configure(j, journal_thresholds, "max_entries, "
+	    "directory", key, value, err, errlen);
 }
 
 int
@@ -374,12 +367,10 @@ journal_report(struct journal *j, struct result *res, unsigned long count,
 	size_t n;
 
 	journal_window(window, sizeof(window), seconds);
-	s = range_eval(&j->warn, &j->crit, rate);
+	s = threshold_eval(&j->rate, rate);
 	if (s != STATE_OK) {
-		range_describe(s == STATE_CRITICAL ? &j->crit :
-		    &j->warn, desc, sizeof(desc));
-		snprintf(alert, sizeof(alert), ", %s %s/min",
-		    result_state_name(s), desc);
+		threshold_describe(&j->rate, s, "/min", desc, sizeof(desc));
+		snprintf(alert, sizeof(alert), ", %s", desc);
 	}
 	n = journal_recent_sorted(recent, sorted);
 	if (count == 0)
@@ -410,7 +401,7 @@ journal_report(struct journal *j, struct result *res, unsigned long count,
 		p->has_min = true;
 	}
 	if ((p = result_add_perf(res, "rate", rate, "")) != NULL) {
-		range_to_perf(p, &j->warn, &j->crit);
+		threshold_to_perf(&j->rate, p);
 		p->min = 0;
 		p->has_min = true;
 	}
@@ -480,7 +471,6 @@ journal_collect(void *inst, struct collect_req *req)
 	uint64_t now = collect_now(CLOCK_REALTIME);
 	uint64_t mono = collect_now(CLOCK_MONOTONIC), bytes = 0;
 	sd_journal *sj = NULL;
-	struct perf *p;
 	unsigned long count;
 	bool truncated;
 	double seconds;
@@ -523,8 +513,8 @@ journal_collect(void *inst, struct collect_req *req)
 		journal_save(j);
 		result_set(res, STATE_OK, "counting errors logged from now on");
 		result_add_perf(res, "errors", 0, "");
-		if ((p = result_add_perf(res, "rate", 0, "")) != NULL)
-			range_to_perf(p, &j->warn, &j->crit);
+		threshold_to_perf(&j->rate, result_add_perf(res, "rate", 0,
+		    ""));
 		r = 0;
 		goto out;
 	}
@@ -582,6 +572,7 @@ const struct collector collector_journal = {
 	.interval = 60,
 	.new = journal_new,
 	.configure = journal_configure,
+	.thresholds = journal_thresholds,
 	.start = journal_start,
 	.collect = journal_collect,
 	.free = journal_free,

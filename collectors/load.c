@@ -27,8 +27,8 @@
 
 #include "cpu.h"
 #include "load.h"
-#include "range.h"
 #include "sysfile.h"
+#include "threshold.h"
 #include "xmalloc.h"
 
 #define LOAD_FILE_MAX	4096		/* loadavg, cpu/online */
@@ -36,11 +36,16 @@
 #define LOAD_CPU_LIMIT	(1u << 20)	/* no CPU number is this high */
 
 struct load {
-	struct range		 warn[3], crit[3];	/* per CPU */
+	struct threshold	 avg[3];	/* per CPU: load1, 5, 15 */
 	struct collector_env	 env;
 };
 
-static const char *const load_names[3] = { "load1", "load5", "load15" };
+static const struct threshold_key load_thresholds[] = {
+	{ "load1", offsetof(struct load, avg[0]), "", "" },
+	{ "load5", offsetof(struct load, avg[1]), "", "" },
+	{ "load15", offsetof(struct load, avg[2]), "2", "4" },
+	{ .name = NULL },
+};
 
 /* Accepts a plain decimal such as "12.05"; *p moves past it. */
 static int
@@ -147,8 +152,7 @@ load_new(void)
 {
 	struct load *l = xcalloc(1, sizeof(*l));
 
-	range_parse("2", &l->warn[2]);
-	range_parse("4", &l->crit[2]);
+	threshold_defaults(l, load_thresholds);
 	return l;
 }
 
@@ -156,29 +160,8 @@ static int
 load_configure(void *inst, const char *key, const char *value, char *err,
     size_t errlen)
 {
-	struct load *l = inst;
-	struct range *r = NULL;
-	size_t n;
-
-	for (size_t i = 0; i < 3 && r == NULL; i++) {
-		n = strlen(load_names[i]);
-		if (strncmp(key, load_names[i], n) != 0)
-			continue;
-		if (strcmp(key + n, "_warning") == 0)
-			r = &l->warn[i];
-		else if (strcmp(key + n, "_critical") == 0)
-			r = &l->crit[i];
-	}
-	if (r == NULL) {
-		snprintf(err, errlen, "unknown key '%s' (known: load1_, "
-		    "load5_, load15_ with _warning or _critical)", key);
-		return -EINVAL;
-	}
-	if (range_parse(value, r) != 0) {
-		snprintf(err, errlen, "%s: '%s' is not a range", key, value);
-		return -EINVAL;
-	}
-	return 0;
+	return threshold_configure(inst, load_thresholds, NULL, key, value,
+	    err, errlen);
 }
 
 static int
@@ -234,12 +217,12 @@ load_collect(void *inst, struct collect_req *req)
 	struct load *l = inst;
 	struct result *res = collect_req_result(req);
 	struct load_avg la;
-	struct range w, c;
+	struct threshold scaled;
 	struct perf *p;
-	char *buf = NULL, why[512] = "", reason[PERF_RANGE_MAX + 32];
+	char *buf = NULL, why[512] = "";
 	double value[3];
 	unsigned ncpu;
-	size_t len, used;
+	size_t len;
 	bool trunc;
 	int r, state;
 
@@ -274,30 +257,25 @@ load_collect(void *inst, struct collect_req *req)
 	for (size_t i = 0; i < 3; i++) {
 		double per_cpu = value[i] / ncpu;
 
-		state = range_eval(&l->warn[i], &l->crit[i], per_cpu);
+		state = threshold_eval(&l->avg[i], per_cpu);
 		result_escalate(res, state);
 		/* Graphs want the kernel's numbers, so scale the
 		 * thresholds instead of the value. */
-		w = l->warn[i];
-		c = l->crit[i];
-		w.start *= ncpu;
-		w.end *= ncpu;
-		c.start *= ncpu;
-		c.end *= ncpu;
-		if ((p = result_add_perf(res, load_names[i], value[i], "")) !=
-		    NULL) {
-			range_to_perf(p, &w, &c);
+		scaled = l->avg[i];
+		scaled.warn.start *= ncpu;
+		scaled.warn.end *= ncpu;
+		scaled.crit.start *= ncpu;
+		scaled.crit.end *= ncpu;
+		if ((p = result_add_perf(res, load_thresholds[i].name,
+		    value[i], "")) != NULL) {
+			threshold_to_perf(&scaled, p);
 			p->min = 0;
 			p->has_min = true;
 		}
-		if (state == STATE_OK)
-			continue;
-		range_why(state == STATE_CRITICAL ? &l->crit[i] :
-		    &l->warn[i], per_cpu, " per CPU", reason, sizeof(reason));
-		used = strlen(why);
-		snprintf(why + used, sizeof(why) - used, "%s%s %.2f per CPU "
-		    "(%s %s)", used > 0 ? ", " : "", load_names[i], per_cpu,
-		    result_state_name(state), reason);
+		if (state != STATE_OK)
+			threshold_note(why, sizeof(why), &l->avg[i], state,
+			    per_cpu, " per CPU", "%s %.2f per CPU",
+			    load_thresholds[i].name, per_cpu);
 	}
 	result_add_perf(res, "cpus", ncpu, "");
 	result_set(res, res->state, "%s%sload %.2f %.2f %.2f on %u CPU%s",
@@ -324,6 +302,7 @@ const struct collector collector_load = {
 	.interval = 60,
 	.new = load_new,
 	.configure = load_configure,
+	.thresholds = load_thresholds,
 	.start = load_start,
 	.collect = load_collect,
 	.free = load_free,

@@ -27,26 +27,21 @@
 
 #include "fmt.h"
 #include "memory.h"
-#include "range.h"
 #include "sysfile.h"
+#include "threshold.h"
 #include "xmalloc.h"
 
 #define MEMINFO_MAX	(64 * 1024)	/* the real file is ~1.5 KiB */
 
 struct memory {
-	struct range		 available_warn, available_crit;
-	struct range		 swap_used_warn, swap_used_crit;
+	struct threshold	 available, swap_used;
 	struct collector_env	 env;
 };
 
-static const struct {
-	const char	*key;
-	size_t		 off;
-} memory_keys[] = {
-	{ "available_warning", offsetof(struct memory, available_warn) },
-	{ "available_critical", offsetof(struct memory, available_crit) },
-	{ "swap_used_warning", offsetof(struct memory, swap_used_warn) },
-	{ "swap_used_critical", offsetof(struct memory, swap_used_crit) },
+static const struct threshold_key memory_thresholds[] = {
+	{ "available", offsetof(struct memory, available), "10:", "5:" },
+	{ "swap_used", offsetof(struct memory, swap_used), "90", "" },
+	{ .name = NULL },
 };
 
 /* One "Key:   123 kB" line; fields we do not use are skipped unread. */
@@ -133,9 +128,7 @@ memory_new(void)
 {
 	struct memory *m = xcalloc(1, sizeof(*m));
 
-	range_parse("10:", &m->available_warn);
-	range_parse("5:", &m->available_crit);
-	range_parse("90", &m->swap_used_warn);
+	threshold_defaults(m, memory_thresholds);
 	return m;
 }
 
@@ -143,24 +136,8 @@ static int
 memory_configure(void *inst, const char *key, const char *value, char *err,
     size_t errlen)
 {
-	struct memory *m = inst;
-	struct range *r;
-
-	for (size_t i = 0; i < sizeof(memory_keys) / sizeof(memory_keys[0]);
-	    i++) {
-		if (strcmp(key, memory_keys[i].key) != 0)
-			continue;
-		r = (struct range *)((char *)m + memory_keys[i].off);
-		if (range_parse(value, r) != 0) {
-			snprintf(err, errlen, "%s: '%s' is not a range", key,
-			    value);
-			return -EINVAL;
-		}
-		return 0;
-	}
-	snprintf(err, errlen, "unknown key '%s' (known: available_warning, "
-	    "available_critical, swap_used_warning, swap_used_critical)", key);
-	return -EINVAL;
+	return threshold_configure(inst, memory_thresholds, NULL, key, value,
+	    err, errlen);
 }
 
 static int
@@ -177,15 +154,14 @@ memory_start(void *inst, const struct collector_env *env)
 static int
 memory_metric(struct result *res, const char *label, const char *name,
     const char *suffix, double pct, uint64_t bytes, uint64_t max,
-    const struct range *warn,
-    const struct range *crit, char *why, size_t whylen)
+    const struct threshold *t, char *why, size_t whylen)
 {
-	char reason[PERF_RANGE_MAX + 32], blabel[64];
-	int state = range_eval(warn, crit, pct);
+	char blabel[64];
+	int state = threshold_eval(t, pct);
 	struct perf *p;
 
 	if ((p = result_add_perf(res, label, pct, "%")) != NULL) {
-		range_to_perf(p, warn, crit);
+		threshold_to_perf(t, p);
 		p->min = 0;
 		p->max = 100;
 		p->has_min = p->has_max = true;
@@ -196,15 +172,9 @@ memory_metric(struct result *res, const char *label, const char *name,
 		p->max = (double)max;
 		p->has_min = p->has_max = true;
 	}
-	if (state != STATE_OK) {
-		size_t used = strlen(why);
-
-		range_why(state == STATE_CRITICAL ? crit : warn, pct, "%",
-		    reason, sizeof(reason));
-		snprintf(why + used, whylen - used, "%s%s %.1f%%%s (%s %s)",
-		    used > 0 ? ", " : "", name, pct, suffix,
-		    result_state_name(state), reason);
-	}
+	if (state != STATE_OK)
+		threshold_note(why, whylen, t, state, pct, "%",
+		    "%s %.1f%%%s", name, pct, suffix);
 	return state;
 }
 
@@ -244,15 +214,14 @@ memory_collect(void *inst, struct collect_req *req)
 	avail_pct = 100.0 * mi.available / mi.total;
 	result_escalate(res, memory_metric(res, "available",
 	    "available memory", "", avail_pct,
-	    mi.available, mi.total, &m->available_warn, &m->available_crit,
-	    why, sizeof(why)));
+	    mi.available, mi.total, &m->available, why, sizeof(why)));
 	if (mi.swap_total > 0) {
 		swap_used = mi.swap_total - mi.swap_free;
 		swap_pct = 100.0 * swap_used / mi.swap_total;
 		result_escalate(res, memory_metric(res, "swap_used",
 		    "swap", " used", swap_pct,
-		    swap_used, mi.swap_total, &m->swap_used_warn,
-		    &m->swap_used_crit, why, sizeof(why)));
+		    swap_used, mi.swap_total, &m->swap_used, why,
+		    sizeof(why)));
 		fmt_bytes((double)mi.swap_total, total, sizeof(total));
 		snprintf(swap, sizeof(swap), "swap %.1f%% used of %s",
 		    swap_pct, total);
@@ -284,6 +253,7 @@ const struct collector collector_memory = {
 	.interval = 60,
 	.new = memory_new,
 	.configure = memory_configure,
+	.thresholds = memory_thresholds,
 	.start = memory_start,
 	.collect = memory_collect,
 	.free = memory_free,

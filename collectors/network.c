@@ -45,6 +45,12 @@
 #define SUMMARY_ITEMS_MAX	5
 #define NETWORK_DEFAULT_EXCLUDE	"lo"
 
+static const struct threshold_key network_thresholds[] = {
+	{ "errors", offsetof(struct network, errors), "1", "10" },
+	{ "drops", offsetof(struct network, drops), "100", "" },
+	{ .name = NULL },
+};
+
 struct network_item {
 	const struct network_stat *stat;
 	struct network_rates	 rates;
@@ -135,29 +141,18 @@ network_rates_between(const struct network_stat *prev,
     const struct network_stat *cur, uint64_t elapsed_usec,
     struct network_rates *out)
 {
-	const uint64_t *pv[] = { &prev->rx_bytes, &prev->tx_bytes,
-	    &prev->rx_errors, &prev->tx_errors, &prev->rx_drops,
-	    &prev->tx_drops, &prev->rx_packets, &prev->tx_packets };
-	const uint64_t *cv[] = { &cur->rx_bytes, &cur->tx_bytes,
-	    &cur->rx_errors, &cur->tx_errors, &cur->rx_drops,
-	    &cur->tx_drops, &cur->rx_packets, &cur->tx_packets };
+	const uint64_t pv[] = { prev->rx_bytes, prev->tx_bytes,
+	    prev->rx_errors, prev->tx_errors, prev->rx_drops, prev->tx_drops,
+	    prev->rx_packets, prev->tx_packets };
+	const uint64_t cv[] = { cur->rx_bytes, cur->tx_bytes, cur->rx_errors,
+	    cur->tx_errors, cur->rx_drops, cur->tx_drops, cur->rx_packets,
+	    cur->tx_packets };
 	uint64_t d[8];
-	unsigned backwards = 0;
 	double secs = elapsed_usec / 1e6;
 
 	memset(out, 0, sizeof(*out));
 	if (elapsed_usec == 0 || (prev->ifindex != 0 && cur->ifindex != 0 &&
-	    prev->ifindex != cur->ifindex))
-		return -EAGAIN;
-	for (size_t i = 0; i < 8; i++) {
-		if (*cv[i] < *pv[i])
-			backwards++;
-		if (!counter_delta(*pv[i], *cv[i], &d[i]))
-			return -EAGAIN;
-	}
-	/* Counters wrap one at a time; several going back at once is an
-	 * interface that was reset or re-created. */
-	if (backwards > 1)
+	    prev->ifindex != cur->ifindex) || counter_deltas(pv, cv, 8, d) != 0)
 		return -EAGAIN;
 	out->rx_bytes = d[0] / secs;
 	out->tx_bytes = d[1] / secs;
@@ -180,9 +175,7 @@ network_new(void)
 
 	glob_list_parse(nw->exclude, &nw->nexclude, NETWORK_EXCLUDE_MAX,
 	    "exclude", NETWORK_DEFAULT_EXCLUDE, NULL, 0);
-	range_parse("1", &nw->errors_warn);
-	range_parse("10", &nw->errors_crit);
-	range_parse("100", &nw->drops_warn);
+	threshold_defaults(nw, network_thresholds);
 	nw->now_fn = network_now;
 	return nw;
 }
@@ -192,30 +185,12 @@ network_configure(void *inst, const char *key, const char *value, char *err,
     size_t errlen)
 {
 	struct network *nw = inst;
-	struct range *r;
 
 	if (strcmp(key, "exclude") == 0)
 		return glob_list_parse(nw->exclude, &nw->nexclude,
 		    NETWORK_EXCLUDE_MAX, key, value, err, errlen);
-	if (strcmp(key, "errors_warning") == 0)
-		r = &nw->errors_warn;
-	else if (strcmp(key, "errors_critical") == 0)
-		r = &nw->errors_crit;
-	else if (strcmp(key, "drops_warning") == 0)
-		r = &nw->drops_warn;
-	else if (strcmp(key, "drops_critical") == 0)
-		r = &nw->drops_crit;
-	else {
-		snprintf(err, errlen, "unknown key '%s' (known: exclude, "
-		    "errors_warning, errors_critical, drops_warning, "
-		    "drops_critical)", key);
-		return -EINVAL;
-	}
-	if (range_parse(value, r) != 0) {
-		snprintf(err, errlen, "%s: '%s' is not a range", key, value);
-		return -EINVAL;
-	}
-	return 0;
+	return threshold_configure(nw, network_thresholds, "exclude", key,
+	    value, err, errlen);
 }
 
 /* The interface's ifindex from sysfs, 0 when there is none to read. */
@@ -324,13 +299,13 @@ network_perf(const struct network *nw, struct result *res,
 	}
 	snprintf(label, sizeof(label), "%s:errors_per_s", it->stat->name);
 	if ((p = result_add_perf(res, label, it->rates.errors, "")) != NULL) {
-		range_to_perf(p, &nw->errors_warn, &nw->errors_crit);
+		threshold_to_perf(&nw->errors, p);
 		p->min = 0;
 		p->has_min = true;
 	}
 	snprintf(label, sizeof(label), "%s:drops_per_s", it->stat->name);
 	if ((p = result_add_perf(res, label, it->rates.drops, "")) != NULL) {
-		range_to_perf(p, &nw->drops_warn, &nw->drops_crit);
+		threshold_to_perf(&nw->drops, p);
 		p->min = 0;
 		p->has_min = true;
 	}
@@ -341,27 +316,14 @@ static void
 network_describe(const struct network *nw, const struct network_item *it,
     char *buf, size_t len)
 {
-	char reason[PERF_RANGE_MAX + 32];
-	size_t used;
-
-	if (it->errors_state != STATE_OK) {
-		range_why(it->errors_state == STATE_CRITICAL ?
-		    &nw->errors_crit : &nw->errors_warn, it->rates.errors,
-		    "/s", reason, sizeof(reason));
-		used = strlen(buf);
-		snprintf(buf + used, len - used, "%s%s errors %.1f/s (%s %s)",
-		    used > 0 ? ", " : "", it->stat->name, it->rates.errors,
-		    result_state_name(it->errors_state), reason);
-	}
-	if (it->drops_state != STATE_OK) {
-		range_why(it->drops_state == STATE_CRITICAL ?
-		    &nw->drops_crit : &nw->drops_warn, it->rates.drops,
-		    "/s", reason, sizeof(reason));
-		used = strlen(buf);
-		snprintf(buf + used, len - used, "%s%s drops %.1f/s (%s %s)",
-		    used > 0 ? ", " : "", it->stat->name, it->rates.drops,
-		    result_state_name(it->drops_state), reason);
-	}
+	if (it->errors_state != STATE_OK)
+		threshold_note(buf, len, &nw->errors, it->errors_state,
+		    it->rates.errors, "/s", "%s errors %.1f/s", it->stat->name,
+		    it->rates.errors);
+	if (it->drops_state != STATE_OK)
+		threshold_note(buf, len, &nw->drops, it->drops_state,
+		    it->rates.drops, "/s", "%s drops %.1f/s", it->stat->name,
+		    it->rates.drops);
 }
 
 static int
@@ -403,10 +365,9 @@ network_collect(void *inst, struct collect_req *req)
 			continue;
 		}
 		it->has_rates = true;
-		it->errors_state = range_eval(&nw->errors_warn,
-		    &nw->errors_crit, it->rates.errors);
-		it->drops_state = range_eval(&nw->drops_warn, &nw->drops_crit,
-		    it->rates.drops);
+		it->errors_state = threshold_eval(&nw->errors,
+		    it->rates.errors);
+		it->drops_state = threshold_eval(&nw->drops, it->rates.drops);
 		it->state = it->errors_state > it->drops_state ?
 		    it->errors_state : it->drops_state;
 		result_escalate(res, it->state);
@@ -499,6 +460,7 @@ const struct collector collector_network = {
 	.interval = 60,
 	.new = network_new,
 	.configure = network_configure,
+	.thresholds = network_thresholds,
 	.start = network_start,
 	.collect = network_collect,
 	.free = network_free,

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "collector.h"
-#include "range.h"
+#include "threshold.h"
 
 #define NETWORK_NAME_MAX	16	/* IFNAMSIZ */
 #define NETWORK_EXCLUDE_MAX	64
@@ -31,8 +31,7 @@ struct network_rates {
 };
 
 struct network {
-	struct range		 errors_warn, errors_crit;
-	struct range		 drops_warn, drops_crit;
+	struct threshold	 errors, drops;	/* per second, rx + tx */
 	char			*exclude[NETWORK_EXCLUDE_MAX];
 	size_t			 nexclude;
 	struct collector_env	 env;

@@ -32,7 +32,7 @@
 #include "collector.h"
 #include "log.h"
 #include "processes.h"
-#include "range.h"
+#include "threshold.h"
 #include "xmalloc.h"
 
 #define PROCESSES_STAT_MAX	2048	/* a stat line is ~1.2 KiB at most */
@@ -51,16 +51,14 @@ enum processes_metric {
 };
 
 static const struct {
-	const char	*key;
 	const char	*what;		/* how the summary names it */
 	const char	*unit;		/* after the number in the summary */
 } processes_metrics[M_COUNT] = {
-	[M_PROCESSES] = { "processes", "processes", "" },
-	[M_RUNNING] = { "running", "running processes", "" },
-	[M_UNINTERRUPTIBLE] = { "uninterruptible",
-	    "processes in D state", "" },
-	[M_ZOMBIES] = { "zombies", "zombie processes", "" },
-	[M_TASKS_USED] = { "tasks_used", "of the task limit used", "%" },
+	[M_PROCESSES] = { "processes", "" },
+	[M_RUNNING] = { "running processes", "" },
+	[M_UNINTERRUPTIBLE] = { "processes in D state", "" },
+	[M_ZOMBIES] = { "zombie processes", "" },
+	[M_TASKS_USED] = { "of the task limit used", "%" },
 };
 
 struct processes_listed {
@@ -77,10 +75,21 @@ struct processes_counts {
 };
 
 struct processes {
-	struct range	 warn[M_COUNT], crit[M_COUNT];
-	unsigned long	 max_processes;
-	char		*proc;
-	bool		 logged_walk, logged_limit;
+	struct threshold	 limit[M_COUNT];
+	unsigned long		 max_processes;
+	char			*proc;
+	bool			 logged_walk, logged_limit;
+};
+
+#define PROCESSES_AT(m)	offsetof(struct processes, limit[m])
+
+static const struct threshold_key processes_thresholds[] = {
+	{ "processes", PROCESSES_AT(M_PROCESSES), "", "" },
+	{ "running", PROCESSES_AT(M_RUNNING), "", "" },
+	{ "uninterruptible", PROCESSES_AT(M_UNINTERRUPTIBLE), "", "" },
+	{ "zombies", PROCESSES_AT(M_ZOMBIES), "50", "" },
+	{ "tasks_used", PROCESSES_AT(M_TASKS_USED), "80", "90" },
+	{ .name = NULL },
 };
 
 static void *
@@ -88,9 +97,7 @@ processes_new(void)
 {
 	struct processes *p = xcalloc(1, sizeof(*p));
 
-	range_parse("50", &p->warn[M_ZOMBIES]);
-	range_parse("80", &p->warn[M_TASKS_USED]);
-	range_parse("90", &p->crit[M_TASKS_USED]);
+	threshold_defaults(p, processes_thresholds);
 	p->max_processes = PROCESSES_WALK_DEFAULT;
 	return p;
 }
@@ -100,7 +107,6 @@ processes_configure(void *inst, const char *key, const char *value,
     char *err, size_t errlen)
 {
 	struct processes *p = inst;
-	size_t klen;
 
 	if (strcmp(key, "max_processes") == 0) {
 		char *end;
@@ -118,27 +124,8 @@ processes_configure(void *inst, const char *key, const char *value,
 		p->max_processes = n;
 		return 0;
 	}
-	for (int m = 0; m < M_COUNT; m++) {
-		struct range *r;
-
-		klen = strlen(processes_metrics[m].key);
-		if (strncmp(key, processes_metrics[m].key, klen) != 0)
-			continue;
-		if (strcmp(key + klen, "_warning") == 0)
-			r = &p->warn[m];
-		else if (strcmp(key + klen, "_critical") == 0)
-			r = &p->crit[m];
-		else
-			continue;
-		if (range_parse(value, r) != 0) {
-			snprintf(err, errlen, "%s: '%s' is not a range", key,
-			    value);
-			return -EINVAL;
-		}
-		return 0;
-	}
-	snprintf(err, errlen, "unknown key '%s'", key);
-	return -EINVAL;
+	return threshold_configure(p, processes_thresholds, "max_processes",
+	    key, value, err, errlen);
 }
 
 /* Parses a decimal token at *pp (after spaces); advances *pp. */
@@ -363,7 +350,7 @@ processes_task_limit(const char *proc, char *why, size_t whylen)
 
 static void
 processes_add_perf(struct result *res, const char *label, double value,
-    const char *uom, const struct range *warn, const struct range *crit)
+    const char *uom, const struct threshold *t)
 {
 	struct perf *pf;
 
@@ -375,8 +362,8 @@ processes_add_perf(struct result *res, const char *label, double value,
 		pf->max = 100;
 		pf->has_max = true;
 	}
-	if (warn != NULL)
-		range_to_perf(pf, warn, crit);
+	if (t != NULL)
+		threshold_to_perf(t, pf);
 }
 
 static void
@@ -434,17 +421,17 @@ processes_collect(void *inst, struct collect_req *req)
 
 		if (m == M_TASKS_USED && limit == 0)
 			continue;
-		s = range_eval(&p->warn[m], &p->crit[m], value[m]);
+		s = threshold_eval(&p->limit[m], value[m]);
 		if (s == STATE_OK)
 			continue;
 		result_escalate(res, s);
-		range_describe(s == STATE_CRITICAL ? &p->crit[m] :
-		    &p->warn[m], desc, sizeof(desc));
+		threshold_describe(&p->limit[m], s, processes_metrics[m].unit,
+		    desc, sizeof(desc));
 		n = snprintf(alerts + off, sizeof(alerts) - off,
-		    "%s%.*f%s %s (%s %s%s); ", c->truncated ? "at least " : "",
+		    "%s%.*f%s %s (%s); ", c->truncated ? "at least " : "",
 		    m == M_TASKS_USED ? 1 : 0, value[m],
 		    processes_metrics[m].unit, processes_metrics[m].what,
-		    result_state_name(s), desc, processes_metrics[m].unit);
+		    desc);
 		if (n > 0 && (size_t)n < sizeof(alerts) - off)
 			off += (size_t)n;
 	}
@@ -475,19 +462,19 @@ processes_collect(void *inst, struct collect_req *req)
 	}
 
 	processes_add_perf(res, "processes", c->total, "",
-	    &p->warn[M_PROCESSES], &p->crit[M_PROCESSES]);
-	processes_add_perf(res, "running", c->running, "", &p->warn[M_RUNNING],
-	    &p->crit[M_RUNNING]);
-	processes_add_perf(res, "sleeping", c->sleeping, "", NULL, NULL);
+	    &p->limit[M_PROCESSES]);
+	processes_add_perf(res, "running", c->running, "",
+	    &p->limit[M_RUNNING]);
+	processes_add_perf(res, "sleeping", c->sleeping, "", NULL);
 	processes_add_perf(res, "uninterruptible", c->uninterruptible, "",
-	    &p->warn[M_UNINTERRUPTIBLE], &p->crit[M_UNINTERRUPTIBLE]);
-	processes_add_perf(res, "zombies", c->zombies, "", &p->warn[M_ZOMBIES],
-	    &p->crit[M_ZOMBIES]);
-	processes_add_perf(res, "stopped", c->stopped, "", NULL, NULL);
-	processes_add_perf(res, "threads", c->threads, "", NULL, NULL);
+	    &p->limit[M_UNINTERRUPTIBLE]);
+	processes_add_perf(res, "zombies", c->zombies, "",
+	    &p->limit[M_ZOMBIES]);
+	processes_add_perf(res, "stopped", c->stopped, "", NULL);
+	processes_add_perf(res, "threads", c->threads, "", NULL);
 	if (limit > 0)
 		processes_add_perf(res, "tasks_used", value[M_TASKS_USED], "%",
-		    &p->warn[M_TASKS_USED], &p->crit[M_TASKS_USED]);
+		    &p->limit[M_TASKS_USED]);
 out:
 	free(c);
 	return r;
@@ -520,6 +507,7 @@ const struct collector collector_processes = {
 	.interval = 60,
 	.new = processes_new,
 	.configure = processes_configure,
+	.thresholds = processes_thresholds,
 	.start = processes_start,
 	.collect = processes_collect,
 	.free = processes_free,

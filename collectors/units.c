@@ -32,7 +32,7 @@
 #include "collector.h"
 #include "glob.h"
 #include "log.h"
-#include "range.h"
+#include "threshold.h"
 #include "units.h"
 #include "xmalloc.h"
 
@@ -46,7 +46,7 @@
 #define UNITS_TEXT_MAX		(UNITS_ERROR_MAX + 64)
 
 struct units {
-	struct range		 warn, crit;
+	struct threshold	 failed;
 	char			*ignore[UNITS_IGNORE_MAX];
 	size_t			 nignore;
 	char			*bus_address;
@@ -58,6 +58,11 @@ struct units {
 	uint64_t		 next_open;	/* CLOCK_MONOTONIC usec */
 	char			 bus_error[UNITS_ERROR_MAX];
 	char			 logged[UNITS_TEXT_MAX];	/* last logged */
+};
+
+static const struct threshold_key units_thresholds[] = {
+	{ "failed", offsetof(struct units, failed), "0", "" },
+	{ .name = NULL },
 };
 
 /* Logs a failure once; the same text again stays quiet until another
@@ -76,7 +81,7 @@ units_new(void)
 {
 	struct units *u = xcalloc(1, sizeof(*u));
 
-	range_parse("0", &u->warn);
+	threshold_defaults(u, units_thresholds);
 	return u;
 }
 
@@ -85,7 +90,6 @@ units_configure(void *inst, const char *key, const char *value, char *err,
     size_t errlen)
 {
 	struct units *u = inst;
-	struct range *r;
 
 	if (strcmp(key, "ignore") == 0) {
 		if (glob_list_parse(u->ignore, &u->nignore, UNITS_IGNORE_MAX,
@@ -102,19 +106,8 @@ units_configure(void *inst, const char *key, const char *value, char *err,
 		u->bus_address = value[0] != '\0' ? xstrdup(value) : NULL;
 		return 0;
 	}
-	if (strcmp(key, "failed_warning") == 0)
-		r = &u->warn;
-	else if (strcmp(key, "failed_critical") == 0)
-		r = &u->crit;
-	else {
-		snprintf(err, errlen, "unknown key '%s'", key);
-		return -EINVAL;
-	}
-	if (range_parse(value, r) != 0) {
-		snprintf(err, errlen, "%s: '%s' is not a range", key, value);
-		return -EINVAL;
-	}
-	return 0;
+	return threshold_configure(u, units_thresholds, "ignore, bus_address",
+	    key, value, err, errlen);
 }
 
 /* Unit names are ASCII by systemd's rules; anything else from the bus is
@@ -182,7 +175,7 @@ units_summarise(void *inst, const struct units_failed *units, size_t n,
 		result_append_long(res, "and %zu more failed units",
 		    failed - UNITS_LONG_MAX);
 
-	res->state = range_eval(&u->warn, &u->crit, (double)failed);
+	res->state = threshold_eval(&u->failed, (double)failed);
 	if (failed == 0)
 		result_set(res, res->state, "no failed units");
 	else if (failed > named)
@@ -200,7 +193,7 @@ units_summarise(void *inst, const struct units_failed *units, size_t n,
 	}
 
 	if ((p = result_add_perf(res, "failed", (double)failed, "")) != NULL) {
-		range_to_perf(p, &u->warn, &u->crit);
+		threshold_to_perf(&u->failed, p);
 		p->min = 0;
 		p->has_min = true;
 	}
@@ -412,6 +405,7 @@ const struct collector collector_units = {
 	.interval = 60,
 	.new = units_new,
 	.configure = units_configure,
+	.thresholds = units_thresholds,
 	.start = units_start,
 	.collect = units_collect,
 	.cancel = units_cancel,

@@ -22,8 +22,8 @@
 
 #include "collector.h"
 #include "log.h"
-#include "range.h"
 #include "sysfile.h"
+#include "threshold.h"
 #include "uptime.h"
 #include "xmalloc.h"
 
@@ -39,8 +39,8 @@ enum uptime_logged {
 };
 
 struct uptime {
-	struct range		 uptime_warn, uptime_crit;
-	struct range		 reboot_warn, reboot_crit;
+	struct threshold	 uptime;	/* always applied */
+	struct threshold	 reboot;	/* after a reboot only */
 	char			*proc;
 	char			*state_dir;	/* NULL: no reboot memory */
 	struct uptime_saved	 saved;
@@ -48,12 +48,18 @@ struct uptime {
 	char			 state_error[128];	/* last write failure */
 };
 
+static const struct threshold_key uptime_thresholds[] = {
+	{ "uptime", offsetof(struct uptime, uptime), "", "" },
+	{ "reboot", offsetof(struct uptime, reboot), "@0:900", "" },
+	{ .name = NULL },
+};
+
 static void *
 uptime_new(void)
 {
 	struct uptime *u = xcalloc(1, sizeof(*u));
 
-	range_parse("@0:900", &u->reboot_warn);
+	threshold_defaults(u, uptime_thresholds);
 	return u;
 }
 
@@ -61,26 +67,8 @@ static int
 uptime_configure(void *inst, const char *key, const char *value, char *err,
     size_t errlen)
 {
-	struct uptime *u = inst;
-	struct range *r;
-
-	if (strcmp(key, "uptime_warning") == 0)
-		r = &u->uptime_warn;
-	else if (strcmp(key, "uptime_critical") == 0)
-		r = &u->uptime_crit;
-	else if (strcmp(key, "reboot_warning") == 0)
-		r = &u->reboot_warn;
-	else if (strcmp(key, "reboot_critical") == 0)
-		r = &u->reboot_crit;
-	else {
-		snprintf(err, errlen, "unknown key '%s'", key);
-		return -EINVAL;
-	}
-	if (range_parse(value, r) != 0) {
-		snprintf(err, errlen, "%s: '%s' is not a range", key, value);
-		return -EINVAL;
-	}
-	return 0;
+	return threshold_configure(inst, uptime_thresholds, NULL, key, value,
+	    err, errlen);
 }
 
 int
@@ -335,9 +323,9 @@ uptime_collect(void *inst, struct collect_req *req)
 		result_append_long(res, "reboot memory off: %s",
 		    u->state_error);
 
-	up_state = range_eval(&u->uptime_warn, &u->uptime_crit, up);
+	up_state = threshold_eval(&u->uptime, up);
 	if (rebooted) {
-		reboot_state = range_eval(&u->reboot_warn, &u->reboot_crit, up);
+		reboot_state = threshold_eval(&u->reboot, up);
 		result_append_long(res, "previous boot id %s, current %s",
 		    u->saved.previous, u->saved.boot_id);
 	}
@@ -348,8 +336,8 @@ uptime_collect(void *inst, struct collect_req *req)
 	result_escalate(res, up_state);
 	result_escalate(res, reboot_state);
 	if (up_state != STATE_OK) {
-		range_format(up_state == STATE_CRITICAL ? &u->uptime_crit :
-		    &u->uptime_warn, range, sizeof(range));
+		range_format(up_state == STATE_CRITICAL ? &u->uptime.crit :
+		    &u->uptime.warn, range, sizeof(range));
 		result_set(res, res->state, "%s (%s: uptime outside %s s)",
 		    summary, result_state_name(up_state), range);
 	} else
@@ -357,7 +345,7 @@ uptime_collect(void *inst, struct collect_req *req)
 
 	if ((p = result_add_perf(res, "uptime", (double)(long long)up, "s"))
 	    != NULL) {
-		range_to_perf(p, &u->uptime_warn, &u->uptime_crit);
+		threshold_to_perf(&u->uptime, p);
 		p->min = 0;
 		p->has_min = true;
 	}
@@ -382,6 +370,7 @@ const struct collector collector_uptime = {
 	.interval = 60,
 	.new = uptime_new,
 	.configure = uptime_configure,
+	.thresholds = uptime_thresholds,
 	.start = uptime_start,
 	.collect = uptime_collect,
 	.free = uptime_free,

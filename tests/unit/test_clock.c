@@ -294,7 +294,9 @@ test_configure(void **unused)
 	assert_string_equal(err, "maxerror_warning: '9x' is not a range");
 	assert_int_equal(collector_clock.configure(inst, "offset", "5", err,
 	    sizeof(err)), -EINVAL);
-	assert_string_equal(err, "unknown key 'offset'");
+	assert_string_equal(err, "unknown key 'offset' (known: "
+	    "unsynced_state, bus_address, maxerror_warning/_critical, "
+	    "esterror_warning/_critical, offset_warning/_critical)");
 	assert_int_equal(collector_clock.configure(inst, "esterror_critical",
 	    "~:50", err, sizeof(err)), 0);
 	collector_clock.free(inst);

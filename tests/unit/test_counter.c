@@ -113,12 +113,40 @@ test_counter_parse(void **state)
 	}
 }
 
+/* Several counters of one device: wraps alone pass, a reset or two going
+ * back at once do not, and d is filled only as far as it is valid. */
+static void
+test_counter_deltas(void **state)
+{
+	const uint64_t prev[] = { 10, UINT32_MAX - 5, 7 };
+	const uint64_t up[] = { 15, UINT32_MAX, 7 };
+	const uint64_t wrap[] = { 15, 4, 9 };		/* one 32-bit wrap */
+	/* Each of these alone is a plausible 32-bit wrap; both at once are
+	 * not. */
+	const uint64_t high[] = { UINT32_MAX - 1, UINT32_MAX - 5 };
+	const uint64_t one[] = { UINT32_MAX, 4 }, two[] = { 1, 4 };
+	const uint64_t reset[] = { 15, UINT32_MAX, 1 };	/* 7 -> 1: reset */
+	uint64_t d[3];
+
+	(void)state;
+	assert_int_equal(counter_deltas(prev, up, 3, d), 0);
+	assert_true(d[0] == 5 && d[1] == 5 && d[2] == 0);
+	assert_int_equal(counter_deltas(prev, wrap, 3, d), 0);
+	assert_true(d[0] == 5 && d[1] == 10 && d[2] == 2);
+	assert_int_equal(counter_deltas(high, one, 2, d), 0);
+	assert_true(d[0] == 1 && d[1] == 10);
+	assert_int_equal(counter_deltas(high, two, 2, d), -EAGAIN);
+	assert_int_equal(counter_deltas(prev, reset, 3, d), -EAGAIN);
+	assert_int_equal(counter_deltas(prev, up, 0, d), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counter_parse),
 		cmocka_unit_test(test_counter_delta),
+		cmocka_unit_test(test_counter_deltas),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

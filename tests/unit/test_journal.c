@@ -121,7 +121,8 @@ test_configure(void **unused)
 	assert_string_equal(err, "rate_warning: '9x' is not a range");
 	assert_int_equal(collector_journal.configure(inst, "rate", "9", err,
 	    sizeof(err)), -EINVAL);
-	assert_string_equal(err, "unknown key 'rate'");
+	assert_string_equal(err, "unknown key 'rate' (known: "
+	    "max_entries, directory, rate_warning/_critical)");
 	assert_int_equal(collector_journal.configure(inst, "max_entries", "0",
 	    err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "max_entries: '0' is not a number from 1 to "

@@ -249,7 +249,10 @@ test_configure(void **unused)
 	assert_string_equal(err, "zombies_warning: '9x' is not a range");
 	assert_int_equal(collector_processes.configure(inst, "zombies_warn",
 	    "5", err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "unknown key 'zombies_warn'");
+	assert_string_equal(err, "unknown key 'zombies_warn' (known: "
+	    "max_processes, processes_warning/_critical, "
+	    "running_warning/_critical, uninterruptible_warning/_critical, "
+	    "zombies_warning/_critical, tasks_used_warning/_critical)");
 	assert_int_equal(collector_processes.configure(inst, "sleeping_warning",
 	    "5", err, sizeof(err)), -EINVAL);
 	assert_int_equal(collector_processes.configure(inst, "max_processes",

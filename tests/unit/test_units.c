@@ -140,7 +140,8 @@ test_configure(void **unused)
 	assert_string_equal(err, "failed_warning: '9x' is not a range");
 	assert_int_equal(collector_units.configure(inst, "failed", "1", err,
 	    sizeof(err)), -EINVAL);
-	assert_string_equal(err, "unknown key 'failed'");
+	assert_string_equal(err, "unknown key 'failed' (known: "
+	    "ignore, bus_address, failed_warning/_critical)");
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	assert_int_equal(collector_units.configure(inst, "ignore", big, err,

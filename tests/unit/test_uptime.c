@@ -342,7 +342,8 @@ test_configure(void **unused)
 	assert_string_equal(err, "uptime_warning: '9x' is not a range");
 	assert_int_equal(collector_uptime.configure(inst, "uptime_warn",
 	    "5", err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "unknown key 'uptime_warn'");
+	assert_string_equal(err, "unknown key 'uptime_warn' (known: "
+	    "uptime_warning/_critical, reboot_warning/_critical)");
 	collector_uptime.free(inst);
 }
 

@@ -1,0 +1,362 @@
+/*
+ * threshold.c: the table-driven METRIC_warning / METRIC_critical keys
+ * (defaults, valid and unknown keys, bad ranges, a key set again in a
+ * drop-in), the words for a value, and every built-in collector's table
+ * against the shipped docs/agentd.conf.example.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "collector.h"
+#include "config.h"
+#include "filesystems.h"
+#include "range.h"
+#include "testutil.h"
+#include "threshold.h"
+
+#define EXAMPLE	"docs/agentd.conf.example"
+
+struct fake {
+	int			 other;
+	struct threshold	 alpha, beta;
+};
+
+static const struct threshold_key fake_keys[] = {
+	{ "alpha", offsetof(struct fake, alpha), "10", "20" },
+	{ "beta", offsetof(struct fake, beta), "", "5:" },
+	{ .name = NULL },
+};
+
+static void
+test_defaults(void **unused)
+{
+	struct fake f;
+
+	(void)unused;
+	memset(&f, 0xa5, sizeof(f));
+	threshold_defaults(&f, fake_keys);
+	assert_true(f.alpha.warn.set);
+	assert_true(f.alpha.warn.end == 10 && f.alpha.warn.start == 0);
+	assert_true(f.alpha.crit.set && f.alpha.crit.end == 20);
+	assert_false(f.beta.warn.set);
+	assert_true(f.beta.crit.set && f.beta.crit.start == 5 &&
+	    f.beta.crit.end_inf);
+	assert_int_equal(f.other, (int)0xa5a5a5a5);	/* not touched */
+}
+
+static void
+test_valid_keys(void **unused)
+{
+	struct fake f = { 0 };
+	char err[COLLECTOR_ERR_MAX] = "";
+
+	(void)unused;
+	threshold_defaults(&f, fake_keys);
+	assert_int_equal(threshold_configure(&f, fake_keys, NULL,
+	    "alpha_warning", "~:3", err, sizeof(err)), 0);
+	assert_true(f.alpha.warn.start_inf && f.alpha.warn.end == 3);
+	assert_true(f.alpha.crit.end == 20);	/* the other one stays */
+	assert_int_equal(threshold_configure(&f, fake_keys, NULL,
+	    "beta_critical", "", err, sizeof(err)), 0);
+	assert_false(f.beta.crit.set);		/* empty removes a default */
+	assert_int_equal(threshold_configure(&f, fake_keys, NULL,
+	    "beta_warning", "@1:2", err, sizeof(err)), 0);
+	assert_true(f.beta.warn.set && f.beta.warn.inside);
+	assert_string_equal(err, "");
+}
+
+static void
+test_unknown_key(void **unused)
+{
+	static const char *const bad[] = { "alpha", "alpha_warn",
+	    "alpha_warningx", "alphabet_warning", "gamma_critical",
+	    "_warning", "" };
+	struct fake f = { 0 };
+	char err[COLLECTOR_ERR_MAX], expect[COLLECTOR_ERR_MAX], tiny[16];
+
+	(void)unused;
+	threshold_defaults(&f, fake_keys);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(threshold_configure(&f, fake_keys, "mode",
+		    bad[i], "1", err, sizeof(err)), -EINVAL);
+		snprintf(expect, sizeof(expect), "unknown key '%s' (known: "
+		    "mode, alpha_warning/_critical, beta_warning/_critical)",
+		    bad[i]);
+		assert_string_equal(err, expect);
+	}
+	assert_int_equal(threshold_configure(&f, fake_keys, NULL, "gamma",
+	    "1", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "unknown key 'gamma' (known: "
+	    "alpha_warning/_critical, beta_warning/_critical)");
+	/* A short buffer is cut, never overrun. */
+	assert_int_equal(threshold_configure(&f, fake_keys, NULL, "gamma",
+	    "1", tiny, sizeof(tiny)), -EINVAL);
+	assert_string_equal(tiny, "unknown key 'ga");
+	/* Nothing changed. */
+	assert_true(f.alpha.warn.end == 10 && f.alpha.crit.end == 20);
+}
+
+static void
+test_bad_range(void **unused)
+{
+	static const char *const bad[] = { "9x", "20:10", "@", "~", "1:2:3",
+	    "nan" };
+	struct fake f = { 0 };
+	char err[COLLECTOR_ERR_MAX], expect[COLLECTOR_ERR_MAX];
+
+	(void)unused;
+	threshold_defaults(&f, fake_keys);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(threshold_configure(&f, fake_keys, NULL,
+		    "alpha_critical", bad[i], err, sizeof(err)), -EINVAL);
+		snprintf(expect, sizeof(expect), "alpha_critical: '%s' is not "
+		    "a range", bad[i]);
+		assert_string_equal(err, expect);
+		/* A refused value leaves the range as it was. */
+		assert_true(f.alpha.crit.set && f.alpha.crit.end == 20);
+	}
+}
+
+/* agentd.conf and two drop-ins set the same key: the last file wins, an
+ * empty value there removes the default, untouched keys keep theirs. */
+static void
+test_set_twice_across_dropins(void **unused)
+{
+	char dir[] = "/tmp/agentd-threshold-XXXXXX", path[256], sub[256];
+	struct config_errors errs = { 0 };
+	struct config *cfg = NULL;
+	struct filesystems *fs;
+
+	(void)unused;
+	assert_non_null(mkdtemp(dir));
+	testutil_put(dir, "agentd.conf", "[collector.filesystems]\n"
+	    "used_warning = 70\nused_critical = 80\n");
+	snprintf(sub, sizeof(sub), "%s/conf.d", dir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	testutil_put(sub, "10-first.conf", "[collector.filesystems]\n"
+	    "used_warning = 75\n");
+	testutil_put(sub, "20-second.conf", "[collector.filesystems]\n"
+	    "used_warning = 85\nused_critical =\n");
+	snprintf(path, sizeof(path), "%s/agentd.conf", dir);
+	assert_int_equal(config_load(path, &cfg, &errs), 0);
+	fs = config_find_check(cfg, "filesystems")->inst;
+	assert_true(fs->used.warn.set && fs->used.warn.end == 85);
+	assert_false(fs->used.crit.set);
+	assert_true(fs->inodes.warn.end == 90 && fs->inodes.crit.end == 95);
+	config_free(cfg);
+	testutil_rm_tree(dir);
+}
+
+static void
+test_eval_and_words(void **unused)
+{
+	struct threshold t, inside, none = { 0 };
+	struct perf p = { 0 };
+	char buf[128];
+
+	(void)unused;
+	assert_int_equal(range_parse("90", &t.warn), 0);
+	assert_int_equal(range_parse("95", &t.crit), 0);
+	assert_int_equal(threshold_eval(&t, 50), STATE_OK);
+	assert_int_equal(threshold_eval(&t, 92), STATE_WARNING);
+	assert_int_equal(threshold_eval(&t, 99), STATE_CRITICAL);
+	assert_int_equal(threshold_eval(&none, 1e300), STATE_OK);
+	threshold_why(&t, STATE_WARNING, 92, "%", buf, sizeof(buf));
+	assert_string_equal(buf, "WARNING > 90%");
+	threshold_why(&t, STATE_CRITICAL, 99, "/s", buf, sizeof(buf));
+	assert_string_equal(buf, "CRITICAL > 95/s");
+	threshold_describe(&t, STATE_WARNING, " ms", buf, sizeof(buf));
+	assert_string_equal(buf, "WARNING > 90 ms");
+	assert_int_equal(range_parse("@0:900", &inside.warn), 0);
+	inside.crit = none.crit;
+	threshold_describe(&inside, STATE_WARNING, "", buf, sizeof(buf));
+	assert_string_equal(buf, "WARNING inside 0:900");
+	threshold_to_perf(&t, &p);
+	assert_string_equal(p.warn, "90");
+	assert_string_equal(p.crit, "95");
+	threshold_to_perf(&t, NULL);	/* perfdata full: nothing */
+}
+
+/* The summary list: ", " between notes, cut (never overrun) when full. */
+static void
+test_note(void **unused)
+{
+	struct threshold t;
+	char buf[128] = "", small[24] = "";
+
+	(void)unused;
+	assert_int_equal(range_parse("90", &t.warn), 0);
+	assert_int_equal(range_parse("95", &t.crit), 0);
+	threshold_note(buf, sizeof(buf), &t, STATE_WARNING, 92, "%",
+	    "%s %.1f%% used", "/var", 92.0);
+	assert_string_equal(buf, "/var 92.0% used (WARNING > 90%)");
+	threshold_note(buf, sizeof(buf), &t, STATE_CRITICAL, 99, "%",
+	    "%s %.1f%% used", "/srv", 99.0);
+	assert_string_equal(buf, "/var 92.0% used (WARNING > 90%), /srv 99.0% "
+	    "used (CRITICAL > 95%)");
+	threshold_note(small, sizeof(small), &t, STATE_WARNING, 92, "%",
+	    "%s", "a long name for the buffer");
+	assert_string_equal(small, "a long name for the buf");
+	threshold_note(small, sizeof(small), &t, STATE_WARNING, 92, "%",
+	    "%s", "more");
+	assert_int_equal(strlen(small), sizeof(small) - 1);
+}
+
+/* Every built-in collector with thresholds takes each of its keys with
+ * its default, and names all of them when a key is unknown. */
+static void
+test_builtin_tables(void **unused)
+{
+	char err[COLLECTOR_ERR_MAX], key[64], want[96];
+	const struct threshold_key *k;
+	size_t with = 0;
+	void *inst;
+
+	(void)unused;
+	for (size_t i = 0; collectors[i] != NULL; i++) {
+		const struct collector *c = collectors[i];
+
+		if (c->thresholds == NULL)
+			continue;
+		with++;
+		inst = c->new();
+		for (k = c->thresholds; k->name != NULL; k++) {
+			snprintf(key, sizeof(key), "%s_warning", k->name);
+			if (c->configure(inst, key, k->warn, err,
+			    sizeof(err)) != 0)
+				fail_msg("%s: %s = %s: %s", c->name, key,
+				    k->warn, err);
+			snprintf(key, sizeof(key), "%s_critical", k->name);
+			if (c->configure(inst, key, k->crit, err,
+			    sizeof(err)) != 0)
+				fail_msg("%s: %s = %s: %s", c->name, key,
+				    k->crit, err);
+		}
+		assert_int_equal(c->configure(inst, "no_such_key", "1", err,
+		    sizeof(err)), -EINVAL);
+		for (k = c->thresholds; k->name != NULL; k++) {
+			snprintf(want, sizeof(want), " %s_warning/_critical",
+			    k->name);
+			if (strstr(err, want) == NULL)
+				fail_msg("%s: '%s' does not name%s", c->name,
+				    err, want);
+		}
+		c->free(inst);
+	}
+	assert_int_equal(with, 11);
+}
+
+/* The index of key's entry in c's table, -1 if none; *crit for _critical. */
+static int
+find_key(const struct collector *c, const char *key, bool *crit)
+{
+	size_t n;
+
+	for (int i = 0; c->thresholds[i].name != NULL; i++) {
+		n = strlen(c->thresholds[i].name);
+		if (strncmp(key, c->thresholds[i].name, n) != 0)
+			continue;
+		if (strcmp(key + n, "_warning") == 0 ||
+		    strcmp(key + n, "_critical") == 0) {
+			*crit = key[n + 1] == 'c';
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* The example shows every threshold key of every collector once,
+ * commented out with its default: "#NAME_warning = DEFAULT". */
+static void
+test_example_matches_defaults(void **unused)
+{
+	static bool seen[16][16][2];
+	char *text, *line, *save = NULL, *eq, key[64];
+	const char *value, *def;
+	size_t len, klen;
+	int ci = -1, ki = -1;
+	bool crit = false;
+
+	(void)unused;
+	text = testutil_slurp(EXAMPLE, &len);
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] == '[') {
+			ci = -1;
+			for (int i = 0; collectors[i] != NULL; i++) {
+				snprintf(key, sizeof(key), "[collector.%s]",
+				    collectors[i]->name);
+				if (strcmp(line, key) == 0)
+					ci = i;
+			}
+			continue;
+		}
+		if (ci < 0 || line[0] != '#' ||
+		    (eq = strstr(line, " =")) == NULL)
+			continue;
+		klen = eq - (line + 1);
+		if (klen == 0 || klen >= sizeof(key) || strspn(line + 1,
+		    "abcdefghijklmnopqrstuvwxyz0123456789_") != klen)
+			continue;	/* prose */
+		memcpy(key, line + 1, klen);
+		key[klen] = '\0';
+		if ((klen < 8 || strcmp(key + klen - 8, "_warning") != 0) &&
+		    (klen < 9 || strcmp(key + klen - 9, "_critical") != 0))
+			continue;
+		if (collectors[ci]->thresholds == NULL ||
+		    (ki = find_key(collectors[ci], key, &crit)) < 0)
+			fail_msg("%s: [collector.%s] %s: not a key of the "
+			    "collector", EXAMPLE, collectors[ci]->name, key);
+		value = eq + 2 + strspn(eq + 2, " ");
+		def = crit ? collectors[ci]->thresholds[ki].crit :
+		    collectors[ci]->thresholds[ki].warn;
+		if (strcmp(value, def) != 0)
+			fail_msg("%s: [collector.%s] %s = '%s', the default "
+			    "is '%s'", EXAMPLE, collectors[ci]->name, key,
+			    value, def);
+		assert_true(ci < 16 && ki < 16);
+		if (seen[ci][ki][crit])
+			fail_msg("%s: [collector.%s] %s twice", EXAMPLE,
+			    collectors[ci]->name, key);
+		seen[ci][ki][crit] = true;
+	}
+	free(text);
+	for (int i = 0; collectors[i] != NULL; i++)
+		for (int k = 0; collectors[i]->thresholds != NULL &&
+		    collectors[i]->thresholds[k].name != NULL; k++)
+			for (int w = 0; w < 2; w++)
+				if (!seen[i][k][w])
+					fail_msg("%s: [collector.%s] has no "
+					    "#%s_%s", EXAMPLE,
+					    collectors[i]->name,
+					    collectors[i]->thresholds[k].name,
+					    w ? "critical" : "warning");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_valid_keys),
+		cmocka_unit_test(test_unknown_key),
+		cmocka_unit_test(test_bad_range),
+		cmocka_unit_test(test_set_twice_across_dropins),
+		cmocka_unit_test(test_eval_and_words),
+		cmocka_unit_test(test_note),
+		cmocka_unit_test(test_builtin_tables),
+		cmocka_unit_test(test_example_matches_defaults),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
