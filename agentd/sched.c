@@ -76,6 +76,7 @@ struct sched {
 	struct sched_cal_run	*runs;		/* loaded from runs_dir */
 	size_t			 nruns;
 	char			*runs_dir;	/* NULL = not loaded yet */
+	bool			 runs_unsaved;	/* the last write failed */
 	int			 clock_fd;	/* timerfd: clock was set */
 	sd_event_source		*clock_src;
 };
@@ -463,11 +464,16 @@ sched_runs_save(struct sched *s)
 		free(text);
 		text = more;
 	}
+	/* Logged when it starts failing and when it works again, not at
+	 * every run of an every-minute schedule. */
 	if ((rc = sysfile_write_atomic(s->runs_dir, SCHED_CAL_FILE, text,
-	    0640)) < 0)
+	    0640)) < 0 && !s->runs_unsaved)
 		log_warnx("cannot write %s/%s: %s; a run missed while agentd "
 		    "is down may not be caught up", s->runs_dir,
 		    SCHED_CAL_FILE, strerror(-rc));
+	else if (rc == 0 && s->runs_unsaved)
+		log_info("%s/%s written again", s->runs_dir, SCHED_CAL_FILE);
+	s->runs_unsaved = rc < 0;
 	free(text);
 }
 
