@@ -142,6 +142,7 @@ config_check_free(struct check_conf *c)
 	if (c->inst != NULL)
 		c->collector->free(c->inst);
 	argv_free(c->argv);
+	free(c->schedule);
 	free(c->command);
 	free(c->name);
 	free(c->file);
@@ -375,6 +376,46 @@ config_valid_name(const char *name)
 	return 1;
 }
 
+/* A check's calendar keys, and the rule that schedule and interval
+ * exclude each other. Returns 1 if the key is handled. */
+static int
+config_schedule_key(struct config_parse *p, struct check_conf *c,
+    const char *key, const char *value)
+{
+	char err[256];
+
+	if (strcmp(key, "interval") == 0) {
+		c->interval_set = true;
+		if (c->schedule != NULL) {
+			config_error(p, "interval: [check.%s] already has a "
+			    "schedule; set one of the two", c->name);
+			return 1;
+		}
+		return 0;	/* parsed with the common keys */
+	}
+	if (strcmp(key, "schedule") == 0) {
+		if (c->interval_set) {
+			config_error(p, "schedule: [check.%s] already has an "
+			    "interval; set one of the two", c->name);
+			return 1;
+		}
+		if (cron_parse(value, &c->cron, err, sizeof(err)) != 0) {
+			config_error(p, "schedule: %s", err);
+			return 1;
+		}
+		config_set_string(&c->schedule, value);
+		return 1;
+	}
+	if (strcmp(key, "randomized_delay") == 0) {
+		if (config_parse_duration(value, &c->randomized_delay) != 0 ||
+		    c->randomized_delay > 86400)
+			config_error(p, "randomized_delay: '%s' is not a "
+			    "duration from 0 to 1d (e.g. 30m)", value);
+		return 1;
+	}
+	return 0;
+}
+
 static void
 config_check_key(struct config_parse *p, const char *name, const char *key,
     const char *value)
@@ -383,6 +424,8 @@ config_check_key(struct config_parse *p, const char *name, const char *key,
 	char err[256];
 
 	if (c == NULL && (c = config_add_check(p, name, CHECK_EXTERNAL)) == NULL)
+		return;
+	if (config_schedule_key(p, c, key, value))
 		return;
 	if (config_common_key(p, c, key, value))
 		return;
@@ -568,7 +611,10 @@ config_validate(struct config_parse *p)
 		p->line = c->line;
 		if (c->command == NULL)
 			config_error(p, "[check.%s]: missing 'command'", c->name);
-		if (c->timeout >= c->interval)
+		if (c->randomized_delay != 0 && c->schedule == NULL)
+			config_error(p, "[check.%s]: randomized_delay needs a "
+			    "schedule", c->name);
+		if (c->schedule == NULL && c->timeout >= c->interval)
 			config_error(p, "[check.%s]: timeout (%us) must be shorter "
 			    "than interval (%us)", c->name, c->timeout,
 			    c->interval);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "collector.h"
+#include "cron.h"
 
 #define CONFIG_DEFAULT_PATH	"/etc/agentd/agentd.conf"
 #define CONFIG_LINE_MAX		8192
@@ -25,6 +26,11 @@ struct check_conf {
 	bool			 enabled;
 	unsigned		 interval;	/* seconds */
 	unsigned		 timeout;	/* seconds, external only */
+	/* External only: a calendar schedule instead of the interval. */
+	char			*schedule;	/* as written; NULL = interval */
+	struct cron		 cron;		/* schedule, parsed */
+	unsigned		 randomized_delay; /* seconds added, at most */
+	bool			 interval_set;	/* written in the config */
 	const struct collector	*collector;	/* built-in only */
 	void			*inst;		/* built-in instance, owned */
 	char			*command;	/* external: as written */

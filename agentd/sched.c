@@ -2,14 +2,18 @@
  * Check scheduling on the loop. Each enabled check has a timer; a due
  * external check waits in a FIFO for one of max_concurrent_checks slots.
  * Collectors that fail double their interval up to 8x (as collectd does)
- * and return to normal on the first success.
+ * and return to normal on the first success. Calendar entries (checks with
+ * a schedule, later backups) fire on CLOCK_REALTIME timers, remember their
+ * last run in the state dir and are recomputed when the clock is set.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,10 +24,37 @@
 #include "resultjson.h"
 #include "safepath.h"
 #include "sched.h"
+#include "sysfile.h"
 #include "xmalloc.h"
 
 #define SCHED_BACKOFF_MAX	8	/* times the configured interval */
 #define SCHED_FIRST_SPREAD_USEC	(5 * 1000000ULL)
+#define SCHED_CAL_FILE		"calendar"
+#define SCHED_CAL_FILE_MAX	(64 * 1024)
+#define SCHED_CAL_RUNS_MAX	1024	/* entries kept in the file */
+#define SCHED_CAL_ID_MAX	128
+/* A last run stamped this far ahead of the clock came from a clock that
+ * was wrong, not from a small step back: it is not waited for. */
+#define SCHED_CAL_AHEAD_MAX	86400
+
+struct sched_cal {
+	struct sched		*sched;
+	char			*id;
+	struct cron		 cron;
+	unsigned		 delay;		/* randomized_delay, seconds */
+	sched_cal_fn		*fn;
+	void			*userdata;
+	sd_event_source		*timer;		/* CLOCK_REALTIME */
+	int64_t			 nominal;	/* seconds; 0 = never */
+	uint64_t		 due;		/* usec, delay included */
+	LIST_ENTRY(sched_cal)	 entry;
+};
+
+/* The last run of a calendar entry, as the state file keeps it. */
+struct sched_cal_run {
+	char			*id;
+	int64_t			 when;		/* realtime seconds */
+};
 
 struct sched_waiter {
 	struct sched_check	*check;
@@ -43,6 +74,13 @@ struct sched {
 	bool			 stopping;
 	sched_event_fn		*event_cb;
 	void			*event_arg;
+	LIST_HEAD(, sched_cal)	 cals;
+	struct sched_cal_run	*runs;		/* loaded from runs_dir */
+	size_t			 nruns;
+	char			*runs_dir;	/* NULL = not loaded yet */
+	bool			 runs_unsaved;	/* the last write failed */
+	int			 clock_fd;	/* timerfd: clock was set */
+	sd_event_source		*clock_src;
 };
 
 static void sched_dispatch(struct sched *);
@@ -357,8 +395,313 @@ sched_check_free(struct sched_check *c)
 	sched_abandon(c);
 	collect_req_free(c->creq);
 	sd_event_source_disable_unref(c->timer);
+	sched_cal_free(c->cal);
 	result_reset(&c->last);
 	free(c);
+}
+
+/* ---- Calendar entries ---- */
+
+static void
+sched_runs_free(struct sched *s)
+{
+	for (size_t i = 0; i < s->nruns; i++)
+		free(s->runs[i].id);
+	free(s->runs);
+	s->runs = NULL;
+	s->nruns = 0;
+	free(s->runs_dir);
+	s->runs_dir = NULL;
+}
+
+/* Reads state_dir/calendar: lines "SECONDS ID". A missing file is an empty
+ * one; a bad line is skipped (the entry then starts afresh). */
+static void
+sched_runs_load(struct sched *s)
+{
+	char *buf = NULL, *line, *next, *end;
+	bool trunc;
+	size_t len;
+	int rc;
+
+	if (s->runs_dir != NULL)
+		return;
+	s->runs_dir = xstrdup(s->cfg->state_dir);
+	rc = sysfile_read(s->runs_dir, SCHED_CAL_FILE, SCHED_CAL_FILE_MAX,
+	    &buf, &len, &trunc);
+	if (rc < 0) {
+		if (rc != -ENOENT)
+			log_warnx("cannot read %s/%s: %s; calendar entries "
+			    "start afresh", s->runs_dir, SCHED_CAL_FILE,
+			    strerror(-rc));
+		return;
+	}
+	for (line = buf; line != NULL && *line != '\0'; line = next) {
+		long long when;
+		char *id;
+
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (s->nruns >= SCHED_CAL_RUNS_MAX)
+			break;
+		errno = 0;
+		when = strtoll(line, &end, 10);
+		if (errno != 0 || end == line || *end != ' ' || when <= 0)
+			continue;
+		id = end + 1;
+		if (*id == '\0' || strlen(id) >= SCHED_CAL_ID_MAX ||
+		    strpbrk(id, " \t\r") != NULL)
+			continue;
+		s->runs = xreallocarray(s->runs, s->nruns + 1,
+		    sizeof(*s->runs));
+		s->runs[s->nruns].id = xstrdup(id);
+		s->runs[s->nruns++].when = when;
+	}
+	free(buf);
+}
+
+static struct sched_cal_run *
+sched_runs_find(struct sched *s, const char *id)
+{
+	for (size_t i = 0; i < s->nruns; i++)
+		if (strcmp(s->runs[i].id, id) == 0)
+			return &s->runs[i];
+	return NULL;
+}
+
+/* Replaces the file as a whole (temporary file, fsync, rename). */
+static void
+sched_runs_save(struct sched *s)
+{
+	char *text = xstrdup(""), *more;
+	int rc;
+
+	for (size_t i = 0; i < s->nruns; i++) {
+		xasprintf(&more, "%s%" PRId64 " %s\n", text, s->runs[i].when,
+		    s->runs[i].id);
+		free(text);
+		text = more;
+	}
+	/* Logged when it starts failing and when it works again, not at
+	 * every run of an every-minute schedule. */
+	if ((rc = sysfile_write_atomic(s->runs_dir, SCHED_CAL_FILE, text,
+	    0640)) < 0 && !s->runs_unsaved)
+		log_warnx("cannot write %s/%s: %s; a run missed while agentd "
+		    "is down may not be caught up", s->runs_dir,
+		    SCHED_CAL_FILE, strerror(-rc));
+	else if (rc == 0 && s->runs_unsaved)
+		log_info("%s/%s written again", s->runs_dir, SCHED_CAL_FILE);
+	s->runs_unsaved = rc < 0;
+	free(text);
+}
+
+/* Records id's last run at when; a full table drops its oldest entry. */
+static void
+sched_runs_set(struct sched *s, const char *id, int64_t when)
+{
+	struct sched_cal_run *r = sched_runs_find(s, id);
+
+	if (r == NULL) {
+		if (s->nruns >= SCHED_CAL_RUNS_MAX) {
+			size_t old = 0;
+
+			for (size_t i = 1; i < s->nruns; i++)
+				if (s->runs[i].when < s->runs[old].when)
+					old = i;
+			free(s->runs[old].id);
+			s->runs[old] = s->runs[--s->nruns];
+		}
+		s->runs = xreallocarray(s->runs, s->nruns + 1,
+		    sizeof(*s->runs));
+		r = &s->runs[s->nruns++];
+		r->id = xstrdup(id);
+	}
+	r->when = when;
+	sched_runs_save(s);
+}
+
+static int sched_cal_on_timer(sd_event_source *, uint64_t, void *);
+
+/*
+ * Sets e's next fire from its last run and the wall clock. A fire between
+ * the last run and now was missed (agentd was down, or the clock jumped
+ * ahead): it runs now, once however many were missed. Otherwise the next
+ * fire is the first after now, or after the last run if the clock went
+ * back a little, so that no calendar time runs twice; a last run more than
+ * SCHED_CAL_AHEAD_MAX ahead was stamped by a wrong clock and is ignored.
+ */
+static void
+sched_cal_plan(struct sched_cal *e)
+{
+	struct sched *s = e->sched;
+	struct sched_cal_run *r = sched_runs_find(s, e->id);
+	int64_t now = (int64_t)(collect_now(CLOCK_REALTIME) / 1000000);
+	int64_t last = r != NULL ? r->when : now, from = now;
+	uint64_t due;
+	time_t t;
+
+	if (cron_next(&e->cron, (time_t)last, &t) == 0 && t <= now) {
+		log_info("calendar %s: the run due at %" PRId64 " was missed; "
+		    "running it now", e->id, (int64_t)t);
+		e->nominal = t;
+		due = (uint64_t)now * 1000000;
+	} else {
+		if (last > now && last - now <= SCHED_CAL_AHEAD_MAX)
+			from = last;
+		if (cron_next(&e->cron, (time_t)from, &t) != 0) {
+			log_warnx("calendar %s: no next run in 400 years",
+			    e->id);
+			e->nominal = 0;
+			e->due = 0;
+			sd_event_source_set_enabled(e->timer, SD_EVENT_OFF);
+			return;
+		}
+		e->nominal = t;
+		due = (uint64_t)t * 1000000;
+	}
+	if (e->delay > 0)
+		due += (uint64_t)random() % ((uint64_t)e->delay * 1000000 + 1);
+	e->due = due;
+	if (e->timer == NULL) {
+		if (sd_event_add_time(s->event, &e->timer, CLOCK_REALTIME, due,
+		    100000, sched_cal_on_timer, e) < 0)
+			fatalx("cannot add a timer for calendar %s", e->id);
+	} else {
+		sd_event_source_set_time(e->timer, due);
+		sd_event_source_set_enabled(e->timer, SD_EVENT_ONESHOT);
+	}
+	if (s->stopping)
+		sd_event_source_set_enabled(e->timer, SD_EVENT_OFF);
+}
+
+/* The run is recorded before it starts: a crash during it does not
+ * repeat it at the next start (a backup that kills agentd would loop). */
+static int
+sched_cal_on_timer(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct sched_cal *e = userdata;
+	struct sched *s = e->sched;
+
+	(void)src;
+	(void)usec;
+	if (s->stopping)
+		return 0;
+	sched_runs_set(s, e->id, (int64_t)(collect_now(CLOCK_REALTIME) /
+	    1000000));
+	sched_cal_plan(e);
+	e->fn(e, e->userdata);
+	return 0;
+}
+
+/* Arms a timerfd that the kernel cancels when the realtime clock is set
+ * (TFD_TIMER_CANCEL_ON_SET): sd-event has no such notification, and a
+ * realtime timer alone would wait too long after a step back. */
+static int
+sched_clock_arm(struct sched *s)
+{
+	struct itimerspec its = { .it_value = { .tv_sec =
+	    (time_t)(((uint64_t)1 << (sizeof(time_t) * 8 - 1)) - 1) } };
+
+	return timerfd_settime(s->clock_fd, TFD_TIMER_ABSTIME |
+	    TFD_TIMER_CANCEL_ON_SET, &its, NULL);
+}
+
+static int
+sched_on_clock_set(sd_event_source *src, int fd, uint32_t revents,
+    void *userdata)
+{
+	struct sched *s = userdata;
+	uint64_t n;
+
+	(void)src;
+	(void)revents;
+	/* ECANCELED is the news; a spurious wakeup reads EAGAIN. */
+	if (read(fd, &n, sizeof(n)) < 0 && errno != ECANCELED)
+		return 0;
+	if (sched_clock_arm(s) < 0)
+		log_warn("timerfd_settime");
+	log_info("the wall clock was set; calendar runs recomputed");
+	sched_clock_changed(s);
+	return 0;
+}
+
+static void
+sched_clock_watch(struct sched *s)
+{
+	if (s->clock_fd >= 0)
+		return;
+	if ((s->clock_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK |
+	    TFD_CLOEXEC)) < 0 || sched_clock_arm(s) < 0 ||
+	    sd_event_add_io(s->event, &s->clock_src, s->clock_fd, EPOLLIN,
+	    sched_on_clock_set, s) < 0) {
+		/* Then each fire still recomputes the next one. */
+		log_warn("cannot watch for clock changes");
+		if (s->clock_fd >= 0)
+			close(s->clock_fd);
+		s->clock_fd = -2;	/* do not try again */
+	}
+}
+
+void
+sched_clock_changed(struct sched *s)
+{
+	struct sched_cal *e;
+
+	LIST_FOREACH(e, &s->cals, entry)
+		sched_cal_plan(e);
+}
+
+struct sched_cal *
+sched_cal_add(struct sched *s, const char *id, const struct cron *cron,
+    unsigned randomized_delay, sched_cal_fn *fn, void *userdata)
+{
+	struct sched_cal *e = xcalloc(1, sizeof(*e));
+
+	e->sched = s;
+	e->id = xstrdup(id);
+	e->cron = *cron;
+	e->delay = randomized_delay;
+	e->fn = fn;
+	e->userdata = userdata;
+	sched_runs_load(s);
+	/* First seen: a run missed from now on is caught up, none before. */
+	if (sched_runs_find(s, id) == NULL)
+		sched_runs_set(s, id, (int64_t)(collect_now(CLOCK_REALTIME) /
+		    1000000));
+	LIST_INSERT_HEAD(&s->cals, e, entry);
+	sched_clock_watch(s);
+	sched_cal_plan(e);
+	return e;
+}
+
+void
+sched_cal_free(struct sched_cal *e)
+{
+	if (e == NULL)
+		return;
+	LIST_REMOVE(e, entry);
+	sd_event_source_disable_unref(e->timer);
+	free(e->id);
+	free(e);
+}
+
+uint64_t
+sched_cal_due(const struct sched_cal *e)
+{
+	return e->nominal != 0 ? e->due : 0;
+}
+
+int64_t
+sched_cal_nominal(const struct sched_cal *e)
+{
+	return e->nominal;
+}
+
+static void
+sched_check_on_cal(struct sched_cal *e, void *userdata)
+{
+	(void)e;
+	sched_start(userdata);
 }
 
 /* Builds runtime entries for cfg, taking last results from old by name. */
@@ -396,6 +739,14 @@ sched_build(struct sched *s, struct sched_check **old, size_t nold)
 		    conf->collector->start != NULL)
 			conf->collector->start(conf->inst, &s->env);
 		s->checks[s->n++] = c;
+		if (conf->schedule != NULL) {
+			char id[SCHED_CAL_ID_MAX];
+
+			snprintf(id, sizeof(id), "check.%s", conf->name);
+			c->cal = sched_cal_add(s, id, &conf->cron,
+			    conf->randomized_delay, sched_check_on_cal, c);
+			continue;
+		}
 		/* Spread first runs so checks do not all fire together. A
 		 * first run is never skipped: building many checks takes
 		 * longer than the smallest offsets, and sched_arm would
@@ -418,7 +769,9 @@ sched_new(sd_event *event, struct config *cfg, const char *proc,
 	s->env.sys = sys;
 	s->env.state_dir = cfg->state_dir;
 	s->env.event = event;
+	s->clock_fd = -1;
 	TAILQ_INIT(&s->queue);
+	LIST_INIT(&s->cals);
 	srandom((unsigned)collect_now(CLOCK_REALTIME));
 	sched_build(s, NULL, 0);
 	*sp = s;
@@ -447,6 +800,8 @@ sched_apply(struct sched *s, struct config *cfg)
 		sched_abandon(old[i]);
 	s->cfg = cfg;
 	s->env.state_dir = cfg->state_dir;
+	if (s->runs_dir != NULL && strcmp(s->runs_dir, cfg->state_dir) != 0)
+		sched_runs_free(s);	/* read again from the new dir */
 	sched_build(s, old, nold);
 	sched_release(oldcfg, old, nold);
 }
@@ -457,6 +812,10 @@ sched_free(struct sched *s)
 	if (s == NULL)
 		return;
 	sched_release(s->cfg, s->checks, s->n);
+	sched_runs_free(s);
+	sd_event_source_disable_unref(s->clock_src);
+	if (s->clock_fd >= 0)
+		close(s->clock_fd);
 	sd_event_unref(s->event);
 	free(s);
 }
@@ -548,11 +907,16 @@ sched_in_flight(const struct sched *s)
 size_t
 sched_stop(struct sched *s, int sig)
 {
+	struct sched_cal *e;
+
 	s->stopping = true;
+	LIST_FOREACH(e, &s->cals, entry)
+		sd_event_source_set_enabled(e->timer, SD_EVENT_OFF);
 	for (size_t i = 0; i < s->n; i++) {
 		struct sched_check *c = s->checks[i];
 
-		sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
+		if (c->timer != NULL)
+			sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
 		if (c->queued) {
 			TAILQ_REMOVE(&s->queue, c, queue_entry);
 			c->queued = false;
@@ -597,6 +961,13 @@ sched_check_json(const struct sched_check *c, int detail)
 	json_object_set_new(o, "kind", json_string(c->conf->kind ==
 	    CHECK_COLLECTOR ? "collector" : "external"));
 	json_object_set_new(o, "interval", json_integer(c->conf->interval));
+	if (c->cal != NULL) {
+		json_object_set_new(o, "schedule",
+		    json_string(c->conf->schedule));
+		if (sched_cal_due(c->cal) != 0)
+			json_object_set_new(o, "next_run", json_real(
+			    (double)sched_cal_due(c->cal) / 1e6));
+	}
 	if (c->last_change != 0)
 		json_object_set_new(o, "last_change",
 		    json_real((double)c->last_change / 1e6));

@@ -17,6 +17,7 @@
 #include "result.h"
 
 struct sched;
+struct sched_cal;
 struct sched_check;
 struct sched_waiter;
 
@@ -39,7 +40,8 @@ struct sched_check {
 	uint64_t		 started;	/* monotonic usec of this run */
 	uint64_t		 interval_usec;	/* current, after back-off */
 	bool			 failing;	/* a collector failure is logged */
-	sd_event_source		*timer;
+	sd_event_source		*timer;		/* interval checks */
+	struct sched_cal	*cal;		/* calendar checks */
 	struct collect_req	*creq;
 	struct exec_job		*job;
 	bool			 queued;
@@ -78,5 +80,28 @@ size_t	sched_in_flight(const struct sched *s);
 json_t	*sched_check_json(const struct sched_check *c, int detail);
 /* Counts enabled checks by their last state; pending = not yet run. */
 void	sched_tally(struct sched *s, unsigned counts[4], unsigned *pending);
+
+/*
+ * Calendar entries: fn runs at each time cron gives (local time), plus a
+ * random delay of up to randomized_delay seconds. A check with a schedule
+ * is one; other modules (backups) may add their own. id ("check.NAME",
+ * "backup.NAME": no blanks) keys the time of its last run, kept in the
+ * state dir's file "calendar": an entry that missed a fire while agentd
+ * was down runs once soon after it is added. The entry is owned by the
+ * caller and freed with sched_cal_free before sched_free.
+ */
+typedef void sched_cal_fn(struct sched_cal *e, void *userdata);
+
+struct sched_cal *sched_cal_add(struct sched *s, const char *id,
+	    const struct cron *cron, unsigned randomized_delay,
+	    sched_cal_fn *fn, void *userdata);
+void	sched_cal_free(struct sched_cal *e);
+/* When e fires next (realtime usec, the random delay included), and the
+ * calendar time that fire stands for (seconds); 0 when it never will. */
+uint64_t sched_cal_due(const struct sched_cal *e);
+int64_t	sched_cal_nominal(const struct sched_cal *e);
+/* Recomputes every entry's next fire from the wall clock; the loop calls
+ * it when the clock is set (a step either way). */
+void	sched_clock_changed(struct sched *s);
 
 #endif
