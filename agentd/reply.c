@@ -65,3 +65,12 @@ reply_parse(const char *body, size_t len, uint64_t *ack, json_t **commands,
 	json_decref(root);
 	return 0;
 }
+
+int64_t
+reply_retry_after(int64_t seconds)
+{
+	if (seconds < 0)
+		return -1;
+	return seconds > REPLY_RETRY_AFTER_MAX ? REPLY_RETRY_AFTER_MAX :
+	    seconds;
+}

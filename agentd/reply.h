@@ -9,6 +9,7 @@
 
 #define REPLY_BODY_MAX		(1024 * 1024)
 #define REPLY_COMMANDS_MAX	64
+#define REPLY_RETRY_AFTER_MAX	3600	/* seconds; one hour */
 
 /*
  * Parses {"ack": N, "commands": [{"id", "type", "args"}...]}. Returns 0 with
@@ -19,5 +20,12 @@
  */
 int	reply_parse(const char *body, size_t len, uint64_t *ack,
 	    json_t **commands, size_t *skipped, char *err, size_t errlen);
+
+/*
+ * A Retry-After in seconds as libcurl read it (a 64-bit value, negative
+ * when absent): -1 when absent, else bounded to 0..REPLY_RETRY_AFTER_MAX,
+ * so no reply can stop delivery for good or overflow a later sum.
+ */
+int64_t	reply_retry_after(int64_t seconds);
 
 #endif

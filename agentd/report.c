@@ -56,16 +56,24 @@ struct report {
 	bool			 in_flight;
 	json_int_t		 batch_id;
 	uint64_t		 batch_first, batch_last;
-	size_t			 batch_limit;
-	sd_event_source		*retry_timer;
+	size_t			 batch_n, batch_limit;
+	/* The last seq of a batch refused with 400/413: until the ack passes
+	 * it, batches stay narrowed around the report that was refused. */
+	uint64_t		 suspect_last;
+	/* An ack the portal gave that the spool could not persist yet: not
+	 * resent, and written again from the retry timer. */
+	uint64_t		 ack_pending;
+	sd_event_source		*retry_timer;	/* delivery back-off */
 	uint64_t		 backoff_usec;
 	bool			 backing_off;
 	/* timers */
-	sd_event_source		*sync_defer, *beat_timer, *inventory_timer;
+	sd_event_source		*sync_defer, *sync_timer, *beat_timer;
+	sd_event_source		*inventory_timer;
 	/* status */
 	uint64_t		 last_delivery;	/* realtime usec */
 	char			 last_error[512];
 	bool			 sync_failing;
+	bool			 ack_failing;
 	/* commands */
 	char			*recent[REPORT_RECENT_CMDS];
 	size_t			 nrecent;
@@ -73,6 +81,7 @@ struct report {
 };
 
 static void report_kick(struct report *);
+static void report_acked(struct report *, uint64_t);
 static void report_start_child(struct report *);
 
 static void
@@ -103,9 +112,9 @@ report_on_sync(sd_event_source *s, void *userdata)
 			    "spool: cannot make reports durable: %s; they stay "
 			    "queued in memory and are retried", strerror(-rc));
 		r->sync_failing = true;
-		/* Retry from the retry path's clock rather than spinning. */
-		sd_event_source_set_time_relative(r->retry_timer, 1000000);
-		sd_event_source_set_enabled(r->retry_timer, SD_EVENT_ONESHOT);
+		/* Its own timer: the delivery back-off is not cut short. */
+		sd_event_source_set_time_relative(r->sync_timer, 1000000);
+		sd_event_source_set_enabled(r->sync_timer, SD_EVENT_ONESHOT);
 		return 0;
 	}
 	if (r->sync_failing)
@@ -280,10 +289,34 @@ report_command(struct report *r, json_t *cmd)
 		    log_escape(detail, sizeof(detail), type));
 }
 
+static int
+report_on_sync_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	(void)s;
+	(void)usec;
+	return report_on_sync(NULL, userdata);
+}
+
 /* ---- sending ---- */
 
+uint64_t
+report_retry_delay(uint64_t backoff_usec, int64_t retry_after, long rnd)
+{
+	uint64_t delay;
+
+	/* Jitter: a fleet that lost its portal must not come back at once. */
+	delay = backoff_usec / 2 + (uint64_t)rnd % (backoff_usec / 2 + 1);
+	/* Retry-After comes from the network: a portal (or anything in
+	 * between) must not be able to stop delivery for good. */
+	if (retry_after > REPORT_RETRY_AFTER_MAX)
+		retry_after = REPORT_RETRY_AFTER_MAX;
+	if (retry_after > 0 && (uint64_t)retry_after * 1000000 > delay)
+		delay = (uint64_t)retry_after * 1000000;
+	return delay;
+}
+
 static void
-report_schedule_retry(struct report *r, long retry_after)
+report_schedule_retry(struct report *r, int64_t retry_after)
 {
 	uint64_t delay;
 
@@ -291,14 +324,34 @@ report_schedule_retry(struct report *r, long retry_after)
 	    r->backoff_usec * 2;
 	if (r->backoff_usec > REPORT_BACKOFF_MAX_USEC)
 		r->backoff_usec = REPORT_BACKOFF_MAX_USEC;
-	/* Jitter: a fleet that lost its portal must not come back at once. */
-	delay = r->backoff_usec / 2 + (uint64_t)random() %
-	    (r->backoff_usec / 2 + 1);
-	if (retry_after > 0 && (uint64_t)retry_after * 1000000 > delay)
-		delay = (uint64_t)retry_after * 1000000;
+	delay = report_retry_delay(r->backoff_usec, retry_after, random());
 	r->backing_off = true;
 	sd_event_source_set_time_relative(r->retry_timer, delay);
 	sd_event_source_set_enabled(r->retry_timer, SD_EVENT_ONESHOT);
+}
+
+/* Writes the ack kept in memory; on failure backs off (the caller must not
+ * kick) and keeps it, so an acknowledged batch is never sent again. */
+static int
+report_persist_ack(struct report *r)
+{
+	int rc;
+
+	if ((rc = spool_ack(r->spool, r->ack_pending)) < 0) {
+		if (!r->ack_failing)
+			log_event(LOG_ERR, MSGID_SPOOL_FAILED, NULL, 0,
+			    "spool: cannot record the portal's ack of seq "
+			    "%llu: %s; kept in memory, retried with back-off",
+			    (unsigned long long)r->ack_pending, strerror(-rc));
+		r->ack_failing = true;
+		report_schedule_retry(r, -1);
+		return rc;
+	}
+	if (r->ack_failing)
+		log_info("spool: acks recorded again");
+	r->ack_failing = false;
+	r->ack_pending = 0;
+	return 0;
 }
 
 static int
@@ -309,10 +362,8 @@ report_on_retry(sd_event_source *s, uint64_t usec, void *userdata)
 	(void)s;
 	(void)usec;
 	r->backing_off = false;
-	if (r->sync_failing) {
-		report_on_sync(NULL, r);
+	if (r->ack_pending != 0 && report_persist_ack(r) < 0)
 		return 0;
-	}
 	report_kick(r);
 	return 0;
 }
@@ -326,12 +377,13 @@ report_kick(struct report *r)
 	if (r->ipc == NULL || r->in_flight || r->backing_off || r->id == NULL)
 		return;
 	spool_stats(r->spool, &st);
-	batch = spool_read(r->spool, st.acked, r->batch_limit,
-	    REPORT_BATCH_BYTES);
+	batch = spool_read(r->spool, st.acked > r->ack_pending ? st.acked :
+	    r->ack_pending, r->batch_limit, REPORT_BATCH_BYTES);
 	if (batch == NULL || json_array_size(batch) == 0) {
 		json_decref(batch);
 		return;
 	}
+	r->batch_n = json_array_size(batch);
 	r->batch_first = (uint64_t)json_integer_value(json_object_get(
 	    json_array_get(batch, 0), "seq"));
 	last = json_array_get(batch, json_array_size(batch) - 1);
@@ -349,7 +401,7 @@ report_failed(struct report *r, json_t *msg)
 {
 	const char *error = json_string_value(json_object_get(msg, "error"));
 	int status = (int)json_integer_value(json_object_get(msg, "status"));
-	long retry_after = (long)json_integer_value(json_object_get(msg,
+	int64_t retry_after = (int64_t)json_integer_value(json_object_get(msg,
 	    "retry_after"));
 	char text[512], field[64];
 	const char *fields[1] = { field };
@@ -363,13 +415,26 @@ report_failed(struct report *r, json_t *msg)
 		log_event(LOG_ERR, MSGID_REPORT_REFUSED, fields, 1,
 		    "portal refused report %llu (%s); dropped so later reports "
 		    "can flow", (unsigned long long)r->batch_first, text);
-		spool_ack(r->spool, r->batch_first);
-		r->batch_limit = REPORT_BATCH_MAX;
+		/* Another refused report may follow in the same range:
+		 * bisect the rest of it rather than go one by one. */
+		if (r->suspect_last > r->batch_first)
+			r->batch_limit = r->suspect_last - r->batch_first >
+			    REPORT_BATCH_MAX ? REPORT_BATCH_MAX :
+			    (size_t)(r->suspect_last - r->batch_first);
+		report_acked(r, r->batch_first);
+		return;
+	}
+	if ((status == 400 || status == 413) && r->batch_n > 1) {
+		/* Bisect: each refused batch halves, each accepted half
+		 * moves on at the same width, so the refused report is
+		 * found in about 2 log2(n) requests, without back-off (the
+		 * answer will not change by waiting). */
+		r->batch_limit = r->batch_n / 2;
+		if (r->suspect_last < r->batch_last)
+			r->suspect_last = r->batch_last;
 		report_kick(r);
 		return;
 	}
-	if (status == 400 || status == 413)
-		r->batch_limit = 1;	/* find the one report it refuses */
 	if (strcmp(r->last_error, text) != 0) {
 		snprintf(field, sizeof(field), "HTTP_STATUS=%d", status);
 		if (status == 401 || status == 404)
@@ -384,6 +449,22 @@ report_failed(struct report *r, json_t *msg)
 		snprintf(r->last_error, sizeof(r->last_error), "%s", text);
 	}
 	report_schedule_retry(r, retry_after);
+}
+
+/* The portal has everything up to ack: record it and send what follows. */
+static void
+report_acked(struct report *r, uint64_t ack)
+{
+	if (r->suspect_last != 0 && ack >= r->suspect_last) {
+		r->suspect_last = 0;
+		r->batch_limit = REPORT_BATCH_MAX;
+	} else if (r->suspect_last == 0)
+		r->batch_limit = REPORT_BATCH_MAX;
+	if (ack > r->ack_pending)
+		r->ack_pending = ack;
+	if (report_persist_ack(r) < 0)
+		return;
+	report_kick(r);
 }
 
 static void
@@ -426,10 +507,8 @@ report_on_msg(struct ipc *ipc, json_t *msg, void *userdata)
 		report_schedule_retry(r, -1);
 		return;
 	}
-	spool_ack(r->spool, ack > r->batch_last ? r->batch_last : ack);
 	r->backoff_usec = 0;
-	r->batch_limit = REPORT_BATCH_MAX;
-	report_kick(r);
+	report_acked(r, ack > r->batch_last ? r->batch_last : ack);
 }
 
 /* ---- the child ---- */
@@ -575,6 +654,16 @@ report_child_config(const struct identity *id, const struct config *cfg)
 	    "timeout", (int)cfg->request_timeout);
 }
 
+static void
+report_reset_retry(struct report *r)
+{
+	r->backoff_usec = 0;
+	r->backing_off = false;
+	r->batch_limit = REPORT_BATCH_MAX;
+	r->suspect_last = 0;
+	sd_event_source_set_enabled(r->retry_timer, SD_EVENT_OFF);
+}
+
 void
 report_apply(struct report *r, const struct config *cfg)
 {
@@ -587,11 +676,15 @@ report_apply(struct report *r, const struct config *cfg)
 	if (rc < 0 && rc != -ENOENT)
 		log_warnx("%s; not reporting", err);
 	conf = id != NULL ? report_child_config(id, cfg) : NULL;
+	/* A reload or a re-enrolment is the operator's word to try now:
+	 * whatever back-off or Retry-After was running ends here. */
+	report_reset_retry(r);
 	if (conf != NULL && r->child_config != NULL &&
 	    json_equal(conf, r->child_config)) {
 		json_decref(conf);
 		identity_free(r->id);
 		r->id = id;
+		report_kick(r);
 		return;
 	}
 	report_stop_child(r);
@@ -605,8 +698,6 @@ report_apply(struct report *r, const struct config *cfg)
 	}
 	log_info("reporting to %s as agent %s", id->portal, id->agent_id);
 	r->restart_usec = 0;
-	r->backoff_usec = 0;
-	r->batch_limit = REPORT_BATCH_MAX;
 	report_on_inventory(r->inventory_timer, collect_now(CLOCK_MONOTONIC),
 	    r);
 	if (r->pid == 0)
@@ -640,6 +731,8 @@ report_new(sd_event *event, struct sched *sched, const struct config *cfg,
 	}
 	sd_event_now(event, CLOCK_MONOTONIC, &now);
 	if (sd_event_add_defer(event, &r->sync_defer, report_on_sync, r) < 0 ||
+	    sd_event_add_time(event, &r->sync_timer, CLOCK_MONOTONIC,
+	    UINT64_MAX, 0, report_on_sync_timer, r) < 0 ||
 	    sd_event_add_time(event, &r->retry_timer, CLOCK_MONOTONIC,
 	    UINT64_MAX, 0, report_on_retry, r) < 0 ||
 	    sd_event_add_time(event, &r->restart_timer, CLOCK_MONOTONIC,
@@ -697,6 +790,7 @@ report_free(struct report *r)
 	report_reap_child(r);
 	sd_event_source_disable_unref(r->child_src);
 	sd_event_source_disable_unref(r->sync_defer);
+	sd_event_source_disable_unref(r->sync_timer);
 	sd_event_source_disable_unref(r->retry_timer);
 	sd_event_source_disable_unref(r->restart_timer);
 	sd_event_source_disable_unref(r->beat_timer);

@@ -9,6 +9,8 @@
 #ifndef REPORT_H
 #define REPORT_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 #include <systemd/sd-event.h>
 
@@ -18,6 +20,8 @@
 #define REPORT_BACKOFF_MAX_USEC	(300 * 1000000ULL)
 #define REPORT_BATCH_MAX	100
 #define REPORT_BATCH_BYTES	(256 * 1024)
+/* The longest Retry-After honoured, seconds. */
+#define REPORT_RETRY_AFTER_MAX	3600
 
 struct report;
 
@@ -34,6 +38,13 @@ void	report_on_result(struct report *r, struct sched_check *c, int prev);
 /* {"enrolled", "portal", "agent_id", "spool_depth", "last_delivery",
  * "last_error", ...} for agentctl status. New reference. */
 json_t	*report_status(struct report *r);
+/*
+ * The wait before the next delivery attempt: backoff_usec with jitter
+ * from rnd (half to all of it), at least retry_after seconds (negative:
+ * none) capped at REPORT_RETRY_AFTER_MAX.
+ */
+uint64_t report_retry_delay(uint64_t backoff_usec, int64_t retry_after,
+	    long rnd);
 /* Flushes what is queued to the spool; stops the reporter. */
 void	report_free(struct report *r);
 

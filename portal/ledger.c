@@ -18,6 +18,37 @@
 #include "ledger.h"
 #include "store.h"
 
+/*
+ * PENDING means "no result yet" (the agent started or reloaded and the
+ * check has not run): it makes a check never seen before known, at time
+ * 0 so that any real result replaces it, and changes nothing else: a check
+ * that was CRITICAL stays CRITICAL, with its alert, until a real result.
+ */
+static int
+ledger_pending(struct store *s, const char *agent_id, const char *name,
+    json_t *check, double now)
+{
+	static const char ins[] = "INSERT INTO checks (agent_id, name, state, "
+	    "since, at, result) VALUES (?, ?, 'PENDING', ?, 0, ?) "
+	    "ON CONFLICT (agent_id, name) DO NOTHING";
+	sqlite3_stmt *st;
+	char *result;
+	int r;
+
+	if ((result = json_dumps(check, JSON_COMPACT)) == NULL)
+		return -ENOMEM;
+	if ((st = store_stmt(s, ins)) == NULL) {
+		free(result);
+		return -EIO;
+	}
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 3, now);
+	sqlite3_bind_text(st, 4, result, -1, free);
+	r = store_step(s, st) == SQLITE_DONE ? 0 : -EIO;
+	return r;
+}
+
 /* Records the latest result of one check; an older result than the one
  * stored (reports can arrive out of order) is ignored. */
 static int
@@ -40,6 +71,8 @@ ledger_check(struct store *s, const char *agent_id, json_t *check,
 
 	name = json_string_value(json_object_get(check, "name"));
 	state = json_string_value(json_object_get(check, "state"));
+	if (strcmp(state, "PENDING") == 0)
+		return ledger_pending(s, agent_id, name, check, now);
 	summary = json_string_value(json_object_get(check, "summary"));
 	if (summary == NULL)
 		summary = "";

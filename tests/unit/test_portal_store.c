@@ -140,6 +140,79 @@ test_idempotent(void **state)
 	json_decref(alerts);
 }
 
+static const char *
+check_state(struct store *s, const char *agent, const char *name, char *buf,
+    size_t len)
+{
+	static const char sql[] = "SELECT state FROM checks WHERE "
+	    "agent_id = ? AND name = ?";
+	sqlite3_stmt *st;
+
+	buf[0] = '\0';
+	store_lock(s);
+	st = store_stmt(s, sql);
+	sqlite3_bind_text(st, 1, agent, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(buf, len, "%s", sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	store_unlock(s);
+	return buf;
+}
+
+static size_t
+open_alerts(struct store *s)
+{
+	json_t *alerts;
+	size_t n;
+
+	assert_int_equal(fleet_alerts(s, 1, &alerts), 0);
+	n = json_array_size(json_object_get(alerts, "alerts"));
+	json_decref(alerts);
+	return n;
+}
+
+/* PENDING is "no result yet": stored, makes a new check known, never
+ * changes a known check's state nor its alerts. */
+static void
+test_pending(void **state)
+{
+	struct fixture *f = *state;
+	struct credential_enrolment e;
+	static const char b1[] = "{\"reports\": [{\"seq\": 1, \"kind\": "
+	    "\"heartbeat\", \"time\": 1, \"payload\": {\"checks\": [{\"name\": "
+	    "\"disk\", \"state\": \"CRITICAL\", \"when\": 1}]}}]}";
+	static const char b2[] = "{\"reports\": [{\"seq\": 2, \"kind\": "
+	    "\"heartbeat\", \"time\": 2, \"payload\": {\"checks\": [{\"name\": "
+	    "\"disk\", \"state\": \"PENDING\", \"summary\": \"not run yet\"}, "
+	    "{\"name\": \"nginx\", \"state\": \"PENDING\"}]}}]}";
+	static const char b3[] = "{\"reports\": [{\"seq\": 3, \"kind\": "
+	    "\"heartbeat\", \"time\": 3, \"payload\": {\"checks\": [{\"name\": "
+	    "\"nginx\", \"state\": \"WARNING\", \"when\": 0.5}]}}]}";
+	char buf[16];
+	json_t *h;
+
+	enrol(f->store, "m5", &e);
+	assert_int_equal(post(f->store, e.agent_id, b1), 1);
+	assert_int_equal(open_alerts(f->store), 1);
+	assert_int_equal(post(f->store, e.agent_id, b2), 2);
+	assert_int_equal(count_reports(f->store, e.agent_id), 2);
+	assert_string_equal(check_state(f->store, e.agent_id, "disk", buf,
+	    sizeof(buf)), "CRITICAL");
+	assert_string_equal(check_state(f->store, e.agent_id, "nginx", buf,
+	    sizeof(buf)), "PENDING");
+	assert_int_equal(open_alerts(f->store), 1);
+	assert_int_equal(fleet_host(f->store, e.agent_id, &h), 0);
+	assert_string_equal(json_string_value(json_object_get(h, "status")),
+	    "critical");
+	json_decref(h);
+	/* a real result replaces PENDING whatever its (agent) time */
+	assert_int_equal(post(f->store, e.agent_id, b3), 3);
+	assert_string_equal(check_state(f->store, e.agent_id, "nginx", buf,
+	    sizeof(buf)), "WARNING");
+	assert_int_equal(open_alerts(f->store), 2);
+}
+
 static void
 test_token_one_time(void **state)
 {
@@ -231,6 +304,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_idempotent, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_one_time, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_credentials, setup,
