@@ -69,6 +69,9 @@ struct report {
 	/* timers */
 	sd_event_source		*sync_defer, *sync_timer, *beat_timer;
 	sd_event_source		*inventory_timer;
+	sd_event_source		*spool_timer;	/* spool_open retry */
+	uint64_t		 spool_retry_usec;
+	uint64_t		 spool_max_bytes;
 	/* status */
 	uint64_t		 last_delivery;	/* realtime usec */
 	char			 last_error[512];
@@ -106,6 +109,8 @@ report_on_sync(sd_event_source *s, void *userdata)
 	int rc;
 
 	(void)s;
+	if (r->spool == NULL)
+		return 0;
 	if ((rc = spool_sync(r->spool)) < 0) {
 		if (!r->sync_failing)
 			log_event(LOG_ERR, MSGID_SPOOL_FAILED, NULL, 0,
@@ -142,7 +147,9 @@ report_on_beat(sd_event_source *s, uint64_t usec, void *userdata)
 	struct spool_stats st;
 	uint64_t interval;
 
-	spool_stats(r->spool, &st);
+	memset(&st, 0, sizeof(st));
+	if (r->spool != NULL)
+		spool_stats(r->spool, &st);
 	report_append(r, "heartbeat", json_pack("{s:{s:s, s:I, s:I}, s:o}",
 	    "agent", "version", AGENTD_VERSION, "uptime",
 	    (json_int_t)(collect_now(CLOCK_MONOTONIC) / 1000000), "spool_depth",
@@ -362,6 +369,8 @@ report_on_retry(sd_event_source *s, uint64_t usec, void *userdata)
 	(void)s;
 	(void)usec;
 	r->backing_off = false;
+	if (r->spool == NULL)
+		return 0;
 	if (r->ack_pending != 0 && report_persist_ack(r) < 0)
 		return 0;
 	report_kick(r);
@@ -374,7 +383,8 @@ report_kick(struct report *r)
 	struct spool_stats st;
 	json_t *batch, *msg, *last;
 
-	if (r->ipc == NULL || r->in_flight || r->backing_off || r->id == NULL)
+	if (r->ipc == NULL || r->in_flight || r->backing_off || r->id == NULL ||
+	    r->spool == NULL)
 		return;
 	spool_stats(r->spool, &st);
 	batch = spool_read(r->spool, st.acked > r->ack_pending ? st.acked :
@@ -706,29 +716,67 @@ report_apply(struct report *r, const struct config *cfg)
 		r->restart_usec = 0;
 }
 
+/*
+ * Opens the spool. Monitoring never depends on it: on failure the checks
+ * keep running (agentctl status shows them), it is logged loudly and tried
+ * again, 1 s doubling to 5 minutes; reports made meanwhile are lost.
+ */
+static void
+report_open_spool(struct report *r)
+{
+	char *dir;
+	int rc;
+
+	xasprintf(&dir, "%s/spool", r->state_dir);
+	rc = spool_open(dir, r->spool_max_bytes, &r->spool);
+	if (rc < 0) {
+		log_event(LOG_ERR, MSGID_SPOOL_FAILED, NULL, 0,
+		    "spool: cannot open %s: %s; checks keep running, reports "
+		    "are not made until it opens (retrying)", dir,
+		    strerror(-rc));
+		snprintf(r->last_error, sizeof(r->last_error), "spool %s: %s",
+		    dir, strerror(-rc));
+		r->spool_retry_usec = r->spool_retry_usec == 0 ? 1000000 :
+		    r->spool_retry_usec * 2;
+		if (r->spool_retry_usec > REPORT_BACKOFF_MAX_USEC)
+			r->spool_retry_usec = REPORT_BACKOFF_MAX_USEC;
+		sd_event_source_set_time_relative(r->spool_timer,
+		    r->spool_retry_usec);
+		sd_event_source_set_enabled(r->spool_timer, SD_EVENT_ONESHOT);
+	} else {
+		if (r->spool_retry_usec != 0) {
+			log_info("spool: %s open", dir);
+			r->last_error[0] = '\0';
+		}
+		r->spool_retry_usec = 0;
+		report_kick(r);
+	}
+	free(dir);
+}
+
+static int
+report_on_spool_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	(void)s;
+	(void)usec;
+	report_open_spool(userdata);
+	return 0;
+}
+
 int
 report_new(sd_event *event, struct sched *sched, const struct config *cfg,
     const char *reporter_path, struct report **rp)
 {
 	struct report *r = xcalloc(1, sizeof(*r));
-	char *dir;
 	uint64_t now;
-	int rc;
 
 	r->event = sd_event_ref(event);
 	r->sched = sched;
 	r->state_dir = xstrdup(cfg->state_dir);
 	r->reporter_path = xstrdup(reporter_path);
 	r->batch_limit = REPORT_BATCH_MAX;
+	r->spool_max_bytes = (uint64_t)cfg->spool_max_mb * 1024 * 1024;
 	LIST_INIT(&r->cmds);
-	xasprintf(&dir, "%s/spool", cfg->state_dir);
-	rc = spool_open(dir, (uint64_t)cfg->spool_max_mb * 1024 * 1024,
-	    &r->spool);
-	free(dir);
-	if (rc < 0) {
-		report_free(r);
-		return rc;
-	}
 	sd_event_now(event, CLOCK_MONOTONIC, &now);
 	if (sd_event_add_defer(event, &r->sync_defer, report_on_sync, r) < 0 ||
 	    sd_event_add_time(event, &r->sync_timer, CLOCK_MONOTONIC,
@@ -740,9 +788,12 @@ report_new(sd_event *event, struct sched *sched, const struct config *cfg,
 	    sd_event_add_time(event, &r->beat_timer, CLOCK_MONOTONIC,
 	    now + REPORT_FIRST_BEAT_USEC, 0, report_on_beat, r) < 0 ||
 	    sd_event_add_time(event, &r->inventory_timer, CLOCK_MONOTONIC,
-	    now + REPORT_INVENTORY_USEC, 0, report_on_inventory, r) < 0)
+	    now + REPORT_INVENTORY_USEC, 0, report_on_inventory, r) < 0 ||
+	    sd_event_add_time(event, &r->spool_timer, CLOCK_MONOTONIC,
+	    UINT64_MAX, 0, report_on_spool_timer, r) < 0)
 		fatalx("cannot set up the reporting timers");
 	sd_event_source_set_enabled(r->sync_defer, SD_EVENT_OFF);
+	report_open_spool(r);
 	report_apply(r, cfg);
 	*rp = r;
 	return 0;
@@ -754,7 +805,9 @@ report_status(struct report *r)
 	struct spool_stats st;
 	json_t *o = json_object();
 
-	spool_stats(r->spool, &st);
+	memset(&st, 0, sizeof(st));
+	if (r->spool != NULL)
+		spool_stats(r->spool, &st);
 	json_object_set_new(o, "enrolled", json_boolean(r->id != NULL));
 	if (r->id != NULL) {
 		json_object_set_new(o, "portal", json_string(r->id->portal));
@@ -795,6 +848,7 @@ report_free(struct report *r)
 	sd_event_source_disable_unref(r->restart_timer);
 	sd_event_source_disable_unref(r->beat_timer);
 	sd_event_source_disable_unref(r->inventory_timer);
+	sd_event_source_disable_unref(r->spool_timer);
 	spool_close(r->spool);
 	json_decref(r->child_config);
 	identity_free(r->id);

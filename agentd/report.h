@@ -26,7 +26,8 @@
 struct report;
 
 /* Opens the spool under cfg->state_dir and, if the host is enrolled,
- * starts the reporter. Not being enrolled is not an error. 0 or -errno. */
+ * starts the reporter. Not being enrolled is not an error, nor is a spool
+ * that cannot be opened (logged, retried on a timer). 0 or -errno. */
 int	report_new(sd_event *event, struct sched *sched,
 	    const struct config *cfg, const char *reporter_path,
 	    struct report **rp);

@@ -401,8 +401,12 @@ spool_list(struct spool *s)
 	}
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		n = strlen(de->d_name);
-		if (n > strlen(TMP_SUFFIX) && strcmp(de->d_name + n -
-		    strlen(TMP_SUFFIX), TMP_SUFFIX) == 0) {
+		/* A segment rewrite's temp file, or the watermark's
+		 * (sysfile_write_atomic's ".acked.XXXXXX") left by a crash. */
+		if ((n > strlen(TMP_SUFFIX) && strcmp(de->d_name + n -
+		    strlen(TMP_SUFFIX), TMP_SUFFIX) == 0) ||
+		    strncmp(de->d_name, "." ACKED_FILE ".",
+		    strlen("." ACKED_FILE ".")) == 0) {
 			if (unlinkat(s->dfd, de->d_name, 0) == -1)
 				log_warn("spool: %s/%s", s->dir, de->d_name);
 			continue;
@@ -681,6 +685,28 @@ spool_write_records(struct spool *s, size_t n, uint64_t off)
 	return 0;
 }
 
+/* All of buf at off, or -errno: a short write is continued, so the error
+ * reported is the one that stopped it, never a stale errno. */
+static int
+spool_pwrite_all(int fd, const char *buf, size_t len, uint64_t off)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		w = pwrite(fd, buf, len, (off_t)off);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			return -errno;
+		if (w == 0)
+			return -EIO;
+		buf += w;
+		len -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
 /*
  * Rewrites segment i without its routine and acknowledged records (temp,
  * fsync, rename, fsync dir), or removes it when nothing is left. *removedp
@@ -736,10 +762,9 @@ spool_rewrite(struct spool *s, size_t i, bool *removedp, uint64_t *droppedp)
 			continue;
 		}
 		/* The line and its '\n' are contiguous in the buffer. */
-		if (pwrite(out, line, len + 1, (off_t)off) != (ssize_t)(len +
-		    1)) {
-			r = errno != 0 ? -errno : -EIO;
-			log_warn("spool: %s/%s: write", s->dir, tmp);
+		if ((r = spool_pwrite_all(out, line, len + 1, off)) < 0) {
+			log_warnx("spool: %s/%s: write: %s", s->dir, tmp,
+			    strerror(-r));
 			goto out;
 		}
 		off += len + 1;

@@ -593,6 +593,33 @@ test_write_failure_keeps_queue(void **state)
 	spool_close(s);
 }
 
+/* A crash inside sysfile_write_atomic leaves ".acked.XXXXXX" behind: the
+ * next open removes it, and the watermark it did not replace stands. */
+static void
+test_acked_temp_cleaned(void **state)
+{
+	struct tmp *t = *state;
+	struct spool_stats st;
+	struct spool *s;
+	char path[160];
+
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	append(s, true);
+	append(s, true);
+	assert_int_equal(spool_sync(s), 0);
+	assert_int_equal(spool_ack(s, 1), 0);
+	spool_close(s);
+	write_file(t->spool, ".acked.Ab12Cd", "2");
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	snprintf(path, sizeof(path), "%s/.acked.Ab12Cd", t->spool);
+	if (access(path, F_OK) == 0)
+		fail_msg("%s left behind", path);
+	spool_stats(s, &st);
+	assert_int_equal(st.acked, 1);
+	assert_int_equal(st.depth, 1);
+	spool_close(s);
+}
+
 static void
 test_bad_watermark(void **state)
 {
@@ -631,6 +658,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_write_failure_keeps_queue,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_watermark,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_acked_temp_cleaned,
 		    setup, teardown),
 	};
 
