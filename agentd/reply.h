@@ -22,6 +22,13 @@ int	reply_parse(const char *body, size_t len, uint64_t *ack,
 	    json_t **commands, size_t *skipped, char *err, size_t errlen);
 
 /*
+ * The body of a 409 (sequence conflict): {"error": ..., "ack": N}. Returns
+ * 0 with *ack (the highest seq the portal stores for this agent), or
+ * -EBADMSG.
+ */
+int	reply_parse_conflict(const char *body, size_t len, uint64_t *ack);
+
+/*
  * A Retry-After in seconds as libcurl read it (a 64-bit value, negative
  * when absent): -1 when absent, else bounded to 0..REPLY_RETRY_AFTER_MAX,
  * so no reply can stop delivery for good or overflow a later sum.

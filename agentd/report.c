@@ -77,6 +77,7 @@ struct report {
 	char			 last_error[512];
 	bool			 sync_failing;
 	bool			 ack_failing;
+	unsigned		 conflicts;	/* 409s since the last success */
 	/* commands */
 	char			*recent[REPORT_RECENT_CMDS];
 	size_t			 nrecent;
@@ -406,6 +407,56 @@ report_kick(struct report *r)
 	json_decref(msg);
 }
 
+/*
+ * The portal holds other reports under seqs we are sending (409): our
+ * spool was lost or restored while the identity stayed. Renumber what is
+ * unacknowledged after the portal's ack, say so loudly, send again.
+ */
+static void
+report_conflict(struct report *r, uint64_t ack, const char *text)
+{
+	char f_from[48], f_to[48], f_count[48];
+	const char *fields[3] = { f_from, f_to, f_count };
+	uint64_t old_first;
+	size_t n;
+	int rc;
+
+	if ((rc = spool_renumber(r->spool, ack, &n, &old_first)) < 0) {
+		snprintf(r->last_error, sizeof(r->last_error), "sequence "
+		    "conflict, cannot renumber the spool: %s", strerror(-rc));
+		log_event(LOG_ERR, MSGID_SPOOL_FAILED, NULL, 0, "%s",
+		    r->last_error);
+		report_schedule_retry(r, -1);
+		return;
+	}
+	r->ack_pending = 0;	/* of the old numbering */
+	r->suspect_last = 0;
+	r->batch_limit = REPORT_BATCH_MAX;
+	if (n == 0 || r->conflicts++ > 0) {
+		/* Nothing to renumber, or a conflict again right after one
+		 * (another agent with our identity?): not in a tight loop. */
+		snprintf(r->last_error, sizeof(r->last_error), "%s", text);
+		report_schedule_retry(r, -1);
+		if (n == 0)
+			return;
+	}
+	snprintf(f_from, sizeof(f_from), "SEQ_FROM=%llu",
+	    (unsigned long long)old_first);
+	snprintf(f_to, sizeof(f_to), "SEQ_TO=%llu",
+	    (unsigned long long)(ack + 1));
+	snprintf(f_count, sizeof(f_count), "COUNT=%zu", n);
+	log_event(LOG_ERR, MSGID_SEQUENCE_RESET, fields, 3, "sequence reset: "
+	    "the portal already holds other reports up to seq %llu (was the "
+	    "spool lost or restored from a snapshot?); %zu unacknowledged "
+	    "reports renumbered from seq %llu to %llu and sent again",
+	    (unsigned long long)ack, n, (unsigned long long)old_first,
+	    (unsigned long long)(ack + 1));
+	report_append(r, "sequence_reset", json_pack("{s:I, s:I, s:I}",
+	    "renumbered", (json_int_t)n, "old_first", (json_int_t)old_first,
+	    "new_first", (json_int_t)(ack + 1)), true);
+	report_kick(r);
+}
+
 static void
 report_failed(struct report *r, json_t *msg)
 {
@@ -417,6 +468,12 @@ report_failed(struct report *r, json_t *msg)
 	const char *fields[1] = { field };
 
 	log_escape(text, sizeof(text), error != NULL ? error : "unknown error");
+	if (status == 409 && json_is_integer(json_object_get(msg, "ack")) &&
+	    json_integer_value(json_object_get(msg, "ack")) >= 0) {
+		report_conflict(r, (uint64_t)json_integer_value(
+		    json_object_get(msg, "ack")), text);
+		return;
+	}
 	if ((status == 400 || status == 413) && r->batch_first == r->batch_last) {
 		/* The portal refuses this one report for good: keeping it would
 		 * block every later report behind it. */
@@ -499,6 +556,7 @@ report_on_msg(struct ipc *ipc, json_t *msg, void *userdata)
 		log_info("delivering reports again (HTTP/%s)",
 		    json_string_value(json_object_get(msg, "http")));
 	r->last_error[0] = '\0';
+	r->conflicts = 0;
 	r->last_delivery = collect_now(CLOCK_REALTIME);
 	r->restart_usec = 0;
 	if (json_integer_value(json_object_get(msg, "skipped")) > 0)

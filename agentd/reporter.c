@@ -159,6 +159,17 @@ reporter_done(struct reporter *rp, CURLcode code)
 			snprintf(err, sizeof(err), "%s", rp->errbuf[0] != '\0' ?
 			    rp->errbuf : curl_easy_strerror(code));
 		reporter_answer_error(rp, 0, -1, err);
+	} else if (status == 409 && reply_parse_conflict(rp->reply != NULL ?
+	    rp->reply : "", rp->replylen, &ack) == 0) {
+		/* A sequence conflict: agentd renumbers after this ack. */
+		reporter_portal_error(rp, perr, sizeof(perr));
+		snprintf(err, sizeof(err), "HTTP %ld: %s", status, perr);
+		m = json_pack("{s:s, s:I, s:b, s:i, s:I, s:s, s:I}", "t",
+		    "result", "id", rp->id, "ok", 0, "status", (int)status,
+		    "retry_after", (json_int_t)-1, "error", err, "ack",
+		    (json_int_t)ack);
+		ipc_send(rp->ipc, m);
+		json_decref(m);
 	} else if (status != 200) {
 		reporter_portal_error(rp, perr, sizeof(perr));
 		snprintf(err, sizeof(err), "HTTP %ld: %s", status, perr);

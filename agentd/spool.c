@@ -26,6 +26,8 @@
 #define TMP_SUFFIX	".tmp"
 #define SEG_NAMELEN	(SEG_DIGITS + sizeof(SEG_SUFFIX) + sizeof(TMP_SUFFIX))
 #define ACKED_FILE	"acked"
+#define RENUMBER_FILE	"renumbered"	/* a renumbering, committed */
+#define RENUMBER_TMP	"renumbered" TMP_SUFFIX
 #define LINE_CAP	(SPOOL_RECORD_MAX + 1)	/* a record and its '\n' */
 #define READ_CHUNK	(64 * 1024)
 
@@ -431,6 +433,105 @@ spool_list(struct spool *s)
 	return r;
 }
 
+/* Removes every segment file (their records live on, renumbered, in
+ * RENUMBER_FILE). */
+static int
+spool_unlink_segments(struct spool *s)
+{
+	struct dirent *de;
+	uint64_t v;
+	DIR *d;
+	int fd, r = 0;
+
+	if ((fd = openat(s->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1 || (d = fdopendir(fd)) == NULL) {
+		r = -errno;
+		if (fd != -1)
+			close(fd);
+		return r;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (!seg_parse_name(de->d_name, &v))
+			continue;
+		if (unlinkat(s->dfd, de->d_name, 0) == -1 && errno != ENOENT) {
+			r = -errno;
+			break;
+		}
+	}
+	if (r == 0 && errno != 0)
+		r = -errno;
+	closedir(d);
+	return r;
+}
+
+/*
+ * Completes a committed renumbering (RENUMBER_FILE exists; its first
+ * record has seq base + 1): the old segments go, the watermark becomes
+ * base, the file becomes the one segment. Every step can be repeated, so
+ * a crash anywhere in here is finished by the next spool_open.
+ */
+static int
+spool_renumber_finish(struct spool *s, uint64_t base)
+{
+	char name[SEG_NAMELEN], text[32];
+	int r;
+
+	if ((r = spool_unlink_segments(s)) < 0 ||
+	    (r = spool_fsync_dir(s)) < 0)
+		goto fail;
+	snprintf(text, sizeof(text), "%" PRIu64 "\n", base);
+	if (base > s->acked &&
+	    (r = sysfile_write_atomic(s->dir, ACKED_FILE, text, 0600)) < 0)
+		goto fail;
+	if (base > s->acked)
+		s->acked = base;
+	seg_name(name, sizeof(name), base + 1, "");
+	if (renameat(s->dfd, RENUMBER_FILE, s->dfd, name) == -1) {
+		r = -errno;
+		goto fail;
+	}
+	return spool_fsync_dir(s);
+ fail:
+	log_warnx("spool: %s: finishing a renumbering: %s", s->dir,
+	    strerror(-r));
+	return r;
+}
+
+/* At open: a renumbering that was committed but not finished. */
+static int
+spool_recover_renumber(struct spool *s)
+{
+	enum line_kind kind;
+	struct lines lb;
+	const char *line;
+	uint64_t at, seq = 0;
+	size_t len;
+	bool important;
+	json_t *o = NULL;
+	int fd, r;
+
+	if ((fd = openat(s->dfd, RENUMBER_FILE, O_RDONLY | O_CLOEXEC)) ==
+	    -1)
+		return errno == ENOENT ? 0 : -errno;
+	lines_init(&lb, fd, UINT64_MAX);
+	/* Written in full and fsynced before its rename: the first line
+	 * is a whole record. */
+	if ((r = lines_next(&lb, &line, &len, &at, &kind)) == 1 &&
+	    kind == LINE_OK)
+		o = record_parse(line, len, &seq, &important);
+	lines_free(&lb);
+	close(fd);
+	if (o == NULL) {
+		log_warnx("spool: %s/" RENUMBER_FILE ": no first record",
+		    s->dir);
+		return r < 0 ? r : -EBADMSG;
+	}
+	json_decref(o);
+	log_warnx("spool: %s: finishing the renumbering interrupted at seq "
+	    "%" PRIu64, s->dir, seq);
+	return spool_renumber_finish(s, seq - 1);
+}
+
 static int
 spool_recover(struct spool *s)
 {
@@ -442,7 +543,8 @@ spool_recover(struct spool *s)
 	size_t i;
 	int fd, r;
 
-	if ((r = spool_read_acked(s)) < 0 || (r = spool_list(s)) < 0)
+	if ((r = spool_read_acked(s)) < 0 ||
+	    (r = spool_recover_renumber(s)) < 0 || (r = spool_list(s)) < 0)
 		return r;
 	for (i = 0; i < s->nsegs; ) {
 		seg = &s->segs[i];
@@ -1013,6 +1115,122 @@ spool_ack(struct spool *s, uint64_t ack)
 	if (removed)
 		return spool_fsync_dir(s);
 	return 0;
+}
+
+int
+spool_renumber(struct spool *s, uint64_t base, size_t *np,
+    uint64_t *old_firstp)
+{
+	char name[SEG_NAMELEN];
+	enum line_kind kind;
+	struct lines lb;
+	struct segment nseg;
+	const char *line;
+	uint64_t at, seq, prev, off = 0;
+	size_t i, len;
+	bool important;
+	char *text;
+	json_t *o;
+	int fd, out = -1, r = 0;
+
+	*np = 0;
+	*old_firstp = 0;
+	if (s->qhead < s->qlen && (r = spool_sync(s)) < 0)
+		return r;
+	if (base < s->acked)
+		base = s->acked;
+	memset(&nseg, 0, sizeof(nseg));
+	nseg.name = base + 1;
+	nseg.contiguous = 1;
+	if ((out = openat(s->dfd, RENUMBER_TMP, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC, 0600)) == -1) {
+		r = -errno;
+		log_warn("spool: %s/" RENUMBER_TMP, s->dir);
+		return r;
+	}
+	prev = 0;
+	for (i = 0; i < s->nsegs && r == 0; i++) {
+		seg_name(name, sizeof(name), s->segs[i].name, "");
+		if ((fd = openat(s->dfd, name, O_RDONLY | O_CLOEXEC)) == -1) {
+			r = -errno;
+			log_warn("spool: %s/%s", s->dir, name);
+			break;
+		}
+		lines_init(&lb, fd, s->segs[i].bytes);
+		while ((r = lines_next(&lb, &line, &len, &at, &kind)) == 1) {
+			o = kind == LINE_OK ?
+			    record_parse(line, len, &seq, &important) : NULL;
+			if (o == NULL)
+				continue;
+			if (seq <= prev || seq <= s->acked) {
+				json_decref(o);
+				continue;
+			}
+			prev = seq;
+			if (*old_firstp == 0)
+				*old_firstp = seq;
+			seq = base + 1 + nseg.records;
+			json_object_set_new(o, "seq",
+			    json_integer((json_int_t)seq));
+			text = json_dumps(o, JSON_COMPACT);
+			json_decref(o);
+			if (text == NULL) {
+				r = -ENOMEM;
+				break;
+			}
+			len = strlen(text);
+			text[len] = '\n';	/* replaces the NUL */
+			r = spool_pwrite_all(out, text, len + 1, off);
+			free(text);
+			if (r < 0)
+				break;
+			off += len + 1;
+			seg_count(&nseg, seq, important, base);
+		}
+		lines_free(&lb);
+		close(fd);
+	}
+	if (r < 0)
+		goto out;
+	if (nseg.records == 0)
+		goto out;
+	/* The commit point: from the rename on, the renumbered file is the
+	 * spool, here or in the next spool_open. */
+	if (fsync(out) == -1 || renameat(s->dfd, RENUMBER_TMP, s->dfd,
+	    RENUMBER_FILE) == -1 || fsync(s->dfd) == -1) {
+		r = -errno;
+		log_warn("spool: %s: committing a renumbering", s->dir);
+		goto out;
+	}
+	close(out);
+	out = -1;
+	if (s->curfd != -1) {
+		close(s->curfd);
+		s->curfd = -1;
+	}
+	if ((r = spool_renumber_finish(s, base)) < 0) {
+		/* Committed: the next spool_open finishes it. Until then the
+		 * old segments must not be sent again. */
+		s->nsegs = 0;
+		s->bytes = 0;
+		goto out;
+	}
+	nseg.bytes = off;
+	s->nsegs = 0;
+	if (s->segcap == 0) {
+		s->segcap = 16;
+		s->segs = xreallocarray(s->segs, s->segcap, sizeof(s->segs[0]));
+	}
+	s->segs[s->nsegs++] = nseg;
+	s->bytes = off;
+	s->next_seq = base + nseg.records + 1;
+	*np = nseg.records;
+ out:
+	if (out != -1) {
+		close(out);
+		unlinkat(s->dfd, RENUMBER_TMP, 0);
+	}
+	return r;
 }
 
 void

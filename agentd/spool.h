@@ -68,5 +68,18 @@ json_t	*spool_read(struct spool *s, uint64_t after, size_t max_reports,
  * that hold nothing newer. Returns 0 or -errno. */
 int	spool_ack(struct spool *s, uint64_t ack);
 void	spool_stats(const struct spool *s, struct spool_stats *st);
+/*
+ * After a sequence conflict (the portal already holds other reports up to
+ * base: the spool was lost or restored while the identity stayed): gives
+ * every unacknowledged report, in order, the seqs base + 1, base + 2, ...
+ * (base is raised to the watermark if lower), and the watermark becomes
+ * base. Queued reports are synced first. Durable across a crash at any
+ * point: the renumbered copy is written aside and committed by one rename,
+ * and spool_open finishes a committed renumbering; before the commit the
+ * old numbering stands. *np gets how many were renumbered, *old_firstp the
+ * old seq of the first. Returns 0 or -errno.
+ */
+int	spool_renumber(struct spool *s, uint64_t base, size_t *np,
+	    uint64_t *old_firstp);
 
 #endif

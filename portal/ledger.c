@@ -182,6 +182,9 @@ ledger_command_result(struct store *s, const char *agent_id, json_t *p,
 	return store_step(s, st) == SQLITE_DONE ? 0 : -EIO;
 }
 
+static int ledger_sequence_reset(struct store *, const char *, json_t *,
+    double);
+
 /* What a newly stored report changes besides the reports table. */
 static int
 ledger_apply(struct store *s, const char *agent_id,
@@ -204,7 +207,104 @@ ledger_apply(struct store *s, const char *agent_id,
 		    json_object_get(rep->payload, "host"));
 	else if (strcmp(rep->kind, "command_result") == 0)
 		return ledger_command_result(s, agent_id, rep->payload, now);
+	else if (strcmp(rep->kind, "sequence_reset") == 0)
+		return ledger_sequence_reset(s, agent_id, rep->payload, now);
 	return 0;
+}
+
+/*
+ * A report whose (agent, seq) is already stored: 0 when it is the same
+ * report again (a retry, acknowledged again), 1 when the stored one
+ * differs: the agent numbers from below what it had sent (its spool was
+ * lost, or restored from a VM snapshot, while its identity stayed).
+ */
+static int
+ledger_differs(struct store *s, const char *agent_id,
+    const struct ingest_report *rep, const char *payload)
+{
+	static const char sel[] = "SELECT kind, time, payload FROM reports "
+	    "WHERE agent_id = ? AND seq = ?";
+	sqlite3_stmt *st;
+	int rc, r;
+
+	if ((st = store_stmt(s, sel)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, rep->seq);
+	if ((rc = store_step(s, st)) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? 0 : -EIO;
+	}
+	r = strcmp(store_text(st, 0), rep->kind) != 0 ||
+	    sqlite3_column_double(st, 1) != rep->time ||
+	    strcmp(store_text(st, 2), payload) != 0;
+	sqlite3_reset(st);
+	return r;
+}
+
+/* Opens the host's "sequence" alert (one at a time), in its own
+ * transaction: the batch that caused it was rolled back. */
+static void
+ledger_conflict_alert(struct store *s, const char *agent_id,
+    const char *hostname, long long seq, long long ack, double now)
+{
+	static const char sel[] = "SELECT count(*) FROM alerts WHERE "
+	    "agent_id = ? AND kind = 'sequence' AND closed IS NULL";
+	char summary[256], f_agent[64], f_seq[48], esc[256];
+	const char *fields[2] = { f_agent, f_seq };
+	sqlite3_stmt *st;
+	int open = 0;
+
+	snprintf(f_agent, sizeof(f_agent), "AGENT_ID=%s", agent_id);
+	snprintf(f_seq, sizeof(f_seq), "SEQ=%lld", seq);
+	log_event(LOG_WARNING, MSGID_PORTAL_SEQ_CONFLICT, fields, 2,
+	    "host %s (%s) sent seq %lld, already stored with other content "
+	    "(spool lost or restored?); answered 409 with ack %lld so that it "
+	    "renumbers", log_escape(esc, sizeof(esc), hostname), agent_id,
+	    seq, ack);
+	if (store_begin(s) != 0)
+		return;
+	if ((st = store_stmt(s, sel)) == NULL)
+		goto fail;
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	if (store_step(s, st) == SQLITE_ROW)
+		open = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	snprintf(summary, sizeof(summary), "sequence conflict: seq %lld "
+	    "sent again with other content (spool lost or restored?); the "
+	    "agent renumbers its reports after %lld", seq, ack);
+	if (open == 0 && alert_open(s, agent_id, "sequence", NULL, "WARNING",
+	    summary, now) != 0)
+		goto fail;
+	if (store_commit(s) == 0)
+		return;
+ fail:
+	store_rollback(s);
+}
+
+/* The agent's "sequence_reset" report: it renumbered after a conflict;
+ * the alert says how many and closes. */
+static int
+ledger_sequence_reset(struct store *s, const char *agent_id, json_t *p,
+    double now)
+{
+	static const char upd[] = "UPDATE alerts SET summary = ? WHERE "
+	    "agent_id = ? AND kind = 'sequence' AND closed IS NULL";
+	char summary[256];
+	sqlite3_stmt *st;
+
+	snprintf(summary, sizeof(summary), "sequence reset: %lld reports "
+	    "renumbered (from seq %lld to %lld)",
+	    (long long)json_integer_value(json_object_get(p, "renumbered")),
+	    (long long)json_integer_value(json_object_get(p, "old_first")),
+	    (long long)json_integer_value(json_object_get(p, "new_first")));
+	if ((st = store_stmt(s, upd)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, summary, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, agent_id, -1, SQLITE_STATIC);
+	if (store_step(s, st) != SQLITE_DONE)
+		return -EIO;
+	return alert_close(s, agent_id, "sequence", NULL, now);
 }
 
 static int
@@ -240,6 +340,23 @@ ledger_commands(struct store *s, const char *agent_id, json_t **out)
 	return 0;
 }
 
+static int
+ledger_max_seq(struct store *s, const char *agent_id, long long *ack)
+{
+	static const char sel[] = "SELECT max_seq FROM agents WHERE id = ?";
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = store_stmt(s, sel)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	rc = store_step(s, st);
+	if (rc == SQLITE_ROW)
+		*ack = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
 int
 ledger_store(struct store *s, const char *agent_id,
     const struct ingest_batch *b, long long *ack, json_t **commands)
@@ -254,7 +371,7 @@ ledger_store(struct store *s, const char *agent_id,
 	char f_agent[64], hostname[256], esc[256];
 	const char *fields[1] = { f_agent };
 	double now = store_now();
-	long long top = 0;
+	long long top = 0, conflict = 0;
 	sqlite3_stmt *st;
 	char *payload;
 	size_t i;
@@ -297,15 +414,22 @@ ledger_store(struct store *s, const char *agent_id,
 		sqlite3_bind_text(st, 3, rep->kind, -1, SQLITE_STATIC);
 		sqlite3_bind_double(st, 4, rep->time);
 		sqlite3_bind_double(st, 5, now);
-		sqlite3_bind_text(st, 6, payload, -1, free);
+		sqlite3_bind_text(st, 6, payload, -1, SQLITE_TRANSIENT);
 		if (store_step(s, st) != SQLITE_DONE) {
+			free(payload);
 			r = -EIO;
 			goto out;
 		}
 		if (rep->seq > top)
 			top = rep->seq;
-		if (sqlite3_changes(store_db(s)) == 1 &&
-		    (r = ledger_apply(s, agent_id, rep, now)) != 0)
+		if (sqlite3_changes(store_db(s)) == 1)
+			r = ledger_apply(s, agent_id, rep, now);
+		else if ((r = ledger_differs(s, agent_id, rep, payload)) == 1) {
+			conflict = rep->seq;
+			r = -EEXIST;
+		}
+		free(payload);
+		if (r != 0)
 			goto out;
 	}
 
@@ -341,6 +465,11 @@ out:
 		json_decref(*commands);
 		*commands = NULL;
 		*ack = 0;
+	}
+	if (r == -EEXIST && (r = ledger_max_seq(s, agent_id, ack)) == 0) {
+		ledger_conflict_alert(s, agent_id, hostname, conflict, *ack,
+		    now);
+		r = -EEXIST;
 	}
 	store_unlock(s);
 	return r;

@@ -74,22 +74,31 @@ enrol(struct store *s, const char *machine_id,
 	json_decref(host);
 }
 
-static long long
-post(struct store *s, const char *agent, const char *json)
+static int
+post_rc(struct store *s, const char *agent, const char *json, long long *ack)
 {
 	struct ingest_batch b;
 	json_t *cmds;
 	char err[256];
-	long long ack;
+	int r;
 
 	if (ingest_parse_reports(json, strlen(json), &b, err,
 	    sizeof(err)) != 0) {
 		print_error("parse: %s\n", err);
 		fail();
 	}
-	assert_int_equal(ledger_store(s, agent, &b, &ack, &cmds), 0);
+	r = ledger_store(s, agent, &b, ack, &cmds);
 	ingest_batch_clear(&b);
 	json_decref(cmds);
+	return r;
+}
+
+static long long
+post(struct store *s, const char *agent, const char *json)
+{
+	long long ack;
+
+	assert_int_equal(post_rc(s, agent, json, &ack), 0);
 	return ack;
 }
 
@@ -120,8 +129,9 @@ test_idempotent(void **state)
 	    "\"heartbeat\", \"time\": 1, \"payload\": {\"checks\": [{\"name\": "
 	    "\"disk\", \"state\": \"CRITICAL\", \"when\": 1}]}}, {\"seq\": 2, "
 	    "\"kind\": \"x\", \"time\": 2, \"payload\": {}}]}";
-	static const char b0[] = "{\"reports\": [{\"seq\": 1, \"kind\": \"x\", "
-	    "\"time\": 1, \"payload\": {\"other\": 1}}]}";
+	static const char b0[] = "{\"reports\": [{\"seq\": 1, \"kind\": "
+	    "\"heartbeat\", \"time\": 1, \"payload\": {\"checks\": [{\"name\": "
+	    "\"disk\", \"state\": \"CRITICAL\", \"when\": 1}]}}]}";
 	json_t *alerts;
 
 	enrol(f->store, "m1", &e);
@@ -130,7 +140,7 @@ test_idempotent(void **state)
 	/* the same batch again: same ack, stored once, no second alert */
 	assert_int_equal(post(f->store, e.agent_id, b1), 2);
 	assert_int_equal(count_reports(f->store, e.agent_id), 2);
-	/* an older seq alone still acks the highest stored */
+	/* an older seq alone, the same report, still acks the highest */
 	assert_int_equal(post(f->store, e.agent_id, b0), 2);
 	assert_int_equal(count_reports(f->store, e.agent_id), 2);
 	assert_int_equal(post(f->store, e.agent_id, "{\"reports\": []}"), 2);
@@ -170,6 +180,51 @@ open_alerts(struct store *s)
 	n = json_array_size(json_object_get(alerts, "alerts"));
 	json_decref(alerts);
 	return n;
+}
+
+/* A seq already stored with other content is a sequence conflict: nothing
+ * of the batch is stored, the ack says where to renumber from, the host
+ * gets a "sequence" alert; the agent's sequence_reset report closes it. */
+static void
+test_sequence_conflict(void **state)
+{
+	struct fixture *f = *state;
+	struct credential_enrolment e;
+	static const char b1[] = "{\"reports\": [{\"seq\": 1, \"kind\": "
+	    "\"x\", \"time\": 1, \"payload\": {}}, {\"seq\": 2, \"kind\": "
+	    "\"x\", \"time\": 2, \"payload\": {\"n\": 2}}]}";
+	/* the spool was lost: numbering restarts at 1 */
+	static const char again[] = "{\"reports\": [{\"seq\": 1, \"kind\": "
+	    "\"x\", \"time\": 1, \"payload\": {}}, {\"seq\": 2, \"kind\": "
+	    "\"x\", \"time\": 50, \"payload\": {\"n\": 50}}, {\"seq\": 3, "
+	    "\"kind\": \"x\", \"time\": 51, \"payload\": {}}]}";
+	static const char renum[] = "{\"reports\": [{\"seq\": 3, \"kind\": "
+	    "\"x\", \"time\": 50, \"payload\": {\"n\": 50}}, {\"seq\": 4, "
+	    "\"kind\": \"x\", \"time\": 51, \"payload\": {}}, {\"seq\": 5, "
+	    "\"kind\": \"sequence_reset\", \"time\": 52, \"payload\": "
+	    "{\"renumbered\": 2, \"old_first\": 2, \"new_first\": 3}}]}";
+	json_t *alerts, *a;
+	long long ack = -1;
+
+	enrol(f->store, "m6", &e);
+	assert_int_equal(post(f->store, e.agent_id, b1), 2);
+	assert_int_equal(post_rc(f->store, e.agent_id, again, &ack), -EEXIST);
+	assert_int_equal(ack, 2);
+	assert_int_equal(count_reports(f->store, e.agent_id), 2);
+	assert_int_equal(open_alerts(f->store), 1);
+	/* again: still one alert */
+	assert_int_equal(post_rc(f->store, e.agent_id, again, &ack), -EEXIST);
+	assert_int_equal(open_alerts(f->store), 1);
+	assert_int_equal(post(f->store, e.agent_id, renum), 5);
+	assert_int_equal(count_reports(f->store, e.agent_id), 5);
+	assert_int_equal(open_alerts(f->store), 0);
+	assert_int_equal(fleet_alerts(f->store, 0, &alerts), 0);
+	a = json_array_get(json_object_get(alerts, "alerts"), 0);
+	assert_string_equal(json_string_value(json_object_get(a, "kind")),
+	    "sequence");
+	assert_string_equal(json_string_value(json_object_get(a, "summary")),
+	    "sequence reset: 2 reports renumbered (from seq 2 to 3)");
+	json_decref(alerts);
 }
 
 /* PENDING is "no result yet": stored, makes a new check known, never
@@ -305,6 +360,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_idempotent, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_pending, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sequence_conflict, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_token_one_time, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_credentials, setup,

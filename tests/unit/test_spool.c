@@ -620,6 +620,109 @@ test_acked_temp_cleaned(void **state)
 	spool_close(s);
 }
 
+/* After a sequence conflict: the unacknowledged reports get base+1...,
+ * in order, durably; numbering goes on after them. */
+static void
+test_renumber(void **state)
+{
+	struct tmp *t = *state;
+	struct spool_stats st;
+	struct spool *s;
+	uint64_t *seqs, names[4], old_first;
+	size_t i, n;
+
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	for (i = 0; i < 5; i++)
+		append(s, i == 3);
+	assert_int_equal(spool_sync(s), 0);
+	assert_int_equal(spool_ack(s, 2), 0);
+	append(s, true);	/* queued, not yet synced: renumbered too */
+	assert_int_equal(spool_renumber(s, 100, &n, &old_first), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(old_first, 3);
+	spool_stats(s, &st);
+	assert_int_equal(st.acked, 100);
+	assert_int_equal(st.next_seq, 105);
+	assert_int_equal(st.depth, 4);
+	seqs = read_all(s, &n);
+	assert_int_equal(n, 4);
+	for (i = 0; i < n; i++)
+		assert_int_equal(seqs[i], 101 + i);
+	free(seqs);
+	assert_int_equal(append(s, false), 105);
+	assert_int_equal(spool_sync(s), 0);
+	spool_close(s);
+
+	/* Durable: the same after a reopen, one old segment name gone. */
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	seqs = read_all(s, &n);
+	assert_int_equal(n, 5);
+	for (i = 0; i < n; i++)
+		assert_int_equal(seqs[i], 101 + i);
+	free(seqs);
+	spool_stats(s, &st);
+	assert_int_equal(st.acked, 100);
+	assert_int_equal(st.next_seq, 106);
+	assert_int_equal(count_segments(t->spool, names, 4), 1);
+	assert_int_equal(names[0], 101);
+	/* A base under the watermark is raised to it: never back. */
+	assert_int_equal(spool_renumber(s, 7, &n, &old_first), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(old_first, 101);
+	spool_stats(s, &st);
+	assert_int_equal(st.acked, 100);
+	assert_int_equal(st.next_seq, 106);
+	spool_close(s);
+}
+
+/* A kill -9 inside spool_renumber: before the commit (only the temp
+ * file) the old numbering stands; after it (the "renumbered" file) the
+ * next open finishes the renumbering. Nothing is lost either way. */
+static void
+test_renumber_crash(void **state)
+{
+	struct tmp *t = *state;
+	struct spool_stats st;
+	struct spool *s;
+	uint64_t *seqs, names[4];
+	size_t i, n;
+
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	for (i = 0; i < 3; i++)
+		append(s, true);
+	assert_int_equal(spool_sync(s), 0);
+	spool_close(s);
+	/* Before the commit. */
+	write_file(t->spool, "renumbered.tmp", "{\"seq\":51,\"kind\":\"x\",");
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	seqs = read_all(s, &n);
+	assert_int_equal(n, 3);
+	for (i = 0; i < n; i++)
+		assert_int_equal(seqs[i], 1 + i);
+	free(seqs);
+	spool_close(s);
+	/* After the commit, before the old segments went. */
+	write_file(t->spool, "renumbered",
+	    "{\"seq\":51,\"kind\":\"x\",\"time\":1,\"important\":true,"
+	    "\"payload\":{\"n\":1}}\n"
+	    "{\"seq\":52,\"kind\":\"x\",\"time\":1,\"important\":true,"
+	    "\"payload\":{\"n\":2}}\n"
+	    "{\"seq\":53,\"kind\":\"x\",\"time\":1,\"important\":true,"
+	    "\"payload\":{\"n\":3}}\n");
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	seqs = read_all(s, &n);
+	assert_int_equal(n, 3);
+	for (i = 0; i < n; i++)
+		assert_int_equal(seqs[i], 51 + i);
+	free(seqs);
+	spool_stats(s, &st);
+	assert_int_equal(st.acked, 50);
+	assert_int_equal(st.next_seq, 54);
+	assert_int_equal(count_segments(t->spool, names, 4), 1);
+	assert_int_equal(names[0], 51);
+	spool_close(s);
+}
+
 static void
 test_bad_watermark(void **state)
 {
@@ -660,6 +763,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_watermark,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acked_temp_cleaned,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_renumber,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_renumber_crash,
 		    setup, teardown),
 	};
 
