@@ -63,7 +63,10 @@ struct report {
 	/* An ack the portal gave that the spool could not persist yet: not
 	 * resent, and written again from the retry timer. */
 	uint64_t		 ack_pending;
+	uint64_t		 direct_sent;	/* last heartbeat sent from memory */
 	sd_event_source		*retry_timer;	/* delivery back-off */
+	sd_event_source		*ack_timer;	/* ack write retry */
+	uint64_t		 ack_backoff_usec;
 	uint64_t		 backoff_usec;
 	bool			 backing_off;
 	/* timers */
@@ -121,6 +124,8 @@ report_on_sync(sd_event_source *s, void *userdata)
 		/* Its own timer: the delivery back-off is not cut short. */
 		sd_event_source_set_time_relative(r->sync_timer, 1000000);
 		sd_event_source_set_enabled(r->sync_timer, SD_EVENT_ONESHOT);
+		/* The current state still goes, from memory (report_kick). */
+		report_kick(r);
 		return 0;
 	}
 	if (r->sync_failing)
@@ -338,8 +343,12 @@ report_schedule_retry(struct report *r, int64_t retry_after)
 	sd_event_source_set_enabled(r->retry_timer, SD_EVENT_ONESHOT);
 }
 
-/* Writes the ack kept in memory; on failure backs off (the caller must not
- * kick) and keeps it, so an acknowledged batch is never sent again. */
+/*
+ * Writes the ack kept in memory. On failure (full or read-only disk) it
+ * stays in memory, so the acknowledged batch is not sent again (report_kick
+ * reads after it) while delivery goes on, and the write is retried on its
+ * own timer, 1 s doubling to 5 minutes.
+ */
 static int
 report_persist_ack(struct report *r)
 {
@@ -352,13 +361,34 @@ report_persist_ack(struct report *r)
 			    "%llu: %s; kept in memory, retried with back-off",
 			    (unsigned long long)r->ack_pending, strerror(-rc));
 		r->ack_failing = true;
-		report_schedule_retry(r, -1);
+		r->ack_backoff_usec = r->ack_backoff_usec == 0 ? 1000000 :
+		    r->ack_backoff_usec * 2;
+		if (r->ack_backoff_usec > REPORT_BACKOFF_MAX_USEC)
+			r->ack_backoff_usec = REPORT_BACKOFF_MAX_USEC;
+		sd_event_source_set_time_relative(r->ack_timer,
+		    r->ack_backoff_usec);
+		sd_event_source_set_enabled(r->ack_timer, SD_EVENT_ONESHOT);
 		return rc;
 	}
 	if (r->ack_failing)
 		log_info("spool: acks recorded again");
 	r->ack_failing = false;
+	r->ack_backoff_usec = 0;
 	r->ack_pending = 0;
+	sd_event_source_set_enabled(r->ack_timer, SD_EVENT_OFF);
+	return 0;
+}
+
+static int
+report_on_ack_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct report *r = userdata;
+
+	(void)s;
+	(void)usec;
+	if (r->spool != NULL && r->ack_pending != 0 &&
+	    report_persist_ack(r) == 0)
+		report_kick(r);
 	return 0;
 }
 
@@ -372,10 +402,34 @@ report_on_retry(sd_event_source *s, uint64_t usec, void *userdata)
 	r->backing_off = false;
 	if (r->spool == NULL)
 		return 0;
-	if (r->ack_pending != 0 && report_persist_ack(r) < 0)
-		return 0;
 	report_kick(r);
 	return 0;
+}
+
+/*
+ * The spool cannot take reports (full or failing disk) and everything
+ * durable is delivered: the newest heartbeat, queued in memory, goes
+ * straight to the portal so that the host and its state (its disk alert)
+ * stay visible. Its seq was given by the spool and is above everything
+ * durable, so it collides with nothing; the portal's ack of it is not
+ * recorded past what is durable, and once the disk takes the queue the
+ * heartbeat is sent again, an identical retry the portal acknowledges.
+ */
+static void
+report_add_direct(struct report *r, json_t *batch)
+{
+	json_t *hb = spool_queued_last(r->spool, "heartbeat");
+	uint64_t seq;
+
+	if (hb == NULL)
+		return;
+	seq = (uint64_t)json_integer_value(json_object_get(hb, "seq"));
+	if (seq <= r->direct_sent) {
+		json_decref(hb);
+		return;
+	}
+	r->direct_sent = seq;
+	json_array_append_new(batch, hb);
 }
 
 static void
@@ -390,6 +444,9 @@ report_kick(struct report *r)
 	spool_stats(r->spool, &st);
 	batch = spool_read(r->spool, st.acked > r->ack_pending ? st.acked :
 	    r->ack_pending, r->batch_limit, REPORT_BATCH_BYTES);
+	if (batch != NULL && json_array_size(batch) == 0 && st.pending > 0 &&
+	    r->sync_failing)
+		report_add_direct(r, batch);
 	if (batch == NULL || json_array_size(batch) == 0) {
 		json_decref(batch);
 		return;
@@ -522,6 +579,13 @@ report_failed(struct report *r, json_t *msg)
 static void
 report_acked(struct report *r, uint64_t ack)
 {
+	struct spool_stats st;
+
+	/* A heartbeat sent from memory is acknowledged past what is
+	 * durable: only what the spool holds can be recorded. */
+	spool_stats(r->spool, &st);
+	if (ack > st.next_seq - 1 - st.pending)
+		ack = st.next_seq - 1 - st.pending;
 	if (r->suspect_last != 0 && ack >= r->suspect_last) {
 		r->suspect_last = 0;
 		r->batch_limit = REPORT_BATCH_MAX;
@@ -529,8 +593,9 @@ report_acked(struct report *r, uint64_t ack)
 		r->batch_limit = REPORT_BATCH_MAX;
 	if (ack > r->ack_pending)
 		r->ack_pending = ack;
-	if (report_persist_ack(r) < 0)
-		return;
+	/* On failure the ack waits in memory, on its own timer. */
+	if (!r->ack_failing)
+		report_persist_ack(r);
 	report_kick(r);
 }
 
@@ -839,6 +904,8 @@ report_new(sd_event *event, struct sched *sched, const struct config *cfg,
 	if (sd_event_add_defer(event, &r->sync_defer, report_on_sync, r) < 0 ||
 	    sd_event_add_time(event, &r->sync_timer, CLOCK_MONOTONIC,
 	    UINT64_MAX, 0, report_on_sync_timer, r) < 0 ||
+	    sd_event_add_time(event, &r->ack_timer, CLOCK_MONOTONIC,
+	    UINT64_MAX, 0, report_on_ack_timer, r) < 0 ||
 	    sd_event_add_time(event, &r->retry_timer, CLOCK_MONOTONIC,
 	    UINT64_MAX, 0, report_on_retry, r) < 0 ||
 	    sd_event_add_time(event, &r->restart_timer, CLOCK_MONOTONIC,
@@ -902,6 +969,7 @@ report_free(struct report *r)
 	sd_event_source_disable_unref(r->child_src);
 	sd_event_source_disable_unref(r->sync_defer);
 	sd_event_source_disable_unref(r->sync_timer);
+	sd_event_source_disable_unref(r->ack_timer);
 	sd_event_source_disable_unref(r->retry_timer);
 	sd_event_source_disable_unref(r->restart_timer);
 	sd_event_source_disable_unref(r->beat_timer);

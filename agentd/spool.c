@@ -59,6 +59,8 @@ struct spool {
 	uint64_t	 dropped;
 	bool		 over;		/* in an over-the-bound episode */
 	bool		 refusing;	/* routine appends refused, logged */
+	bool		 dir_failing;	/* removed, not recreated, logged */
+	bool		 write_failing;	/* spool_sync failing, logged */
 
 	struct segment	*segs;
 	size_t		 nsegs, segcap;
@@ -582,6 +584,70 @@ spool_recover(struct spool *s)
 	return 0;
 }
 
+/*
+ * The directory was removed under us (rm -rf, a cleanup script): every
+ * open would fail, or worse, succeed in a deleted directory. Recreate it,
+ * 0700, and carry on with what memory holds: the queue and the numbering.
+ * The watermark goes to the highest seq used, so that no seq of a lost
+ * report is ever reused. Returns 0 (nothing to do, or recreated) or -errno.
+ */
+static int
+spool_check_dir(struct spool *s)
+{
+	char text[32];
+	struct stat st;
+	uint64_t lost = 0, top;
+	size_t i;
+	int fd, r;
+
+	if (s->dfd != -1 && fstat(s->dfd, &st) == 0 && st.st_nlink > 0)
+		return 0;
+	for (i = 0; i < s->nsegs; i++)
+		lost += s->segs[i].unacked;
+	if (mkdir(s->dir, 0700) == -1 && errno != EEXIST) {
+		r = -errno;
+		if (!s->dir_failing)
+			log_warn("spool: %s was removed and cannot be "
+			    "recreated", s->dir);
+		s->dir_failing = true;
+		return r;
+	}
+	if ((fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fchmod(fd, 0700) == -1) {
+		r = -errno;
+		if (!s->dir_failing)
+			log_warn("spool: %s", s->dir);
+		s->dir_failing = true;
+		if (fd != -1)
+			close(fd);
+		return r;
+	}
+	if (s->curfd != -1)
+		close(s->curfd);
+	s->curfd = -1;
+	if (s->dfd != -1)
+		close(s->dfd);
+	s->dfd = fd;
+	s->nsegs = 0;
+	s->bytes = 0;
+	top = s->next_seq - 1 - (s->qlen - s->qhead);
+	if (top > s->acked) {
+		snprintf(text, sizeof(text), "%" PRIu64 "\n", top);
+		if ((r = sysfile_write_atomic(s->dir, ACKED_FILE, text,
+		    0600)) < 0) {
+			log_warnx("spool: %s/" ACKED_FILE ": %s", s->dir,
+			    strerror(-r));
+			return r;
+		}
+		s->acked = top;
+	}
+	s->dir_failing = false;
+	log_warnx("spool: %s was removed while running: recreated (0700); "
+	    "%" PRIu64 " unacknowledged reports in it are lost, numbering "
+	    "goes on after seq %" PRIu64, s->dir, lost, s->acked);
+	return 0;
+}
+
 int
 spool_open(const char *dir, uint64_t max_bytes, struct spool **sp)
 {
@@ -633,6 +699,25 @@ spool_close(struct spool *s)
 	free(s);
 }
 
+/* Drops the oldest queued routine report; false if there is none. */
+static bool
+spool_drop_queued(struct spool *s)
+{
+	size_t i;
+
+	for (i = s->qhead; i < s->qlen; i++)
+		if (!s->q[i].important)
+			break;
+	if (i == s->qlen)
+		return false;
+	s->qbytes -= s->q[i].len;
+	free(s->q[i].line);
+	memmove(&s->q[i], &s->q[i + 1], (s->qlen - i - 1) * sizeof(s->q[0]));
+	s->qlen--;
+	s->dropped++;
+	return true;
+}
+
 uint64_t
 spool_append(struct spool *s, const char *kind, double time, json_t *payload,
     bool important)
@@ -667,6 +752,11 @@ spool_append(struct spool *s, const char *kind, double time, json_t *payload,
 	}
 	/* A disk full for long must not fill memory instead: the queue
 	 * obeys the same bound, and only routine reports give way. */
+	/* The newest state is worth more than an older one: make room by
+	 * dropping the oldest queued routine reports first. */
+	while (!important && s->max_bytes != 0 &&
+	    s->qbytes + len + 1 > s->max_bytes && spool_drop_queued(s))
+		;
 	if (!important && s->max_bytes != 0 &&
 	    s->qbytes + len + 1 > s->max_bytes) {
 		if (!s->refusing)
@@ -948,6 +1038,8 @@ spool_sync(struct spool *s)
 	size_t n, i;
 	int r;
 
+	if (s->qhead < s->qlen && (r = spool_check_dir(s)) < 0)
+		return r;
 	while (s->qhead < s->qlen) {
 		if ((r = spool_segment_for(s, s->q[s->qhead].len)) < 0)
 			return r;
@@ -964,7 +1056,10 @@ spool_sync(struct spool *s)
 			r = -errno;
 		if (r < 0) {
 			errno = -r;
-			log_warn("spool: writing %zu reports", n);
+			/* Once per episode: the caller retries every second. */
+			if (!s->write_failing)
+				log_warn("spool: writing %zu reports", n);
+			s->write_failing = true;
 			/* No partial record may stay behind to be read as
 			 * durable, nor be cut as torn after a crash. */
 			if (ftruncate(s->curfd, (off_t)seg->bytes) == -1)
@@ -982,6 +1077,7 @@ spool_sync(struct spool *s)
 		s->bytes += add;
 	}
 	s->qhead = s->qlen = 0;
+	s->write_failing = false;
 	if (s->refusing) {
 		log_info("spool: queue written: routine reports accepted "
 		    "again");
@@ -1010,6 +1106,8 @@ spool_read(struct spool *s, uint64_t after, size_t max_reports,
 	bool important, full = false;
 	int fd, r = 0;
 
+	if (spool_check_dir(s) < 0)
+		return NULL;
 	arr = json_array();
 	floor = after > s->acked ? after : s->acked;
 	for (i = 0; i < s->nsegs && !full && max_reports > 0; i++) {
@@ -1069,6 +1167,8 @@ spool_ack(struct spool *s, uint64_t ack)
 	size_t i;
 	int fd, r;
 
+	if ((r = spool_check_dir(s)) < 0)
+		return r;
 	durable = s->next_seq - 1 - (s->qlen - s->qhead);
 	if (ack > durable) {
 		log_warnx("spool: the portal acknowledged seq %" PRIu64
@@ -1115,6 +1215,28 @@ spool_ack(struct spool *s, uint64_t ack)
 	if (removed)
 		return spool_fsync_dir(s);
 	return 0;
+}
+
+json_t *
+spool_queued_last(struct spool *s, const char *kind)
+{
+	const char *k;
+	uint64_t seq;
+	bool important;
+	size_t i;
+	json_t *o;
+
+	for (i = s->qlen; i > s->qhead; i--) {
+		o = record_parse(s->q[i - 1].line, s->q[i - 1].len - 1, &seq,
+		    &important);
+		k = json_string_value(json_object_get(o, "kind"));
+		if (k != NULL && strcmp(k, kind) == 0) {
+			json_object_del(o, "important");
+			return o;
+		}
+		json_decref(o);
+	}
+	return NULL;
 }
 
 int

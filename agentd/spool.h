@@ -69,6 +69,11 @@ json_t	*spool_read(struct spool *s, uint64_t after, size_t max_reports,
 int	spool_ack(struct spool *s, uint64_t ack);
 void	spool_stats(const struct spool *s, struct spool_stats *st);
 /*
+ * The newest report of that kind still queued in memory (not durable: the
+ * disk is full or failing), as spool_read gives it, or NULL. New reference.
+ */
+json_t	*spool_queued_last(struct spool *s, const char *kind);
+/*
  * After a sequence conflict (the portal already holds other reports up to
  * base: the spool was lost or restored while the identity stayed): gives
  * every unacknowledged report, in order, the seqs base + 1, base + 2, ...
