@@ -54,8 +54,8 @@ fleet_host_row(struct store *s, sqlite3_stmt *row, json_t **out)
 	int rc;
 
 	*out = NULL;
-	counts = json_pack("{s:i, s:i, s:i, s:i, s:i}", "OK", 0, "WARNING", 0,
-	    "CRITICAL", 0, "UNKNOWN", 0, "PENDING", 0);
+	counts = json_pack("{s:i, s:i, s:i, s:i}", "OK", 0, "WARNING", 0,
+	    "CRITICAL", 0, "UNKNOWN", 0);
 	if ((st = store_stmt(s, cnt)) == NULL) {
 		json_decref(counts);
 		return -EIO;
