@@ -1257,7 +1257,8 @@ spool_renumber(struct spool *s, uint64_t base, size_t *np,
 
 	*np = 0;
 	*old_firstp = 0;
-	if (s->qhead < s->qlen && (r = spool_sync(s)) < 0)
+	if ((r = spool_check_dir(s)) < 0 ||
+	    (s->qhead < s->qlen && (r = spool_sync(s)) < 0))
 		return r;
 	if (base < s->acked)
 		base = s->acked;

@@ -723,6 +723,75 @@ test_renumber_crash(void **state)
 	spool_close(s);
 }
 
+/* The directory removed under a running spool: recreated 0700 at the
+ * next sync, numbering goes on, no seq of the lost reports is reused. */
+static void
+test_dir_removed(void **state)
+{
+	struct tmp *t = *state;
+	struct spool_stats st;
+	struct spool *s;
+	struct stat sb;
+	uint64_t *seqs;
+	size_t n;
+
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	append(s, true);
+	append(s, true);
+	append(s, false);
+	assert_int_equal(spool_sync(s), 0);
+	assert_int_equal(spool_ack(s, 1), 0);
+	testutil_rm_rf(t->spool);
+	assert_int_equal(append(s, true), 4);
+	assert_int_equal(spool_sync(s), 0);
+	assert_int_equal(stat(t->spool, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	spool_stats(s, &st);
+	assert_int_equal(st.acked, 3);
+	assert_int_equal(st.depth, 1);
+	seqs = read_all(s, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(seqs[0], 4);
+	free(seqs);
+	spool_close(s);
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	spool_stats(s, &st);
+	assert_int_equal(st.next_seq, 5);
+	spool_close(s);
+}
+
+/* Reports waiting in memory (the disk cannot take them) stay within the
+ * bound by giving up the oldest routine ones, so the newest heartbeat is
+ * always there to be sent from memory. */
+static void
+test_queue_keeps_newest(void **state)
+{
+	struct tmp *t = *state;
+	struct spool_stats st;
+	struct spool *s;
+	json_t *hb;
+	size_t i;
+
+	assert_int_equal(spool_open(t->spool, 3 * (PAD + 100), &s), 0);
+	assert_null(spool_queued_last(s, "heartbeat"));
+	append(s, true);
+	for (i = 0; i < 5; i++)
+		append(s, false);
+	spool_stats(s, &st);
+	assert_true(st.pending < 6);
+	assert_true(st.dropped > 0);
+	hb = spool_queued_last(s, "heartbeat");
+	assert_non_null(hb);
+	assert_int_equal(json_integer_value(json_object_get(hb, "seq")), 6);
+	assert_null(json_object_get(hb, "important"));
+	json_decref(hb);
+	hb = spool_queued_last(s, "state_change");
+	assert_non_null(hb);
+	assert_int_equal(json_integer_value(json_object_get(hb, "seq")), 1);
+	json_decref(hb);
+	spool_close(s);
+}
+
 static void
 test_bad_watermark(void **state)
 {
@@ -767,6 +836,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_renumber,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renumber_crash,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dir_removed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_keeps_newest,
 		    setup, teardown),
 	};
 
