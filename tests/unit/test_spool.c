@@ -792,6 +792,56 @@ test_queue_keeps_newest(void **state)
 	spool_close(s);
 }
 
+/*
+ * A segment rewrite (shedding) whose temp file hits RLIMIT_FSIZE part-way:
+ * the first write is short, the next one fails with EFBIG, and EFBIG is
+ * what is reported, not a stale errno from before the short write.
+ */
+static void
+test_rewrite_short_write(void **state)
+{
+	struct tmp *t = *state;
+	struct rlimit old, lim;
+	struct spool *s;
+	char logpath[128], *text;
+	size_t i, len;
+	int saved, fd;
+
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	for (i = 0; i < 1100; i++)
+		append(s, i % 2 == 0);
+	assert_int_equal(spool_sync(s), 0);
+	spool_close(s);
+
+	snprintf(logpath, sizeof(logpath), "%s/log", t->dir);
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved != -1 && fd != -1);
+	dup2(fd, 2);
+	close(fd);
+	assert_int_equal(spool_open(t->spool, 512 * 1024, &s), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 100 * 1024 + PAD / 2;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	errno = ENOTTY;		/* what a stale errno would say */
+	append(s, true);
+	assert_int_equal(spool_sync(s), 0);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	spool_close(s);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	text = testutil_slurp(logpath, &len);
+	assert_non_null(text);
+	assert_contains(text, ".tmp: write: File too large");
+	if (strstr(text, "Inappropriate ioctl") != NULL)
+		fail_msg("a stale errno reported: %s", text);
+	free(text);
+}
+
 static void
 test_bad_watermark(void **state)
 {
@@ -840,6 +890,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_dir_removed,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_keeps_newest,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rewrite_short_write,
 		    setup, teardown),
 	};
 
