@@ -61,7 +61,7 @@ struct report {
 	 * it, batches stay narrowed around the report that was refused. */
 	uint64_t		 suspect_last;
 	/* An ack the portal gave that the spool could not persist yet: not
-	 * resent, and written again from the retry timer. */
+	 * resent, and written again from ack_timer. */
 	uint64_t		 ack_pending;
 	uint64_t		 direct_sent;	/* last heartbeat sent from memory */
 	sd_event_source		*retry_timer;	/* delivery back-off */
@@ -74,6 +74,7 @@ struct report {
 	sd_event_source		*inventory_timer;
 	sd_event_source		*spool_timer;	/* spool_open retry */
 	uint64_t		 spool_retry_usec;
+	bool			 spool_failed;
 	uint64_t		 spool_max_bytes;
 	/* status */
 	uint64_t		 last_delivery;	/* realtime usec */
@@ -487,6 +488,7 @@ report_conflict(struct report *r, uint64_t ack, const char *text)
 		return;
 	}
 	r->ack_pending = 0;	/* of the old numbering */
+	r->direct_sent = 0;
 	r->suspect_last = 0;
 	r->batch_limit = REPORT_BATCH_MAX;
 	if (n == 0 || r->conflicts++ > 0) {
@@ -859,6 +861,7 @@ report_open_spool(struct report *r)
 		    strerror(-rc));
 		snprintf(r->last_error, sizeof(r->last_error), "spool %s: %s",
 		    dir, strerror(-rc));
+		r->spool_failed = true;
 		r->spool_retry_usec = r->spool_retry_usec == 0 ? 1000000 :
 		    r->spool_retry_usec * 2;
 		if (r->spool_retry_usec > REPORT_BACKOFF_MAX_USEC)
@@ -867,11 +870,15 @@ report_open_spool(struct report *r)
 		    r->spool_retry_usec);
 		sd_event_source_set_enabled(r->spool_timer, SD_EVENT_ONESHOT);
 	} else {
-		if (r->spool_retry_usec != 0) {
+		r->spool_retry_usec = 0;
+		if (r->spool_failed) {
 			log_info("spool: %s open", dir);
 			r->last_error[0] = '\0';
+			r->spool_failed = false;
+			/* The one made at start was lost: make it again. */
+			report_on_inventory(r->inventory_timer,
+			    collect_now(CLOCK_MONOTONIC), r);
 		}
-		r->spool_retry_usec = 0;
 		report_kick(r);
 	}
 	free(dir);

@@ -29,6 +29,7 @@ rm -f "$T/state/spool"
 wait_until 30 test -d "$T/state/spool" || fail "the spool was not tried again"
 wait_until 20 sh -c '[ -s "'"$T"'/fake.seqs" ]' ||
     fail "no report delivered once the spool opened"
-grep -q 'heartbeat' "$T/fake.seqs" || fail "no heartbeat delivered"
+wait_until 20 grep -q heartbeat "$T/fake.seqs" || fail "no heartbeat delivered"
+grep -q inventory "$T/fake.seqs" || fail "no inventory once the spool opened"
 stop_agentd || fail "agentd exited $? on SIGTERM"
 exit 0
