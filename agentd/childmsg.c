@@ -70,9 +70,9 @@ int
 childmsg_check(json_t *msg, char *err, size_t errlen)
 {
 	const char *t, *error, *http;
-	json_int_t id, ack;
+	json_int_t id, ack, retry_after;
 	json_t *cmds, *c;
-	int ok, status, retry_after, skipped;
+	int ok, status, skipped;
 	json_error_t jerr;
 	size_t i;
 
@@ -91,18 +91,22 @@ childmsg_check(json_t *msg, char *err, size_t errlen)
 		return -EBADMSG;
 	}
 	if (!ok) {
-		/* Six pairs: t, id, ok, status, retry_after, error. */
+		/* Six or seven pairs: t, id, ok, status, retry_after, error,
+		 * and ack on a sequence conflict (409). */
+		ack = -1;
 		if (json_unpack_ex(msg, &jerr, JSON_STRICT,
-		    "{s:s, s:I, s:b, s:i, s:i, s:s}", "t", &t, "id", &id, "ok",
-		    &ok, "status", &status, "retry_after", &retry_after,
-		    "error", &error) < 0) {
+		    "{s:s, s:I, s:b, s:i, s:I, s:s, s?I}", "t", &t, "id", &id,
+		    "ok", &ok, "status", &status, "retry_after", &retry_after,
+		    "error", &error, "ack", &ack) < 0) {
 			snprintf(err, errlen, "%s", jerr.text);
 			return -EBADMSG;
 		}
 		if (status < 0 || status > 999 || retry_after < -1 ||
-		    strlen(error) > CHILDMSG_ERROR_MAX) {
-			snprintf(err, errlen, "status, retry_after or error out "
-			    "of bounds");
+		    strlen(error) > CHILDMSG_ERROR_MAX ||
+		    (json_object_get(msg, "ack") != NULL &&
+		    (status != 409 || ack < 0))) {
+			snprintf(err, errlen, "status, retry_after, error or "
+			    "ack out of bounds");
 			return -EBADMSG;
 		}
 		return 0;

@@ -10,10 +10,12 @@
 
 #include <jansson.h>
 
+#include "reply.h"
+
 /* The largest frame agentd reads from the reporter: a reply body is at most
  * REPLY_BODY_MAX (1 MiB); the frame adds a little around it. */
 #define CHILDMSG_FRAME_MAX	(2 * 1024 * 1024)
-#define CHILDMSG_ID_MAX		128	/* a command id, bytes */
+#define CHILDMSG_ID_MAX		REPLY_COMMAND_ID_MAX	/* bytes */
 #define CHILDMSG_TYPE_MAX	64	/* a command type, bytes */
 #define CHILDMSG_ERROR_MAX	1024	/* an error text, bytes */
 #define CHILDMSG_ARGS_DEPTH	8	/* nesting inside a command's args */

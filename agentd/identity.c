@@ -306,7 +306,8 @@ int
 identity_load(const char *state_dir, struct identity **idp, char *err,
     size_t errlen)
 {
-	char *buf = NULL, why[512];
+	char *buf = NULL, why[512], path[PATH_MAX];
+	struct stat st;
 	size_t len;
 	bool trunc;
 	int r;
@@ -314,6 +315,17 @@ identity_load(const char *state_dir, struct identity **idp, char *err,
 	*idp = NULL;
 	if (errlen > 0)
 		err[0] = '\0';
+	/* The credential in it is as good as a password: a file others can
+	 * read is refused, as OpenSSH refuses an unprotected private key. */
+	snprintf(path, sizeof(path), "%s/%s", state_dir, IDENTITY_FILE);
+	if (stat(path, &st) == 0 && (st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "%s: UNPROTECTED IDENTITY FILE: mode %04o "
+		    "lets group or others read the agent's credential; "
+		    "refused. Fix: chmod 600 %s (and re-enrol if others may "
+		    "have read it)", path, (unsigned)(st.st_mode & 07777),
+		    path);
+		return -EINVAL;
+	}
 	r = sysfile_read(state_dir, IDENTITY_FILE, IDENTITY_FILE_MAX + 1, &buf,
 	    &len, &trunc);
 	if (r == -ENOENT)

@@ -23,6 +23,7 @@
 #define MSGID_CREDENTIAL_REFUSED "e4d3c2b1a0f94e8d7c6b5a4f3e2d1c0b"
 #define MSGID_REPORT_REFUSED	"6a5b4c3d2e1f40a9b8c7d6e5f4a3b2c1"
 #define MSGID_SPOOL_FAILED	"b2c3d4e5f6a748b9c0d1e2f3a4b5c6d7"
+#define MSGID_SEQUENCE_RESET	"0f3e9a7c5b1d4e28a6c4f2b0d8e6a4c2"
 
 enum log_target {
 	LOG_TARGET_AUTO,	/* journald if its socket exists, else stderr */

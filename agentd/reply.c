@@ -71,3 +71,30 @@ reply_parse(const char *body, size_t len, uint64_t *ack, json_t **commands,
 	json_decref(root);
 	return 0;
 }
+
+int64_t
+reply_retry_after(int64_t seconds)
+{
+	if (seconds < 0)
+		return -1;
+	return seconds > REPLY_RETRY_AFTER_MAX ? REPLY_RETRY_AFTER_MAX :
+	    seconds;
+}
+
+int
+reply_parse_conflict(const char *body, size_t len, uint64_t *ack)
+{
+	json_t *root, *a;
+	int r = -EBADMSG;
+
+	if (len > REPLY_BODY_MAX)
+		return -EBADMSG;
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	a = json_object_get(root, "ack");
+	if (json_is_integer(a) && json_integer_value(a) >= 0) {
+		*ack = (uint64_t)json_integer_value(a);
+		r = 0;
+	}
+	json_decref(root);
+	return r;
+}

@@ -57,17 +57,33 @@ struct report {
 	bool			 in_flight;
 	json_int_t		 batch_id;
 	uint64_t		 batch_first, batch_last;
-	size_t			 batch_limit;
-	sd_event_source		*retry_timer;
+	size_t			 batch_n, batch_limit;
+	/* The last seq of a batch refused with 400/413: until the ack passes
+	 * it, batches stay narrowed around the report that was refused. */
+	uint64_t		 suspect_last;
+	/* An ack the portal gave that the spool could not persist yet: not
+	 * resent, and written again from ack_timer. */
+	uint64_t		 ack_pending;
+	uint64_t		 direct_sent;	/* last heartbeat sent from memory */
+	sd_event_source		*retry_timer;	/* delivery back-off */
+	sd_event_source		*ack_timer;	/* ack write retry */
+	uint64_t		 ack_backoff_usec;
 	uint64_t		 backoff_usec;
 	bool			 backing_off;
 	/* timers */
-	sd_event_source		*sync_defer, *beat_timer, *inventory_timer;
+	sd_event_source		*sync_defer, *sync_timer, *beat_timer;
+	sd_event_source		*inventory_timer;
+	sd_event_source		*spool_timer;	/* spool_open retry */
+	uint64_t		 spool_retry_usec;
+	bool			 spool_failed;
+	uint64_t		 spool_max_bytes;
 	/* status */
 	uint64_t		 last_delivery;	/* realtime usec: shown */
 	uint64_t		 last_delivery_mono; /* for its age */
 	char			 last_error[512];
 	bool			 sync_failing;
+	bool			 ack_failing;
+	unsigned		 conflicts;	/* 409s since the last success */
 	/* commands */
 	char			*recent[REPORT_RECENT_CMDS];
 	size_t			 nrecent;
@@ -75,6 +91,7 @@ struct report {
 };
 
 static void report_kick(struct report *);
+static void report_acked(struct report *, uint64_t);
 static void report_start_child(struct report *);
 
 static void
@@ -99,15 +116,19 @@ report_on_sync(sd_event_source *s, void *userdata)
 	int rc;
 
 	(void)s;
+	if (r->spool == NULL)
+		return 0;
 	if ((rc = spool_sync(r->spool)) < 0) {
 		if (!r->sync_failing)
 			log_event(LOG_ERR, MSGID_SPOOL_FAILED, NULL, 0,
 			    "spool: cannot make reports durable: %s; they stay "
 			    "queued in memory and are retried", strerror(-rc));
 		r->sync_failing = true;
-		/* Retry from the retry path's clock rather than spinning. */
-		sd_event_source_set_time_relative(r->retry_timer, 1000000);
-		sd_event_source_set_enabled(r->retry_timer, SD_EVENT_ONESHOT);
+		/* Its own timer: the delivery back-off is not cut short. */
+		sd_event_source_set_time_relative(r->sync_timer, 1000000);
+		sd_event_source_set_enabled(r->sync_timer, SD_EVENT_ONESHOT);
+		/* The current state still goes, from memory (report_kick). */
+		report_kick(r);
 		return 0;
 	}
 	if (r->sync_failing)
@@ -135,7 +156,9 @@ report_on_beat(sd_event_source *s, uint64_t usec, void *userdata)
 	struct spool_stats st;
 	uint64_t interval;
 
-	spool_stats(r->spool, &st);
+	memset(&st, 0, sizeof(st));
+	if (r->spool != NULL)
+		spool_stats(r->spool, &st);
 	report_append(r, "heartbeat", json_pack("{s:{s:s, s:I, s:I}, s:o}",
 	    "agent", "version", AGENTD_VERSION, "uptime",
 	    (json_int_t)(collect_now(CLOCK_MONOTONIC) / 1000000), "spool_depth",
@@ -282,10 +305,34 @@ report_command(struct report *r, json_t *cmd)
 		    log_escape(detail, sizeof(detail), type));
 }
 
+static int
+report_on_sync_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	(void)s;
+	(void)usec;
+	return report_on_sync(NULL, userdata);
+}
+
 /* ---- sending ---- */
 
+uint64_t
+report_retry_delay(uint64_t backoff_usec, int64_t retry_after, long rnd)
+{
+	uint64_t delay;
+
+	/* Jitter: a fleet that lost its portal must not come back at once. */
+	delay = backoff_usec / 2 + (uint64_t)rnd % (backoff_usec / 2 + 1);
+	/* Retry-After comes from the network: a portal (or anything in
+	 * between) must not be able to stop delivery for good. */
+	if (retry_after > REPORT_RETRY_AFTER_MAX)
+		retry_after = REPORT_RETRY_AFTER_MAX;
+	if (retry_after > 0 && (uint64_t)retry_after * 1000000 > delay)
+		delay = (uint64_t)retry_after * 1000000;
+	return delay;
+}
+
 static void
-report_schedule_retry(struct report *r, long retry_after)
+report_schedule_retry(struct report *r, int64_t retry_after)
 {
 	uint64_t delay;
 
@@ -293,14 +340,59 @@ report_schedule_retry(struct report *r, long retry_after)
 	    r->backoff_usec * 2;
 	if (r->backoff_usec > REPORT_BACKOFF_MAX_USEC)
 		r->backoff_usec = REPORT_BACKOFF_MAX_USEC;
-	/* Jitter: a fleet that lost its portal must not come back at once. */
-	delay = r->backoff_usec / 2 + (uint64_t)random() %
-	    (r->backoff_usec / 2 + 1);
-	if (retry_after > 0 && (uint64_t)retry_after * 1000000 > delay)
-		delay = (uint64_t)retry_after * 1000000;
+	delay = report_retry_delay(r->backoff_usec, retry_after, random());
 	r->backing_off = true;
 	sd_event_source_set_time_relative(r->retry_timer, delay);
 	sd_event_source_set_enabled(r->retry_timer, SD_EVENT_ONESHOT);
+}
+
+/*
+ * Writes the ack kept in memory. On failure (full or read-only disk) it
+ * stays in memory, so the acknowledged batch is not sent again (report_kick
+ * reads after it) while delivery goes on, and the write is retried on its
+ * own timer, 1 s doubling to 5 minutes.
+ */
+static int
+report_persist_ack(struct report *r)
+{
+	int rc;
+
+	if ((rc = spool_ack(r->spool, r->ack_pending)) < 0) {
+		if (!r->ack_failing)
+			log_event(LOG_ERR, MSGID_SPOOL_FAILED, NULL, 0,
+			    "spool: cannot record the portal's ack of seq "
+			    "%llu: %s; kept in memory, retried with back-off",
+			    (unsigned long long)r->ack_pending, strerror(-rc));
+		r->ack_failing = true;
+		r->ack_backoff_usec = r->ack_backoff_usec == 0 ? 1000000 :
+		    r->ack_backoff_usec * 2;
+		if (r->ack_backoff_usec > REPORT_BACKOFF_MAX_USEC)
+			r->ack_backoff_usec = REPORT_BACKOFF_MAX_USEC;
+		sd_event_source_set_time_relative(r->ack_timer,
+		    r->ack_backoff_usec);
+		sd_event_source_set_enabled(r->ack_timer, SD_EVENT_ONESHOT);
+		return rc;
+	}
+	if (r->ack_failing)
+		log_info("spool: acks recorded again");
+	r->ack_failing = false;
+	r->ack_backoff_usec = 0;
+	r->ack_pending = 0;
+	sd_event_source_set_enabled(r->ack_timer, SD_EVENT_OFF);
+	return 0;
+}
+
+static int
+report_on_ack_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct report *r = userdata;
+
+	(void)s;
+	(void)usec;
+	if (r->spool != NULL && r->ack_pending != 0 &&
+	    report_persist_ack(r) == 0)
+		report_kick(r);
+	return 0;
 }
 
 static int
@@ -311,12 +403,36 @@ report_on_retry(sd_event_source *s, uint64_t usec, void *userdata)
 	(void)s;
 	(void)usec;
 	r->backing_off = false;
-	if (r->sync_failing) {
-		report_on_sync(NULL, r);
+	if (r->spool == NULL)
 		return 0;
-	}
 	report_kick(r);
 	return 0;
+}
+
+/*
+ * The spool cannot take reports (full or failing disk) and everything
+ * durable is delivered: the newest heartbeat, queued in memory, goes
+ * straight to the portal so that the host and its state (its disk alert)
+ * stay visible. Its seq was given by the spool and is above everything
+ * durable, so it collides with nothing; the portal's ack of it is not
+ * recorded past what is durable, and once the disk takes the queue the
+ * heartbeat is sent again, an identical retry the portal acknowledges.
+ */
+static void
+report_add_direct(struct report *r, json_t *batch)
+{
+	json_t *hb = spool_queued_last(r->spool, "heartbeat");
+	uint64_t seq;
+
+	if (hb == NULL)
+		return;
+	seq = (uint64_t)json_integer_value(json_object_get(hb, "seq"));
+	if (seq <= r->direct_sent) {
+		json_decref(hb);
+		return;
+	}
+	r->direct_sent = seq;
+	json_array_append_new(batch, hb);
 }
 
 static void
@@ -325,15 +441,20 @@ report_kick(struct report *r)
 	struct spool_stats st;
 	json_t *batch, *msg, *last;
 
-	if (r->ipc == NULL || r->in_flight || r->backing_off || r->id == NULL)
+	if (r->ipc == NULL || r->in_flight || r->backing_off || r->id == NULL ||
+	    r->spool == NULL)
 		return;
 	spool_stats(r->spool, &st);
-	batch = spool_read(r->spool, st.acked, r->batch_limit,
-	    REPORT_BATCH_BYTES);
+	batch = spool_read(r->spool, st.acked > r->ack_pending ? st.acked :
+	    r->ack_pending, r->batch_limit, REPORT_BATCH_BYTES);
+	if (batch != NULL && json_array_size(batch) == 0 && st.pending > 0 &&
+	    r->sync_failing)
+		report_add_direct(r, batch);
 	if (batch == NULL || json_array_size(batch) == 0) {
 		json_decref(batch);
 		return;
 	}
+	r->batch_n = json_array_size(batch);
 	r->batch_first = (uint64_t)json_integer_value(json_object_get(
 	    json_array_get(batch, 0), "seq"));
 	last = json_array_get(batch, json_array_size(batch) - 1);
@@ -346,17 +467,74 @@ report_kick(struct report *r)
 	json_decref(msg);
 }
 
+/*
+ * The portal holds other reports under seqs we are sending (409): our
+ * spool was lost or restored while the identity stayed. Renumber what is
+ * unacknowledged after the portal's ack, say so loudly, send again.
+ */
+static void
+report_conflict(struct report *r, uint64_t ack, const char *text)
+{
+	char f_from[48], f_to[48], f_count[48];
+	const char *fields[3] = { f_from, f_to, f_count };
+	uint64_t old_first;
+	size_t n;
+	int rc;
+
+	if ((rc = spool_renumber(r->spool, ack, &n, &old_first)) < 0) {
+		snprintf(r->last_error, sizeof(r->last_error), "sequence "
+		    "conflict, cannot renumber the spool: %s", strerror(-rc));
+		log_event(LOG_ERR, MSGID_SPOOL_FAILED, NULL, 0, "%s",
+		    r->last_error);
+		report_schedule_retry(r, -1);
+		return;
+	}
+	r->ack_pending = 0;	/* of the old numbering */
+	r->direct_sent = 0;
+	r->suspect_last = 0;
+	r->batch_limit = REPORT_BATCH_MAX;
+	if (n == 0 || r->conflicts++ > 0) {
+		/* Nothing to renumber, or a conflict again right after one
+		 * (another agent with our identity?): not in a tight loop. */
+		snprintf(r->last_error, sizeof(r->last_error), "%s", text);
+		report_schedule_retry(r, -1);
+		if (n == 0)
+			return;
+	}
+	snprintf(f_from, sizeof(f_from), "SEQ_FROM=%llu",
+	    (unsigned long long)old_first);
+	snprintf(f_to, sizeof(f_to), "SEQ_TO=%llu",
+	    (unsigned long long)(ack + 1));
+	snprintf(f_count, sizeof(f_count), "COUNT=%zu", n);
+	log_event(LOG_ERR, MSGID_SEQUENCE_RESET, fields, 3, "sequence reset: "
+	    "the portal already holds other reports up to seq %llu (was the "
+	    "spool lost or restored from a snapshot?); %zu unacknowledged "
+	    "reports renumbered from seq %llu to %llu and sent again",
+	    (unsigned long long)ack, n, (unsigned long long)old_first,
+	    (unsigned long long)(ack + 1));
+	report_append(r, "sequence_reset", json_pack("{s:I, s:I, s:I}",
+	    "renumbered", (json_int_t)n, "old_first", (json_int_t)old_first,
+	    "new_first", (json_int_t)(ack + 1)), true);
+	report_kick(r);
+}
+
 static void
 report_failed(struct report *r, json_t *msg)
 {
 	const char *error = json_string_value(json_object_get(msg, "error"));
 	int status = (int)json_integer_value(json_object_get(msg, "status"));
-	long retry_after = (long)json_integer_value(json_object_get(msg,
+	int64_t retry_after = (int64_t)json_integer_value(json_object_get(msg,
 	    "retry_after"));
 	char text[512], field[64];
 	const char *fields[1] = { field };
 
 	log_escape(text, sizeof(text), error != NULL ? error : "unknown error");
+	if (status == 409 && json_is_integer(json_object_get(msg, "ack")) &&
+	    json_integer_value(json_object_get(msg, "ack")) >= 0) {
+		report_conflict(r, (uint64_t)json_integer_value(
+		    json_object_get(msg, "ack")), text);
+		return;
+	}
 	if ((status == 400 || status == 413) && r->batch_first == r->batch_last) {
 		/* The portal refuses this one report for good: keeping it would
 		 * block every later report behind it. */
@@ -365,13 +543,26 @@ report_failed(struct report *r, json_t *msg)
 		log_event(LOG_ERR, MSGID_REPORT_REFUSED, fields, 1,
 		    "portal refused report %llu (%s); dropped so later reports "
 		    "can flow", (unsigned long long)r->batch_first, text);
-		spool_ack(r->spool, r->batch_first);
-		r->batch_limit = REPORT_BATCH_MAX;
+		/* Another refused report may follow in the same range:
+		 * bisect the rest of it rather than go one by one. */
+		if (r->suspect_last > r->batch_first)
+			r->batch_limit = r->suspect_last - r->batch_first >
+			    REPORT_BATCH_MAX ? REPORT_BATCH_MAX :
+			    (size_t)(r->suspect_last - r->batch_first);
+		report_acked(r, r->batch_first);
+		return;
+	}
+	if ((status == 400 || status == 413) && r->batch_n > 1) {
+		/* Bisect: each refused batch halves, each accepted half
+		 * moves on at the same width, so the refused report is
+		 * found in about 2 log2(n) requests, without back-off (the
+		 * answer will not change by waiting). */
+		r->batch_limit = r->batch_n / 2;
+		if (r->suspect_last < r->batch_last)
+			r->suspect_last = r->batch_last;
 		report_kick(r);
 		return;
 	}
-	if (status == 400 || status == 413)
-		r->batch_limit = 1;	/* find the one report it refuses */
 	if (strcmp(r->last_error, text) != 0) {
 		snprintf(field, sizeof(field), "HTTP_STATUS=%d", status);
 		if (status == 401 || status == 404)
@@ -386,6 +577,30 @@ report_failed(struct report *r, json_t *msg)
 		snprintf(r->last_error, sizeof(r->last_error), "%s", text);
 	}
 	report_schedule_retry(r, retry_after);
+}
+
+/* The portal has everything up to ack: record it and send what follows. */
+static void
+report_acked(struct report *r, uint64_t ack)
+{
+	struct spool_stats st;
+
+	/* A heartbeat sent from memory is acknowledged past what is
+	 * durable: only what the spool holds can be recorded. */
+	spool_stats(r->spool, &st);
+	if (ack > st.next_seq - 1 - st.pending)
+		ack = st.next_seq - 1 - st.pending;
+	if (r->suspect_last != 0 && ack >= r->suspect_last) {
+		r->suspect_last = 0;
+		r->batch_limit = REPORT_BATCH_MAX;
+	} else if (r->suspect_last == 0)
+		r->batch_limit = REPORT_BATCH_MAX;
+	if (ack > r->ack_pending)
+		r->ack_pending = ack;
+	/* On failure the ack waits in memory, on its own timer. */
+	if (!r->ack_failing)
+		report_persist_ack(r);
+	report_kick(r);
 }
 
 /* A frame from the child: checked whole before any member is used
@@ -419,6 +634,7 @@ report_on_msg(struct ipc *ipc, json_t *msg, void *userdata)
 		log_info("delivering reports again (HTTP/%s)",
 		    json_string_value(json_object_get(msg, "http")));
 	r->last_error[0] = '\0';
+	r->conflicts = 0;
 	r->last_delivery = collect_now(CLOCK_REALTIME);
 	r->last_delivery_mono = collect_now(CLOCK_MONOTONIC);
 	r->restart_usec = 0;
@@ -438,10 +654,8 @@ report_on_msg(struct ipc *ipc, json_t *msg, void *userdata)
 		report_schedule_retry(r, -1);
 		return 0;
 	}
-	spool_ack(r->spool, ack > r->batch_last ? r->batch_last : ack);
 	r->backoff_usec = 0;
-	r->batch_limit = REPORT_BATCH_MAX;
-	report_kick(r);
+	report_acked(r, ack > r->batch_last ? r->batch_last : ack);
 	return 0;
 }
 
@@ -602,6 +816,16 @@ report_child_config(const struct identity *id, const struct config *cfg)
 	    "timeout", (int)cfg->request_timeout);
 }
 
+static void
+report_reset_retry(struct report *r)
+{
+	r->backoff_usec = 0;
+	r->backing_off = false;
+	r->batch_limit = REPORT_BATCH_MAX;
+	r->suspect_last = 0;
+	sd_event_source_set_enabled(r->retry_timer, SD_EVENT_OFF);
+}
+
 void
 report_apply(struct report *r, const struct config *cfg)
 {
@@ -614,11 +838,15 @@ report_apply(struct report *r, const struct config *cfg)
 	if (rc < 0 && rc != -ENOENT)
 		log_warnx("%s; not reporting", err);
 	conf = id != NULL ? report_child_config(id, cfg) : NULL;
+	/* A reload or a re-enrolment is the operator's word to try now:
+	 * whatever back-off or Retry-After was running ends here. */
+	report_reset_retry(r);
 	if (conf != NULL && r->child_config != NULL &&
 	    json_equal(conf, r->child_config)) {
 		json_decref(conf);
 		identity_free(r->id);
 		r->id = id;
+		report_kick(r);
 		return;
 	}
 	report_stop_child(r);
@@ -632,8 +860,6 @@ report_apply(struct report *r, const struct config *cfg)
 	}
 	log_info("reporting to %s as agent %s", id->portal, id->agent_id);
 	r->restart_usec = 0;
-	r->backoff_usec = 0;
-	r->batch_limit = REPORT_BATCH_MAX;
 	report_on_inventory(r->inventory_timer, collect_now(CLOCK_MONOTONIC),
 	    r);
 	if (r->pid == 0)
@@ -642,31 +868,78 @@ report_apply(struct report *r, const struct config *cfg)
 		r->restart_usec = 0;
 }
 
+/*
+ * Opens the spool. Monitoring never depends on it: on failure the checks
+ * keep running (agentctl status shows them), it is logged loudly and tried
+ * again, 1 s doubling to 5 minutes; reports made meanwhile are lost.
+ */
+static void
+report_open_spool(struct report *r)
+{
+	char *dir;
+	int rc;
+
+	xasprintf(&dir, "%s/spool", r->state_dir);
+	rc = spool_open(dir, r->spool_max_bytes, &r->spool);
+	if (rc < 0) {
+		log_event(LOG_ERR, MSGID_SPOOL_FAILED, NULL, 0,
+		    "spool: cannot open %s: %s; checks keep running, reports "
+		    "are not made until it opens (retrying)", dir,
+		    strerror(-rc));
+		snprintf(r->last_error, sizeof(r->last_error), "spool %s: %s",
+		    dir, strerror(-rc));
+		r->spool_failed = true;
+		r->spool_retry_usec = r->spool_retry_usec == 0 ? 1000000 :
+		    r->spool_retry_usec * 2;
+		if (r->spool_retry_usec > REPORT_BACKOFF_MAX_USEC)
+			r->spool_retry_usec = REPORT_BACKOFF_MAX_USEC;
+		sd_event_source_set_time_relative(r->spool_timer,
+		    r->spool_retry_usec);
+		sd_event_source_set_enabled(r->spool_timer, SD_EVENT_ONESHOT);
+	} else {
+		r->spool_retry_usec = 0;
+		if (r->spool_failed) {
+			log_info("spool: %s open", dir);
+			r->last_error[0] = '\0';
+			r->spool_failed = false;
+			/* The one made at start was lost: make it again. */
+			report_on_inventory(r->inventory_timer,
+			    collect_now(CLOCK_MONOTONIC), r);
+		}
+		report_kick(r);
+	}
+	free(dir);
+}
+
+static int
+report_on_spool_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	(void)s;
+	(void)usec;
+	report_open_spool(userdata);
+	return 0;
+}
+
 int
 report_new(sd_event *event, struct sched *sched, const struct config *cfg,
     const char *reporter_path, struct report **rp)
 {
 	struct report *r = xcalloc(1, sizeof(*r));
-	char *dir;
 	uint64_t now;
-	int rc;
 
 	r->event = sd_event_ref(event);
 	r->sched = sched;
 	r->state_dir = xstrdup(cfg->state_dir);
 	r->reporter_path = xstrdup(reporter_path);
 	r->batch_limit = REPORT_BATCH_MAX;
+	r->spool_max_bytes = (uint64_t)cfg->spool_max_mb * 1024 * 1024;
 	LIST_INIT(&r->cmds);
-	xasprintf(&dir, "%s/spool", cfg->state_dir);
-	rc = spool_open(dir, (uint64_t)cfg->spool_max_mb * 1024 * 1024,
-	    &r->spool);
-	free(dir);
-	if (rc < 0) {
-		report_free(r);
-		return rc;
-	}
 	sd_event_now(event, CLOCK_MONOTONIC, &now);
 	if (sd_event_add_defer(event, &r->sync_defer, report_on_sync, r) < 0 ||
+	    sd_event_add_time(event, &r->sync_timer, CLOCK_MONOTONIC,
+	    UINT64_MAX, 0, report_on_sync_timer, r) < 0 ||
+	    sd_event_add_time(event, &r->ack_timer, CLOCK_MONOTONIC,
+	    UINT64_MAX, 0, report_on_ack_timer, r) < 0 ||
 	    sd_event_add_time(event, &r->retry_timer, CLOCK_MONOTONIC,
 	    UINT64_MAX, 0, report_on_retry, r) < 0 ||
 	    sd_event_add_time(event, &r->restart_timer, CLOCK_MONOTONIC,
@@ -674,9 +947,12 @@ report_new(sd_event *event, struct sched *sched, const struct config *cfg,
 	    sd_event_add_time(event, &r->beat_timer, CLOCK_MONOTONIC,
 	    now + REPORT_FIRST_BEAT_USEC, 0, report_on_beat, r) < 0 ||
 	    sd_event_add_time(event, &r->inventory_timer, CLOCK_MONOTONIC,
-	    now + REPORT_INVENTORY_USEC, 0, report_on_inventory, r) < 0)
+	    now + REPORT_INVENTORY_USEC, 0, report_on_inventory, r) < 0 ||
+	    sd_event_add_time(event, &r->spool_timer, CLOCK_MONOTONIC,
+	    UINT64_MAX, 0, report_on_spool_timer, r) < 0)
 		fatalx("cannot set up the reporting timers");
 	sd_event_source_set_enabled(r->sync_defer, SD_EVENT_OFF);
+	report_open_spool(r);
 	report_apply(r, cfg);
 	*rp = r;
 	return 0;
@@ -688,7 +964,9 @@ report_status(struct report *r)
 	struct spool_stats st;
 	json_t *o = json_object();
 
-	spool_stats(r->spool, &st);
+	memset(&st, 0, sizeof(st));
+	if (r->spool != NULL)
+		spool_stats(r->spool, &st);
 	json_object_set_new(o, "enrolled", json_boolean(r->id != NULL));
 	if (r->id != NULL) {
 		json_object_set_new(o, "portal", json_string(r->id->portal));
@@ -727,10 +1005,13 @@ report_free(struct report *r)
 	report_reap_child(r);
 	sd_event_source_disable_unref(r->child_src);
 	sd_event_source_disable_unref(r->sync_defer);
+	sd_event_source_disable_unref(r->sync_timer);
+	sd_event_source_disable_unref(r->ack_timer);
 	sd_event_source_disable_unref(r->retry_timer);
 	sd_event_source_disable_unref(r->restart_timer);
 	sd_event_source_disable_unref(r->beat_timer);
 	sd_event_source_disable_unref(r->inventory_timer);
+	sd_event_source_disable_unref(r->spool_timer);
 	spool_close(r->spool);
 	json_decref(r->child_config);
 	identity_free(r->id);

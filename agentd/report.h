@@ -9,6 +9,8 @@
 #ifndef REPORT_H
 #define REPORT_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 #include <systemd/sd-event.h>
 
@@ -18,11 +20,14 @@
 #define REPORT_BACKOFF_MAX_USEC	(300 * 1000000ULL)
 #define REPORT_BATCH_MAX	100
 #define REPORT_BATCH_BYTES	(256 * 1024)
+/* The longest Retry-After honoured, seconds. */
+#define REPORT_RETRY_AFTER_MAX	3600
 
 struct report;
 
 /* Opens the spool under cfg->state_dir and, if the host is enrolled,
- * starts the reporter. Not being enrolled is not an error. 0 or -errno. */
+ * starts the reporter. Not being enrolled is not an error, nor is a spool
+ * that cannot be opened (logged, retried on a timer). 0 or -errno. */
 int	report_new(sd_event *event, struct sched *sched,
 	    const struct config *cfg, const char *reporter_path,
 	    struct report **rp);
@@ -35,6 +40,13 @@ void	report_on_result(struct report *r, struct sched_check *c, int prev);
  * "last_delivery_age" (seconds, from the monotonic clock),
  * "last_error", ...} for agentctl status. New reference. */
 json_t	*report_status(struct report *r);
+/*
+ * The wait before the next delivery attempt: backoff_usec with jitter
+ * from rnd (half to all of it), at least retry_after seconds (negative:
+ * none) capped at REPORT_RETRY_AFTER_MAX.
+ */
+uint64_t report_retry_delay(uint64_t backoff_usec, int64_t retry_after,
+	    long rnd);
 /* Flushes what is queued to the spool; stops the reporter. */
 void	report_free(struct report *r);
 

@@ -115,12 +115,12 @@ reporter_on_body(char *data, size_t size, size_t n, void *userdata)
 }
 
 static void
-reporter_answer_error(struct reporter *rp, long status, long retry_after,
+reporter_answer_error(struct reporter *rp, long status, int64_t retry_after,
     const char *error)
 {
-	json_t *m = json_pack("{s:s, s:I, s:b, s:i, s:i, s:s}", "t", "result",
+	json_t *m = json_pack("{s:s, s:I, s:b, s:i, s:I, s:s}", "t", "result",
 	    "id", rp->id, "ok", 0, "status", (int)status, "retry_after",
-	    (int)retry_after, "error", error);
+	    (json_int_t)reply_retry_after(retry_after), "error", error);
 
 	ipc_send(rp->ipc, m);
 	json_decref(m);
@@ -159,10 +159,21 @@ reporter_done(struct reporter *rp, CURLcode code)
 			snprintf(err, sizeof(err), "%s", rp->errbuf[0] != '\0' ?
 			    rp->errbuf : curl_easy_strerror(code));
 		reporter_answer_error(rp, 0, -1, err);
+	} else if (status == 409 && reply_parse_conflict(rp->reply != NULL ?
+	    rp->reply : "", rp->replylen, &ack) == 0) {
+		/* A sequence conflict: agentd renumbers after this ack. */
+		reporter_portal_error(rp, perr, sizeof(perr));
+		snprintf(err, sizeof(err), "HTTP %ld: %s", status, perr);
+		m = json_pack("{s:s, s:I, s:b, s:i, s:I, s:s, s:I}", "t",
+		    "result", "id", rp->id, "ok", 0, "status", (int)status,
+		    "retry_after", (json_int_t)-1, "error", err, "ack",
+		    (json_int_t)ack);
+		ipc_send(rp->ipc, m);
+		json_decref(m);
 	} else if (status != 200) {
 		reporter_portal_error(rp, perr, sizeof(perr));
 		snprintf(err, sizeof(err), "HTTP %ld: %s", status, perr);
-		reporter_answer_error(rp, status, (long)retry, err);
+		reporter_answer_error(rp, status, (int64_t)retry, err);
 	} else if (reply_parse(rp->reply != NULL ? rp->reply : "", rp->replylen,
 	    &ack, &cmds, &skipped, err, sizeof(err)) < 0) {
 		reporter_answer_error(rp, status, -1, err);

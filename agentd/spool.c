@@ -26,6 +26,8 @@
 #define TMP_SUFFIX	".tmp"
 #define SEG_NAMELEN	(SEG_DIGITS + sizeof(SEG_SUFFIX) + sizeof(TMP_SUFFIX))
 #define ACKED_FILE	"acked"
+#define RENUMBER_FILE	"renumbered"	/* a renumbering, committed */
+#define RENUMBER_TMP	"renumbered" TMP_SUFFIX
 #define LINE_CAP	(SPOOL_RECORD_MAX + 1)	/* a record and its '\n' */
 #define READ_CHUNK	(64 * 1024)
 
@@ -57,6 +59,8 @@ struct spool {
 	uint64_t	 dropped;
 	bool		 over;		/* in an over-the-bound episode */
 	bool		 refusing;	/* routine appends refused, logged */
+	bool		 dir_failing;	/* removed, not recreated, logged */
+	bool		 write_failing;	/* spool_sync failing, logged */
 
 	struct segment	*segs;
 	size_t		 nsegs, segcap;
@@ -401,8 +405,12 @@ spool_list(struct spool *s)
 	}
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		n = strlen(de->d_name);
-		if (n > strlen(TMP_SUFFIX) && strcmp(de->d_name + n -
-		    strlen(TMP_SUFFIX), TMP_SUFFIX) == 0) {
+		/* A segment rewrite's temp file, or the watermark's
+		 * (sysfile_write_atomic's ".acked.XXXXXX") left by a crash. */
+		if ((n > strlen(TMP_SUFFIX) && strcmp(de->d_name + n -
+		    strlen(TMP_SUFFIX), TMP_SUFFIX) == 0) ||
+		    strncmp(de->d_name, "." ACKED_FILE ".",
+		    strlen("." ACKED_FILE ".")) == 0) {
 			if (unlinkat(s->dfd, de->d_name, 0) == -1)
 				log_warn("spool: %s/%s", s->dir, de->d_name);
 			continue;
@@ -427,6 +435,105 @@ spool_list(struct spool *s)
 	return r;
 }
 
+/* Removes every segment file (their records live on, renumbered, in
+ * RENUMBER_FILE). */
+static int
+spool_unlink_segments(struct spool *s)
+{
+	struct dirent *de;
+	uint64_t v;
+	DIR *d;
+	int fd, r = 0;
+
+	if ((fd = openat(s->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1 || (d = fdopendir(fd)) == NULL) {
+		r = -errno;
+		if (fd != -1)
+			close(fd);
+		return r;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (!seg_parse_name(de->d_name, &v))
+			continue;
+		if (unlinkat(s->dfd, de->d_name, 0) == -1 && errno != ENOENT) {
+			r = -errno;
+			break;
+		}
+	}
+	if (r == 0 && errno != 0)
+		r = -errno;
+	closedir(d);
+	return r;
+}
+
+/*
+ * Completes a committed renumbering (RENUMBER_FILE exists; its first
+ * record has seq base + 1): the old segments go, the watermark becomes
+ * base, the file becomes the one segment. Every step can be repeated, so
+ * a crash anywhere in here is finished by the next spool_open.
+ */
+static int
+spool_renumber_finish(struct spool *s, uint64_t base)
+{
+	char name[SEG_NAMELEN], text[32];
+	int r;
+
+	if ((r = spool_unlink_segments(s)) < 0 ||
+	    (r = spool_fsync_dir(s)) < 0)
+		goto fail;
+	snprintf(text, sizeof(text), "%" PRIu64 "\n", base);
+	if (base > s->acked &&
+	    (r = sysfile_write_atomic(s->dir, ACKED_FILE, text, 0600)) < 0)
+		goto fail;
+	if (base > s->acked)
+		s->acked = base;
+	seg_name(name, sizeof(name), base + 1, "");
+	if (renameat(s->dfd, RENUMBER_FILE, s->dfd, name) == -1) {
+		r = -errno;
+		goto fail;
+	}
+	return spool_fsync_dir(s);
+ fail:
+	log_warnx("spool: %s: finishing a renumbering: %s", s->dir,
+	    strerror(-r));
+	return r;
+}
+
+/* At open: a renumbering that was committed but not finished. */
+static int
+spool_recover_renumber(struct spool *s)
+{
+	enum line_kind kind;
+	struct lines lb;
+	const char *line;
+	uint64_t at, seq = 0;
+	size_t len;
+	bool important;
+	json_t *o = NULL;
+	int fd, r;
+
+	if ((fd = openat(s->dfd, RENUMBER_FILE, O_RDONLY | O_CLOEXEC)) ==
+	    -1)
+		return errno == ENOENT ? 0 : -errno;
+	lines_init(&lb, fd, UINT64_MAX);
+	/* Written in full and fsynced before its rename: the first line
+	 * is a whole record. */
+	if ((r = lines_next(&lb, &line, &len, &at, &kind)) == 1 &&
+	    kind == LINE_OK)
+		o = record_parse(line, len, &seq, &important);
+	lines_free(&lb);
+	close(fd);
+	if (o == NULL) {
+		log_warnx("spool: %s/" RENUMBER_FILE ": no first record",
+		    s->dir);
+		return r < 0 ? r : -EBADMSG;
+	}
+	json_decref(o);
+	log_warnx("spool: %s: finishing the renumbering interrupted at seq "
+	    "%" PRIu64, s->dir, seq);
+	return spool_renumber_finish(s, seq - 1);
+}
+
 static int
 spool_recover(struct spool *s)
 {
@@ -438,7 +545,8 @@ spool_recover(struct spool *s)
 	size_t i;
 	int fd, r;
 
-	if ((r = spool_read_acked(s)) < 0 || (r = spool_list(s)) < 0)
+	if ((r = spool_read_acked(s)) < 0 ||
+	    (r = spool_recover_renumber(s)) < 0 || (r = spool_list(s)) < 0)
 		return r;
 	for (i = 0; i < s->nsegs; ) {
 		seg = &s->segs[i];
@@ -473,6 +581,70 @@ spool_recover(struct spool *s)
 	if (changed && (r = spool_fsync_dir(s)) < 0)
 		return r;
 	s->next_seq = (prev > s->acked ? prev : s->acked) + 1;
+	return 0;
+}
+
+/*
+ * The directory was removed under us (rm -rf, a cleanup script): every
+ * open would fail, or worse, succeed in a deleted directory. Recreate it,
+ * 0700, and carry on with what memory holds: the queue and the numbering.
+ * The watermark goes to the highest seq used, so that no seq of a lost
+ * report is ever reused. Returns 0 (nothing to do, or recreated) or -errno.
+ */
+static int
+spool_check_dir(struct spool *s)
+{
+	char text[32];
+	struct stat st;
+	uint64_t lost = 0, top;
+	size_t i;
+	int fd, r;
+
+	if (s->dfd != -1 && fstat(s->dfd, &st) == 0 && st.st_nlink > 0)
+		return 0;
+	for (i = 0; i < s->nsegs; i++)
+		lost += s->segs[i].unacked;
+	if (mkdir(s->dir, 0700) == -1 && errno != EEXIST) {
+		r = -errno;
+		if (!s->dir_failing)
+			log_warn("spool: %s was removed and cannot be "
+			    "recreated", s->dir);
+		s->dir_failing = true;
+		return r;
+	}
+	if ((fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fchmod(fd, 0700) == -1) {
+		r = -errno;
+		if (!s->dir_failing)
+			log_warn("spool: %s", s->dir);
+		s->dir_failing = true;
+		if (fd != -1)
+			close(fd);
+		return r;
+	}
+	if (s->curfd != -1)
+		close(s->curfd);
+	s->curfd = -1;
+	if (s->dfd != -1)
+		close(s->dfd);
+	s->dfd = fd;
+	s->nsegs = 0;
+	s->bytes = 0;
+	top = s->next_seq - 1 - (s->qlen - s->qhead);
+	if (top > s->acked) {
+		snprintf(text, sizeof(text), "%" PRIu64 "\n", top);
+		if ((r = sysfile_write_atomic(s->dir, ACKED_FILE, text,
+		    0600)) < 0) {
+			log_warnx("spool: %s/" ACKED_FILE ": %s", s->dir,
+			    strerror(-r));
+			return r;
+		}
+		s->acked = top;
+	}
+	s->dir_failing = false;
+	log_warnx("spool: %s was removed while running: recreated (0700); "
+	    "%" PRIu64 " unacknowledged reports in it are lost, numbering "
+	    "goes on after seq %" PRIu64, s->dir, lost, s->acked);
 	return 0;
 }
 
@@ -527,6 +699,25 @@ spool_close(struct spool *s)
 	free(s);
 }
 
+/* Drops the oldest queued routine report; false if there is none. */
+static bool
+spool_drop_queued(struct spool *s)
+{
+	size_t i;
+
+	for (i = s->qhead; i < s->qlen; i++)
+		if (!s->q[i].important)
+			break;
+	if (i == s->qlen)
+		return false;
+	s->qbytes -= s->q[i].len;
+	free(s->q[i].line);
+	memmove(&s->q[i], &s->q[i + 1], (s->qlen - i - 1) * sizeof(s->q[0]));
+	s->qlen--;
+	s->dropped++;
+	return true;
+}
+
 uint64_t
 spool_append(struct spool *s, const char *kind, double time, json_t *payload,
     bool important)
@@ -561,6 +752,11 @@ spool_append(struct spool *s, const char *kind, double time, json_t *payload,
 	}
 	/* A disk full for long must not fill memory instead: the queue
 	 * obeys the same bound, and only routine reports give way. */
+	/* The newest state is worth more than an older one: make room by
+	 * dropping the oldest queued routine reports first. */
+	while (!important && s->max_bytes != 0 &&
+	    s->qbytes + len + 1 > s->max_bytes && spool_drop_queued(s))
+		;
 	if (!important && s->max_bytes != 0 &&
 	    s->qbytes + len + 1 > s->max_bytes) {
 		if (!s->refusing)
@@ -681,6 +877,28 @@ spool_write_records(struct spool *s, size_t n, uint64_t off)
 	return 0;
 }
 
+/* All of buf at off, or -errno: a short write is continued, so the error
+ * reported is the one that stopped it, never a stale errno. */
+static int
+spool_pwrite_all(int fd, const char *buf, size_t len, uint64_t off)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		w = pwrite(fd, buf, len, (off_t)off);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			return -errno;
+		if (w == 0)
+			return -EIO;
+		buf += w;
+		len -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
 /*
  * Rewrites segment i without its routine and acknowledged records (temp,
  * fsync, rename, fsync dir), or removes it when nothing is left. *removedp
@@ -736,10 +954,9 @@ spool_rewrite(struct spool *s, size_t i, bool *removedp, uint64_t *droppedp)
 			continue;
 		}
 		/* The line and its '\n' are contiguous in the buffer. */
-		if (pwrite(out, line, len + 1, (off_t)off) != (ssize_t)(len +
-		    1)) {
-			r = errno != 0 ? -errno : -EIO;
-			log_warn("spool: %s/%s: write", s->dir, tmp);
+		if ((r = spool_pwrite_all(out, line, len + 1, off)) < 0) {
+			log_warnx("spool: %s/%s: write: %s", s->dir, tmp,
+			    strerror(-r));
 			goto out;
 		}
 		off += len + 1;
@@ -821,6 +1038,8 @@ spool_sync(struct spool *s)
 	size_t n, i;
 	int r;
 
+	if (s->qhead < s->qlen && (r = spool_check_dir(s)) < 0)
+		return r;
 	while (s->qhead < s->qlen) {
 		if ((r = spool_segment_for(s, s->q[s->qhead].len)) < 0)
 			return r;
@@ -837,7 +1056,10 @@ spool_sync(struct spool *s)
 			r = -errno;
 		if (r < 0) {
 			errno = -r;
-			log_warn("spool: writing %zu reports", n);
+			/* Once per episode: the caller retries every second. */
+			if (!s->write_failing)
+				log_warn("spool: writing %zu reports", n);
+			s->write_failing = true;
 			/* No partial record may stay behind to be read as
 			 * durable, nor be cut as torn after a crash. */
 			if (ftruncate(s->curfd, (off_t)seg->bytes) == -1)
@@ -855,6 +1077,7 @@ spool_sync(struct spool *s)
 		s->bytes += add;
 	}
 	s->qhead = s->qlen = 0;
+	s->write_failing = false;
 	if (s->refusing) {
 		log_info("spool: queue written: routine reports accepted "
 		    "again");
@@ -883,6 +1106,8 @@ spool_read(struct spool *s, uint64_t after, size_t max_reports,
 	bool important, full = false;
 	int fd, r = 0;
 
+	if (spool_check_dir(s) < 0)
+		return NULL;
 	arr = json_array();
 	floor = after > s->acked ? after : s->acked;
 	for (i = 0; i < s->nsegs && !full && max_reports > 0; i++) {
@@ -942,6 +1167,8 @@ spool_ack(struct spool *s, uint64_t ack)
 	size_t i;
 	int fd, r;
 
+	if ((r = spool_check_dir(s)) < 0)
+		return r;
 	durable = s->next_seq - 1 - (s->qlen - s->qhead);
 	if (ack > durable) {
 		log_warnx("spool: the portal acknowledged seq %" PRIu64
@@ -988,6 +1215,145 @@ spool_ack(struct spool *s, uint64_t ack)
 	if (removed)
 		return spool_fsync_dir(s);
 	return 0;
+}
+
+json_t *
+spool_queued_last(struct spool *s, const char *kind)
+{
+	const char *k;
+	uint64_t seq;
+	bool important;
+	size_t i;
+	json_t *o;
+
+	for (i = s->qlen; i > s->qhead; i--) {
+		o = record_parse(s->q[i - 1].line, s->q[i - 1].len - 1, &seq,
+		    &important);
+		k = json_string_value(json_object_get(o, "kind"));
+		if (k != NULL && strcmp(k, kind) == 0) {
+			json_object_del(o, "important");
+			return o;
+		}
+		json_decref(o);
+	}
+	return NULL;
+}
+
+int
+spool_renumber(struct spool *s, uint64_t base, size_t *np,
+    uint64_t *old_firstp)
+{
+	char name[SEG_NAMELEN];
+	enum line_kind kind;
+	struct lines lb;
+	struct segment nseg;
+	const char *line;
+	uint64_t at, seq, prev, off = 0;
+	size_t i, len;
+	bool important;
+	char *text;
+	json_t *o;
+	int fd, out = -1, r = 0;
+
+	*np = 0;
+	*old_firstp = 0;
+	if ((r = spool_check_dir(s)) < 0 ||
+	    (s->qhead < s->qlen && (r = spool_sync(s)) < 0))
+		return r;
+	if (base < s->acked)
+		base = s->acked;
+	memset(&nseg, 0, sizeof(nseg));
+	nseg.name = base + 1;
+	nseg.contiguous = 1;
+	if ((out = openat(s->dfd, RENUMBER_TMP, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC, 0600)) == -1) {
+		r = -errno;
+		log_warn("spool: %s/" RENUMBER_TMP, s->dir);
+		return r;
+	}
+	prev = 0;
+	for (i = 0; i < s->nsegs && r == 0; i++) {
+		seg_name(name, sizeof(name), s->segs[i].name, "");
+		if ((fd = openat(s->dfd, name, O_RDONLY | O_CLOEXEC)) == -1) {
+			r = -errno;
+			log_warn("spool: %s/%s", s->dir, name);
+			break;
+		}
+		lines_init(&lb, fd, s->segs[i].bytes);
+		while ((r = lines_next(&lb, &line, &len, &at, &kind)) == 1) {
+			o = kind == LINE_OK ?
+			    record_parse(line, len, &seq, &important) : NULL;
+			if (o == NULL)
+				continue;
+			if (seq <= prev || seq <= s->acked) {
+				json_decref(o);
+				continue;
+			}
+			prev = seq;
+			if (*old_firstp == 0)
+				*old_firstp = seq;
+			seq = base + 1 + nseg.records;
+			json_object_set_new(o, "seq",
+			    json_integer((json_int_t)seq));
+			text = json_dumps(o, JSON_COMPACT);
+			json_decref(o);
+			if (text == NULL) {
+				r = -ENOMEM;
+				break;
+			}
+			len = strlen(text);
+			text[len] = '\n';	/* replaces the NUL */
+			r = spool_pwrite_all(out, text, len + 1, off);
+			free(text);
+			if (r < 0)
+				break;
+			off += len + 1;
+			seg_count(&nseg, seq, important, base);
+		}
+		lines_free(&lb);
+		close(fd);
+	}
+	if (r < 0)
+		goto out;
+	if (nseg.records == 0)
+		goto out;
+	/* The commit point: from the rename on, the renumbered file is the
+	 * spool, here or in the next spool_open. */
+	if (fsync(out) == -1 || renameat(s->dfd, RENUMBER_TMP, s->dfd,
+	    RENUMBER_FILE) == -1 || fsync(s->dfd) == -1) {
+		r = -errno;
+		log_warn("spool: %s: committing a renumbering", s->dir);
+		goto out;
+	}
+	close(out);
+	out = -1;
+	if (s->curfd != -1) {
+		close(s->curfd);
+		s->curfd = -1;
+	}
+	if ((r = spool_renumber_finish(s, base)) < 0) {
+		/* Committed: the next spool_open finishes it. Until then the
+		 * old segments must not be sent again. */
+		s->nsegs = 0;
+		s->bytes = 0;
+		goto out;
+	}
+	nseg.bytes = off;
+	s->nsegs = 0;
+	if (s->segcap == 0) {
+		s->segcap = 16;
+		s->segs = xreallocarray(s->segs, s->segcap, sizeof(s->segs[0]));
+	}
+	s->segs[s->nsegs++] = nseg;
+	s->bytes = off;
+	s->next_seq = base + nseg.records + 1;
+	*np = nseg.records;
+ out:
+	if (out != -1) {
+		close(out);
+		unlinkat(s->dfd, RENUMBER_TMP, 0);
+	}
+	return r;
 }
 
 void

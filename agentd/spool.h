@@ -68,5 +68,23 @@ json_t	*spool_read(struct spool *s, uint64_t after, size_t max_reports,
  * that hold nothing newer. Returns 0 or -errno. */
 int	spool_ack(struct spool *s, uint64_t ack);
 void	spool_stats(const struct spool *s, struct spool_stats *st);
+/*
+ * The newest report of that kind still queued in memory (not durable: the
+ * disk is full or failing), as spool_read gives it, or NULL. New reference.
+ */
+json_t	*spool_queued_last(struct spool *s, const char *kind);
+/*
+ * After a sequence conflict (the portal already holds other reports up to
+ * base: the spool was lost or restored while the identity stayed): gives
+ * every unacknowledged report, in order, the seqs base + 1, base + 2, ...
+ * (base is raised to the watermark if lower), and the watermark becomes
+ * base. Queued reports are synced first. Durable across a crash at any
+ * point: the renumbered copy is written aside and committed by one rename,
+ * and spool_open finishes a committed renumbering; before the commit the
+ * old numbering stands. *np gets how many were renumbered, *old_firstp the
+ * old seq of the first. Returns 0 or -errno.
+ */
+int	spool_renumber(struct spool *s, uint64_t base, size_t *np,
+	    uint64_t *old_firstp);
 
 #endif

@@ -139,6 +139,10 @@ sysfile_write_atomic(const char *dir, const char *name, const char *data,
 			r = -errno;
 			goto out;
 		}
+		if (n == 0) {	/* no progress and no errno to report */
+			r = -EIO;
+			goto out;
+		}
 		off += (size_t)n;
 	}
 	if (fsync(fd) == -1) {
@@ -156,12 +160,14 @@ sysfile_write_atomic(const char *dir, const char *name, const char *data,
 		goto out;
 	}
 	tmp[0] = '\0';	/* renamed: nothing to remove */
-	/* The rename itself must reach the disk too. */
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		fsync(dfd);
-		close(dfd);
+	/* The rename itself must reach the disk too: until it has, a caller
+	 * must not act on it (the spool deletes segments after its ack). */
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		r = -errno;
+		goto out;
 	}
-	r = 0;
+	r = fsync(dfd) == -1 ? -errno : 0;
+	close(dfd);
  out:
 	if (fd != -1)
 		close(fd);

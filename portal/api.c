@@ -190,7 +190,16 @@ api_reports(struct api *a, struct http_request *req, const char *agent_id,
 		http_error(rep, r == -E2BIG ? 413 : 400, "%s", err);
 		goto out;
 	}
-	if (ledger_store(a->store, agent_id, b, &ack, &commands) != 0) {
+	r = ledger_store(a->store, agent_id, b, &ack, &commands);
+	if (r == -EEXIST) {
+		/* The agent renumbers after ack and sends again. */
+		http_error(rep, 409, "sequence conflict: a seq in this batch is "
+		    "already stored with other content (spool lost or "
+		    "restored?); renumber after ack");
+		json_object_set_new(rep->body, "ack", json_integer(ack));
+		goto out;
+	}
+	if (r != 0) {
 		http_error(rep, 500, "portal store error");
 		goto out;
 	}

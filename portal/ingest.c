@@ -218,8 +218,10 @@ int
 ingest_check(const json_t *check, const char *where, char *err,
     size_t errlen)
 {
+	/* PENDING: the agent has no result yet (a check that has not run
+	 * since a start or reload); the ledger stores it as "no result". */
 	static const char *const states[] = { "OK", "WARNING", "CRITICAL",
-	    "UNKNOWN" };
+	    "UNKNOWN", "PENDING" };
 	const char *state;
 	size_t i;
 	int r;
@@ -239,7 +241,7 @@ ingest_check(const json_t *check, const char *where, char *err,
 			break;
 	if (i == sizeof(states) / sizeof(states[0]))
 		return ingest_fail(err, errlen, "%s.state: expected OK, "
-		    "WARNING, CRITICAL or UNKNOWN", where);
+		    "WARNING, CRITICAL, UNKNOWN or PENDING", where);
 	if ((r = ingest_opt_string(check, "summary", where, err,
 	    errlen)) != 0 ||
 	    (r = ingest_opt_string(check, "long_text", where, err,

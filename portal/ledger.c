@@ -47,6 +47,40 @@ ledger_check_room(struct store *s, const char *agent_id)
 }
 
 /*
+ * PENDING means "no result yet" (the agent started or reloaded and the
+ * check has not run): it makes a check never seen before known, at time
+ * 0 so that any real result replaces it, and changes nothing else: a check
+ * that was CRITICAL stays CRITICAL, with its alert, until a real result.
+ */
+static int
+ledger_pending(struct store *s, const char *agent_id, const char *name,
+    json_t *check, double now)
+{
+	static const char ins[] = "INSERT INTO checks (agent_id, name, state, "
+	    "since, at, result) VALUES (?, ?, 'PENDING', ?, 0, ?) "
+	    "ON CONFLICT (agent_id, name) DO NOTHING";
+	sqlite3_stmt *st;
+	char *result;
+	int r;
+
+	/* Not a result: at the agent's limit there is nothing to drop. */
+	if ((r = ledger_check_room(s, agent_id)) <= 0)
+		return r;
+	if ((result = json_dumps(check, JSON_COMPACT)) == NULL)
+		return -ENOMEM;
+	if ((st = store_stmt(s, ins)) == NULL) {
+		free(result);
+		return -EIO;
+	}
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 3, now);
+	sqlite3_bind_text(st, 4, result, -1, free);
+	r = store_step(s, st) == SQLITE_DONE ? 0 : -EIO;
+	return r;
+}
+
+/*
  * Records the latest result of one check. Results are ordered by the
  * report's seq, never by the agent's clock: a result stamped in the
  * future by a clock that was later corrected must not hide the results
@@ -73,6 +107,8 @@ ledger_check(struct store *s, const char *agent_id, json_t *check,
 
 	name = json_string_value(json_object_get(check, "name"));
 	state = json_string_value(json_object_get(check, "state"));
+	if (strcmp(state, "PENDING") == 0)
+		return ledger_pending(s, agent_id, name, check, now);
 	summary = json_string_value(json_object_get(check, "summary"));
 	if (summary == NULL)
 		summary = "";
@@ -195,6 +231,9 @@ ledger_command_result(struct store *s, const char *agent_id, json_t *p,
 	return store_step(s, st) == SQLITE_DONE ? 0 : -EIO;
 }
 
+static int ledger_sequence_reset(struct store *, const char *, json_t *,
+    double);
+
 /* What a newly stored report changes besides the reports table. */
 static int
 ledger_apply(struct store *s, const char *agent_id,
@@ -218,7 +257,104 @@ ledger_apply(struct store *s, const char *agent_id,
 		    json_object_get(rep->payload, "host"));
 	else if (strcmp(rep->kind, "command_result") == 0)
 		return ledger_command_result(s, agent_id, rep->payload, now);
+	else if (strcmp(rep->kind, "sequence_reset") == 0)
+		return ledger_sequence_reset(s, agent_id, rep->payload, now);
 	return 0;
+}
+
+/*
+ * A report whose (agent, seq) is already stored: 0 when it is the same
+ * report again (a retry, acknowledged again), 1 when the stored one
+ * differs: the agent numbers from below what it had sent (its spool was
+ * lost, or restored from a VM snapshot, while its identity stayed).
+ */
+static int
+ledger_differs(struct store *s, const char *agent_id,
+    const struct ingest_report *rep, const char *payload)
+{
+	static const char sel[] = "SELECT kind, time, payload FROM reports "
+	    "WHERE agent_id = ? AND seq = ?";
+	sqlite3_stmt *st;
+	int rc, r;
+
+	if ((st = store_stmt(s, sel)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, rep->seq);
+	if ((rc = store_step(s, st)) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? 0 : -EIO;
+	}
+	r = strcmp(store_text(st, 0), rep->kind) != 0 ||
+	    sqlite3_column_double(st, 1) != rep->time ||
+	    strcmp(store_text(st, 2), payload) != 0;
+	sqlite3_reset(st);
+	return r;
+}
+
+/* Opens the host's "sequence" alert (one at a time), in its own
+ * transaction: the batch that caused it was rolled back. */
+static void
+ledger_conflict_alert(struct store *s, const char *agent_id,
+    const char *hostname, long long seq, long long ack, double now)
+{
+	static const char sel[] = "SELECT count(*) FROM alerts WHERE "
+	    "agent_id = ? AND kind = 'sequence' AND closed IS NULL";
+	char summary[256], f_agent[64], f_seq[48], esc[256];
+	const char *fields[2] = { f_agent, f_seq };
+	sqlite3_stmt *st;
+	int open = 0;
+
+	snprintf(f_agent, sizeof(f_agent), "AGENT_ID=%s", agent_id);
+	snprintf(f_seq, sizeof(f_seq), "SEQ=%lld", seq);
+	log_event(LOG_WARNING, MSGID_PORTAL_SEQ_CONFLICT, fields, 2,
+	    "host %s (%s) sent seq %lld, already stored with other content "
+	    "(spool lost or restored?); answered 409 with ack %lld so that it "
+	    "renumbers", log_escape(esc, sizeof(esc), hostname), agent_id,
+	    seq, ack);
+	if (store_begin(s) != 0)
+		return;
+	if ((st = store_stmt(s, sel)) == NULL)
+		goto fail;
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	if (store_step(s, st) == SQLITE_ROW)
+		open = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	snprintf(summary, sizeof(summary), "sequence conflict: seq %lld "
+	    "sent again with other content (spool lost or restored?); the "
+	    "agent renumbers its reports after %lld", seq, ack);
+	if (open == 0 && alert_open(s, agent_id, "sequence", NULL, "WARNING",
+	    summary, now) != 0)
+		goto fail;
+	if (store_commit(s) == 0)
+		return;
+ fail:
+	store_rollback(s);
+}
+
+/* The agent's "sequence_reset" report: it renumbered after a conflict;
+ * the alert says how many and closes. */
+static int
+ledger_sequence_reset(struct store *s, const char *agent_id, json_t *p,
+    double now)
+{
+	static const char upd[] = "UPDATE alerts SET summary = ? WHERE "
+	    "agent_id = ? AND kind = 'sequence' AND closed IS NULL";
+	char summary[256];
+	sqlite3_stmt *st;
+
+	snprintf(summary, sizeof(summary), "sequence reset: %lld reports "
+	    "renumbered (from seq %lld to %lld)",
+	    (long long)json_integer_value(json_object_get(p, "renumbered")),
+	    (long long)json_integer_value(json_object_get(p, "old_first")),
+	    (long long)json_integer_value(json_object_get(p, "new_first")));
+	if ((st = store_stmt(s, upd)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, summary, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, agent_id, -1, SQLITE_STATIC);
+	if (store_step(s, st) != SQLITE_DONE)
+		return -EIO;
+	return alert_close(s, agent_id, "sequence", NULL, now);
 }
 
 static int
@@ -254,6 +390,23 @@ ledger_commands(struct store *s, const char *agent_id, json_t **out)
 	return 0;
 }
 
+static int
+ledger_max_seq(struct store *s, const char *agent_id, long long *ack)
+{
+	static const char sel[] = "SELECT max_seq FROM agents WHERE id = ?";
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = store_stmt(s, sel)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	rc = store_step(s, st);
+	if (rc == SQLITE_ROW)
+		*ack = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
 int
 ledger_store(struct store *s, const char *agent_id,
     const struct ingest_batch *b, long long *ack, json_t **commands)
@@ -269,7 +422,7 @@ ledger_store(struct store *s, const char *agent_id,
 	const char *fields[1] = { f_agent };
 	struct ledger_budget bud = { .alerts = PORTAL_MAX_ALERTS_PER_REQUEST };
 	double now = store_now();
-	long long top = 0;
+	long long top = 0, conflict = 0;
 	sqlite3_stmt *st;
 	char *payload;
 	size_t i;
@@ -312,15 +465,22 @@ ledger_store(struct store *s, const char *agent_id,
 		sqlite3_bind_text(st, 3, rep->kind, -1, SQLITE_STATIC);
 		sqlite3_bind_double(st, 4, rep->time);
 		sqlite3_bind_double(st, 5, now);
-		sqlite3_bind_text(st, 6, payload, -1, free);
+		sqlite3_bind_text(st, 6, payload, -1, SQLITE_TRANSIENT);
 		if (store_step(s, st) != SQLITE_DONE) {
+			free(payload);
 			r = -EIO;
 			goto out;
 		}
 		if (rep->seq > top)
 			top = rep->seq;
-		if (sqlite3_changes(store_db(s)) == 1 &&
-		    (r = ledger_apply(s, agent_id, rep, now, &bud)) != 0)
+		if (sqlite3_changes(store_db(s)) == 1)
+			r = ledger_apply(s, agent_id, rep, now, &bud);
+		else if ((r = ledger_differs(s, agent_id, rep, payload)) == 1) {
+			conflict = rep->seq;
+			r = -EEXIST;
+		}
+		free(payload);
+		if (r != 0)
 			goto out;
 	}
 
@@ -365,6 +525,11 @@ out:
 		json_decref(*commands);
 		*commands = NULL;
 		*ack = 0;
+	}
+	if (r == -EEXIST && (r = ledger_max_seq(s, agent_id, ack)) == 0) {
+		ledger_conflict_alert(s, agent_id, hostname, conflict, *ack,
+		    now);
+		r = -EEXIST;
 	}
 	store_unlock(s);
 	return r;

@@ -14,6 +14,7 @@
 #define MSGID_PORTAL_ENROLLED		"cb254b29cd1a226c108d23e0e87b0036"
 #define MSGID_PORTAL_STARTED		"4176085abc2e32e5d5689746f3dff27c"
 #define MSGID_PORTAL_STOPPED		"dbf8b089be34c13e27c4e56431574cf8"
+#define MSGID_PORTAL_SEQ_CONFLICT	"5d0c6f2e8a9b4c71b3e2d4f6a8c0e1b7"
 
 /* Protocol limits (docs/protocol.md, "Limits"). */
 #define PORTAL_MAX_BODY		(1024 * 1024)

@@ -1,4 +1,5 @@
-/* libFuzzer target: the portal's reply to a batch of reports. */
+/* libFuzzer target: the portal's reply to a batch of reports (200), and
+ * its body of a sequence conflict (409). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,5 +27,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (cmds != NULL)
 		abort();
 	json_decref(cmds);
+	if (reply_parse_conflict((const char *)data, size, &ack) == 0 &&
+	    ack > (uint64_t)INT64_MAX)
+		abort();
 	return 0;
 }

@@ -376,6 +376,7 @@ test_revoke_local(void **state)
 	f = fopen(path, "w");
 	fputs("{}", f);
 	fclose(f);
+	assert_int_equal(chmod(path, 0600), 0);
 	assert_int_equal(enroll_revoke(dir, false, msg, sizeof(msg)),
 	    -EINVAL);
 	snprintf(want, sizeof(want), "%s/identity: agent_id: missing; "

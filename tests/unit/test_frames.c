@@ -75,6 +75,18 @@ test_childmsg(void **state)
 	(void)state;
 	assert_int_equal(check(OKFRAME), 0);
 	assert_int_equal(check(ERRFRAME), 0);
+	/* A sequence conflict carries the portal's ack; a Retry-After past
+	 * 2^31 is the reporter's to pass on (agentd caps it). */
+	assert_int_equal(check("{\"t\":\"result\",\"id\":3,\"ok\":false,"
+	    "\"status\":409,\"retry_after\":-1,\"error\":\"x\",\"ack\":8}"), 0);
+	assert_int_equal(check("{\"t\":\"result\",\"id\":3,\"ok\":false,"
+	    "\"status\":429,\"retry_after\":99999999999,\"error\":\"x\"}"), 0);
+	bad("{\"t\":\"result\",\"id\":3,\"ok\":false,\"status\":500,"
+	    "\"retry_after\":-1,\"error\":\"x\",\"ack\":8}");
+	bad("{\"t\":\"result\",\"id\":3,\"ok\":false,\"status\":409,"
+	    "\"retry_after\":-1,\"error\":\"x\",\"ack\":-3}");
+	bad("{\"t\":\"result\",\"id\":3,\"ok\":false,\"status\":409,"
+	    "\"retry_after\":-1,\"error\":\"x\",\"ack\":\"8\"}");
 	/* The commands: the crash of issue 7 was an id that is no string. */
 	bad_command("{\"type\":\"run_check\",\"args\":{}}");
 	bad_command("{\"id\":42,\"type\":\"run_check\",\"args\":{}}");

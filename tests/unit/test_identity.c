@@ -297,6 +297,7 @@ test_load_errors_name_the_file(void **state)
 	f = fopen(path, "w");
 	fputs("{\"agent_id\": \"a\", \"credential\": 5}", f);
 	fclose(f);
+	assert_int_equal(chmod(path, 0600), 0);
 	assert_int_equal(identity_load(tmpdir, &out, err, sizeof(err)),
 	    -EINVAL);
 	assert_null(out);
@@ -313,10 +314,48 @@ test_load_errors_name_the_file(void **state)
 	fputs(big, f);
 	fclose(f);
 	free(big);
+	assert_int_equal(chmod(path, 0600), 0);
 	assert_int_equal(identity_load(tmpdir, &out, err, sizeof(err)),
 	    -EINVAL);
 	snprintf(want, sizeof(want), "%s: larger than 65536 bytes", path);
 	assert_string_equal(err, want);
+}
+
+/* A credential others can read is refused, naming the file and the fix,
+ * as OpenSSH refuses an UNPROTECTED PRIVATE KEY FILE. */
+static void
+test_load_unprotected(void **state)
+{
+	struct identity in = {
+		.agent_id = "agent-1",
+		.credential = "agc_secret",
+		.portal = "https://127.0.0.1:8443",
+		.report_interval = 30,
+	};
+	struct identity *out = NULL;
+	char path[128], err[512], want[256];
+	static const mode_t modes[] = { 0644, 0640, 0604, 0660 };
+	size_t i;
+
+	(void)state;
+	assert_int_equal(identity_save(tmpdir, &in), 0);
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, IDENTITY_FILE);
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		assert_int_equal(chmod(path, modes[i]), 0);
+		assert_int_equal(identity_load(tmpdir, &out, err, sizeof(err)),
+		    -EINVAL);
+		assert_null(out);
+		snprintf(want, sizeof(want), "%s: UNPROTECTED IDENTITY FILE: "
+		    "mode %04o", path, (unsigned)modes[i]);
+		if (strncmp(err, want, strlen(want)) != 0)
+			fail_msg("got '%s', want it to start '%s'", err, want);
+		snprintf(want, sizeof(want), "chmod 600 %s", path);
+		if (strstr(err, want) == NULL)
+			fail_msg("'%s' does not say '%s'", err, want);
+	}
+	assert_int_equal(chmod(path, 0400), 0);
+	assert_int_equal(identity_load(tmpdir, &out, err, sizeof(err)), 0);
+	identity_free(out);
 }
 
 int
@@ -330,6 +369,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_save_load, setup_dir,
 		    teardown_dir),
 		cmocka_unit_test_setup_teardown(test_load_errors_name_the_file,
+		    setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_load_unprotected,
 		    setup_dir, teardown_dir),
 	};
 

@@ -72,7 +72,7 @@ static const struct parse_case cases[] = {
 	{ "{\"reports\": [{\"seq\": 1, \"kind\": \"heartbeat\", \"time\": 1, "
 	  "\"payload\": {\"checks\": [{\"name\": \"d\", \"state\": \"BAD\"}]}}"
 	  "]}", -EINVAL, "reports[0].payload.checks[0].state: expected OK, "
-	  "WARNING, CRITICAL or UNKNOWN" },
+	  "WARNING, CRITICAL, UNKNOWN or PENDING" },
 	{ "{\"reports\": [{\"seq\": 1, \"kind\": \"state_change\", \"time\": 1,"
 	  " \"payload\": {\"check\": {\"state\": \"OK\"}}}]}", -EINVAL,
 	  "reports[0].payload.check.name: missing" },

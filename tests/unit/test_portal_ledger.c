@@ -142,10 +142,11 @@ test_future_stamp(void **state)
 		fail_msg("seq 2 stamped before seq 1 was ignored: the check "
 		    "stays %s", disk_state(f));
 	assert_int_equal(open_alerts(f), 0);
-	/* an older report arriving late changes nothing */
-	post_state(f->store, f->e.agent_id, 1, now + 10, "WARNING");
-	assert_string_equal(disk_state(f), "OK");
-	post_state(f->store, f->e.agent_id, 3, now - 86400, "WARNING");
+	post_state(f->store, f->e.agent_id, 4, now - 86400, "WARNING");
+	assert_string_equal(disk_state(f), "WARNING");
+	/* an older report arriving late (seq 3 after 4) is stored and
+	 * changes nothing, whatever its stamp */
+	post_state(f->store, f->e.agent_id, 3, now + 10, "CRITICAL");
 	assert_string_equal(disk_state(f), "WARNING");
 }
 

@@ -91,22 +91,31 @@ enrol_proved(struct store *s, const char *machine_id, const char *proof,
 	json_decref(host);
 }
 
-static long long
-post(struct store *s, const char *agent, const char *json)
+static int
+post_rc(struct store *s, const char *agent, const char *json, long long *ack)
 {
 	struct ingest_batch b;
 	json_t *cmds;
 	char err[256];
-	long long ack;
+	int r;
 
 	if (ingest_parse_reports(json, strlen(json), &b, err,
 	    sizeof(err)) != 0) {
 		print_error("parse: %s\n", err);
 		fail();
 	}
-	assert_int_equal(ledger_store(s, agent, &b, &ack, &cmds), 0);
+	r = ledger_store(s, agent, &b, ack, &cmds);
 	ingest_batch_clear(&b);
 	json_decref(cmds);
+	return r;
+}
+
+static long long
+post(struct store *s, const char *agent, const char *json)
+{
+	long long ack;
+
+	assert_int_equal(post_rc(s, agent, json, &ack), 0);
 	return ack;
 }
 
@@ -137,8 +146,9 @@ test_idempotent(void **state)
 	    "\"heartbeat\", \"time\": 1, \"payload\": {\"checks\": [{\"name\": "
 	    "\"disk\", \"state\": \"CRITICAL\", \"when\": 1}]}}, {\"seq\": 2, "
 	    "\"kind\": \"x\", \"time\": 2, \"payload\": {}}]}";
-	static const char b0[] = "{\"reports\": [{\"seq\": 1, \"kind\": \"x\", "
-	    "\"time\": 1, \"payload\": {\"other\": 1}}]}";
+	static const char b0[] = "{\"reports\": [{\"seq\": 1, \"kind\": "
+	    "\"heartbeat\", \"time\": 1, \"payload\": {\"checks\": [{\"name\": "
+	    "\"disk\", \"state\": \"CRITICAL\", \"when\": 1}]}}]}";
 	json_t *alerts;
 
 	enrol(f->store, "m1", &e);
@@ -147,7 +157,7 @@ test_idempotent(void **state)
 	/* the same batch again: same ack, stored once, no second alert */
 	assert_int_equal(post(f->store, e.agent_id, b1), 2);
 	assert_int_equal(count_reports(f->store, e.agent_id), 2);
-	/* an older seq alone still acks the highest stored */
+	/* an older seq alone, the same report, still acks the highest */
 	assert_int_equal(post(f->store, e.agent_id, b0), 2);
 	assert_int_equal(count_reports(f->store, e.agent_id), 2);
 	assert_int_equal(post(f->store, e.agent_id, "{\"reports\": []}"), 2);
@@ -155,6 +165,124 @@ test_idempotent(void **state)
 	assert_int_equal(json_array_size(json_object_get(alerts, "alerts")),
 	    1);
 	json_decref(alerts);
+}
+
+static const char *
+check_state(struct store *s, const char *agent, const char *name, char *buf,
+    size_t len)
+{
+	static const char sql[] = "SELECT state FROM checks WHERE "
+	    "agent_id = ? AND name = ?";
+	sqlite3_stmt *st;
+
+	buf[0] = '\0';
+	store_lock(s);
+	st = store_stmt(s, sql);
+	sqlite3_bind_text(st, 1, agent, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(buf, len, "%s", sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	store_unlock(s);
+	return buf;
+}
+
+static size_t
+open_alerts(struct store *s)
+{
+	json_t *alerts;
+	size_t n;
+
+	assert_int_equal(fleet_alerts(s, 1, &alerts), 0);
+	n = json_array_size(json_object_get(alerts, "alerts"));
+	json_decref(alerts);
+	return n;
+}
+
+/* A seq already stored with other content is a sequence conflict: nothing
+ * of the batch is stored, the ack says where to renumber from, the host
+ * gets a "sequence" alert; the agent's sequence_reset report closes it. */
+static void
+test_sequence_conflict(void **state)
+{
+	struct fixture *f = *state;
+	struct credential_enrolment e;
+	static const char b1[] = "{\"reports\": [{\"seq\": 1, \"kind\": "
+	    "\"x\", \"time\": 1, \"payload\": {}}, {\"seq\": 2, \"kind\": "
+	    "\"x\", \"time\": 2, \"payload\": {\"n\": 2}}]}";
+	/* the spool was lost: numbering restarts at 1 */
+	static const char again[] = "{\"reports\": [{\"seq\": 1, \"kind\": "
+	    "\"x\", \"time\": 1, \"payload\": {}}, {\"seq\": 2, \"kind\": "
+	    "\"x\", \"time\": 50, \"payload\": {\"n\": 50}}, {\"seq\": 3, "
+	    "\"kind\": \"x\", \"time\": 51, \"payload\": {}}]}";
+	static const char renum[] = "{\"reports\": [{\"seq\": 3, \"kind\": "
+	    "\"x\", \"time\": 50, \"payload\": {\"n\": 50}}, {\"seq\": 4, "
+	    "\"kind\": \"x\", \"time\": 51, \"payload\": {}}, {\"seq\": 5, "
+	    "\"kind\": \"sequence_reset\", \"time\": 52, \"payload\": "
+	    "{\"renumbered\": 2, \"old_first\": 2, \"new_first\": 3}}]}";
+	json_t *alerts, *a;
+	long long ack = -1;
+
+	enrol(f->store, "m6", &e);
+	assert_int_equal(post(f->store, e.agent_id, b1), 2);
+	assert_int_equal(post_rc(f->store, e.agent_id, again, &ack), -EEXIST);
+	assert_int_equal(ack, 2);
+	assert_int_equal(count_reports(f->store, e.agent_id), 2);
+	assert_int_equal(open_alerts(f->store), 1);
+	/* again: still one alert */
+	assert_int_equal(post_rc(f->store, e.agent_id, again, &ack), -EEXIST);
+	assert_int_equal(open_alerts(f->store), 1);
+	assert_int_equal(post(f->store, e.agent_id, renum), 5);
+	assert_int_equal(count_reports(f->store, e.agent_id), 5);
+	assert_int_equal(open_alerts(f->store), 0);
+	assert_int_equal(fleet_alerts(f->store, 0, &alerts), 0);
+	a = json_array_get(json_object_get(alerts, "alerts"), 0);
+	assert_string_equal(json_string_value(json_object_get(a, "kind")),
+	    "sequence");
+	assert_string_equal(json_string_value(json_object_get(a, "summary")),
+	    "sequence reset: 2 reports renumbered (from seq 2 to 3)");
+	json_decref(alerts);
+}
+
+/* PENDING is "no result yet": stored, makes a new check known, never
+ * changes a known check's state nor its alerts. */
+static void
+test_pending(void **state)
+{
+	struct fixture *f = *state;
+	struct credential_enrolment e;
+	static const char b1[] = "{\"reports\": [{\"seq\": 1, \"kind\": "
+	    "\"heartbeat\", \"time\": 1, \"payload\": {\"checks\": [{\"name\": "
+	    "\"disk\", \"state\": \"CRITICAL\", \"when\": 1}]}}]}";
+	static const char b2[] = "{\"reports\": [{\"seq\": 2, \"kind\": "
+	    "\"heartbeat\", \"time\": 2, \"payload\": {\"checks\": [{\"name\": "
+	    "\"disk\", \"state\": \"PENDING\", \"summary\": \"not run yet\"}, "
+	    "{\"name\": \"nginx\", \"state\": \"PENDING\"}]}}]}";
+	static const char b3[] = "{\"reports\": [{\"seq\": 3, \"kind\": "
+	    "\"heartbeat\", \"time\": 3, \"payload\": {\"checks\": [{\"name\": "
+	    "\"nginx\", \"state\": \"WARNING\", \"when\": 0.5}]}}]}";
+	char buf[16];
+	json_t *h;
+
+	enrol(f->store, "m5", &e);
+	assert_int_equal(post(f->store, e.agent_id, b1), 1);
+	assert_int_equal(open_alerts(f->store), 1);
+	assert_int_equal(post(f->store, e.agent_id, b2), 2);
+	assert_int_equal(count_reports(f->store, e.agent_id), 2);
+	assert_string_equal(check_state(f->store, e.agent_id, "disk", buf,
+	    sizeof(buf)), "CRITICAL");
+	assert_string_equal(check_state(f->store, e.agent_id, "nginx", buf,
+	    sizeof(buf)), "PENDING");
+	assert_int_equal(open_alerts(f->store), 1);
+	assert_int_equal(fleet_host(f->store, e.agent_id, &h), 0);
+	assert_string_equal(json_string_value(json_object_get(h, "status")),
+	    "critical");
+	json_decref(h);
+	/* a real result replaces PENDING whatever its (agent) time */
+	assert_int_equal(post(f->store, e.agent_id, b3), 3);
+	assert_string_equal(check_state(f->store, e.agent_id, "nginx", buf,
+	    sizeof(buf)), "WARNING");
+	assert_int_equal(open_alerts(f->store), 2);
 }
 
 static void
@@ -349,6 +477,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_idempotent, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pending, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sequence_conflict, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_token_one_time, setup,
 		    teardown),

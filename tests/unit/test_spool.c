@@ -593,6 +593,255 @@ test_write_failure_keeps_queue(void **state)
 	spool_close(s);
 }
 
+/* A crash inside sysfile_write_atomic leaves ".acked.XXXXXX" behind: the
+ * next open removes it, and the watermark it did not replace stands. */
+static void
+test_acked_temp_cleaned(void **state)
+{
+	struct tmp *t = *state;
+	struct spool_stats st;
+	struct spool *s;
+	char path[160];
+
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	append(s, true);
+	append(s, true);
+	assert_int_equal(spool_sync(s), 0);
+	assert_int_equal(spool_ack(s, 1), 0);
+	spool_close(s);
+	write_file(t->spool, ".acked.Ab12Cd", "2");
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	snprintf(path, sizeof(path), "%s/.acked.Ab12Cd", t->spool);
+	if (access(path, F_OK) == 0)
+		fail_msg("%s left behind", path);
+	spool_stats(s, &st);
+	assert_int_equal(st.acked, 1);
+	assert_int_equal(st.depth, 1);
+	spool_close(s);
+}
+
+/* After a sequence conflict: the unacknowledged reports get base+1...,
+ * in order, durably; numbering goes on after them. */
+static void
+test_renumber(void **state)
+{
+	struct tmp *t = *state;
+	struct spool_stats st;
+	struct spool *s;
+	uint64_t *seqs, names[4], old_first;
+	size_t i, n;
+
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	for (i = 0; i < 5; i++)
+		append(s, i == 3);
+	assert_int_equal(spool_sync(s), 0);
+	assert_int_equal(spool_ack(s, 2), 0);
+	append(s, true);	/* queued, not yet synced: renumbered too */
+	assert_int_equal(spool_renumber(s, 100, &n, &old_first), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(old_first, 3);
+	spool_stats(s, &st);
+	assert_int_equal(st.acked, 100);
+	assert_int_equal(st.next_seq, 105);
+	assert_int_equal(st.depth, 4);
+	seqs = read_all(s, &n);
+	assert_int_equal(n, 4);
+	for (i = 0; i < n; i++)
+		assert_int_equal(seqs[i], 101 + i);
+	free(seqs);
+	assert_int_equal(append(s, false), 105);
+	assert_int_equal(spool_sync(s), 0);
+	spool_close(s);
+
+	/* Durable: the same after a reopen, one old segment name gone. */
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	seqs = read_all(s, &n);
+	assert_int_equal(n, 5);
+	for (i = 0; i < n; i++)
+		assert_int_equal(seqs[i], 101 + i);
+	free(seqs);
+	spool_stats(s, &st);
+	assert_int_equal(st.acked, 100);
+	assert_int_equal(st.next_seq, 106);
+	assert_int_equal(count_segments(t->spool, names, 4), 1);
+	assert_int_equal(names[0], 101);
+	/* A base under the watermark is raised to it: never back. */
+	assert_int_equal(spool_renumber(s, 7, &n, &old_first), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(old_first, 101);
+	spool_stats(s, &st);
+	assert_int_equal(st.acked, 100);
+	assert_int_equal(st.next_seq, 106);
+	spool_close(s);
+}
+
+/* A kill -9 inside spool_renumber: before the commit (only the temp
+ * file) the old numbering stands; after it (the "renumbered" file) the
+ * next open finishes the renumbering. Nothing is lost either way. */
+static void
+test_renumber_crash(void **state)
+{
+	struct tmp *t = *state;
+	struct spool_stats st;
+	struct spool *s;
+	uint64_t *seqs, names[4];
+	size_t i, n;
+
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	for (i = 0; i < 3; i++)
+		append(s, true);
+	assert_int_equal(spool_sync(s), 0);
+	spool_close(s);
+	/* Before the commit. */
+	write_file(t->spool, "renumbered.tmp", "{\"seq\":51,\"kind\":\"x\",");
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	seqs = read_all(s, &n);
+	assert_int_equal(n, 3);
+	for (i = 0; i < n; i++)
+		assert_int_equal(seqs[i], 1 + i);
+	free(seqs);
+	spool_close(s);
+	/* After the commit, before the old segments went. */
+	write_file(t->spool, "renumbered",
+	    "{\"seq\":51,\"kind\":\"x\",\"time\":1,\"important\":true,"
+	    "\"payload\":{\"n\":1}}\n"
+	    "{\"seq\":52,\"kind\":\"x\",\"time\":1,\"important\":true,"
+	    "\"payload\":{\"n\":2}}\n"
+	    "{\"seq\":53,\"kind\":\"x\",\"time\":1,\"important\":true,"
+	    "\"payload\":{\"n\":3}}\n");
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	seqs = read_all(s, &n);
+	assert_int_equal(n, 3);
+	for (i = 0; i < n; i++)
+		assert_int_equal(seqs[i], 51 + i);
+	free(seqs);
+	spool_stats(s, &st);
+	assert_int_equal(st.acked, 50);
+	assert_int_equal(st.next_seq, 54);
+	assert_int_equal(count_segments(t->spool, names, 4), 1);
+	assert_int_equal(names[0], 51);
+	spool_close(s);
+}
+
+/* The directory removed under a running spool: recreated 0700 at the
+ * next sync, numbering goes on, no seq of the lost reports is reused. */
+static void
+test_dir_removed(void **state)
+{
+	struct tmp *t = *state;
+	struct spool_stats st;
+	struct spool *s;
+	struct stat sb;
+	uint64_t *seqs;
+	size_t n;
+
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	append(s, true);
+	append(s, true);
+	append(s, false);
+	assert_int_equal(spool_sync(s), 0);
+	assert_int_equal(spool_ack(s, 1), 0);
+	testutil_rm_rf(t->spool);
+	assert_int_equal(append(s, true), 4);
+	assert_int_equal(spool_sync(s), 0);
+	assert_int_equal(stat(t->spool, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	spool_stats(s, &st);
+	assert_int_equal(st.acked, 3);
+	assert_int_equal(st.depth, 1);
+	seqs = read_all(s, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(seqs[0], 4);
+	free(seqs);
+	spool_close(s);
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	spool_stats(s, &st);
+	assert_int_equal(st.next_seq, 5);
+	spool_close(s);
+}
+
+/* Reports waiting in memory (the disk cannot take them) stay within the
+ * bound by giving up the oldest routine ones, so the newest heartbeat is
+ * always there to be sent from memory. */
+static void
+test_queue_keeps_newest(void **state)
+{
+	struct tmp *t = *state;
+	struct spool_stats st;
+	struct spool *s;
+	json_t *hb;
+	size_t i;
+
+	assert_int_equal(spool_open(t->spool, 3 * (PAD + 100), &s), 0);
+	assert_null(spool_queued_last(s, "heartbeat"));
+	append(s, true);
+	for (i = 0; i < 5; i++)
+		append(s, false);
+	spool_stats(s, &st);
+	assert_true(st.pending < 6);
+	assert_true(st.dropped > 0);
+	hb = spool_queued_last(s, "heartbeat");
+	assert_non_null(hb);
+	assert_int_equal(json_integer_value(json_object_get(hb, "seq")), 6);
+	assert_null(json_object_get(hb, "important"));
+	json_decref(hb);
+	hb = spool_queued_last(s, "state_change");
+	assert_non_null(hb);
+	assert_int_equal(json_integer_value(json_object_get(hb, "seq")), 1);
+	json_decref(hb);
+	spool_close(s);
+}
+
+/*
+ * A segment rewrite (shedding) whose temp file hits RLIMIT_FSIZE part-way:
+ * the first write is short, the next one fails with EFBIG, and EFBIG is
+ * what is reported, not a stale errno from before the short write.
+ */
+static void
+test_rewrite_short_write(void **state)
+{
+	struct tmp *t = *state;
+	struct rlimit old, lim;
+	struct spool *s;
+	char logpath[128], *text;
+	size_t i, len;
+	int saved, fd;
+
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	for (i = 0; i < 1100; i++)
+		append(s, i % 2 == 0);
+	assert_int_equal(spool_sync(s), 0);
+	spool_close(s);
+
+	snprintf(logpath, sizeof(logpath), "%s/log", t->dir);
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved != -1 && fd != -1);
+	dup2(fd, 2);
+	close(fd);
+	assert_int_equal(spool_open(t->spool, 512 * 1024, &s), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 100 * 1024 + PAD / 2;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	errno = ENOTTY;		/* what a stale errno would say */
+	append(s, true);
+	assert_int_equal(spool_sync(s), 0);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	spool_close(s);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	text = testutil_slurp(logpath, &len);
+	assert_non_null(text);
+	assert_contains(text, ".tmp: write: File too large");
+	if (strstr(text, "Inappropriate ioctl") != NULL)
+		fail_msg("a stale errno reported: %s", text);
+	free(text);
+}
+
 static void
 test_bad_watermark(void **state)
 {
@@ -631,6 +880,18 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_write_failure_keeps_queue,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_watermark,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_acked_temp_cleaned,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_renumber,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_renumber_crash,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dir_removed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_keeps_newest,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rewrite_short_write,
 		    setup, teardown),
 	};
 

@@ -1,7 +1,9 @@
 """A misbehaving portal for agentd's fault tests: HTTPS on loopback, its
 behaviour read from MODE_FILE at each request (ok, garbage, huge, slow, 500,
-429). Every report seq it accepts is appended to SEQ_FILE; it answers with
-the highest seq seen, as the real portal would."""
+429, 429forever: a Retry-After of 99999999999 s, refuse:N: 400 for a batch
+that holds seq N). Every report seq it accepts is appended to SEQ_FILE; it
+answers with the highest seq seen, as the real portal would. Each request
+is logged to SEQ_FILE.requests as "status first last count"."""
 import gzip, json, os, ssl, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -15,6 +17,8 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def reply(self, code, body, extra=None):
+        with open(seq_file + ".requests", "a") as f:
+            f.write("%d %s\n" % (code, getattr(self, "span", "- - 0")))
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -34,6 +38,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(500, b'{"error":"database is locked"}')
         if mode == "429":
             return self.reply(429, b'{"error":"slow down"}', {"Retry-After": "2"})
+        if mode == "429forever":
+            return self.reply(429, b'{"error":"go away"}',
+                              {"Retry-After": "99999999999"})
         if mode == "slow":
             self.send_response(200)
             self.send_header("Content-Length", "100")
@@ -47,6 +54,15 @@ class Handler(BaseHTTPRequestHandler):
             body = gzip.decompress(body)
         assert self.headers["Authorization"] == "Bearer agc_fake_credential"
         reports = json.loads(body)["reports"]
+        if reports:
+            self.span = "%d %d %d" % (reports[0]["seq"], reports[-1]["seq"],
+                                      len(reports))
+        if mode.startswith("refuse:"):
+            bad = int(mode.split(":")[1])
+            for i, r in enumerate(reports):
+                if r["seq"] == bad:
+                    return self.reply(400, json.dumps({"error":
+                        "reports[%d].payload: refused" % i}).encode())
         with open(seq_file, "a") as f:
             for r in reports:
                 f.write("%d %s\n" % (r["seq"], r["kind"]))
