@@ -193,7 +193,7 @@ open_alerts(struct store *s)
 	json_t *alerts;
 	size_t n;
 
-	assert_int_equal(fleet_alerts(s, 1, &alerts), 0);
+	assert_int_equal(fleet_alerts(s, 1, 0, 0, &alerts), 0);
 	n = json_array_size(json_object_get(alerts, "alerts"));
 	json_decref(alerts);
 	return n;
@@ -235,7 +235,7 @@ test_sequence_conflict(void **state)
 	assert_int_equal(post(f->store, e.agent_id, renum), 5);
 	assert_int_equal(count_reports(f->store, e.agent_id), 5);
 	assert_int_equal(open_alerts(f->store), 0);
-	assert_int_equal(fleet_alerts(f->store, 0, &alerts), 0);
+	assert_int_equal(fleet_alerts(f->store, 0, 0, 0, &alerts), 0);
 	a = json_array_get(json_object_get(alerts, "alerts"), 0);
 	assert_string_equal(json_string_value(json_object_get(a, "kind")),
 	    "sequence");
