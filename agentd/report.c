@@ -23,6 +23,7 @@
 #include "log.h"
 #include "report.h"
 #include "spool.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 #define REPORT_INVENTORY_USEC	(24 * 3600 * 1000000ULL)
@@ -86,7 +87,7 @@ report_append(struct report *r, const char *kind, json_t *payload,
 		return;
 	}
 	if (spool_append(r->spool, kind,
-	    (double)collect_now(CLOCK_REALTIME) / 1e6, payload, important) == 0)
+	    (double)time_now(CLOCK_REALTIME) / 1e6, payload, important) == 0)
 		return;
 	/* One sync for everything appended in this loop iteration. */
 	sd_event_source_set_enabled(r->sync_defer, SD_EVENT_ONESHOT);
@@ -138,7 +139,7 @@ report_on_beat(sd_event_source *s, uint64_t usec, void *userdata)
 	spool_stats(r->spool, &st);
 	report_append(r, "heartbeat", json_pack("{s:{s:s, s:I, s:I}, s:o}",
 	    "agent", "version", AGENTD_VERSION, "uptime",
-	    (json_int_t)(collect_now(CLOCK_MONOTONIC) / 1000000), "spool_depth",
+	    (json_int_t)(time_now(CLOCK_MONOTONIC) / 1000000), "spool_depth",
 	    (json_int_t)st.depth, "checks", report_checks(r)), false);
 	interval = (uint64_t)(r->id != NULL ? r->id->report_interval : 60) *
 	    1000000;
@@ -419,8 +420,8 @@ report_on_msg(struct ipc *ipc, json_t *msg, void *userdata)
 		log_info("delivering reports again (HTTP/%s)",
 		    json_string_value(json_object_get(msg, "http")));
 	r->last_error[0] = '\0';
-	r->last_delivery = collect_now(CLOCK_REALTIME);
-	r->last_delivery_mono = collect_now(CLOCK_MONOTONIC);
+	r->last_delivery = time_now(CLOCK_REALTIME);
+	r->last_delivery_mono = time_now(CLOCK_MONOTONIC);
 	r->restart_usec = 0;
 	if (json_integer_value(json_object_get(msg, "skipped")) > 0)
 		log_warnx("portal sent %lld malformed commands; ignored",
@@ -634,7 +635,7 @@ report_apply(struct report *r, const struct config *cfg)
 	r->restart_usec = 0;
 	r->backoff_usec = 0;
 	r->batch_limit = REPORT_BATCH_MAX;
-	report_on_inventory(r->inventory_timer, collect_now(CLOCK_MONOTONIC),
+	report_on_inventory(r->inventory_timer, time_now(CLOCK_MONOTONIC),
 	    r);
 	if (r->pid == 0)
 		report_start_child(r);
@@ -702,8 +703,8 @@ report_status(struct report *r)
 	json_object_set_new(o, "last_delivery", r->last_delivery == 0 ?
 	    json_null() : json_real((double)r->last_delivery / 1e6));
 	json_object_set_new(o, "last_delivery_age", r->last_delivery == 0 ?
-	    json_null() : json_integer((json_int_t)(collect_since(
-	    r->last_delivery_mono, collect_now(CLOCK_MONOTONIC)) / 1000000)));
+	    json_null() : json_integer((json_int_t)(time_since(
+	    r->last_delivery_mono, time_now(CLOCK_MONOTONIC)) / 1000000)));
 	json_object_set_new(o, "last_error", r->last_error[0] == '\0' ?
 	    json_null() : json_string(r->last_error));
 	json_object_set_new(o, "reporter", json_string(r->ipc != NULL ?
