@@ -38,7 +38,15 @@ WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 CFLAGS	?= -O2 -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -DAGENTD_VERSION='"$(VERSION)"' \
 	-DAGENTD_LIBEXECDIR='"$(LIBEXECDIR)"' \
-	-iquote agentd -iquote collectors -iquote portal $(WARN) $(PKG_CFLAGS) $(CFLAGS)
+	$(WARN) $(PKG_CFLAGS) $(CFLAGS)
+# The layers (docs/architecture.md): lib <- collectors <- agentd, and
+# lib <- portal. Each directory sees only the headers it may use, so an
+# include across the layers fails the build. Tests, bench and fuzz see all.
+LIB_INC	:= -iquote lib
+COLLECTORS_INC := -iquote collectors $(LIB_INC)
+AGENTD_INC := -iquote agentd $(COLLECTORS_INC)
+PORTAL_INC := -iquote portal $(LIB_INC)
+ALL_INC	:= -iquote agentd -iquote collectors -iquote portal $(LIB_INC)
 ifeq ($(SANITIZE),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
@@ -46,10 +54,12 @@ LDFLAGS	+= -fsanitize=address,undefined
 endif
 
 MAINS	:= agentd/agentd.c agentd/agentctl.c agentd/reporter.c portal/portal.c
-LIB_SRCS := $(filter-out $(MAINS),$(wildcard agentd/*.c collectors/*.c))
+COMMON_SRCS := $(wildcard lib/*.c)
+AGENT_SRCS := $(filter-out $(MAINS),$(wildcard agentd/*.c collectors/*.c))
 PORTAL_SRCS := $(filter-out $(MAINS),$(wildcard portal/*.c))
 OBJ	:= $(BUILD)/obj
-LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o)
+COMMON_OBJS := $(COMMON_SRCS:%.c=$(OBJ)/%.o)
+AGENT_OBJS := $(AGENT_SRCS:%.c=$(OBJ)/%.o)
 PORTAL_OBJS := $(PORTAL_SRCS:%.c=$(OBJ)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -62,32 +72,55 @@ LDFLAGS	+= -Wl,--as-needed
 
 all: $(BINS)
 
+# One pattern rule per layer, each with its own include paths; the most
+# specific pattern wins, so the last rule is only for tests/ and bench/.
+$(OBJ)/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LIB_INC) -MMD -MP -c -o $@ $<
+
+$(OBJ)/collectors/%.o: collectors/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(COLLECTORS_INC) -MMD -MP -c -o $@ $<
+
+$(OBJ)/agentd/%.o: agentd/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(AGENTD_INC) -MMD -MP -c -o $@ $<
+
+$(OBJ)/portal/%.o: portal/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(PORTAL_INC) -MMD -MP -c -o $@ $<
+
 $(OBJ)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(ALL_INC) -MMD -MP -c -o $@ $<
 
-$(BUILD)/libagentd.a: $(LIB_OBJS)
+$(BUILD)/libcommon.a: $(COMMON_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/agentd: $(OBJ)/agentd/agentd.o $(BUILD)/libagentd.a
+$(BUILD)/libagentd.a: $(AGENT_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/agentd: $(OBJ)/agentd/agentd.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BUILD)/agentctl: $(OBJ)/agentd/agentctl.o $(BUILD)/libagentd.a
+$(BUILD)/agentctl: $(OBJ)/agentd/agentctl.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) -lm
 
-$(BUILD)/agentd-reporter: $(OBJ)/agentd/reporter.o $(BUILD)/libagentd.a
+$(BUILD)/agentd-reporter: $(OBJ)/agentd/reporter.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) -lm
 
 $(BUILD)/libportal.a: $(PORTAL_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/agentd-portal: $(OBJ)/portal/portal.o $(BUILD)/libportal.a $(BUILD)/libagentd.a
+# The portal links lib/ and itself only: no agent code.
+$(BUILD)/agentd-portal: $(OBJ)/portal/portal.o $(BUILD)/libportal.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(PORTAL_LIBS) -lm
 
 # Unit tests link everything; --as-needed keeps what each one uses.
-$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(UNIT_HELPERS:%.c=$(OBJ)/%.o) $(if $(PORTAL_OBJS),$(BUILD)/libportal.a) $(BUILD)/libagentd.a
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(UNIT_HELPERS:%.c=$(OBJ)/%.o) $(if $(PORTAL_OBJS),$(BUILD)/libportal.a) $(BUILD)/libagentd.a $(BUILD)/libcommon.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(PORTAL_LIBS) -lcmocka -lm
 

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "report.h"
 #include "sched.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 /* SIGTERM: children get SIGTERM, then SIGKILL, and we are gone well within
@@ -338,8 +339,8 @@ main(int argc, char **argv)
 	free(reporter);
 
 	info.config_path = a.config_path;
-	info.started = collect_now(CLOCK_REALTIME);
-	info.started_mono = collect_now(CLOCK_MONOTONIC);
+	info.started = time_now(CLOCK_REALTIME);
+	info.started_mono = time_now(CLOCK_MONOTONIC);
 	info.report = a.report;
 	r = control_open(a.event, cfg->control_socket, cfg->control_group,
 	    a.sched, &info, agentd_reload, &a, &a.control);

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "report.h"
 #include "resultjson.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 struct control_conn {
@@ -133,8 +134,8 @@ control_status(struct control *c)
 	json_object_set_new(o, "started",
 	    json_real((double)c->info.started / 1e6));
 	json_object_set_new(o, "uptime", json_integer((json_int_t)
-	    (collect_since(c->info.started_mono,
-	    collect_now(CLOCK_MONOTONIC)) / 1000000)));
+	    (time_since(c->info.started_mono,
+	    time_now(CLOCK_MONOTONIC)) / 1000000)));
 	json_object_set_new(o, "config", json_string(c->info.config_path));
 	json_object_set_new(o, "checks", control_checks_json(c->sched, 0));
 	if (c->info.report != NULL)

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "report.h"
 #include "spool.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 #define REPORT_INVENTORY_USEC	(24 * 3600 * 1000000ULL)
@@ -103,7 +104,7 @@ report_append(struct report *r, const char *kind, json_t *payload,
 		return;
 	}
 	if (spool_append(r->spool, kind,
-	    (double)collect_now(CLOCK_REALTIME) / 1e6, payload, important) == 0)
+	    (double)time_now(CLOCK_REALTIME) / 1e6, payload, important) == 0)
 		return;
 	/* One sync for everything appended in this loop iteration. */
 	sd_event_source_set_enabled(r->sync_defer, SD_EVENT_ONESHOT);
@@ -161,7 +162,7 @@ report_on_beat(sd_event_source *s, uint64_t usec, void *userdata)
 		spool_stats(r->spool, &st);
 	report_append(r, "heartbeat", json_pack("{s:{s:s, s:I, s:I}, s:o}",
 	    "agent", "version", AGENTD_VERSION, "uptime",
-	    (json_int_t)(collect_now(CLOCK_MONOTONIC) / 1000000), "spool_depth",
+	    (json_int_t)(time_now(CLOCK_MONOTONIC) / 1000000), "spool_depth",
 	    (json_int_t)st.depth, "checks", report_checks(r)), false);
 	interval = (uint64_t)(r->id != NULL ? r->id->report_interval : 60) *
 	    1000000;
@@ -635,8 +636,8 @@ report_on_msg(struct ipc *ipc, json_t *msg, void *userdata)
 		    json_string_value(json_object_get(msg, "http")));
 	r->last_error[0] = '\0';
 	r->conflicts = 0;
-	r->last_delivery = collect_now(CLOCK_REALTIME);
-	r->last_delivery_mono = collect_now(CLOCK_MONOTONIC);
+	r->last_delivery = time_now(CLOCK_REALTIME);
+	r->last_delivery_mono = time_now(CLOCK_MONOTONIC);
 	r->restart_usec = 0;
 	if (json_integer_value(json_object_get(msg, "skipped")) > 0)
 		log_warnx("portal sent %lld malformed commands; ignored",
@@ -860,7 +861,7 @@ report_apply(struct report *r, const struct config *cfg)
 	}
 	log_info("reporting to %s as agent %s", id->portal, id->agent_id);
 	r->restart_usec = 0;
-	report_on_inventory(r->inventory_timer, collect_now(CLOCK_MONOTONIC),
+	report_on_inventory(r->inventory_timer, time_now(CLOCK_MONOTONIC),
 	    r);
 	if (r->pid == 0)
 		report_start_child(r);
@@ -904,7 +905,7 @@ report_open_spool(struct report *r)
 			r->spool_failed = false;
 			/* The one made at start was lost: make it again. */
 			report_on_inventory(r->inventory_timer,
-			    collect_now(CLOCK_MONOTONIC), r);
+			    time_now(CLOCK_MONOTONIC), r);
 		}
 		report_kick(r);
 	}
@@ -980,8 +981,8 @@ report_status(struct report *r)
 	json_object_set_new(o, "last_delivery", r->last_delivery == 0 ?
 	    json_null() : json_real((double)r->last_delivery / 1e6));
 	json_object_set_new(o, "last_delivery_age", r->last_delivery == 0 ?
-	    json_null() : json_integer((json_int_t)(collect_since(
-	    r->last_delivery_mono, collect_now(CLOCK_MONOTONIC)) / 1000000)));
+	    json_null() : json_integer((json_int_t)(time_since(
+	    r->last_delivery_mono, time_now(CLOCK_MONOTONIC)) / 1000000)));
 	json_object_set_new(o, "last_error", r->last_error[0] == '\0' ?
 	    json_null() : json_string(r->last_error));
 	json_object_set_new(o, "reporter", json_string(r->ipc != NULL ?

@@ -25,6 +25,7 @@
 #include "safepath.h"
 #include "sched.h"
 #include "sysfile.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 #define SCHED_BACKOFF_MAX	8	/* times the configured interval */
@@ -249,8 +250,8 @@ sched_exec_done(struct exec_job *job, const struct exec_outcome *o,
 	sched_exec_result(c, o, &r);
 	sd_event_now(s->event, CLOCK_MONOTONIC, &r.duration_usec);
 	r.duration_usec -= c->started;
-	r.when_usec = collect_now(CLOCK_REALTIME);
-	r.mono_usec = collect_now(CLOCK_MONOTONIC);
+	r.when_usec = time_now(CLOCK_REALTIME);
+	r.mono_usec = time_now(CLOCK_MONOTONIC);
 	c->job = NULL;
 	exec_free(job);
 	s->running_external--;
@@ -280,7 +281,7 @@ sched_start_external(struct sched_check *c)
 		result_reset(&r);
 		result_set(&r, STATE_UNKNOWN, "refusing to run %s: %s",
 		    c->conf->argv[0], why);
-		r.when_usec = collect_now(CLOCK_REALTIME);
+		r.when_usec = time_now(CLOCK_REALTIME);
 		sched_complete(c, &r, rc);
 		result_reset(&r);
 		return;
@@ -289,8 +290,8 @@ sched_start_external(struct sched_check *c)
 		result_reset(&r);
 		result_set(&r, STATE_UNKNOWN, "cannot start %s: %s",
 		    c->conf->argv[0], strerror(-rc));
-		r.when_usec = collect_now(CLOCK_REALTIME);
-		r.mono_usec = collect_now(CLOCK_MONOTONIC);
+		r.when_usec = time_now(CLOCK_REALTIME);
+		r.mono_usec = time_now(CLOCK_MONOTONIC);
 		sched_complete(c, &r, rc);
 		result_reset(&r);
 		return;
@@ -535,7 +536,7 @@ sched_cal_plan(struct sched_cal *e)
 {
 	struct sched *s = e->sched;
 	struct sched_cal_run *r = sched_runs_find(s, e->id);
-	int64_t now = (int64_t)(collect_now(CLOCK_REALTIME) / 1000000);
+	int64_t now = (int64_t)(time_now(CLOCK_REALTIME) / 1000000);
 	int64_t last = r != NULL ? r->when : now, from = now;
 	uint64_t due;
 	time_t t;
@@ -586,7 +587,7 @@ sched_cal_on_timer(sd_event_source *src, uint64_t usec, void *userdata)
 	(void)usec;
 	if (s->stopping)
 		return 0;
-	sched_runs_set(s, e->id, (int64_t)(collect_now(CLOCK_REALTIME) /
+	sched_runs_set(s, e->id, (int64_t)(time_now(CLOCK_REALTIME) /
 	    1000000));
 	sched_cal_plan(e);
 	e->fn(e, e->userdata);
@@ -666,7 +667,7 @@ sched_cal_add(struct sched *s, const char *id, const struct cron *cron,
 	sched_runs_load(s);
 	/* First seen: a run missed from now on is caught up, none before. */
 	if (sched_runs_find(s, id) == NULL)
-		sched_runs_set(s, id, (int64_t)(collect_now(CLOCK_REALTIME) /
+		sched_runs_set(s, id, (int64_t)(time_now(CLOCK_REALTIME) /
 		    1000000));
 	LIST_INSERT_HEAD(&s->cals, e, entry);
 	sched_clock_watch(s);
@@ -772,7 +773,7 @@ sched_new(sd_event *event, struct config *cfg, const char *proc,
 	s->clock_fd = -1;
 	TAILQ_INIT(&s->queue);
 	LIST_INIT(&s->cals);
-	srandom((unsigned)collect_now(CLOCK_REALTIME));
+	srandom((unsigned)time_now(CLOCK_REALTIME));
 	sched_build(s, NULL, 0);
 	*sp = s;
 	return 0;
@@ -943,7 +944,7 @@ sched_tally(struct sched *s, unsigned counts[4], unsigned *pending)
 json_t *
 sched_check_json(const struct sched_check *c, int detail)
 {
-	uint64_t now = collect_now(CLOCK_MONOTONIC);
+	uint64_t now = time_now(CLOCK_MONOTONIC);
 	json_t *o;
 
 	if (c->has_result) {
@@ -951,7 +952,7 @@ sched_check_json(const struct sched_check *c, int detail)
 		/* The age survives a step of the wall clock; "when" (the
 		 * stamp shown) does not have to. */
 		json_object_set_new(o, "age", json_integer((json_int_t)
-		    (collect_since(c->last.mono_usec, now) / 1000000)));
+		    (time_since(c->last.mono_usec, now) / 1000000)));
 	} else {
 		o = json_object();
 		json_object_set_new(o, "state", json_string("PENDING"));

@@ -49,6 +49,7 @@
 #include "collector.h"
 #include "log.h"
 #include "threshold.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 #define CLOCK_RETRY_USEC	(5 * 60 * UINT64_C(1000000))
@@ -337,9 +338,9 @@ clock_ask_timedated(struct clock *c, struct collect_req *req, int denied)
 		c->next_open = 0;
 	}
 	if (c->bus == NULL) {
-		if (collect_now(CLOCK_MONOTONIC) >= c->next_open &&
+		if (time_now(CLOCK_MONOTONIC) >= c->next_open &&
 		    clock_open_bus(c) < 0)
-			c->next_open = collect_now(CLOCK_MONOTONIC) +
+			c->next_open = time_now(CLOCK_MONOTONIC) +
 			    CLOCK_RETRY_USEC;
 		if (c->bus == NULL) {
 			snprintf(text, sizeof(text), "no system bus: %s",

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "collector.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 struct collect_req {
@@ -21,25 +22,6 @@ struct collect_req {
 	int			 finished;
 	int			 cancelled;
 };
-
-uint64_t (*collect_now_hook)(clockid_t clock);
-
-uint64_t
-collect_now(clockid_t clock)
-{
-	struct timespec ts;
-
-	if (collect_now_hook != NULL)
-		return collect_now_hook(clock);
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-uint64_t
-collect_since(uint64_t then, uint64_t now)
-{
-	return now > then ? now - then : 0;
-}
 
 struct collect_req *
 collect_req_new(const struct collector *c, void *inst, collect_done_fn *done,
@@ -73,7 +55,7 @@ collect_req_finish(struct collect_req *req)
 	if (req->finished || req->cancelled)
 		return;
 	req->finished = 1;
-	req->result.duration_usec = collect_now(CLOCK_MONOTONIC) - req->started;
+	req->result.duration_usec = time_now(CLOCK_MONOTONIC) - req->started;
 	req->done(req, req->userdata);
 }
 
@@ -82,8 +64,8 @@ collect_req_start(struct collect_req *req)
 {
 	int rc;
 
-	req->started = collect_now(CLOCK_MONOTONIC);
-	req->result.when_usec = collect_now(CLOCK_REALTIME);
+	req->started = time_now(CLOCK_MONOTONIC);
+	req->result.when_usec = time_now(CLOCK_REALTIME);
 	req->result.mono_usec = req->started;
 	rc = req->collector->collect(req->inst, req);
 	if (rc == COLLECT_PENDING)

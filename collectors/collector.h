@@ -85,17 +85,6 @@ void		 collect_req_free(struct collect_req *req);
 int		 collect_run_sync(const struct collector *c, void *inst,
 		    sd_event *event, struct result *out);
 
-/* clock (CLOCK_MONOTONIC or CLOCK_REALTIME) now, in microseconds.
- * Durations and ages come from CLOCK_MONOTONIC: the wall clock may step
- * back or forward at any time; realtime is only for stamps shown. */
-uint64_t	 collect_now(clockid_t clock);
-/* now - then, or 0 if then is later (a stamp from a clock that stepped,
- * or from before a restart): an age is never negative or wrapped. */
-uint64_t	 collect_since(uint64_t then, uint64_t now);
-/* Test seam: when set, collect_now() returns what it says instead of
- * reading the clock, so tests can step the wall clock. */
-extern uint64_t	(*collect_now_hook)(clockid_t clock);
-
 /* NULL-terminated table of every built-in collector. */
 extern const struct collector *const collectors[];
 

@@ -42,6 +42,7 @@
 #include "fmt.h"
 #include "glob.h"
 #include "sysfile.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 /* ~150 bytes a line; hosts with thousands of loop or dm devices exist. */
@@ -183,7 +184,7 @@ diskio_rates_between(const struct diskio_stat *prev,
 static uint64_t
 diskio_now(void)
 {
-	return collect_now(CLOCK_MONOTONIC);
+	return time_now(CLOCK_MONOTONIC);
 }
 
 static void *

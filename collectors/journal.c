@@ -31,6 +31,7 @@
 #include "log.h"
 #include "sysfile.h"
 #include "threshold.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 #define JOURNAL_STATE_NAME	"journal.cursor"
@@ -468,8 +469,8 @@ journal_collect(void *inst, struct collect_req *req)
 	struct result *res = collect_req_result(req);
 	struct journal_recent *recent = NULL;
 	char old_cursor[JOURNAL_CURSOR_MAX], text[JOURNAL_TEXT_MAX];
-	uint64_t now = collect_now(CLOCK_REALTIME);
-	uint64_t mono = collect_now(CLOCK_MONOTONIC), bytes = 0;
+	uint64_t now = time_now(CLOCK_REALTIME);
+	uint64_t mono = time_now(CLOCK_MONOTONIC), bytes = 0;
 	sd_journal *sj = NULL;
 	unsigned long count;
 	bool truncated;
@@ -530,7 +531,7 @@ journal_collect(void *inst, struct collect_req *req)
 	else
 		/* Only the saved wall-clock stamp survives a restart;
 		 * a step back makes it 0, raised to 1 s below. */
-		seconds = (double)collect_since(j->pos.since_usec, now) / 1e6;
+		seconds = (double)time_since(j->pos.since_usec, now) / 1e6;
 	if (seconds < 1)
 		seconds = 1;
 	j->pos.since_usec = now;

@@ -38,6 +38,7 @@
 #include "glob.h"
 #include "network.h"
 #include "sysfile.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 /* ~130 bytes an interface; thousands of veths exist on busy nodes. */
@@ -165,7 +166,7 @@ network_rates_between(const struct network_stat *prev,
 static uint64_t
 network_now(void)
 {
-	return collect_now(CLOCK_MONOTONIC);
+	return time_now(CLOCK_MONOTONIC);
 }
 
 static void *

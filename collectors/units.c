@@ -33,6 +33,7 @@
 #include "glob.h"
 #include "log.h"
 #include "threshold.h"
+#include "timeutil.h"
 #include "units.h"
 #include "xmalloc.h"
 
@@ -322,7 +323,7 @@ units_start(void *inst, const struct collector_env *env)
 	sd_event_unref(u->event);
 	u->event = sd_event_ref(env->event);
 	if ((r = units_open_bus(u)) < 0)
-		u->next_open = collect_now(CLOCK_MONOTONIC) + UNITS_RETRY_USEC;
+		u->next_open = time_now(CLOCK_MONOTONIC) + UNITS_RETRY_USEC;
 	return r;
 }
 
@@ -359,8 +360,8 @@ units_collect(void *inst, struct collect_req *req)
 		u->next_open = 0;
 	}
 	if (u->bus == NULL) {
-		if (collect_now(CLOCK_MONOTONIC) >= u->next_open && units_open_bus(u) < 0)
-			u->next_open = collect_now(CLOCK_MONOTONIC) + UNITS_RETRY_USEC;
+		if (time_now(CLOCK_MONOTONIC) >= u->next_open && units_open_bus(u) < 0)
+			u->next_open = time_now(CLOCK_MONOTONIC) + UNITS_RETRY_USEC;
 		if (u->bus == NULL) {
 			snprintf(text, sizeof(text), "no system bus: %s",
 			    u->bus_error);

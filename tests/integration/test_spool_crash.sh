@@ -17,18 +17,19 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-make -s BUILD="$BUILD" "$BUILD/libagentd.a" >/dev/null ||
-	fail "cannot build $BUILD/libagentd.a"
+make -s BUILD="$BUILD" "$BUILD/libagentd.a" "$BUILD/libcommon.a" \
+	>/dev/null || fail "cannot build $BUILD/libagentd.a"
 # Same flags as the Makefile; a sanitizer build needs them at link too.
 san=""
 nm "$BUILD/libagentd.a" 2>/dev/null | grep -q __asan_ &&
 	san="-fsanitize=address,undefined"
 ${CC:-cc} -std=c17 -D_GNU_SOURCE -iquote agentd -iquote collectors \
-	-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-iquote lib -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 $san \
 	$(pkg-config --cflags jansson) -O2 -g \
 	-o "$T/spooltool" tests/integration/spool/spooltool.c \
-	"$BUILD/libagentd.a" $(pkg-config --libs libsystemd jansson inih) -lm ||
+	"$BUILD/libagentd.a" "$BUILD/libcommon.a" \
+	$(pkg-config --libs libsystemd jansson inih) -lm ||
 	fail "cannot build spooltool"
 
 # crash_rounds DIR MAX_BYTES ACK_EVERY strict|bounded ROUNDS

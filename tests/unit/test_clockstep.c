@@ -1,6 +1,6 @@
 /*
  * Ages and uptimes across a step of the wall clock (issue 7, defect 14):
- * a real scheduler and control socket in this process, with collect_now()
+ * a real scheduler and control socket in this process, with time_now()
  * faked so that the wall clock jumps back a day and forward a year while
  * the monotonic clock moves on by seconds. Every age must follow the
  * monotonic clock; the stamps shown may follow the wall clock.
@@ -28,6 +28,7 @@
 #include "log.h"
 #include "sched.h"
 #include "testutil.h"
+#include "timeutil.h"
 
 static int64_t	 step_real;	/* usec added to CLOCK_REALTIME */
 static uint64_t	 step_mono;	/* usec added to CLOCK_MONOTONIC */
@@ -48,10 +49,10 @@ static void
 test_since(void **state)
 {
 	(void)state;
-	assert_int_equal(collect_since(5, 7), 2);
-	assert_int_equal(collect_since(7, 7), 0);
+	assert_int_equal(time_since(5, 7), 2);
+	assert_int_equal(time_since(7, 7), 0);
 	/* A stamp from the future is no age at all, not 2^64 - 2. */
-	assert_int_equal(collect_since(7, 5), 0);
+	assert_int_equal(time_since(7, 5), 0);
 }
 
 static int
@@ -176,7 +177,7 @@ test_steps(void **state)
 	int done;
 
 	(void)state;
-	collect_now_hook = fake_now;
+	time_now_hook = fake_now;
 	step_real = step_mono = 0;
 	snprintf(a.dir, sizeof(a.dir), "/tmp/test_clockstep.%d", (int)getpid());
 	testutil_rm_tree(a.dir);
@@ -192,8 +193,8 @@ test_steps(void **state)
 		fail_msg("config: %s", errs.n > 0 ? errs.msgs[0] : "?");
 	assert_true(sd_event_default(&a.event) >= 0);
 	assert_int_equal(sched_new(a.event, cfg, "/proc", "/sys", &a.sched), 0);
-	info.started = collect_now(CLOCK_REALTIME);
-	info.started_mono = collect_now(CLOCK_MONOTONIC);
+	info.started = time_now(CLOCK_REALTIME);
+	info.started_mono = time_now(CLOCK_MONOTONIC);
 	assert_int_equal(control_open(a.event, a.sock, "", a.sched, &info,
 	    no_reload, NULL, &a.control), 0);
 	/* A built-in collector's result and an external check's. */
@@ -218,7 +219,7 @@ test_steps(void **state)
 	sched_free(a.sched);
 	sd_event_unref(a.event);
 	testutil_rm_tree(a.dir);
-	collect_now_hook = NULL;
+	time_now_hook = NULL;
 }
 
 int

@@ -3,7 +3,7 @@
  * runs skipped (not stacked) while one is in progress, the external-check
  * queue and `check run` moving a check to its front, runs abandoned on
  * reload, and calendar entries (catch-up, clock steps, the state file)
- * with the wall clock injected through collect_now_hook.
+ * with the wall clock injected through time_now_hook.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -24,6 +24,7 @@
 #include "config.h"
 #include "sched.h"
 #include "testutil.h"
+#include "timeutil.h"
 
 #define SEC	1000000ULL
 
@@ -64,7 +65,7 @@ setup(void **state)
 	setenv("TZ", "UTC", 1);
 	tzset();
 	fake_realtime = 0;
-	collect_now_hook = fake_now;
+	time_now_hook = fake_now;
 	*state = f;
 	return 0;
 }
@@ -77,7 +78,7 @@ teardown(void **state)
 	sched_free(f->sched);
 	sd_event_unref(f->event);
 	testutil_rm_rf(f->dir);
-	collect_now_hook = NULL;
+	time_now_hook = NULL;
 	free(f);
 	return 0;
 }
