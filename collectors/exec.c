@@ -190,7 +190,8 @@ exec_child(char *const argv[], int devnull, int out_w, int err_w,
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2];
+	/* Zeroed: valgrind does not know that capget fills it. */
+	struct __user_cap_data_struct data[2] = { 0 };
 	sigset_t none;
 
 	if (setsid() < 0)
