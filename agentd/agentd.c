@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "decide.h"
 #include "log.h"
 #include "report.h"
 #include "sched.h"
@@ -32,6 +33,7 @@
 struct agentd {
 	sd_event	*event;
 	const char	*config_path;
+	struct decide	*decide;
 	struct sched	*sched;
 	struct control	*control;
 	struct report	*report;
@@ -44,23 +46,18 @@ agentd_status_line(struct agentd *a)
 {
 	unsigned counts[4], pending;
 
-	sched_tally(a->sched, counts, &pending);
+	decide_tally(a->decide, counts, &pending);
 	sd_notifyf(0, "STATUS=%zu checks: %u OK, %u WARNING, %u CRITICAL, "
 	    "%u UNKNOWN%s", sched_count(a->sched), counts[0], counts[1],
 	    counts[2], counts[3], pending > 0 ? ", some pending" : "");
 }
 
+/* A check changed state (decide_change_fn): the status line follows. */
 static void
-agentd_on_result(struct sched *s, struct sched_check *c, int prev,
-    void *userdata)
+agentd_on_change(const struct decide_change *ch, void *userdata)
 {
-	struct agentd *a = userdata;
-
-	(void)s;
-	if (prev != (int)c->last.state)
-		agentd_status_line(a);
-	if (a->report != NULL)
-		report_on_result(a->report, c, prev);
+	(void)ch;
+	agentd_status_line(userdata);
 }
 
 static void
@@ -330,13 +327,18 @@ main(int argc, char **argv)
 		log_warnx("watchdog: %s", strerror(-r));
 
 	agentd_prepare_state_dir(cfg->state_dir);
-	sched_new(a.event, cfg, "/proc", "/sys", &a.sched);
-	sched_set_event_cb(a.sched, agentd_on_result, &a);
+	/* The pipeline: sched -> decide -> report (and the status line).
+	 * Subscribed before the first result can arrive (the loop runs
+	 * nothing until sd_event_loop). */
+	a.decide = decide_new();
+	sched_new(a.event, cfg, "/proc", "/sys", a.decide, &a.sched);
 	reporter = agentd_reporter_path();
 	if ((r = report_new(a.event, a.sched, cfg, reporter, &a.report)) < 0)
 		fatalx("cannot open the report spool in %s: %s", cfg->state_dir,
 		    strerror(-r));
 	free(reporter);
+	decide_subscribe(a.decide, agentd_on_change, &a);
+	decide_subscribe(a.decide, report_on_change, a.report);
 
 	info.config_path = a.config_path;
 	info.started = time_now(CLOCK_REALTIME);
@@ -360,6 +362,7 @@ main(int argc, char **argv)
 	control_close(a.control);
 	report_free(a.report);
 	sched_free(a.sched);
+	decide_free(a.decide);
 	sd_event_source_disable_unref(a.stop_timer);
 	sd_event_unref(a.event);
 	return r < 0 ? 1 : 0;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -139,15 +140,11 @@ report_on_sync(sd_event_source *s, void *userdata)
 	return 0;
 }
 
+/* Every check as decided, with detail: the heartbeat's "checks". */
 static json_t *
 report_checks(struct report *r)
 {
-	json_t *a = json_array();
-
-	for (size_t i = 0; i < sched_count(r->sched); i++)
-		json_array_append_new(a, sched_check_json(sched_at(r->sched, i),
-		    1));
-	return a;
+	return decide_json(sched_decide(r->sched), 1);
 }
 
 static int
@@ -186,17 +183,18 @@ report_on_inventory(sd_event_source *s, uint64_t usec, void *userdata)
 }
 
 void
-report_on_result(struct report *r, struct sched_check *c, int prev)
+report_on_change(const struct decide_change *ch, void *userdata)
 {
 	static const char *const names[] = { "OK", "WARNING", "CRITICAL",
 	    "UNKNOWN" };
+	struct report *r = userdata;
 
-	if (prev == (int)c->last.state || (prev == -1 &&
-	    c->last.state == STATE_OK))
+	/* What is news was decided in decide.c, not here. */
+	if (!ch->report)
 		return;
 	report_append(r, "state_change", json_pack("{s:o, s:s}", "check",
-	    sched_check_json(c, 1), "previous_state",
-	    prev < 0 ? "PENDING" : names[prev & 3]), true);
+	    decide_check_json(ch->check, 1), "previous_state",
+	    ch->from < 0 ? "PENDING" : names[ch->from & 3]), true);
 }
 
 /* ---- commands from the portal ---- */

@@ -15,6 +15,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "decide.h"
 #include "sched.h"
 
 #define REPORT_BACKOFF_MAX_USEC	(300 * 1000000ULL)
@@ -34,8 +35,9 @@ int	report_new(sd_event *event, struct sched *sched,
 /* After a reload: re-reads the identity and [portal]; restarts the
  * reporter if anything it uses changed. */
 void	report_apply(struct report *r, const struct config *cfg);
-/* From the scheduler: a run finished; prev as in sched_event_fn. */
-void	report_on_result(struct report *r, struct sched_check *c, int prev);
+/* Subscribed to decide (decide_change_fn, userdata the report): a check
+ * changed state; a state_change report goes out if the change is news. */
+void	report_on_change(const struct decide_change *ch, void *userdata);
 /* {"enrolled", "portal", "agent_id", "spool_depth", "last_delivery",
  * "last_delivery_age" (seconds, from the monotonic clock),
  * "last_error", ...} for agentctl status. New reference. */

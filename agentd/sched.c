@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,7 +22,6 @@
 #include "exec.h"
 #include "log.h"
 #include "plugin.h"
-#include "resultjson.h"
 #include "safepath.h"
 #include "sched.h"
 #include "sysfile.h"
@@ -57,6 +57,23 @@ struct sched_cal_run {
 	int64_t			 when;		/* realtime seconds */
 };
 
+struct sched_check {
+	struct sched		*sched;
+	struct check_conf	*conf;		/* in sched's config */
+	struct decide_check	*dc;		/* its results and state */
+	uint64_t		 runs;
+	uint64_t		 started;	/* monotonic usec of this run */
+	uint64_t		 interval_usec;	/* current, after back-off */
+	bool			 failing;	/* a collector failure is logged */
+	sd_event_source		*timer;		/* interval checks */
+	struct sched_cal	*cal;		/* calendar checks */
+	struct collect_req	*creq;
+	struct exec_job		*job;
+	bool			 queued;
+	TAILQ_ENTRY(sched_check) queue_entry;
+	LIST_HEAD(, sched_waiter) waiters;
+};
+
 struct sched_waiter {
 	struct sched_check	*check;
 	sched_run_fn		*fn;
@@ -73,8 +90,7 @@ struct sched {
 	TAILQ_HEAD(, sched_check) queue;
 	unsigned		 running_external;
 	bool			 stopping;
-	sched_event_fn		*event_cb;
-	void			*event_arg;
+	struct decide		*decide;
 	LIST_HEAD(, sched_cal)	 cals;
 	struct sched_cal_run	*runs;		/* loaded from runs_dir */
 	size_t			 nruns;
@@ -107,39 +123,8 @@ sched_notify_waiters(struct sched_check *c, const struct result *r, int rc)
 }
 
 static void
-sched_log_change(struct sched_check *c, const struct result *r)
-{
-	char name[128], state[32], prev[32], summary[512];
-	const char *fields[3] = { name, state, prev };
-	const char *was = c->has_result ? result_state_name(c->last.state) :
-	    "PENDING";
-	int prio;
-
-	snprintf(name, sizeof(name), "CHECK=%s", c->conf->name);
-	snprintf(state, sizeof(state), "STATE=%s", result_state_name(r->state));
-	snprintf(prev, sizeof(prev), "PREVIOUS_STATE=%s", was);
-	log_escape(summary, sizeof(summary), r->summary);
-	switch (r->state) {
-	case STATE_OK:
-		prio = c->has_result ? LOG_NOTICE : LOG_INFO;
-		break;
-	case STATE_CRITICAL:
-		prio = LOG_ERR;
-		break;
-	default:
-		prio = LOG_WARNING;
-		break;
-	}
-	log_event(prio, MSGID_CHECK_STATE, fields, 3, "check %s: %s -> %s: %s",
-	    c->conf->name, was, result_state_name(r->state), summary);
-}
-
-static void
 sched_complete(struct sched_check *c, struct result *r, int rc)
 {
-	struct sched *s = c->sched;
-	bool changed = !c->has_result || c->last.state != r->state;
-	int prev = c->has_result ? (int)c->last.state : -1;
 	uint64_t interval = (uint64_t)c->conf->interval * 1000000;
 
 	if (c->conf->kind == CHECK_COLLECTOR) {
@@ -164,17 +149,11 @@ sched_complete(struct sched_check *c, struct result *r, int rc)
 			c->interval_usec = interval;
 		}
 	}
-	/* A first OK is not news; any other first result or change is. */
-	if (changed && (c->has_result || r->state != STATE_OK))
-		sched_log_change(c, r);
-	if (changed)
-		c->last_change = r->when_usec;
 	c->runs++;
-	result_move(&c->last, r);
-	c->has_result = true;
-	sched_notify_waiters(c, &c->last, 0);
-	if (s->event_cb != NULL)
-		s->event_cb(s, c, prev, s->event_arg);
+	/* Decided (and reported) first, so that whoever waits for this run
+	 * reads the check's new state. */
+	decide_result(c->dc, r);
+	sched_notify_waiters(c, decide_check_result(c->dc), 0);
 }
 
 static void
@@ -397,7 +376,7 @@ sched_check_free(struct sched_check *c)
 	collect_req_free(c->creq);
 	sd_event_source_disable_unref(c->timer);
 	sched_cal_free(c->cal);
-	result_reset(&c->last);
+	decide_check_remove(c->dc);
 	free(c);
 }
 
@@ -705,7 +684,25 @@ sched_check_on_cal(struct sched_cal *e, void *userdata)
 	sched_start(userdata);
 }
 
-/* Builds runtime entries for cfg, taking last results from old by name. */
+/* The scheduler's members of a check's JSON (decide_describe_fn). */
+static void
+sched_describe(json_t *o, void *owner)
+{
+	const struct sched_check *c = owner;
+
+	json_object_set_new(o, "interval", json_integer(c->conf->interval));
+	if (c->cal != NULL) {
+		json_object_set_new(o, "schedule",
+		    json_string(c->conf->schedule));
+		if (sched_cal_due(c->cal) != 0)
+			json_object_set_new(o, "next_run", json_real(
+			    (double)sched_cal_due(c->cal) / 1e6));
+	}
+	json_object_set_new(o, "runs", json_integer((json_int_t)c->runs));
+}
+
+/* Builds runtime entries for cfg, taking over from old, by name and kind,
+ * each surviving check's decide entry and run count. */
 static void
 sched_build(struct sched *s, struct sched_check **old, size_t nold)
 {
@@ -725,17 +722,21 @@ sched_build(struct sched *s, struct sched_check **old, size_t nold)
 		c->conf = conf;
 		c->interval_usec = (uint64_t)conf->interval * 1000000;
 		LIST_INIT(&c->waiters);
-		result_reset(&c->last);
-		for (size_t j = 0; j < nold; j++) {
-			if (old[j] == NULL ||
+		/* A surviving check (same name and kind) keeps its results
+		 * and state; the others leave decide with their old entry. */
+		for (size_t j = 0; j < nold && c->dc == NULL; j++) {
+			if (old[j]->dc == NULL ||
 			    strcmp(old[j]->conf->name, conf->name) != 0 ||
 			    old[j]->conf->kind != conf->kind)
 				continue;
-			result_move(&c->last, &old[j]->last);
-			c->has_result = old[j]->has_result;
-			c->last_change = old[j]->last_change;
+			c->dc = old[j]->dc;
+			old[j]->dc = NULL;
+			decide_check_keep(c->dc, sched_describe, c);
 			c->runs = old[j]->runs;
 		}
+		if (c->dc == NULL)
+			c->dc = decide_check_add(s->decide, conf->name,
+			    conf->kind, sched_describe, c);
 		if (conf->kind == CHECK_COLLECTOR &&
 		    conf->collector->start != NULL)
 			conf->collector->start(conf->inst, &s->env);
@@ -760,11 +761,12 @@ sched_build(struct sched *s, struct sched_check **old, size_t nold)
 
 int
 sched_new(sd_event *event, struct config *cfg, const char *proc,
-    const char *sys, struct sched **sp)
+    const char *sys, struct decide *decide, struct sched **sp)
 {
 	struct sched *s = xcalloc(1, sizeof(*s));
 
 	s->event = sd_event_ref(event);
+	s->decide = decide;
 	s->cfg = cfg;
 	s->env.proc = proc;
 	s->env.sys = sys;
@@ -821,17 +823,16 @@ sched_free(struct sched *s)
 	free(s);
 }
 
-void
-sched_set_event_cb(struct sched *s, sched_event_fn *fn, void *userdata)
-{
-	s->event_cb = fn;
-	s->event_arg = userdata;
-}
-
 const struct config *
 sched_config(const struct sched *s)
 {
 	return s->cfg;
+}
+
+struct decide *
+sched_decide(const struct sched *s)
+{
+	return s->decide;
 }
 
 size_t
@@ -928,50 +929,8 @@ sched_stop(struct sched *s, int sig)
 	return sched_in_flight(s);
 }
 
-void
-sched_tally(struct sched *s, unsigned counts[4], unsigned *pending)
-{
-	memset(counts, 0, 4 * sizeof(counts[0]));
-	*pending = 0;
-	for (size_t i = 0; i < s->n; i++) {
-		if (!s->checks[i]->has_result)
-			(*pending)++;
-		else
-			counts[s->checks[i]->last.state & 3]++;
-	}
-}
-
 json_t *
 sched_check_json(const struct sched_check *c, int detail)
 {
-	uint64_t now = time_now(CLOCK_MONOTONIC);
-	json_t *o;
-
-	if (c->has_result) {
-		o = resultjson_encode(&c->last, detail);
-		/* The age survives a step of the wall clock; "when" (the
-		 * stamp shown) does not have to. */
-		json_object_set_new(o, "age", json_integer((json_int_t)
-		    (time_since(c->last.mono_usec, now) / 1000000)));
-	} else {
-		o = json_object();
-		json_object_set_new(o, "state", json_string("PENDING"));
-		json_object_set_new(o, "summary", json_string("not run yet"));
-	}
-	json_object_set_new(o, "name", json_string(c->conf->name));
-	json_object_set_new(o, "kind", json_string(c->conf->kind ==
-	    CHECK_COLLECTOR ? "collector" : "external"));
-	json_object_set_new(o, "interval", json_integer(c->conf->interval));
-	if (c->cal != NULL) {
-		json_object_set_new(o, "schedule",
-		    json_string(c->conf->schedule));
-		if (sched_cal_due(c->cal) != 0)
-			json_object_set_new(o, "next_run", json_real(
-			    (double)sched_cal_due(c->cal) / 1e6));
-	}
-	if (c->last_change != 0)
-		json_object_set_new(o, "last_change",
-		    json_real((double)c->last_change / 1e6));
-	json_object_set_new(o, "runs", json_integer((json_int_t)c->runs));
-	return o;
+	return decide_check_json(c->dc, detail);
 }

@@ -1,19 +1,22 @@
 /*
  * The scheduler owns the running config and every check's runtime state:
  * one timer per check, a concurrency limit for external checks, back-off
- * for failing collectors, and the state-change events.
+ * for failing collectors, calendar entries. It runs checks and nothing
+ * more: every finished run goes to decide_result (decide.h), which keeps
+ * the results and states the rest of agentd reads. struct sched_check is
+ * private to sched.c.
  */
 #ifndef SCHED_H
 #define SCHED_H
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/queue.h>
 #include <systemd/sd-event.h>
 
 #include <jansson.h>
 
 #include "config.h"
+#include "decide.h"
 #include "result.h"
 
 struct sched;
@@ -25,39 +28,18 @@ struct sched_waiter;
  * during the call. rc is 0, or -errno when the run was abandoned (reload,
  * shutdown) and r is NULL. */
 typedef void sched_run_fn(const struct result *r, int rc, void *userdata);
-/* Called after every completed run of any check (status line, reports);
- * prev is the state before this run, -1 if it is the check's first. */
-typedef void sched_event_fn(struct sched *s, struct sched_check *c, int prev,
-    void *userdata);
 
-struct sched_check {
-	struct sched		*sched;
-	struct check_conf	*conf;		/* in sched's config */
-	struct result		 last;
-	bool			 has_result;
-	uint64_t		 last_change;	/* realtime usec; 0 = never */
-	uint64_t		 runs;
-	uint64_t		 started;	/* monotonic usec of this run */
-	uint64_t		 interval_usec;	/* current, after back-off */
-	bool			 failing;	/* a collector failure is logged */
-	sd_event_source		*timer;		/* interval checks */
-	struct sched_cal	*cal;		/* calendar checks */
-	struct collect_req	*creq;
-	struct exec_job		*job;
-	bool			 queued;
-	TAILQ_ENTRY(sched_check) queue_entry;
-	LIST_HEAD(, sched_waiter) waiters;
-};
-
-/* Takes ownership of cfg. Starts every enabled check. */
+/* Takes ownership of cfg. Starts every enabled check; each finished run
+ * goes to decide (decide_result), which must outlive the scheduler. */
 int	sched_new(sd_event *event, struct config *cfg, const char *proc,
-	    const char *sys, struct sched **sp);
+	    const char *sys, struct decide *decide, struct sched **sp);
 void	sched_free(struct sched *s);
-void	sched_set_event_cb(struct sched *s, sched_event_fn *fn, void *userdata);
 /* Switches to cfg (owned from now on), keeping each surviving check's last
  * result; runs in flight are abandoned and the old config is freed. */
 void	sched_apply(struct sched *s, struct config *cfg);
 const struct config *sched_config(const struct sched *s);
+/* Where the results go: the checks' decided states, for reports. */
+struct decide *sched_decide(const struct sched *s);
 
 size_t	sched_count(const struct sched *s);
 struct sched_check *sched_at(struct sched *s, size_t i);
@@ -75,11 +57,9 @@ void	sched_waiter_cancel(struct sched_waiter *w);
  * Returns how many runs are still in flight. */
 size_t	sched_stop(struct sched *s, int sig);
 size_t	sched_in_flight(const struct sched *s);
-/* A check as JSON: name, kind, interval, runs, last_change, and its last
- * result (with long text and perfdata if detail). New reference. */
+/* A check as JSON: decide_check_json's, with the scheduler's interval,
+ * schedule, next_run and runs. New reference. */
 json_t	*sched_check_json(const struct sched_check *c, int detail);
-/* Counts enabled checks by their last state; pending = not yet run. */
-void	sched_tally(struct sched *s, unsigned counts[4], unsigned *pending);
 
 /*
  * Calendar entries: fn runs at each time cron gives (local time), plus a

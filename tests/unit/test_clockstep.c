@@ -25,6 +25,7 @@
 #include "collector.h"
 #include "config.h"
 #include "control.h"
+#include "decide.h"
 #include "log.h"
 #include "sched.h"
 #include "testutil.h"
@@ -73,6 +74,7 @@ run_done(const struct result *r, int rc, void *userdata)
 struct agent {
 	char		 dir[48], sock[96];
 	sd_event	*event;
+	struct decide	*decide;
 	struct sched	*sched;
 	struct control	*control;
 };
@@ -192,7 +194,9 @@ test_steps(void **state)
 	if (config_load_buffer("test.conf", conf, n, &cfg, &errs) != 0)
 		fail_msg("config: %s", errs.n > 0 ? errs.msgs[0] : "?");
 	assert_true(sd_event_default(&a.event) >= 0);
-	assert_int_equal(sched_new(a.event, cfg, "/proc", "/sys", &a.sched), 0);
+	a.decide = decide_new();
+	assert_int_equal(sched_new(a.event, cfg, "/proc", "/sys", a.decide,
+	    &a.sched), 0);
 	info.started = time_now(CLOCK_REALTIME);
 	info.started_mono = time_now(CLOCK_MONOTONIC);
 	assert_int_equal(control_open(a.event, a.sock, "", a.sched, &info,
@@ -217,6 +221,7 @@ test_steps(void **state)
 	control_close(a.control);
 	sched_stop(a.sched, SIGKILL);
 	sched_free(a.sched);
+	decide_free(a.decide);
 	sd_event_unref(a.event);
 	testutil_rm_tree(a.dir);
 	time_now_hook = NULL;

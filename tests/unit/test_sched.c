@@ -4,6 +4,10 @@
  * queue and `check run` moving a check to its front, runs abandoned on
  * reload, and calendar entries (catch-up, clock steps, the state file)
  * with the wall clock injected through time_now_hook.
+ *
+ * struct sched_check is private to sched.c, and this test reads and sets
+ * its timers and back-off directly: it is built with sched.c included
+ * (white box), so the library's sched.o is not linked.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,7 +26,8 @@
 
 #include "collector.h"
 #include "config.h"
-#include "sched.h"
+#include "decide.h"
+#include "sched.c"
 #include "testutil.h"
 #include "timeutil.h"
 
@@ -33,6 +38,7 @@ struct fixture {
 	char		 proc[96];
 	char		 state[96];
 	sd_event	*event;
+	struct decide	*decide;
 	struct sched	*sched;
 };
 
@@ -62,6 +68,7 @@ setup(void **state)
 	if (mkdir(f->proc, 0755) != 0 || mkdir(f->state, 0755) != 0 ||
 	    sd_event_new(&f->event) < 0)
 		return -1;
+	f->decide = decide_new();
 	setenv("TZ", "UTC", 1);
 	tzset();
 	fake_realtime = 0;
@@ -76,6 +83,7 @@ teardown(void **state)
 	struct fixture *f = *state;
 
 	sched_free(f->sched);
+	decide_free(f->decide);
 	sd_event_unref(f->event);
 	testutil_rm_rf(f->dir);
 	time_now_hook = NULL;
@@ -207,7 +215,8 @@ test_backoff(void **state)
 	struct done d = { 0 };
 
 	assert_int_equal(sched_new(f->event, make_config(f, "load",
-	    "[collector.load]\ninterval = 10s\n"), f->proc, "", &f->sched), 0);
+	    "[collector.load]\ninterval = 10s\n"), f->proc, "", f->decide,
+	    &f->sched), 0);
 	c = sched_find(f->sched, "load");
 	assert_non_null(c);
 	assert_int_equal(c->interval_usec, 10 * SEC);
@@ -226,7 +235,7 @@ test_backoff(void **state)
 	    "cpu0 1 2 3 4 0 0 0 0 0 0\n");
 	run_now(f->sched, "load", &d);
 	assert_false(c->failing);
-	assert_int_equal(c->last.state, STATE_OK);
+	assert_int_equal(decide_check_state(c->dc), STATE_OK);
 	assert_int_equal(c->interval_usec, 10 * SEC);
 }
 
@@ -246,7 +255,7 @@ test_skip_while_running(void **state)
 	    "\"echo run >> %s; sleep 1.2\"\ninterval = 5s\ntimeout = 3s\n",
 	    path);
 	assert_int_equal(sched_new(f->event, make_config(f, "", extra),
-	    f->proc, "", &f->sched), 0);
+	    f->proc, "", f->decide, &f->sched), 0);
 	c = sched_find(f->sched, "slow");
 	/* Due every 0.3 s from now: the timer comes round four times during
 	 * the run. */
@@ -283,7 +292,7 @@ test_queue_front(void **state)
 	    "[check.c]\ncommand = /bin/sh -c \"sleep 0.2\"\n";
 
 	assert_int_equal(sched_new(f->event, make_config(f, "", extra),
-	    f->proc, "", &f->sched), 0);
+	    f->proc, "", f->decide, &f->sched), 0);
 	quiet_timers(f->sched);
 	run_now(f->sched, "a", &a);	/* takes the slot */
 	run_now(f->sched, "b", &b);	/* queued */
@@ -312,7 +321,7 @@ test_reload_abandons(void **state)
 	    "[check.next]\ncommand = /bin/true\n";
 
 	assert_int_equal(sched_new(f->event, make_config(f, "", extra),
-	    f->proc, "", &f->sched), 0);
+	    f->proc, "", f->decide, &f->sched), 0);
 	quiet_timers(f->sched);
 	run_now(f->sched, "long", &d);
 	run_now(f->sched, "next", &q);
@@ -414,7 +423,7 @@ test_calendar_plan(void **state)
 	    "[check.fresh]\ncommand = /bin/true\nschedule = 0 2 * * *\n"
 	    "[check.ahead]\ncommand = /bin/true\nschedule = 0 2 * * *\n"
 	    "[check.spread]\ncommand = /bin/true\nschedule = 0 2 * * *\n"
-	    "randomized_delay = 30m\n"), f->proc, "", &f->sched), 0);
+	    "randomized_delay = 30m\n"), f->proc, "", f->decide, &f->sched), 0);
 	daily = sched_find(f->sched, "daily");
 	recent = sched_find(f->sched, "recent");
 	fresh = sched_find(f->sched, "fresh");
@@ -487,7 +496,7 @@ test_calendar_fire(void **state)
 	testutil_put(f->state, "calendar", text);
 	assert_int_equal(sched_new(f->event, make_config(f, "",
 	    "[check.daily]\ncommand = /bin/true\nschedule = 0 2 * * *\n"),
-	    f->proc, "", &f->sched), 0);
+	    f->proc, "", f->decide, &f->sched), 0);
 	assert_int_equal(cron_parse("30 3 * * *", &cron, err, sizeof(err)), 0);
 	job = sched_cal_add(f->sched, "backup.etc", &cron, 0, on_cal, &fired);
 	c = sched_find(f->sched, "daily");
