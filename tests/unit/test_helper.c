@@ -1,8 +1,9 @@
 /* Supervision of helper processes (agentd/helper.c) with real children
  * (/bin/sh one-liners) on a real sd-event loop: a crashing helper is
- * restarted with growing back-off, a bad frame kills and restarts it, a
- * one-shot run reports its exit status, helper_stop ends a helper that
- * ignores SIGTERM within a bound, and a missing binary is reported. */
+ * restarted with growing, capped back-off (reset after a healthy run), a
+ * bad frame kills and restarts it, a one-shot run reports its exit status,
+ * helper_stop ends a helper that ignores SIGTERM within a bound, and a
+ * missing binary is reported. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -113,7 +114,7 @@ run_for(struct fixture *f, uint64_t ms)
 
 static void
 make(struct fixture *f, const char *script, enum helper_mode mode,
-    const char *path)
+    const char *path, uint64_t healthy_usec)
 {
 	char *const argv[] = { "sh", "-c", (char *)script, NULL };
 	struct helper_params p = {
@@ -123,8 +124,8 @@ make(struct fixture *f, const char *script, enum helper_mode mode,
 		.mode = mode,
 		.frame_max = 1024,
 		.restart_min_usec = 100 * MS,
-		.restart_max_usec = 400 * MS,
-		.healthy_usec = 10000 * MS,
+		.restart_max_usec = healthy_usec != 0 ? 3200 * MS : 400 * MS,
+		.healthy_usec = healthy_usec != 0 ? healthy_usec : 10000 * MS,
 		.stop_usec = 300 * MS,
 	};
 	sigset_t ss;
@@ -148,26 +149,47 @@ static void
 test_crash_restarts_with_backoff(void **state)
 {
 	struct fixture f;
-	uint64_t g1, g2, g3;
+	uint64_t g1, g2, g4;
 
 	(void)state;
-	make(&f, "exit 3", HELPER_RESTART, NULL);
+	make(&f, "exit 3", HELPER_RESTART, NULL, 0);
 	helper_start(f.h);
-	run_until(&f, &f.starts, 5, 5000);
-	assert_true(f.starts >= 5);
+	run_until(&f, &f.starts, 6, 8000);
+	assert_true(f.starts >= 6);
 	assert_int_equal(f.last.status, 3);
-	/* 100, 200, 400, 400 ms (capped): each gap at least the back-off. */
+	/* 100, 200, 400, 400, 400 ms (capped; 1600 ms uncapped at g4). */
 	g1 = f.start_at[2] - f.start_at[1];
 	g2 = f.start_at[3] - f.start_at[2];
-	g3 = f.start_at[4] - f.start_at[3];
-	if (g1 < 180 * MS || g2 < 380 * MS || g3 < 380 * MS || g3 > 1000 * MS)
-		fail_msg("restart gaps %llu, %llu, %llu ms: not 200, 400, 400",
-		    (unsigned long long)(g1 / MS), (unsigned long long)(g2 / MS),
-		    (unsigned long long)(g3 / MS));
+	g4 = f.start_at[5] - f.start_at[4];
+	if (g1 < 180 * MS || g2 < 380 * MS || g4 < 380 * MS || g4 > 1200 * MS)
+		fail_msg("restart gaps %llu, %llu, .., %llu ms: not 200, 400, "
+		    ".., 400", (unsigned long long)(g1 / MS),
+		    (unsigned long long)(g2 / MS), (unsigned long long)(g4 / MS));
 	/* A stopped helper is not restarted. */
 	helper_stop(f.h);
 	run_for(&f, 600);
 	assert_string_equal(helper_state(f.h), "stopped");
+	unmake(&f);
+}
+
+static void
+test_healthy_resets_backoff(void **state)
+{
+	struct fixture f;
+	uint64_t g4;
+
+	(void)state;
+	/* Lives 500 ms, longer than healthy (200 ms): every restart waits
+	 * the minimum, 100 ms; without the reset g4 would be 500 + 800 (the
+	 * cap is 3200 ms here). */
+	make(&f, "sleep 0.5; exit 1", HELPER_RESTART, NULL, 200 * MS);
+	helper_start(f.h);
+	run_until(&f, &f.starts, 5, 8000);
+	assert_true(f.starts >= 5);
+	g4 = f.start_at[4] - f.start_at[3];
+	if (g4 > 1000 * MS)
+		fail_msg("gap after a healthy run %llu ms: back-off not reset",
+		    (unsigned long long)(g4 / MS));
 	unmake(&f);
 }
 
@@ -180,7 +202,7 @@ test_bad_frame_kills_and_restarts(void **state)
 	/* A good frame and a bad one (10 bytes each), then it would linger. */
 	make(&f, "printf '\\000\\000\\000\\012{\"t\":\"ok\"}' >&3; "
 	    "printf '\\000\\000\\000\\012{\"t\":\"no\"}' >&3; exec sleep 30",
-	    HELPER_RESTART, NULL);
+	    HELPER_RESTART, NULL, 0);
 	helper_start(f.h);
 	run_until(&f, &f.starts, 2, 3000);
 	assert_int_equal(f.starts, 2);
@@ -198,7 +220,7 @@ test_oversized_frame_kills(void **state)
 	(void)state;
 	/* Announces 1 MiB against a frame_max of 1024. */
 	make(&f, "printf '\\000\\020\\000\\000' >&3; exec sleep 30",
-	    HELPER_RESTART, NULL);
+	    HELPER_RESTART, NULL, 0);
 	helper_start(f.h);
 	run_until(&f, &f.exits, 1, 3000);
 	assert_int_equal(f.exits, 1);
@@ -212,7 +234,7 @@ test_once_reports_exit_status(void **state)
 	struct fixture f;
 
 	(void)state;
-	make(&f, "exit 7", HELPER_ONCE, NULL);
+	make(&f, "exit 7", HELPER_ONCE, NULL, 0);
 	helper_start(f.h);
 	run_until(&f, &f.exits, 1, 3000);
 	assert_int_equal(f.exits, 1);
@@ -237,7 +259,7 @@ test_stop_kills_within_bound(void **state)
 
 	(void)state;
 	/* Ignores SIGTERM (and the EOF on fd 3). */
-	make(&f, "trap '' TERM; exec sleep 30", HELPER_RESTART, NULL);
+	make(&f, "trap '' TERM; exec sleep 30", HELPER_RESTART, NULL, 0);
 	helper_start(f.h);
 	run_until(&f, &f.starts, 1, 2000);
 	assert_int_equal(f.starts, 1);
@@ -262,7 +284,7 @@ test_missing_binary(void **state)
 	struct fixture f;
 
 	(void)state;
-	make(&f, "exit 0", HELPER_ONCE, "/nonexistent/helper");
+	make(&f, "exit 0", HELPER_ONCE, "/nonexistent/helper", 0);
 	helper_start(f.h);
 	assert_int_equal(f.exits, 1);
 	assert_int_equal(f.last_spawn_error, ENOENT);
@@ -275,6 +297,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crash_restarts_with_backoff),
+		cmocka_unit_test(test_healthy_resets_backoff),
 		cmocka_unit_test(test_bad_frame_kills_and_restarts),
 		cmocka_unit_test(test_oversized_frame_kills),
 		cmocka_unit_test(test_once_reports_exit_status),
