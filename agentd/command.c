@@ -349,7 +349,7 @@ command_portal(struct command *c, json_t *cmds)
 		if (isnew[i]) {
 			command_remember(c, id, false);
 			added = true;
-		} else if (c->earlier[slot])
+		} else if (c->earlier[slot] && command_find(type) != NULL)
 			command_interrupted(c, slot, type);
 	}
 	if (added)
