@@ -17,10 +17,10 @@
 
 #include <jansson.h>
 
+#include "command.h"
 #include "control.h"
 #include "log.h"
 #include "report.h"
-#include "resultjson.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -32,9 +32,8 @@ struct control_conn {
 	size_t			 inlen;
 	char			*out;
 	size_t			 outlen, outoff;
-	struct sched_waiter	*waiter;	/* check_run in flight */
+	struct command_run	*run;		/* check_run in flight */
 	sd_event_source		*resume;	/* answers lines after a run */
-	char			 run_name[65];
 	int			 closing;	/* after the reply is sent */
 	LIST_ENTRY(control_conn) entry;
 };
@@ -160,7 +159,7 @@ control_conn_free(struct control_conn *conn)
 {
 	struct control *c = conn->control;
 
-	sched_waiter_cancel(conn->waiter);
+	command_cancel(conn->run);
 	sd_event_source_disable_unref(conn->resume);
 	LIST_REMOVE(conn, entry);
 	c->nconns--;
@@ -194,7 +193,7 @@ control_conn_flush(struct control_conn *conn)
 	}
 	sd_event_source_set_io_events(conn->src,
 	    (conn->outlen > 0 ? EPOLLOUT : 0) |
-	    (conn->waiter == NULL && !conn->closing ? EPOLLIN : 0));
+	    (conn->run == NULL && !conn->closing ? EPOLLIN : 0));
 	return 0;
 }
 
@@ -216,23 +215,23 @@ control_reply(struct control_conn *conn, json_t *o)
 	free(s);
 }
 
+/* The answer of run_check (command.c, the portal's handler too). */
 static void
-control_run_done(const struct result *r, int rc, void *userdata)
+control_run_done(const char *status, const char *detail, json_t *check,
+    void *userdata)
 {
 	struct control_conn *conn = userdata;
-	struct sched_check *check;
 	json_t *o;
 
-	conn->waiter = NULL;
-	if (rc < 0) {
-		control_reply(conn, control_error("the run was abandoned "
-		    "(reload or shutdown)"));
+	conn->run = NULL;
+	if (strcmp(status, "done") != 0) {
+		json_decref(check);
+		control_reply(conn, control_error(detail));
 	} else {
 		o = json_object();
 		json_object_set_new(o, "ok", json_true());
-		check = sched_find(conn->control->sched, conn->run_name);
-		json_object_set_new(o, "check", check != NULL ?
-		    sched_check_json(check, 1) : resultjson_encode(r, 1));
+		json_object_set_new(o, "check", check != NULL ? check :
+		    json_null());
 		control_reply(conn, o);
 	}
 	/* Further buffered lines are answered from the loop, not from
@@ -277,7 +276,6 @@ control_handle(struct control_conn *conn, const char *line, size_t len)
 	struct control_request req;
 	char err[256];
 	json_t *o;
-	int r;
 
 	if (control_parse_request(line, len, &req, err, sizeof(err)) != 0) {
 		control_reply(conn, control_error(err));
@@ -294,15 +292,15 @@ control_handle(struct control_conn *conn, const char *line, size_t len)
 		control_reply(conn, o);
 		break;
 	case CONTROL_CHECK_RUN:
-		snprintf(conn->run_name, sizeof(conn->run_name), "%s", req.name);
-		r = sched_run_now(c->sched, req.name, control_run_done, conn,
-		    &conn->waiter);
-		if (r == -ENOENT)
-			control_reply(conn, control_error("no such check"));
-		else if (r == -ENODEV)
-			control_reply(conn, control_error("the check is disabled"));
-		else if (r < 0)
-			control_reply(conn, control_error("the agent is stopping"));
+		if (c->info.report == NULL) {
+			control_reply(conn, control_error("the agent is "
+			    "stopping"));
+			break;
+		}
+		o = json_pack("{s:s}", "name", req.name);
+		(void)command_run(report_commands(c->info.report), "run_check",
+		    o, control_run_done, conn, &conn->run);
+		json_decref(o);
 		break;
 	case CONTROL_RELOAD:
 		control_reload(conn);
@@ -316,7 +314,7 @@ control_conn_process(struct control_conn *conn)
 {
 	char *nl;
 
-	while (conn->waiter == NULL && !conn->closing &&
+	while (conn->run == NULL && !conn->closing &&
 	    (nl = memchr(conn->in, '\n', conn->inlen)) != NULL) {
 		size_t len = (size_t)(nl - conn->in);
 
@@ -341,7 +339,7 @@ control_on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 			return 0;
 		}
 	}
-	if (conn->waiter != NULL) {
+	if (conn->run != NULL) {
 		/* The client left while its run is in flight. */
 		if (revents & (EPOLLHUP | EPOLLERR))
 			control_conn_free(conn);

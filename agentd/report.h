@@ -1,10 +1,10 @@
 /*
- * Reporting, agentd's side: turns check results into reports (heartbeat
- * every report interval, state changes at once, inventory at start and
- * daily, command results), makes them durable in the spool, and feeds them
- * in order to the agentd-reporter process, which does the HTTPS. Owns the
- * retry policy (exponential back-off with jitter, capped at 5 minutes,
- * Retry-After honoured) and the portal's commands (under local policy).
+ * Reporting, agentd's side: makes reports (heartbeat every report
+ * interval, state changes at once, inventory at start and daily) and takes
+ * those of other modules (report_emit: command results, warnings, backup
+ * results, session audit events), making them durable in the spool it owns.
+ * deliver.c takes the spool to the portal; command.c answers the portal's
+ * commands.
  */
 #ifndef REPORT_H
 #define REPORT_H
@@ -18,13 +18,15 @@
 #include "decide.h"
 #include "sched.h"
 
-#define REPORT_BACKOFF_MAX_USEC	(300 * 1000000ULL)
-#define REPORT_BATCH_MAX	100
-#define REPORT_BATCH_BYTES	(256 * 1024)
-/* The longest Retry-After honoured, seconds. */
-#define REPORT_RETRY_AFTER_MAX	3600
+/* Whether the spool may drop a report when it is full. */
+enum report_class {
+	REPORT_ROUTINE,		/* heartbeat, inventory: oldest dropped first */
+	REPORT_IMPORTANT,	/* state changes, warnings, command and backup
+				 * results, session audit events: never */
+};
 
 struct report;
+struct command;
 
 /* Opens the spool under cfg->state_dir and, if the host is enrolled,
  * starts the reporter. Not being enrolled is not an error, nor is a spool
@@ -38,17 +40,21 @@ void	report_apply(struct report *r, const struct config *cfg);
 /* Subscribed to decide (decide_change_fn, userdata the report): a check
  * changed state; a state_change report goes out if the change is news. */
 void	report_on_change(const struct decide_change *ch, void *userdata);
+/*
+ * Queues one report of the given kind (docs/protocol.md lists them; the
+ * portal stores a kind it does not know) with its payload (reference
+ * taken), stamped now, made durable within this loop iteration and sent
+ * in order. Dropped, and the payload freed, while the host is not
+ * enrolled or the spool is not open.
+ */
+void	report_emit(struct report *r, const char *kind, json_t *payload,
+	    enum report_class cls);
+/* The command dispatcher (commands from the portal and agentctl). */
+struct command *report_commands(struct report *r);
 /* {"enrolled", "portal", "agent_id", "spool_depth", "last_delivery",
  * "last_delivery_age" (seconds, from the monotonic clock),
  * "last_error", ...} for agentctl status. New reference. */
 json_t	*report_status(struct report *r);
-/*
- * The wait before the next delivery attempt: backoff_usec with jitter
- * from rnd (half to all of it), at least retry_after seconds (negative:
- * none) capped at REPORT_RETRY_AFTER_MAX.
- */
-uint64_t report_retry_delay(uint64_t backoff_usec, int64_t retry_after,
-	    long rnd);
 /* Flushes what is queued to the spool; stops the reporter. */
 void	report_free(struct report *r);
 

@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: bytes from agentd-reporter as agentd reads them, the
  * framing (ipc_split) and then the check of each frame (childmsg_check).
- * A frame the check accepts must hold what report_on_msg relies on.
+ * A frame the check accepts must hold what deliver_on_msg relies on.
  */
 #include <errno.h>
 #include <stddef.h>

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "reply.h"
-#include "report.h"
+#include "deliver.h"
 
 static void
 test_reply_retry_after(void **state)
@@ -32,18 +32,18 @@ test_retry_delay(void **state)
 
 	(void)state;
 	/* jitter: half to all of the back-off */
-	assert_int_equal(report_retry_delay(4 * s, -1, 0), 2 * s);
-	assert_int_equal(report_retry_delay(4 * s, -1, 2 * s), 4 * s);
+	assert_int_equal(deliver_retry_delay(4 * s, -1, 0), 2 * s);
+	assert_int_equal(deliver_retry_delay(4 * s, -1, 2 * s), 4 * s);
 	/* Retry-After is a floor... */
-	assert_int_equal(report_retry_delay(4 * s, 30, 0), 30 * s);
-	assert_int_equal(report_retry_delay(4 * s, 1, 0), 2 * s);
+	assert_int_equal(deliver_retry_delay(4 * s, 30, 0), 30 * s);
+	assert_int_equal(deliver_retry_delay(4 * s, 1, 0), 2 * s);
 	/* ...capped at an hour, whatever the child said */
-	assert_int_equal(report_retry_delay(4 * s, 99999999999LL, 0),
-	    (uint64_t)REPORT_RETRY_AFTER_MAX * s);
-	assert_int_equal(report_retry_delay(4 * s, INT64_MAX, 0),
-	    (uint64_t)REPORT_RETRY_AFTER_MAX * s);
-	assert_int_equal(report_retry_delay(REPORT_BACKOFF_MAX_USEC, -5, 0),
-	    REPORT_BACKOFF_MAX_USEC / 2);
+	assert_int_equal(deliver_retry_delay(4 * s, 99999999999LL, 0),
+	    (uint64_t)DELIVER_RETRY_AFTER_MAX * s);
+	assert_int_equal(deliver_retry_delay(4 * s, INT64_MAX, 0),
+	    (uint64_t)DELIVER_RETRY_AFTER_MAX * s);
+	assert_int_equal(deliver_retry_delay(DELIVER_BACKOFF_MAX_USEC, -5, 0),
+	    DELIVER_BACKOFF_MAX_USEC / 2);
 }
 
 int
