@@ -155,8 +155,13 @@ helper_on_close(struct ipc *ipc, int error, void *userdata)
 			    "%s", h->name, what);
 		if (h->pid > 0)
 			kill(h->pid, SIGKILL);
-	} else if (h->pid > 0)
+	} else if (h->pid > 0) {
+		/* As helper_stop: one that lingers without its channel would
+		 * hold off every restart. */
 		kill(h->pid, SIGTERM);
+		sd_event_source_set_time_relative(h->kill_timer, h->stop_usec);
+		sd_event_source_set_enabled(h->kill_timer, SD_EVENT_ONESHOT);
+	}
 	helper_down(h);
 }
 

@@ -278,6 +278,30 @@ test_stop_kills_within_bound(void **state)
 	unmake(&f);
 }
 
+/* A helper that closes its channel but lingers, deaf to SIGTERM (hung,
+ * or compromised and stalling delivery), is killed within stop_usec and
+ * restarted, not waited for. */
+static void
+test_closed_channel_kills_lingering(void **state)
+{
+	struct fixture f;
+	uint64_t t0, took;
+
+	(void)state;
+	make(&f, "trap '' TERM; exec 3>&-; exec sleep 30", HELPER_RESTART,
+	    NULL, 0);
+	t0 = time_now(CLOCK_MONOTONIC);
+	helper_start(f.h);
+	run_until(&f, &f.starts, 2, 3000);
+	took = time_now(CLOCK_MONOTONIC) - t0;
+	if (f.starts < 2)
+		fail_msg("a helper that closed fd 3 and ignores SIGTERM is "
+		    "still running after %llu ms: never killed, never "
+		    "restarted", (unsigned long long)(took / MS));
+	assert_int_equal(f.last.signal, SIGKILL);
+	unmake(&f);
+}
+
 static void
 test_missing_binary(void **state)
 {
@@ -302,6 +326,7 @@ main(void)
 		cmocka_unit_test(test_oversized_frame_kills),
 		cmocka_unit_test(test_once_reports_exit_status),
 		cmocka_unit_test(test_stop_kills_within_bound),
+		cmocka_unit_test(test_closed_channel_kills_lingering),
 		cmocka_unit_test(test_missing_binary),
 	};
 
