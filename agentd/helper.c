@@ -54,6 +54,10 @@ helper_child(struct helper *h, int fd, int errfd)
 	sigset_t none;
 	int e, null;
 
+	/* agentd ignores SIGPIPE, and an ignored signal survives exec: the
+	 * helper starts from the defaults, as a plugin does (exec.c). */
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* dup2 onto fd 3 clears close-on-exec; fd 3 itself must be told. */

@@ -10,8 +10,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -302,6 +305,39 @@ test_closed_channel_kills_lingering(void **state)
 	unmake(&f);
 }
 
+/* agentd ignores SIGPIPE; an ignored signal survives exec, so a helper
+ * would start with it ignored unless the child resets it. */
+static void
+test_signals_default(void **state)
+{
+	struct fixture f;
+	char path[] = "/tmp/test_helper.sigXXXXXX", script[256], buf[128];
+	FILE *fp;
+	int fd;
+
+	(void)state;
+	assert_true((fd = mkstemp(path)) >= 0);
+	close(fd);
+	snprintf(script, sizeof(script),
+	    "grep '^SigIgn' /proc/$$/status > %s", path);
+	signal(SIGPIPE, SIG_IGN);
+	make(&f, script, HELPER_ONCE, NULL, 0);
+	helper_start(f.h);
+	run_until(&f, &f.exits, 1, 3000);
+	signal(SIGPIPE, SIG_DFL);
+	assert_int_equal(f.exits, 1);
+	assert_non_null(fp = fopen(path, "r"));
+	if (fgets(buf, sizeof(buf), fp) == NULL)
+		buf[0] = '\0';
+	fclose(fp);
+	unlink(path);
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strcmp(buf, "SigIgn:\t0000000000000000") != 0)
+		fail_msg("the helper started with signals ignored: \"%s\"",
+		    buf);
+	unmake(&f);
+}
+
 static void
 test_missing_binary(void **state)
 {
@@ -327,6 +363,7 @@ main(void)
 		cmocka_unit_test(test_once_reports_exit_status),
 		cmocka_unit_test(test_stop_kills_within_bound),
 		cmocka_unit_test(test_closed_channel_kills_lingering),
+		cmocka_unit_test(test_signals_default),
 		cmocka_unit_test(test_missing_binary),
 	};
 
