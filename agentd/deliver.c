@@ -39,6 +39,8 @@ struct deliver {
 	 * resent, and written again from ack_timer. */
 	uint64_t		 ack_pending;
 	uint64_t		 direct_sent;	/* last heartbeat sent from memory */
+	sd_event_source		*flight_timer;	/* the batch's answer */
+	uint64_t		 flight_usec;
 	sd_event_source		*retry_timer;	/* delivery back-off */
 	sd_event_source		*ack_timer;	/* ack write retry */
 	uint64_t		 ack_backoff_usec;
@@ -242,8 +244,13 @@ deliver_kick(struct deliver *d)
 	    "seq"));
 	msg = json_pack("{s:s, s:I, s:o}", "t", "send", "id", ++d->batch_id,
 	    "reports", batch);
-	if (helper_send(d->helper, msg) == 0)
+	if (helper_send(d->helper, msg) == 0) {
 		d->in_flight = true;
+		sd_event_source_set_time_relative(d->flight_timer,
+		    d->flight_usec);
+		sd_event_source_set_enabled(d->flight_timer,
+		    SD_EVENT_ONESHOT);
+	}
 	json_decref(msg);
 }
 
@@ -397,6 +404,7 @@ deliver_on_msg(struct helper *h, json_t *msg, void *userdata)
 	    !d->in_flight)
 		return;	/* a stale answer from before a restart */
 	d->in_flight = false;
+	sd_event_source_set_enabled(d->flight_timer, SD_EVENT_OFF);
 	if (!json_is_true(json_object_get(msg, "ok"))) {
 		deliver_failed(d, msg);
 		return;
@@ -476,6 +484,30 @@ deliver_on_down(struct helper *h, void *userdata)
 
 	(void)h;
 	d->in_flight = false;
+	sd_event_source_set_enabled(d->flight_timer, SD_EVENT_OFF);
+}
+
+/* The reporter bounds every request by its timeout: a batch still
+ * unanswered well after it means a hung or hostile child, which would
+ * otherwise hold delivery for good. */
+static int
+deliver_on_flight_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct deliver *d = userdata;
+
+	(void)s;
+	(void)usec;
+	if (!d->in_flight)
+		return 0;
+	snprintf(d->last_error, sizeof(d->last_error), "agentd-reporter did "
+	    "not answer batch %llu..%llu within %llu s; restarting it",
+	    (unsigned long long)d->batch_first,
+	    (unsigned long long)d->batch_last,
+	    (unsigned long long)(d->flight_usec / 1000000));
+	log_warnx("%s", d->last_error);
+	d->in_flight = false;
+	helper_restart(d->helper);
+	return 0;
 }
 
 static void
@@ -507,6 +539,8 @@ deliver_apply(struct deliver *d, const struct identity *id,
 	 * whatever back-off or Retry-After was running ends here. */
 	deliver_reset_retry(d);
 	d->id = id;
+	d->flight_usec = ((uint64_t)cfg->request_timeout +
+	    DELIVER_FLIGHT_GRACE_SEC) * 1000000;
 	if (conf != NULL && d->child_config != NULL &&
 	    json_equal(conf, d->child_config)) {
 		json_decref(conf);
@@ -587,7 +621,9 @@ deliver_new(sd_event *event, struct report *report, const char *reporter_path,
 	    sd_event_add_time(event, &d->ack_timer, CLOCK_MONOTONIC,
 	    UINT64_MAX, 0, deliver_on_ack_timer, d) < 0 ||
 	    sd_event_add_time(event, &d->retry_timer, CLOCK_MONOTONIC,
-	    UINT64_MAX, 0, deliver_on_retry, d) < 0)
+	    UINT64_MAX, 0, deliver_on_retry, d) < 0 ||
+	    sd_event_add_time(event, &d->flight_timer, CLOCK_MONOTONIC,
+	    UINT64_MAX, 0, deliver_on_flight_timer, d) < 0)
 		fatalx("cannot set up the delivery timers");
 	sd_event_source_set_enabled(d->sync_defer, SD_EVENT_OFF);
 	*dp = d;
@@ -604,6 +640,7 @@ deliver_free(struct deliver *d)
 	sd_event_source_disable_unref(d->sync_timer);
 	sd_event_source_disable_unref(d->ack_timer);
 	sd_event_source_disable_unref(d->retry_timer);
+	sd_event_source_disable_unref(d->flight_timer);
 	json_decref(d->child_config);
 	sd_event_unref(d->event);
 	free(d);

@@ -24,6 +24,9 @@
 #define DELIVER_BATCH_BYTES	(256 * 1024)
 /* The longest Retry-After honoured, seconds. */
 #define DELIVER_RETRY_AFTER_MAX	3600
+/* A batch unanswered this long past the reporter's own request timeout:
+ * the reporter is hung or hostile, and is restarted. */
+#define DELIVER_FLIGHT_GRACE_SEC	10
 
 struct deliver;
 struct report;

@@ -54,6 +54,10 @@ helper_child(struct helper *h, int fd, int errfd)
 	sigset_t none;
 	int e, null;
 
+	/* agentd ignores SIGPIPE, and an ignored signal survives exec: the
+	 * helper starts from the defaults, as a plugin does (exec.c). */
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* dup2 onto fd 3 clears close-on-exec; fd 3 itself must be told. */
@@ -155,8 +159,13 @@ helper_on_close(struct ipc *ipc, int error, void *userdata)
 			    "%s", h->name, what);
 		if (h->pid > 0)
 			kill(h->pid, SIGKILL);
-	} else if (h->pid > 0)
+	} else if (h->pid > 0) {
+		/* As helper_stop: one that lingers without its channel would
+		 * hold off every restart. */
 		kill(h->pid, SIGTERM);
+		sd_event_source_set_time_relative(h->kill_timer, h->stop_usec);
+		sd_event_source_set_enabled(h->kill_timer, SD_EVENT_ONESHOT);
+	}
 	helper_down(h);
 }
 

@@ -114,27 +114,49 @@ reporter_on_body(char *data, size_t size, size_t n, void *userdata)
 	return len;
 }
 
+/*
+ * The failed answer to a batch; ack >= 0 on a sequence conflict. An error
+ * text that is not UTF-8 (curl's, or a peer's) cannot go into JSON: it is
+ * sent escaped rather than not at all, since agentd waits for an answer.
+ */
 static void
 reporter_answer_error(struct reporter *rp, long status, int64_t retry_after,
-    const char *error)
+    const char *error, int64_t ack)
 {
-	json_t *m = json_pack("{s:s, s:I, s:b, s:i, s:I, s:s}", "t", "result",
-	    "id", rp->id, "ok", 0, "status", (int)status, "retry_after",
-	    (json_int_t)reply_retry_after(retry_after), "error", error);
+	char esc[1024];
+	json_t *m;
 
+	for (int i = 0; i < 2; i++) {
+		/* Six pairs, and ack as a seventh on a conflict. */
+		m = json_pack("{s:s, s:I, s:b, s:i, s:I, s:s}", "t", "result",
+		    "id", rp->id, "ok", 0, "status", (int)status,
+		    "retry_after", (json_int_t)reply_retry_after(retry_after),
+		    "error", error);
+		if (m != NULL)
+			break;
+		error = log_escape(esc, sizeof(esc), error);
+	}
+	if (m != NULL && ack >= 0)
+		json_object_set_new(m, "ack", json_integer((json_int_t)ack));
 	ipc_send(rp->ipc, m);
 	json_decref(m);
 }
 
-/* The portal's error text, for the log; bounded and only if it is JSON. */
+/* The portal's error text, for the log; bounded (never cutting a UTF-8
+ * character in two) and only if it is JSON. */
 static void
 reporter_portal_error(const struct reporter *rp, char *buf, size_t len)
 {
 	json_t *root = json_loadb(rp->reply != NULL ? rp->reply : "",
 	    rp->replylen, 0, NULL);
 	const char *e = json_string_value(json_object_get(root, "error"));
+	size_t n;
 
 	snprintf(buf, len, "%.300s", e != NULL ? e : "(no error text)");
+	n = strlen(buf);
+	if (e != NULL && n < strlen(e))
+		while (n > 0 && ((unsigned char)e[n] & 0xc0) == 0x80)
+			buf[--n] = '\0';
 	json_decref(root);
 }
 
@@ -158,25 +180,20 @@ reporter_done(struct reporter *rp, CURLcode code)
 		else
 			snprintf(err, sizeof(err), "%s", rp->errbuf[0] != '\0' ?
 			    rp->errbuf : curl_easy_strerror(code));
-		reporter_answer_error(rp, 0, -1, err);
+		reporter_answer_error(rp, 0, -1, err, -1);
 	} else if (status == 409 && reply_parse_conflict(rp->reply != NULL ?
 	    rp->reply : "", rp->replylen, &ack) == 0) {
 		/* A sequence conflict: agentd renumbers after this ack. */
 		reporter_portal_error(rp, perr, sizeof(perr));
 		snprintf(err, sizeof(err), "HTTP %ld: %s", status, perr);
-		m = json_pack("{s:s, s:I, s:b, s:i, s:I, s:s, s:I}", "t",
-		    "result", "id", rp->id, "ok", 0, "status", (int)status,
-		    "retry_after", (json_int_t)-1, "error", err, "ack",
-		    (json_int_t)ack);
-		ipc_send(rp->ipc, m);
-		json_decref(m);
+		reporter_answer_error(rp, status, -1, err, (int64_t)ack);
 	} else if (status != 200) {
 		reporter_portal_error(rp, perr, sizeof(perr));
 		snprintf(err, sizeof(err), "HTTP %ld: %s", status, perr);
-		reporter_answer_error(rp, status, (int64_t)retry, err);
+		reporter_answer_error(rp, status, (int64_t)retry, err, -1);
 	} else if (reply_parse(rp->reply != NULL ? rp->reply : "", rp->replylen,
 	    &ack, &cmds, &skipped, err, sizeof(err)) < 0) {
-		reporter_answer_error(rp, status, -1, err);
+		reporter_answer_error(rp, status, -1, err, -1);
 	} else {
 		m = json_pack("{s:s, s:I, s:b, s:I, s:o, s:i, s:s}", "t",
 		    "result", "id", rp->id, "ok", 1, "ack", (json_int_t)ack,
@@ -355,7 +372,8 @@ reporter_send(struct reporter *rp, json_t *msg)
 	r = reporter_gzip(text, strlen(text), &rp->body, &rp->bodylen);
 	free(text);
 	if (r < 0) {
-		reporter_answer_error(rp, 0, -1, "cannot compress the batch");
+		reporter_answer_error(rp, 0, -1, "cannot compress the batch",
+		    -1);
 		return;
 	}
 	rp->headers = curl_slist_append(NULL, "Content-Type: application/json");

@@ -261,6 +261,7 @@ sched_start_external(struct sched_check *c)
 		result_set(&r, STATE_UNKNOWN, "refusing to run %s: %s",
 		    c->conf->argv[0], why);
 		r.when_usec = time_now(CLOCK_REALTIME);
+		r.mono_usec = time_now(CLOCK_MONOTONIC);
 		sched_complete(c, &r, rc);
 		result_reset(&r);
 		return;

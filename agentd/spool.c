@@ -1262,6 +1262,10 @@ spool_renumber(struct spool *s, uint64_t base, size_t *np,
 		return r;
 	if (base < s->acked)
 		base = s->acked;
+	/* The base is the portal's word: near the top, the new seqs would
+	 * pass what a JSON integer holds and read back as garbage. */
+	if (base > SPOOL_SEQ_MAX)
+		return -ERANGE;
 	memset(&nseg, 0, sizeof(nseg));
 	nseg.name = base + 1;
 	nseg.contiguous = 1;

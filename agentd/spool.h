@@ -16,6 +16,9 @@
 
 #define SPOOL_SEGMENT_MAX	(1024 * 1024)	/* bytes before rotating */
 #define SPOOL_RECORD_MAX	(512 * 1024)	/* one report, as JSON */
+/* The highest base spool_renumber takes: seqs stay far inside JSON's
+ * signed 64-bit integers. */
+#define SPOOL_SEQ_MAX		((uint64_t)INT64_MAX / 2)
 
 struct spool;
 
@@ -82,7 +85,8 @@ json_t	*spool_queued_last(struct spool *s, const char *kind);
  * point: the renumbered copy is written aside and committed by one rename,
  * and spool_open finishes a committed renumbering; before the commit the
  * old numbering stands. *np gets how many were renumbered, *old_firstp the
- * old seq of the first. Returns 0 or -errno.
+ * old seq of the first. Returns 0 or -errno (-ERANGE: base is past
+ * SPOOL_SEQ_MAX, and nothing changes).
  */
 int	spool_renumber(struct spool *s, uint64_t base, size_t *np,
 	    uint64_t *old_firstp);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -178,6 +179,36 @@ exec_on_spawn_failed(sd_event_source *s, void *userdata)
 }
 
 /*
+ * Closes every fd from 3 up except keep, in the child: close-on-exec is
+ * only as good as every library agentd links and whoever started agentd
+ * (a shell, a test harness) leaving nothing open. System calls only.
+ */
+static void
+exec_close_from3(int keep)
+{
+	struct rlimit rl;
+	unsigned long max;
+
+#ifdef SYS_close_range
+	if (keep < 3) {
+		if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
+			return;
+	} else if ((keep == 3 || syscall(SYS_close_range, 3U,
+	    (unsigned)keep - 1, 0U) == 0) &&
+	    syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U) == 0)
+		return;
+#endif
+	/* Before Linux 5.9: every possible fd, bounded. */
+	max = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY ? (unsigned long)rl.rlim_cur : 65536;
+	if (max > 1UL << 20)
+		max = 1UL << 20;
+	for (unsigned long fd = 3; fd < max; fd++)
+		if ((int)fd != keep)
+			(void)close((int)fd);
+}
+
+/*
  * The child between fork and exec: async-signal-safe calls only. It drops
  * the capabilities agentd holds (systemd gives it CAP_DAC_READ_SEARCH as an
  * ambient capability, which a plain exec would pass on to every plugin)
@@ -186,7 +217,7 @@ exec_on_spawn_failed(sd_event_source *s, void *userdata)
  */
 static int
 exec_child(char *const argv[], int devnull, int out_w, int err_w,
-    unsigned flags)
+    int report_w, unsigned flags)
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3 };
@@ -205,6 +236,7 @@ exec_child(char *const argv[], int devnull, int out_w, int err_w,
 		return errno;
 	if (dup2(devnull, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
 		return errno;
+	exec_close_from3(report_w);
 	if (chdir("/") < 0)
 		return errno;
 	/* EINVAL: a kernel before 4.3 has no ambient set to clear. */
@@ -253,7 +285,8 @@ exec_spawn(struct exec_job *job, char *const argv[], int out_w, int err_w,
 		 * errno goes through it. */
 		ssize_t w;
 
-		e = exec_child(argv, devnull, out_w, err_w, flags);
+		e = exec_child(argv, devnull, out_w, err_w, report[1],
+		    flags);
 		w = write(report[1], &e, sizeof(e));
 		_exit(w == (ssize_t)sizeof(e) ? 127 : 126);
 	}

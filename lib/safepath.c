@@ -11,15 +11,43 @@
 
 #include "safepath.h"
 
+/*
+ * A symlink on the path as written is held to the same owners as a file:
+ * in root's sticky directory (/tmp) anyone may create one, and its owner
+ * may point it elsewhere between the check and the exec.
+ */
+static int
+safepath_link(const char *path, uid_t self, char *err, size_t errlen)
+{
+	struct stat st;
+	int e;
+
+	if (lstat(path, &st) < 0) {
+		e = errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		return -e;
+	}
+	if (S_ISLNK(st.st_mode) && st.st_uid != 0 && st.st_uid != self) {
+		snprintf(err, errlen, "symlink %s is owned by uid %u, not by "
+		    "root or agentd", path, (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* One directory of the chain; 0 or -EPERM/-errno with the reason. */
 static int
 safepath_dir(const char *dir, uid_t self, char *err, size_t errlen)
 {
 	struct stat st;
+	int e;
 
+	if ((e = safepath_link(dir, self, err, errlen)) < 0)
+		return e;
 	if (stat(dir, &st) < 0) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-		return -errno;
+		e = errno;
+		snprintf(err, errlen, "%s: %s", dir, strerror(e));
+		return -e;
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "%s is not a directory", dir);
@@ -78,15 +106,18 @@ safepath_check(const char *path, uid_t self, char *err, size_t errlen)
 	}
 	/* The directories as written: a symlink in a writable directory could
 	 * be pointed elsewhere. */
-	if ((r = safepath_chain(path, self, err, errlen)) < 0)
+	if ((r = safepath_chain(path, self, err, errlen)) < 0 ||
+	    (r = safepath_link(path, self, err, errlen)) < 0)
 		return r;
 	if (realpath(path, real) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -errno;
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		return r;
 	}
 	if (stat(real, &st) < 0) {
-		snprintf(err, errlen, "%s: %s", real, strerror(errno));
-		return -errno;
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", real, strerror(-r));
+		return r;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s is not a regular file", real);

@@ -1,7 +1,8 @@
 # agentd against a hostile agentd-reporter (tests/integration/portal/
 # hostilereporter.py in its place): a command without a string id, a frame
-# larger than allowed, a flood of frames, a frame that never completes.
-# agentd must not crash, must kill and restart the child for a bad frame,
+# larger than allowed, a flood of frames, a frame that never completes, a
+# batch never answered. agentd must not crash, must kill and restart the
+# child for a bad frame or a batch unanswered past the request timeout,
 # and must keep its loop answering the control socket meanwhile.
 . tests/integration/lib.sh
 
@@ -55,4 +56,21 @@ for mode in flood slow; do
 	kill -0 "$AGENTD_PID" || fail "$mode: agentd died"
 	stop_agentd || fail "$mode: agentd exited $? on SIGTERM"
 done
+# A batch never answered: restarted once the request timeout (1 s here)
+# and DELIVER_FLIGHT_GRACE_SEC (10 s) have passed, not waited for.
+echo silent > "$T/bin/mode"
+: > "$T/bin/log"
+: > "$T/agentd.log"
+printf '[portal]\ntimeout = 1s\n' | write_config
+start_agentd
+wait_until 10 grep -q '^start silent' "$T/bin/log" ||
+    fail "silent: the fake reporter did not start"
+want='agentd-reporter did not answer batch [0-9]+\.\.[0-9]+ within 11 s; restarting it'
+wait_until 25 grep -Eq "$want" "$T/agentd.log" ||
+    fail "silent: no /$want/ in the log: $(tail -n 5 "$T/agentd.log")"
+wait_until 10 sh -c "[ \$(grep -c '^start' '$T/bin/log') -ge 2 ]" ||
+    fail "silent: the child was not restarted: $(cat "$T/bin/log")"
+kill -0 "$AGENTD_PID" || fail "silent: agentd died"
+responsive 2
+stop_agentd || fail "silent: agentd exited $? on SIGTERM"
 exit 0

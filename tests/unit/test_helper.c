@@ -10,8 +10,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -278,6 +281,63 @@ test_stop_kills_within_bound(void **state)
 	unmake(&f);
 }
 
+/* A helper that closes its channel but lingers, deaf to SIGTERM (hung,
+ * or compromised and stalling delivery), is killed within stop_usec and
+ * restarted, not waited for. */
+static void
+test_closed_channel_kills_lingering(void **state)
+{
+	struct fixture f;
+	uint64_t t0, took;
+
+	(void)state;
+	make(&f, "trap '' TERM; exec 3>&-; exec sleep 30", HELPER_RESTART,
+	    NULL, 0);
+	t0 = time_now(CLOCK_MONOTONIC);
+	helper_start(f.h);
+	run_until(&f, &f.starts, 2, 3000);
+	took = time_now(CLOCK_MONOTONIC) - t0;
+	if (f.starts < 2)
+		fail_msg("a helper that closed fd 3 and ignores SIGTERM is "
+		    "still running after %llu ms: never killed, never "
+		    "restarted", (unsigned long long)(took / MS));
+	assert_int_equal(f.last.signal, SIGKILL);
+	unmake(&f);
+}
+
+/* agentd ignores SIGPIPE; an ignored signal survives exec, so a helper
+ * would start with it ignored unless the child resets it. */
+static void
+test_signals_default(void **state)
+{
+	struct fixture f;
+	char path[] = "/tmp/test_helper.sigXXXXXX", script[256], buf[128];
+	FILE *fp;
+	int fd;
+
+	(void)state;
+	assert_true((fd = mkstemp(path)) >= 0);
+	close(fd);
+	snprintf(script, sizeof(script),
+	    "grep '^SigIgn' /proc/$$/status > %s", path);
+	signal(SIGPIPE, SIG_IGN);
+	make(&f, script, HELPER_ONCE, NULL, 0);
+	helper_start(f.h);
+	run_until(&f, &f.exits, 1, 3000);
+	signal(SIGPIPE, SIG_DFL);
+	assert_int_equal(f.exits, 1);
+	assert_non_null(fp = fopen(path, "r"));
+	if (fgets(buf, sizeof(buf), fp) == NULL)
+		buf[0] = '\0';
+	fclose(fp);
+	unlink(path);
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strcmp(buf, "SigIgn:\t0000000000000000") != 0)
+		fail_msg("the helper started with signals ignored: \"%s\"",
+		    buf);
+	unmake(&f);
+}
+
 static void
 test_missing_binary(void **state)
 {
@@ -302,6 +362,8 @@ main(void)
 		cmocka_unit_test(test_oversized_frame_kills),
 		cmocka_unit_test(test_once_reports_exit_status),
 		cmocka_unit_test(test_stop_kills_within_bound),
+		cmocka_unit_test(test_closed_channel_kills_lingering),
+		cmocka_unit_test(test_signals_default),
 		cmocka_unit_test(test_missing_binary),
 	};
 

@@ -3,7 +3,8 @@
  * world-writable, group-writable, foreign-owned, not executable, not a
  * regular file, missing; a writable or foreign directory anywhere above;
  * a symlink to an unsafe target and a symlink in an unsafe directory; a
- * root-owned sticky directory (/tmp) allowed, a foreign sticky one not.
+ * root-owned sticky directory (/tmp) allowed, a foreign sticky one not,
+ * nor a foreign symlink in it (its owner could repoint it).
  */
 #include <errno.h>
 #include <limits.h>
@@ -115,6 +116,29 @@ test_safepath(void **state)
 		snprintf(path, sizeof(path), "%s/sticky", dir);
 		assert_int_equal(chown(path, OTHER_UID, 0), 0);
 		expect("sticky/p", -EPERM, "sticky is owned by uid 65534");
+		/* A symlink in root's sticky directory belongs to whoever
+		 * made it, who may point it elsewhere after the check. */
+		snprintf(path, sizeof(path), "%s/sticky", dir);
+		assert_int_equal(chown(path, 0, 0), 0);
+		snprintf(path, sizeof(path), "%s/sticky/theirlink", dir);
+		snprintf(target, sizeof(target), "%s/good", dir);
+		assert_int_equal(symlink(target, path), 0);
+		assert_int_equal(lchown(path, OTHER_UID, 0), 0);
+		expect("sticky/theirlink", -EPERM,
+		    "symlink ");
+		expect("sticky/theirlink", -EPERM, "owned by uid 65534");
+		/* As a directory on the way. */
+		snprintf(path, sizeof(path), "%s/sticky/theirdirlink", dir);
+		snprintf(target, sizeof(target), "%s", dir);
+		assert_int_equal(symlink(target, path), 0);
+		assert_int_equal(lchown(path, OTHER_UID, 0), 0);
+		expect("sticky/theirdirlink/good", -EPERM,
+		    "owned by uid 65534");
+		/* Root's own symlink there is fine. */
+		snprintf(path, sizeof(path), "%s/sticky/rootlink", dir);
+		snprintf(target, sizeof(target), "%s/good", dir);
+		assert_int_equal(symlink(target, path), 0);
+		expect("sticky/rootlink", 0, NULL);
 		/* agentd's own uid is as good as root. */
 		snprintf(path, sizeof(path), "%s/theirs", dir);
 		assert_int_equal(safepath_check(path, OTHER_UID, target,

@@ -516,11 +516,48 @@ test_calendar_fire(void **state)
 	sched_cal_free(job);
 }
 
+/* A check refused before it starts (its file changed after the load)
+ * still gets a monotonic stamp: the "age" shown is counted from it. */
+static void
+test_refused_run_stamped(void **state)
+{
+	struct fixture *f = *state;
+	char extra[256], path[160];
+	const struct result *r;
+	struct sched_check *c;
+	struct done d = { 0 };
+	uint64_t before;
+
+	testutil_put(f->dir, "check_x", "#!/bin/sh\necho OK\n");
+	snprintf(path, sizeof(path), "%s/check_x", f->dir);
+	assert_int_equal(chmod(path, 0755), 0);
+	snprintf(extra, sizeof(extra), "[check.x]\ncommand = %s\n", path);
+	assert_int_equal(sched_new(f->event, make_config(f, "", extra),
+	    f->proc, "", f->decide, &f->sched), 0);
+	quiet_timers(f->sched);
+	c = sched_find(f->sched, "x");
+	assert_non_null(c);
+	assert_int_equal(chmod(path, 0777), 0);
+	before = fake_now(CLOCK_MONOTONIC);
+	run_now(f->sched, "x", &d);
+	run_until(f, &d.n, 5 * SEC, 0);
+	r = decide_check_result(c->dc);
+	assert_non_null(r);
+	assert_int_equal(r->state, STATE_UNKNOWN);
+	assert_contains(r->summary, "refusing to run");
+	if (r->mono_usec < before)
+		fail_msg("refused run stamped %" PRIu64 " us on the monotonic "
+		    "clock, before the run (%" PRIu64 "): its age would be "
+		    "counted from boot", r->mono_usec, before);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_run_stamped, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_skip_while_running, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_queue_front, setup,

@@ -675,6 +675,39 @@ test_renumber(void **state)
 	spool_close(s);
 }
 
+/* A 409 whose ack is near the top of the range (a broken or hostile
+ * portal): renumbering there would push seqs past what JSON integers
+ * hold, and a record whose seq reads back negative is skipped as garbage:
+ * lost. Refused, the reports keep their numbers. */
+static void
+test_renumber_out_of_range(void **state)
+{
+	struct tmp *t = *state;
+	struct spool *s;
+	uint64_t *seqs, old_first;
+	size_t i, n;
+	int r;
+
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	for (i = 0; i < 3; i++)
+		append(s, true);
+	assert_int_equal(spool_sync(s), 0);
+	r = spool_renumber(s, (uint64_t)INT64_MAX - 1, &n, &old_first);
+	if (r != -ERANGE)
+		fail_msg("renumber from INT64_MAX - 1: %d (%zu renumbered), "
+		    "want -ERANGE", r, n);
+	spool_close(s);
+	assert_int_equal(spool_open(t->spool, 0, &s), 0);
+	seqs = read_all(s, &n);
+	if (n != 3)
+		fail_msg("%zu of 3 reports left after the refused renumbering",
+		    n);
+	for (i = 0; i < n; i++)
+		assert_int_equal(seqs[i], 1 + i);
+	free(seqs);
+	spool_close(s);
+}
+
 /* A kill -9 inside spool_renumber: before the commit (only the temp
  * file) the old numbering stands; after it (the "renumbered" file) the
  * next open finishes the renumbering. Nothing is lost either way. */
@@ -884,6 +917,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_acked_temp_cleaned,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renumber,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_renumber_out_of_range,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renumber_crash,
 		    setup, teardown),

@@ -1,6 +1,6 @@
 """A misbehaving portal for agentd's fault tests: HTTPS on loopback, its
 behaviour read from MODE_FILE at each request (ok, garbage, huge, slow, 500,
-429, 429forever: a Retry-After of 99999999999 s, refuse:N: 400 for a batch
+500utf8: an error text of 200 two-byte characters, 429, 429forever: a Retry-After of 99999999999 s, refuse:N: 400 for a batch
 that holds seq N). Every report seq it accepts is appended to SEQ_FILE; it
 answers with the highest seq seen, as the real portal would. Each request
 is logged to SEQ_FILE.requests as "status first last count"."""
@@ -36,6 +36,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, b'{"ack":1,"pad":"' + b"x" * (3 << 20) + b'"}')
         if mode == "500":
             return self.reply(500, b'{"error":"database is locked"}')
+        if mode == "500utf8":
+            # 401 bytes: the 300th is the first of a 2-byte character.
+            return self.reply(500, json.dumps({"error": "a" + "\u00e9" * 200},
+                ensure_ascii=False).encode())
         if mode == "429":
             return self.reply(429, b'{"error":"slow down"}', {"Retry-After": "2"})
         if mode == "429forever":

@@ -7,8 +7,9 @@ misbehaves as the file MODE beside it says:
   flood       writes well-formed stale results as fast as it can, for 8 s
   slow        announces a 1000-byte frame and trickles it, a byte per 0.1 s
   huge        announces a frame of 2^31 bytes
+  silent      never answers the batch (and ignores SIGTERM)
 Each start is logged to LOG beside it."""
-import json, os, socket, struct, sys, time
+import json, os, signal, socket, struct, sys, time
 
 here = os.path.dirname(os.path.abspath(sys.argv[0]))
 mode = open(os.path.join(here, "mode")).read().strip()
@@ -59,6 +60,8 @@ try:
             time.sleep(0.1)
     elif mode == "huge":
         s.sendall(struct.pack(">I", 1 << 31) + b"{")
+    elif mode == "silent":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 except OSError:
     sys.exit(0)
 time.sleep(30)
