@@ -26,12 +26,17 @@ PKGS	:= libsystemd jansson inih
 # 6-8 MiB of RSS, which agentd's main process must not pay.
 NET_PKGS := libcurl zlib
 PORTAL_PKGS := libmicrohttpd sqlite3 gnutls
+# Only the backup engine (backup/, build/libbackup.a) and what links it load
+# libarchive and libsodium; agentd, the reporter and the portal never do.
+BACKUP_PKGS := libarchive libsodium
 
 # Deferred (=) so that `make check` can install the packages before use.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(NET_PKGS) $(PORTAL_PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))
 NET_LIBS = $(shell pkg-config --libs $(NET_PKGS))
 PORTAL_LIBS = $(shell pkg-config --libs $(PORTAL_PKGS))
+BACKUP_CFLAGS = $(shell pkg-config --cflags $(BACKUP_PKGS))
+BACKUP_LIBS = $(shell pkg-config --libs $(BACKUP_PKGS))
 
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
@@ -46,7 +51,9 @@ LIB_INC	:= -iquote lib
 COLLECTORS_INC := -iquote collectors $(LIB_INC)
 AGENTD_INC := -iquote agentd $(COLLECTORS_INC)
 PORTAL_INC := -iquote portal $(LIB_INC)
-ALL_INC	:= -iquote agentd -iquote collectors -iquote portal $(LIB_INC)
+BACKUP_INC := -iquote backup $(LIB_INC)
+ALL_INC	:= -iquote agentd -iquote collectors -iquote portal -iquote backup \
+	$(LIB_INC)
 ifeq ($(SANITIZE),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
@@ -57,10 +64,12 @@ MAINS	:= agentd/agentd.c agentd/agentctl.c agentd/reporter.c portal/portal.c
 COMMON_SRCS := $(wildcard lib/*.c)
 AGENT_SRCS := $(filter-out $(MAINS),$(wildcard agentd/*.c collectors/*.c))
 PORTAL_SRCS := $(filter-out $(MAINS),$(wildcard portal/*.c))
+BACKUP_SRCS := $(wildcard backup/*.c)
 OBJ	:= $(BUILD)/obj
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(OBJ)/%.o)
 AGENT_OBJS := $(AGENT_SRCS:%.c=$(OBJ)/%.o)
 PORTAL_OBJS := $(PORTAL_SRCS:%.c=$(OBJ)/%.o)
+BACKUP_OBJS := $(BACKUP_SRCS:%.c=$(OBJ)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
@@ -70,7 +79,7 @@ BINS	:= $(BUILD)/agentd $(BUILD)/agentctl \
 	$(if $(wildcard portal/portal.c),$(BUILD)/agentd-portal)
 LDFLAGS	+= -Wl,--as-needed
 
-all: $(BINS)
+all: $(BINS) $(if $(BACKUP_OBJS),$(BUILD)/libbackup.a)
 
 # One pattern rule per layer, each with its own include paths; the most
 # specific pattern wins, so the last rule is only for tests/ and bench/.
@@ -90,15 +99,23 @@ $(OBJ)/portal/%.o: portal/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(PORTAL_INC) -MMD -MP -c -o $@ $<
 
+$(OBJ)/backup/%.o: backup/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(BACKUP_CFLAGS) $(BACKUP_INC) -MMD -MP -c -o $@ $<
+
 $(OBJ)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(ALL_INC) -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(BACKUP_CFLAGS) $(ALL_INC) -MMD -MP -c -o $@ $<
 
 $(BUILD)/libcommon.a: $(COMMON_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
 $(BUILD)/libagentd.a: $(AGENT_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libbackup.a: $(BACKUP_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
@@ -120,9 +137,9 @@ $(BUILD)/agentd-portal: $(OBJ)/portal/portal.o $(BUILD)/libportal.a $(BUILD)/lib
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(PORTAL_LIBS) -lm
 
 # Unit tests link everything; --as-needed keeps what each one uses.
-$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(UNIT_HELPERS:%.c=$(OBJ)/%.o) $(if $(PORTAL_OBJS),$(BUILD)/libportal.a) $(BUILD)/libagentd.a $(BUILD)/libcommon.a
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(UNIT_HELPERS:%.c=$(OBJ)/%.o) $(if $(PORTAL_OBJS),$(BUILD)/libportal.a) $(if $(BACKUP_OBJS),$(BUILD)/libbackup.a) $(BUILD)/libagentd.a $(BUILD)/libcommon.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(PORTAL_LIBS) -lcmocka -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(PORTAL_LIBS) $(BACKUP_LIBS) -lcmocka -lm
 
 deps:
 	@sh packaging/build-deps.sh

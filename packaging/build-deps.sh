@@ -8,7 +8,8 @@ libsystemd-dev libjansson-dev libinih-dev libcmocka-dev valgrind
 libcurl4-openssl-dev zlib1g-dev libmicrohttpd-dev libsqlite3-dev libgnutls28-dev
 monitoring-plugins-basic collectd-core openssl procps python3 curl
 systemd man-db
-dbus-daemon systemd-journal-remote"
+dbus-daemon systemd-journal-remote
+libarchive-dev libsodium-dev zstd acl libcap2-bin"
 
 missing=""
 for p in $pkgs; do

@@ -7,14 +7,15 @@
 # under $BUILD/fuzz/artifacts/).
 #
 # Environment: BUILD (build), FUZZ_SECONDS (20), FUZZ_CC (clang),
-# FUZZ_LIB_SRCS (default: lib/*.c agentd/*.c collectors/*.c portal/*.c but the
-# programs' main files).
+# FUZZ_LIB_SRCS (default: lib/*.c agentd/*.c collectors/*.c portal/*.c
+# backup/*.c but the programs' main files).
 set -u
 
 BUILD=${BUILD:-build}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 FUZZ_CC=${FUZZ_CC:-clang}
-PKGS="libsystemd jansson inih libcurl zlib libmicrohttpd sqlite3 gnutls"
+PKGS="libsystemd jansson inih libcurl zlib libmicrohttpd sqlite3 gnutls
+libarchive libsodium"
 
 if [ $# -eq 0 ]; then
 	echo "fuzz: no targets given (usage: run.sh tests/fuzz/fuzz_NAME.c ...)"
@@ -39,17 +40,18 @@ mkdir -p "$objdir" "$out/artifacts"
 # expansion below keeps -DAGENTD_VERSION="x.y.z" one word).
 version=$(cat VERSION 2>/dev/null || echo unknown)
 CFLAGS="-std=c17 -D_GNU_SOURCE -DAGENTD_VERSION=\"$version\"
-    -iquote agentd -iquote collectors -iquote portal -iquote lib $pkg_cflags -g -O1
+    -iquote agentd -iquote collectors -iquote portal -iquote backup -iquote lib
+    $pkg_cflags -g -O1
     -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 
 # The library once, instrumented for coverage; an archive, so a target only
 # links the objects it uses.
 if [ -z "${FUZZ_LIB_SRCS:-}" ]; then
 	FUZZ_LIB_SRCS=
-	for f in lib/*.c agentd/*.c collectors/*.c portal/*.c; do
+	for f in lib/*.c agentd/*.c collectors/*.c portal/*.c backup/*.c; do
 		case $f in
 		agentd/agentd.c|agentd/agentctl.c|agentd/reporter.c) ;;
-		portal/portal.c|portal/\*.c) ;;
+		portal/portal.c|portal/\*.c|backup/\*.c) ;;
 		*) FUZZ_LIB_SRCS="$FUZZ_LIB_SRCS $f" ;;
 		esac
 	done

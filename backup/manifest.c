@@ -1,0 +1,591 @@
+/*
+ * Manifest text: formatting and a bounded parser. Arbitrary bytes in names
+ * are %XX-escaped so that a record is always one line of printable ASCII.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "manifest.h"
+#include "xmalloc.h"
+
+#define HEADER	"agentd-manifest 1"
+
+void
+manifest_init(struct manifest *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+static void
+entry_free(struct manifest_entry *e)
+{
+	free(e->path);
+	free(e->uname);
+	free(e->gname);
+	free(e->link);
+}
+
+void
+manifest_free(struct manifest *m)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->n; i++)
+		entry_free(&m->entries[i]);
+	free(m->entries);
+	free(m->sorted);
+	manifest_init(m);
+}
+
+struct manifest_entry *
+manifest_add(struct manifest *m, const struct manifest_entry *e)
+{
+	struct manifest_entry *n;
+
+	if (m->n == m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 256;
+		m->entries = xreallocarray(m->entries, m->cap,
+		    sizeof(*m->entries));
+	}
+	n = &m->entries[m->n++];
+	*n = *e;
+	n->path = xstrdup(e->path);
+	n->uname = e->uname ? xstrdup(e->uname) : NULL;
+	n->gname = e->gname ? xstrdup(e->gname) : NULL;
+	n->link = e->link ? xstrdup(e->link) : NULL;
+	free(m->sorted);
+	m->sorted = NULL;
+	return n;
+}
+
+/* A growing output line. */
+struct line {
+	char	*p;
+	size_t	 len, cap;
+};
+
+static void
+line_put(struct line *l, const char *s, size_t n)
+{
+	if (l->len + n + 1 > l->cap) {
+		while (l->len + n + 1 > l->cap)
+			l->cap = l->cap ? l->cap * 2 : 1024;
+		l->p = xreallocarray(l->p, l->cap, 1);
+	}
+	memcpy(l->p + l->len, s, n);
+	l->len += n;
+	l->p[l->len] = '\0';
+}
+
+static void
+line_printf(struct line *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+line_printf(struct line *l, const char *fmt, ...)
+{
+	char	 buf[256];
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		line_put(l, buf, (size_t)n < sizeof(buf) ? (size_t)n :
+		    sizeof(buf) - 1);
+}
+
+/* " VALUE" escaped; NULL or empty as "-". */
+static void
+line_escaped(struct line *l, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+	char	 esc[3] = { '%', 0, 0 };
+
+	line_put(l, " ", 1);
+	if (s == NULL || *s == '\0') {
+		line_put(l, "-", 1);
+		return;
+	}
+	if (strcmp(s, "-") == 0) {
+		line_put(l, "%2D", 3);
+		return;
+	}
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p < 0x21 || *p > 0x7e || *p == '%') {
+			esc[1] = hex[*p >> 4];
+			esc[2] = hex[*p & 0xf];
+			line_put(l, esc, 3);
+		} else
+			line_put(l, (const char *)p, 1);
+	}
+}
+
+static void
+format_entry(struct line *l, const struct manifest_entry *e)
+{
+	char	 type[2] = { e->type, '\0' };
+	size_t	 i;
+
+	line_put(l, "e ", 2);
+	line_put(l, type, 1);
+	line_escaped(l, e->path);
+	line_printf(l, " %" PRIu64 " %o %" PRIu32 " %" PRIu32, e->size,
+	    (unsigned)e->mode, e->uid, e->gid);
+	line_escaped(l, e->uname);
+	line_escaped(l, e->gname);
+	line_printf(l, " %" PRId64 ".%09ld %" PRId64 ".%09ld",
+	    e->mtime_sec, e->mtime_nsec, e->ctime_sec, e->ctime_nsec);
+	line_printf(l, " %" PRIu64 " %" PRIu64 " %" PRIu64, e->dev, e->ino,
+	    e->nlink);
+	if (e->has_rdev)
+		line_printf(l, " %" PRIu32 ":%" PRIu32, e->rdev_major,
+		    e->rdev_minor);
+	else
+		line_put(l, " -", 2);
+	if (e->has_sha256) {
+		line_put(l, " ", 1);
+		for (i = 0; i < sizeof(e->sha256); i++)
+			line_printf(l, "%02x", e->sha256[i]);
+	} else
+		line_put(l, " -", 2);
+	line_escaped(l, e->link);
+	if (e->flags == 0)
+		line_put(l, " -", 2);
+	else {
+		const char *sep = " ";
+
+		if (e->flags & MANIFEST_CHANGED) {
+			line_printf(l, "%schanged", sep);
+			sep = ",";
+		}
+		if (e->flags & MANIFEST_UNREADABLE) {
+			line_printf(l, "%sunreadable", sep);
+			sep = ",";
+		}
+		if (e->flags & MANIFEST_SPARSE)
+			line_printf(l, "%ssparse", sep);
+	}
+	line_put(l, "\n", 1);
+}
+
+int
+manifest_format(const struct manifest *m, manifest_sink_fn sink, void *arg)
+{
+	struct line l = { 0 };
+	size_t	 i;
+	int	 r = 0;
+
+	line_printf(&l, HEADER "\nsnapshot %s\ncreated %" PRId64
+	    "\nstatus %s\n", m->id, m->created, m->partial ? "partial" : "ok");
+	for (i = 0; i < m->n; i++) {
+		format_entry(&l, &m->entries[i]);
+		/* Flush in pieces: the whole text of a big tree need not
+		 * be in memory twice. */
+		if (l.len >= 65536) {
+			if ((r = sink(arg, l.p, l.len)) != 0)
+				goto out;
+			l.len = 0;
+		}
+	}
+	line_printf(&l, "end %zu\n", m->n);
+	r = sink(arg, l.p, l.len);
+ out:
+	free(l.p);
+	return r;
+}
+
+/* Parsing: each helper takes the cursor and the end of the line. */
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* The next space-separated field: [*s, return) and *s moved past it. */
+static int
+next_field(const char **s, const char *end, const char **f, size_t *flen)
+{
+	const char *p = *s;
+
+	if (p >= end || *p != ' ')
+		return -1;
+	p++;
+	*f = p;
+	while (p < end && *p != ' ')
+		p++;
+	*flen = (size_t)(p - *f);
+	*s = p;
+	return *flen == 0 ? -1 : 0;
+}
+
+/* Unescapes a field; "-" is NULL. A decoded NUL is refused. */
+static int
+field_unescape(const char *f, size_t len, size_t max, char **out)
+{
+	char	*o;
+	size_t	 i, n = 0;
+	int	 hi, lo;
+
+	*out = NULL;
+	if (len == 1 && f[0] == '-')
+		return 0;
+	if (len > 3 * max)
+		return -1;
+	o = xcalloc(1, len + 1);
+	for (i = 0; i < len; i++) {
+		if (f[i] != '%') {
+			if ((unsigned char)f[i] < 0x21 ||
+			    (unsigned char)f[i] > 0x7e)
+				goto bad;
+			o[n++] = f[i];
+			continue;
+		}
+		if (i + 2 >= len)
+			goto bad;
+		if ((hi = hexval(f[i + 1])) < 0 || (lo = hexval(f[i + 2])) < 0 ||
+		    (hi == 0 && lo == 0))
+			goto bad;
+		o[n++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	if (n > max)
+		goto bad;
+	o[n] = '\0';
+	*out = o;
+	return 0;
+ bad:
+	free(o);
+	return -1;
+}
+
+static int
+field_u64(const char *f, size_t len, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t	 i;
+
+	if (len == 0 || len > 20)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (f[i] < '0' || f[i] > '9')
+			return -1;
+		if (v > (UINT64_MAX - (uint64_t)(f[i] - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(f[i] - '0');
+	}
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* SECONDS.NNNNNNNNN, seconds possibly negative. */
+static int
+field_time(const char *f, size_t len, int64_t *sec, long *nsec)
+{
+	uint64_t s, ns;
+	int	 neg = 0;
+	size_t	 dot;
+
+	if (len > 0 && f[0] == '-') {
+		neg = 1;
+		f++;
+		len--;
+	}
+	for (dot = 0; dot < len && f[dot] != '.'; dot++)
+		;
+	if (dot == len || len - dot - 1 != 9 ||
+	    field_u64(f, dot, INT64_MAX, &s) != 0 ||
+	    field_u64(f + dot + 1, 9, 999999999, &ns) != 0)
+		return -1;
+	*sec = neg ? -(int64_t)s : (int64_t)s;
+	*nsec = (long)ns;
+	return 0;
+}
+
+static int
+path_ok(const char *p)
+{
+	size_t	 depth = 1;
+
+	if (p == NULL || *p == '\0')
+		return 0;
+	for (; *p != '\0'; p++)
+		if (*p == '/' && ++depth > MANIFEST_MAX_DEPTH)
+			return 0;
+	return 1;
+}
+
+static int
+parse_entry(const char *s, const char *end, struct manifest_entry *e)
+{
+	const char *f;
+	size_t	 n, i;
+	uint64_t v, v2;
+	const char *colon;
+
+	memset(e, 0, sizeof(*e));
+	/* "e T" */
+	if (end - s < 3 || s[0] != 'e' || s[1] != ' ' ||
+	    strchr("fdlhcbps", s[2]) == NULL || s[2] == '\0')
+		return -1;
+	e->type = s[2];
+	s += 3;
+	if (next_field(&s, end, &f, &n) != 0 ||
+	    field_unescape(f, n, MANIFEST_MAX_PATH, &e->path) != 0 ||
+	    !path_ok(e->path))
+		return -1;
+	if (next_field(&s, end, &f, &n) != 0 ||
+	    field_u64(f, n, INT64_MAX, &e->size) != 0)
+		return -1;
+	if (next_field(&s, end, &f, &n) != 0 || n > 7)
+		return -1;
+	for (v = 0, i = 0; i < n; i++) {
+		if (f[i] < '0' || f[i] > '7')
+			return -1;
+		v = v * 8 + (uint64_t)(f[i] - '0');
+	}
+	e->mode = (uint32_t)v;
+	if (next_field(&s, end, &f, &n) != 0 ||
+	    field_u64(f, n, UINT32_MAX, &v) != 0)
+		return -1;
+	e->uid = (uint32_t)v;
+	if (next_field(&s, end, &f, &n) != 0 ||
+	    field_u64(f, n, UINT32_MAX, &v) != 0)
+		return -1;
+	e->gid = (uint32_t)v;
+	if (next_field(&s, end, &f, &n) != 0 ||
+	    field_unescape(f, n, 256, &e->uname) != 0)
+		return -1;
+	if (next_field(&s, end, &f, &n) != 0 ||
+	    field_unescape(f, n, 256, &e->gname) != 0)
+		return -1;
+	if (next_field(&s, end, &f, &n) != 0 ||
+	    field_time(f, n, &e->mtime_sec, &e->mtime_nsec) != 0)
+		return -1;
+	if (next_field(&s, end, &f, &n) != 0 ||
+	    field_time(f, n, &e->ctime_sec, &e->ctime_nsec) != 0)
+		return -1;
+	if (next_field(&s, end, &f, &n) != 0 ||
+	    field_u64(f, n, UINT64_MAX, &e->dev) != 0)
+		return -1;
+	if (next_field(&s, end, &f, &n) != 0 ||
+	    field_u64(f, n, UINT64_MAX, &e->ino) != 0)
+		return -1;
+	if (next_field(&s, end, &f, &n) != 0 ||
+	    field_u64(f, n, UINT64_MAX, &e->nlink) != 0)
+		return -1;
+	if (next_field(&s, end, &f, &n) != 0)
+		return -1;
+	if (!(n == 1 && f[0] == '-')) {
+		colon = memchr(f, ':', n);
+		if (colon == NULL ||
+		    field_u64(f, (size_t)(colon - f), UINT32_MAX, &v) != 0 ||
+		    field_u64(colon + 1, n - (size_t)(colon - f) - 1,
+		    UINT32_MAX, &v2) != 0)
+			return -1;
+		e->has_rdev = 1;
+		e->rdev_major = (uint32_t)v;
+		e->rdev_minor = (uint32_t)v2;
+	}
+	if (next_field(&s, end, &f, &n) != 0)
+		return -1;
+	if (!(n == 1 && f[0] == '-')) {
+		if (n != 64)
+			return -1;
+		for (i = 0; i < 32; i++) {
+			int hi = hexval(f[2 * i]), lo = hexval(f[2 * i + 1]);
+
+			if (hi < 0 || lo < 0)
+				return -1;
+			e->sha256[i] = (uint8_t)(hi << 4 | lo);
+		}
+		e->has_sha256 = 1;
+	}
+	if (next_field(&s, end, &f, &n) != 0 ||
+	    field_unescape(f, n, MANIFEST_MAX_PATH, &e->link) != 0)
+		return -1;
+	if ((e->type == 'l' || e->type == 'h') != (e->link != NULL))
+		return -1;
+	if (next_field(&s, end, &f, &n) != 0)
+		return -1;
+	if (!(n == 1 && f[0] == '-')) {
+		const char *w = f, *fe = f + n, *c;
+
+		while (w < fe) {
+			for (c = w; c < fe && *c != ','; c++)
+				;
+			if (c - w == 7 && memcmp(w, "changed", 7) == 0)
+				e->flags |= MANIFEST_CHANGED;
+			else if (c - w == 10 && memcmp(w, "unreadable", 10) == 0)
+				e->flags |= MANIFEST_UNREADABLE;
+			else if (c - w == 6 && memcmp(w, "sparse", 6) == 0)
+				e->flags |= MANIFEST_SPARSE;
+			/* unknown words: a later version's, ignored */
+			w = c + 1;
+		}
+	}
+	return s == end ? 0 : -1;
+}
+
+/* Compares a line [s, end) with a literal prefix; the rest in *rest. */
+static int
+line_starts(const char *s, const char *end, const char *lit, const char **rest)
+{
+	size_t	 n = strlen(lit);
+
+	if ((size_t)(end - s) < n || memcmp(s, lit, n) != 0)
+		return 0;
+	*rest = s + n;
+	return 1;
+}
+
+int
+manifest_parse(struct manifest *m, const char *buf, size_t len)
+{
+	struct manifest_entry e;
+	const char *s = buf, *end = buf + len, *nl, *rest;
+	uint64_t v;
+	int	 state = 0, r = -EBADMSG;
+
+	manifest_init(m);
+	while (s < end) {
+		if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL ||
+		    nl - s > MANIFEST_MAX_LINE)
+			goto out;
+		switch (state) {
+		case 0:
+			if ((size_t)(nl - s) != strlen(HEADER) ||
+			    memcmp(s, HEADER, strlen(HEADER)) != 0)
+				goto out;
+			break;
+		case 1:
+			if (!line_starts(s, nl, "snapshot ", &rest) ||
+			    nl - rest <= 0 || nl - rest >= MANIFEST_ID_MAX)
+				goto out;
+			for (const char *c = rest; c < nl; c++)
+				if (!((*c >= '0' && *c <= '9') ||
+				    (*c >= 'A' && *c <= 'Z') ||
+				    (*c >= 'a' && *c <= 'z') || *c == '-'))
+					goto out;
+			memcpy(m->id, rest, (size_t)(nl - rest));
+			m->id[nl - rest] = '\0';
+			break;
+		case 2:
+			if (!line_starts(s, nl, "created ", &rest))
+				goto out;
+			if (*rest == '-') {
+				if (field_u64(rest + 1, (size_t)(nl - rest - 1),
+				    INT64_MAX, &v) != 0)
+					goto out;
+				m->created = -(int64_t)v;
+			} else {
+				if (field_u64(rest, (size_t)(nl - rest),
+				    INT64_MAX, &v) != 0)
+					goto out;
+				m->created = (int64_t)v;
+			}
+			break;
+		case 3:
+			if (nl - s == 9 && memcmp(s, "status ok", 9) == 0)
+				m->partial = 0;
+			else if (nl - s == 14 &&
+			    memcmp(s, "status partial", 14) == 0)
+				m->partial = 1;
+			else
+				goto out;
+			break;
+		case 4:
+			if (line_starts(s, nl, "end ", &rest)) {
+				if (field_u64(rest, (size_t)(nl - rest),
+				    MANIFEST_MAX_ENTRIES, &v) != 0 ||
+				    v != m->n)
+					goto out;
+				state = 5;
+				s = nl + 1;
+				continue;
+			}
+			if (m->n >= MANIFEST_MAX_ENTRIES)
+				goto out;
+			if (parse_entry(s, nl, &e) != 0) {
+				entry_free(&e);
+				goto out;
+			}
+			/* manifest_add copies; take ownership instead. */
+			if (m->n == m->cap) {
+				m->cap = m->cap ? m->cap * 2 : 256;
+				m->entries = xreallocarray(m->entries, m->cap,
+				    sizeof(*m->entries));
+			}
+			m->entries[m->n++] = e;
+			s = nl + 1;
+			continue;
+		default:
+			goto out;	/* anything after "end" */
+		}
+		state++;
+		s = nl + 1;
+	}
+	if (state == 5)
+		r = 0;
+ out:
+	if (r != 0)
+		manifest_free(m);
+	return r;
+}
+
+static const struct manifest *sort_m;
+
+static int
+sort_cmp(const void *a, const void *b)
+{
+	return strcmp(sort_m->entries[*(const size_t *)a].path,
+	    sort_m->entries[*(const size_t *)b].path);
+}
+
+const struct manifest_entry *
+manifest_find(struct manifest *m, const char *path)
+{
+	size_t	 lo, hi, mid;
+	int	 c;
+
+	if (m->n == 0)
+		return NULL;
+	if (m->sorted == NULL) {
+		m->sorted = xreallocarray(NULL, m->n, sizeof(size_t));
+		for (lo = 0; lo < m->n; lo++)
+			m->sorted[lo] = lo;
+		/* qsort has no argument pointer; the engine is not
+		 * threaded around manifests. */
+		sort_m = m;
+		qsort(m->sorted, m->n, sizeof(size_t), sort_cmp);
+		sort_m = NULL;
+	}
+	lo = 0;
+	hi = m->n;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(path, m->entries[m->sorted[mid]].path);
+		if (c == 0)
+			return &m->entries[m->sorted[mid]];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}

@@ -1,0 +1,69 @@
+/*
+ * The manifest of a snapshot (docs/backup-format.md, "The manifest"): one
+ * entry per archived path with its metadata and content hash, formatted as
+ * escaped text and parsed back with hard bounds, since a manifest comes
+ * from the target.
+ */
+#ifndef MANIFEST_H
+#define MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define MANIFEST_MAX_LINE	262144
+#define MANIFEST_MAX_PATH	65536
+#define MANIFEST_MAX_DEPTH	8192
+#define MANIFEST_MAX_ENTRIES	100000000UL
+#define MANIFEST_ID_MAX		64
+
+/* Entry flags. */
+#define MANIFEST_CHANGED	0x1	/* changed while it was read */
+#define MANIFEST_UNREADABLE	0x2	/* could not be read */
+#define MANIFEST_SPARSE		0x4
+
+struct manifest_entry {
+	char		 type;		/* f d l h c b p s */
+	char		*path;
+	uint64_t	 size;
+	uint32_t	 mode;
+	uint32_t	 uid, gid;
+	char		*uname, *gname;	/* NULL when unknown */
+	int64_t		 mtime_sec, ctime_sec;
+	long		 mtime_nsec, ctime_nsec;
+	uint64_t	 dev, ino, nlink;
+	int		 has_rdev;
+	uint32_t	 rdev_major, rdev_minor;
+	int		 has_sha256;
+	uint8_t		 sha256[32];
+	char		*link;		/* NULL unless l or h */
+	uint32_t	 flags;
+};
+
+struct manifest {
+	char		 id[MANIFEST_ID_MAX];
+	int64_t		 created;
+	int		 partial;
+	struct manifest_entry *entries;
+	size_t		 n, cap;
+	size_t		*sorted;	/* index by path, built by find */
+};
+
+/* Where formatted text goes: 0 or -errno. */
+typedef int	(*manifest_sink_fn)(void *arg, const void *buf, size_t len);
+
+void	manifest_init(struct manifest *m);
+void	manifest_free(struct manifest *m);
+/* Appends a copy of e (its strings duplicated); returns the new entry. */
+struct manifest_entry *manifest_add(struct manifest *m,
+	    const struct manifest_entry *e);
+int	manifest_format(const struct manifest *m, manifest_sink_fn sink,
+	    void *arg);
+/* Parses len bytes into m (initialised here). 0, or -EBADMSG for anything
+ * malformed or over a bound; m is then empty. */
+int	manifest_parse(struct manifest *m, const char *buf, size_t len);
+/* The entry for path, or NULL. The first call sorts an index. */
+const struct manifest_entry *manifest_find(struct manifest *m,
+	    const char *path);
+
+#endif

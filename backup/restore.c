@@ -1,0 +1,289 @@
+/*
+ * Restore of one snapshot. Extraction is relative to the destination
+ * (fchdir there, back after): archive paths are relative, and
+ * SECURE_NOABSOLUTEPATHS refuses any that is not, SECURE_NODOTDOT any
+ * "..", SECURE_SYMLINKS any write through a symlink.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <sodium.h>
+
+#include "log.h"
+#include "manifest.h"
+#include "restore.h"
+#include "snapshot.h"
+#include "xmalloc.h"
+
+#define ESC_MAX		1024
+
+#define EXTRACT_FLAGS	(ARCHIVE_EXTRACT_SECURE_SYMLINKS |		\
+	ARCHIVE_EXTRACT_SECURE_NODOTDOT |				\
+	ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |			\
+	ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM |			\
+	ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |			\
+	ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_FFLAGS)
+
+static int
+selected(const struct restore_opts *o, const char *path)
+{
+	const char *p;
+	size_t	 i, n;
+
+	if (o->npaths == 0)
+		return 1;
+	for (i = 0; i < o->npaths; i++) {
+		p = o->paths[i];
+		while (*p == '/')
+			p++;
+		n = strlen(p);
+		while (n > 0 && p[n - 1] == '/')
+			n--;
+		if (strncmp(path, p, n) == 0 &&
+		    (path[n] == '\0' || path[n] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
+static void
+hash_zeros(crypto_hash_sha256_state *h, uint64_t n)
+{
+	static const uint8_t zeros[65536];
+	size_t	 k;
+
+	while (n > 0) {
+		k = n > sizeof(zeros) ? sizeof(zeros) : (size_t)n;
+		crypto_hash_sha256_update(h, zeros, k);
+		n -= k;
+	}
+}
+
+/* Copies an entry's data to disk, hashing it. 0, or -EBADMSG when the
+ * archive could not be read (fatal), or -EIO when the disk write failed. */
+static int
+copy_data(struct archive *ar, struct archive *aw, struct archive_entry *e,
+    uint8_t sha[32], uint64_t *bytes)
+{
+	crypto_hash_sha256_state h;
+	const void *buf;
+	size_t	 len;
+	la_int64_t off;
+	uint64_t pos = 0, size = (uint64_t)archive_entry_size(e);
+	char	 eb[ESC_MAX];
+	int	 r;
+
+	crypto_hash_sha256_init(&h);
+	for (;;) {
+		r = archive_read_data_block(ar, &buf, &len, &off);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN) {
+			log_warnx("%s", archive_error_string(ar));
+			return -EBADMSG;
+		}
+		if ((uint64_t)off > pos)
+			hash_zeros(&h, (uint64_t)off - pos);
+		crypto_hash_sha256_update(&h, buf, len);
+		pos = (uint64_t)off + len;
+		if (aw != NULL &&
+		    archive_write_data_block(aw, buf, len, off) < ARCHIVE_OK) {
+			log_warnx("%s: %s", log_escape(eb, sizeof(eb),
+			    archive_entry_pathname(e)),
+			    archive_error_string(aw));
+			return -EIO;
+		}
+	}
+	if (pos < size)
+		hash_zeros(&h, size - pos);
+	*bytes += size;
+	crypto_hash_sha256_final(&h, sha);
+	return 0;
+}
+
+/*
+ * With a path filter, a selected hard link may name a first path that is
+ * not selected, whose entry holds the data. Such a first path is restored
+ * under the first selected link's path instead, and the other selected
+ * links point there. The pairs come from the manifest.
+ */
+struct relink {
+	const char	*first;		/* not selected, has the data */
+	const char	*as;		/* selected path that gets it */
+};
+
+static struct relink *
+relinks_find(struct relink *rl, size_t n, const char *first)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(rl[i].first, first) == 0)
+			return &rl[i];
+	return NULL;
+}
+
+static struct relink *
+relinks_make(const struct restore_opts *o, const struct manifest *m,
+    size_t *np)
+{
+	struct relink *rl = NULL;
+	const struct manifest_entry *me;
+	size_t	 i, n = 0;
+
+	*np = 0;
+	if (o->npaths == 0)
+		return NULL;
+	for (i = 0; i < m->n; i++) {
+		me = &m->entries[i];
+		if (me->type != 'h' || !selected(o, me->path) ||
+		    selected(o, me->link) || relinks_find(rl, n, me->link))
+			continue;
+		rl = xreallocarray(rl, n + 1, sizeof(*rl));
+		rl[n].first = me->link;
+		rl[n].as = me->path;
+		n++;
+	}
+	*np = n;
+	return rl;
+}
+
+int
+restore_snapshot(struct target *t, const char *id,
+    const struct restore_opts *o, struct restore_stats *stats)
+{
+	struct manifest m;
+	const struct manifest_entry *me;
+	struct snapshot_source *src = NULL;
+	struct archive *ar = NULL, *aw = NULL;
+	struct archive_entry *e;
+	struct relink *rl = NULL, *rel;
+	char	 eb[ESC_MAX], *orig = NULL;
+	const char *path;
+	size_t	 nrl = 0;
+	uint8_t	 sha[32];
+	int	 r, rv = 0, cwd = -1, dest = -1, w;
+
+	memset(stats, 0, sizeof(*stats));
+	manifest_init(&m);
+	if ((r = snapshot_load_manifest(t, id, o->key, &m)) != 0) {
+		log_warnx("%s: manifest: %s", id, r == -EBADMSG ?
+		    "tampered with, truncated or malformed" : strerror(-r));
+		goto out;
+	}
+	rl = relinks_make(o, &m, &nrl);
+	if ((r = snapshot_archive_open(t, id, o->key, &ar, &src)) != 0)
+		goto out;
+	if (!o->dry_run) {
+		if ((dest = open(o->to, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) == -1 ||
+		    (cwd = open(".", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) == -1) {
+			r = -errno;
+			log_warn("%s", o->to);
+			goto out;
+		}
+		if (fchdir(dest) == -1) {
+			r = -errno;
+			log_warn("%s", o->to);
+			goto out;
+		}
+		aw = archive_write_disk_new();
+		archive_write_disk_set_options(aw, EXTRACT_FLAGS);
+		/* No user lookup: owners are restored by number. */
+	}
+	for (;;) {
+		r = archive_read_next_header(ar, &e);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN) {
+			log_warnx("%s", archive_error_string(ar));
+			rv = -EBADMSG;
+			break;
+		}
+		free(orig);
+		orig = xstrdup(archive_entry_pathname(e));
+		if (!selected(o, orig)) {
+			if ((rel = relinks_find(rl, nrl, orig)) == NULL)
+				continue;
+			archive_entry_copy_pathname(e, rel->as);
+		} else if (archive_entry_hardlink(e) != NULL &&
+		    (rel = relinks_find(rl, nrl,
+		    archive_entry_hardlink(e))) != NULL) {
+			if (strcmp(rel->as, orig) == 0)
+				continue;	/* restored with the data */
+			archive_entry_copy_hardlink(e, rel->as);
+		}
+		path = archive_entry_pathname(e);
+		stats->entries++;
+		if (o->on_entry != NULL)
+			o->on_entry(o->arg, path);
+		if (aw != NULL) {
+			w = archive_write_header(aw, e);
+			if (w < ARCHIVE_OK)
+				log_warnx("%s: %s", log_escape(eb, sizeof(eb),
+				    path), archive_error_string(aw));
+			if (w == ARCHIVE_FATAL) {
+				rv = -EIO;
+				break;
+			}
+			if (w == ARCHIVE_FAILED) {
+				stats->refused++;
+				continue;
+			}
+		}
+		if (archive_entry_filetype(e) == AE_IFREG &&
+		    archive_entry_hardlink(e) == NULL) {
+			if ((r = copy_data(ar, aw, e, sha, &stats->bytes)) != 0) {
+				rv = r;
+				break;
+			}
+			stats->files++;
+			me = manifest_find(&m, orig);
+			if (me == NULL || !me->has_sha256 ||
+			    memcmp(me->sha256, sha, sizeof(sha)) != 0) {
+				log_warnx("%s: %s", log_escape(eb, sizeof(eb),
+				    path), me == NULL ? "not in the manifest" :
+				    "content differs from the manifest");
+				stats->mismatched++;
+			}
+		}
+		if (aw != NULL && archive_write_finish_entry(aw) < ARCHIVE_OK) {
+			log_warnx("%s: %s", log_escape(eb, sizeof(eb), path),
+			    archive_error_string(aw));
+			stats->refused++;
+		}
+	}
+	/* Directory times and modes are fixed up at close. */
+	if (aw != NULL && archive_write_close(aw) != ARCHIVE_OK) {
+		log_warnx("%s: %s", o->to, archive_error_string(aw));
+		if (rv == 0)
+			rv = -EIO;
+	}
+	if (rv == 0 && stats->mismatched > 0)
+		rv = -EBADMSG;
+	if (rv == 0 && stats->refused > 0)
+		rv = -EPERM;
+	r = rv;
+ out:
+	if (cwd != -1) {
+		if (fchdir(cwd) == -1)
+			log_warn("cannot return to the working directory");
+		close(cwd);
+	}
+	if (dest != -1)
+		close(dest);
+	if (aw != NULL)
+		archive_write_free(aw);
+	snapshot_archive_close(ar, src);
+	free(orig);
+	free(rl);
+	manifest_free(&m);
+	return r;
+}

@@ -1,0 +1,772 @@
+/*
+ * The snapshot writer and the reading side of a snapshot's objects
+ * (docs/backup-format.md). The walk is archive_read_disk's; each regular
+ * file is read once, its blocks hashed and handed to the archive writer,
+ * whose zstd filter compresses on its own threads.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <sodium.h>
+
+#include "crypt.h"
+#include "log.h"
+#include "manifest.h"
+#include "snapshot.h"
+#include "target.h"
+#include "xmalloc.h"
+
+#define ESC_MAX		1024
+
+struct snapshot_source {
+	struct target_get *get;
+	struct crypt_reader *cr;
+	char		 name[TARGET_NAME_MAX + 1];
+	int		 err;
+	uint8_t		 buf[65536];
+};
+
+/* Where the archive or manifest bytes go: the target, encrypted or not. */
+struct sink {
+	struct target_put *put;
+	struct crypt_writer *cw;
+	int		 err;
+};
+
+struct walk {
+	const struct snapshot_opts *o;
+	struct archive	*aw;
+	struct archive_entry_linkresolver *lr;
+	struct manifest	*m;
+	struct snapshot_stats *stats;
+};
+
+static const char *
+esc(char *buf, const char *s)
+{
+	return log_escape(buf, ESC_MAX, s);
+}
+
+void
+snapshot_object_name(char *buf, size_t len, const char *id, int manifest,
+    int encrypted)
+{
+	snprintf(buf, len, "%s.%s%s", id, manifest ? "manifest" : "tar.zst",
+	    encrypted ? ".enc" : "");
+}
+
+static int
+put_sink(void *arg, const void *buf, size_t len)
+{
+	return target_put_write(arg, buf, len);
+}
+
+static int
+sink_write(struct sink *s, const void *buf, size_t len)
+{
+	int	 r;
+
+	if (s->err != 0)
+		return s->err;
+	r = s->cw ? crypt_writer_write(s->cw, buf, len) :
+	    target_put_write(s->put, buf, len);
+	if (r != 0)
+		s->err = r;
+	return r;
+}
+
+static int
+sink_write_fn(void *arg, const void *buf, size_t len)
+{
+	return sink_write(arg, buf, len);
+}
+
+static int
+sink_open(struct target *t, const char *name, const uint8_t *key,
+    struct sink *s)
+{
+	int	 r;
+
+	memset(s, 0, sizeof(*s));
+	if ((r = target_put_begin(t, name, &s->put)) != 0)
+		return r;
+	if (key != NULL && (r = crypt_writer_new(&s->cw, key, name, put_sink,
+	    s->put)) != 0) {
+		target_put_abort(s->put);
+		s->put = NULL;
+	}
+	return r;
+}
+
+/* Finishes the stream and commits the object; the bytes stored in *stored. */
+static int
+sink_commit(struct sink *s, uint64_t *stored)
+{
+	struct target_put *put = s->put;
+	int	 r = s->err;
+
+	if (r == 0 && s->cw != NULL)
+		r = crypt_writer_finish(s->cw);
+	crypt_writer_free(s->cw);
+	s->cw = NULL;
+	s->put = NULL;
+	if (r != 0) {
+		target_put_abort(put);
+		return r;
+	}
+	*stored += target_put_bytes(put);
+	return target_put_commit(put);
+}
+
+static void
+sink_abort(struct sink *s)
+{
+	crypt_writer_free(s->cw);
+	target_put_abort(s->put);
+	memset(s, 0, sizeof(*s));
+}
+
+static la_ssize_t
+archive_write_cb(struct archive *a, void *arg, const void *buf, size_t len)
+{
+	struct sink *s = arg;
+	int	 r;
+
+	if ((r = sink_write(s, buf, len)) != 0) {
+		archive_set_error(a, -r, "writing to the target: %s",
+		    strerror(-r));
+		return -1;
+	}
+	return (la_ssize_t)len;
+}
+
+static int
+excluded(const struct snapshot_opts *o, const char *path)
+{
+	const char *base;
+	size_t	 i;
+
+	base = strrchr(path, '/');
+	base = base && base[1] != '\0' ? base + 1 : path;
+	for (i = 0; i < o->nexcludes; i++) {
+		if (strchr(o->excludes[i], '/') != NULL ?
+		    fnmatch(o->excludes[i], path, 0) == 0 :
+		    fnmatch(o->excludes[i], base, 0) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static char
+entry_type(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:	return 'f';
+	case S_IFDIR:	return 'd';
+	case S_IFLNK:	return 'l';
+	case S_IFCHR:	return 'c';
+	case S_IFBLK:	return 'b';
+	case S_IFIFO:	return 'p';
+	default:	return 's';
+	}
+}
+
+static void
+hash_zeros(crypto_hash_sha256_state *h, uint64_t n)
+{
+	static const uint8_t zeros[65536];
+	size_t	 k;
+
+	while (n > 0) {
+		k = n > sizeof(zeros) ? sizeof(zeros) : (size_t)n;
+		crypto_hash_sha256_update(h, zeros, k);
+		n -= k;
+	}
+}
+
+/* Writes n zero bytes of a hole: the pax writer drops those that fall in
+ * the entry's sparse map and stores the rest (bsdtar does the same). */
+static int
+write_zeros(struct archive *aw, uint64_t n)
+{
+	static const uint8_t zeros[65536];
+	size_t	 k;
+
+	while (n > 0) {
+		k = n > sizeof(zeros) ? sizeof(zeros) : (size_t)n;
+		if (archive_write_data(aw, zeros, k) < 0)
+			return -1;
+		n -= k;
+	}
+	return 0;
+}
+
+/*
+ * Copies a regular file's data from the disk reader into the archive,
+ * hashing it (holes as zeros). 0, or -EIO when the file could not be read
+ * to its end (the archive then holds zeros for the rest), or -EPIPE when
+ * the archive writer failed, which is fatal.
+ */
+static int
+copy_data(struct walk *w, struct archive *disk, struct archive_entry *e,
+    uint8_t sha[32])
+{
+	crypto_hash_sha256_state h;
+	const void *buf;
+	size_t	 len;
+	la_int64_t off;
+	uint64_t pos = 0, size = (uint64_t)archive_entry_size(e);
+	char	 eb[ESC_MAX];
+	int	 r, rv = 0;
+
+	crypto_hash_sha256_init(&h);
+	for (;;) {
+		r = archive_read_data_block(disk, &buf, &len, &off);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_OK) {
+			log_warnx("%s: %s", esc(eb, archive_entry_sourcepath(e)),
+			    archive_error_string(disk));
+			if (r <= ARCHIVE_FAILED) {
+				rv = -EIO;
+				break;
+			}
+		}
+		if ((uint64_t)off > pos) {
+			hash_zeros(&h, (uint64_t)off - pos);
+			if (write_zeros(w->aw, (uint64_t)off - pos) != 0)
+				goto fail;
+		}
+		crypto_hash_sha256_update(&h, buf, len);
+		if (len > 0 && archive_write_data(w->aw, buf, len) < 0)
+			goto fail;
+		pos = (uint64_t)off + len;
+	}
+	/* A file that shrank, or a hole at its end: the archive has zeros
+	 * (finish_entry pads), so the hash has them too. */
+	if (pos < size)
+		hash_zeros(&h, size - pos);
+	crypto_hash_sha256_final(&h, sha);
+	return rv;
+ fail:
+	log_warnx("%s: %s", esc(eb, archive_entry_pathname(e)),
+	    archive_error_string(w->aw));
+	return -EPIPE;
+}
+
+/* Did the file change while it was read? */
+static int
+changed_since(struct archive_entry *e)
+{
+	struct stat st;
+
+	if (lstat(archive_entry_sourcepath(e), &st) == -1)
+		return 1;
+	return st.st_size != archive_entry_size(e) ||
+	    st.st_mtim.tv_sec != archive_entry_mtime(e) ||
+	    st.st_mtim.tv_nsec != archive_entry_mtime_nsec(e) ||
+	    st.st_ctim.tv_sec != archive_entry_ctime(e) ||
+	    st.st_ctim.tv_nsec != archive_entry_ctime_nsec(e);
+}
+
+static void
+manifest_fill(struct manifest_entry *me, struct archive_entry *e)
+{
+	memset(me, 0, sizeof(*me));
+	me->type = entry_type(archive_entry_mode(e));
+	me->path = (char *)archive_entry_pathname(e);
+	me->mode = archive_entry_mode(e);
+	me->uid = (uint32_t)archive_entry_uid(e);
+	me->gid = (uint32_t)archive_entry_gid(e);
+	me->uname = (char *)archive_entry_uname(e);
+	me->gname = (char *)archive_entry_gname(e);
+	me->mtime_sec = archive_entry_mtime(e);
+	me->mtime_nsec = archive_entry_mtime_nsec(e);
+	me->ctime_sec = archive_entry_ctime(e);
+	me->ctime_nsec = archive_entry_ctime_nsec(e);
+	me->dev = archive_entry_dev(e);
+	me->ino = archive_entry_ino64(e);
+	me->nlink = archive_entry_nlink(e);
+	if (me->type == 'c' || me->type == 'b') {
+		me->has_rdev = 1;
+		me->rdev_major = archive_entry_rdevmajor(e);
+		me->rdev_minor = archive_entry_rdevminor(e);
+	}
+	if (me->type == 'f')
+		me->size = (uint64_t)archive_entry_size(e);
+	if (me->type == 'l')
+		me->link = (char *)archive_entry_symlink(e);
+}
+
+/* Stored relative, as tar does. */
+static void
+strip_root(struct archive_entry *e)
+{
+	const char *p = archive_entry_pathname(e);
+
+	while (*p == '/')
+		p++;
+	archive_entry_copy_pathname(e, *p == '\0' ? "." : p);
+}
+
+/* Lists a file that could not be read, flagged, in the manifest. */
+static void
+list_unreadable(struct walk *w, struct archive_entry *e)
+{
+	struct manifest_entry me;
+
+	strip_root(e);
+	manifest_fill(&me, e);
+	me.flags |= MANIFEST_UNREADABLE;
+	manifest_add(w->m, &me);
+	w->stats->entries++;
+}
+
+/* One entry of the walk: archived (or only listed) and recorded. */
+static int
+walk_entry(struct walk *w, struct archive *disk, struct archive_entry *e)
+{
+	struct manifest_entry me;
+	struct archive_entry *spare = NULL;
+	const char *src = archive_entry_sourcepath(e);
+	char	 eb[ESC_MAX];
+	int	 fd, r, unreadable = 0, hard = 0, hashed = 0;
+	uint8_t	 sha[32];
+
+	strip_root(e);
+
+	if (entry_type(archive_entry_mode(e)) == 's') {
+		/* tar cannot hold a socket: listed only. */
+		manifest_fill(&me, e);
+		manifest_add(w->m, &me);
+		w->stats->entries++;
+		return 0;
+	}
+	if (archive_entry_filetype(e) == AE_IFREG) {
+		/* An unreadable file is found before its header is
+		 * written, so it is left out rather than stored as zeros. */
+		if ((fd = open(src, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC)) == -1) {
+			log_warn("%s: cannot read, left out", esc(eb, src));
+			list_unreadable(w, e);
+			w->stats->unreadable++;
+			w->stats->partial = 1;
+			return 0;
+		}
+		close(fd);
+		archive_entry_linkify(w->lr, &e, &spare);
+		hard = archive_entry_hardlink(e) != NULL;
+	}
+	if ((r = archive_write_header(w->aw, e)) < ARCHIVE_OK) {
+		/* A warning is mostly a name that is not text in this
+		 * locale: stored as raw bytes (hdrcharset=BINARY), not a
+		 * problem. */
+		if (r == ARCHIVE_WARN)
+			log_debug("%s: %s", esc(eb, src),
+			    archive_error_string(w->aw));
+		else
+			log_warnx("%s: %s", esc(eb, src),
+			    archive_error_string(w->aw));
+		if (r == ARCHIVE_FATAL)
+			return archive_errno(w->aw) > 0 ?
+			    -archive_errno(w->aw) : -EIO;
+		if (r == ARCHIVE_FAILED) {
+			manifest_fill(&me, e);
+			me.flags |= MANIFEST_UNREADABLE;
+			manifest_add(w->m, &me);
+			w->stats->unreadable++;
+			w->stats->partial = 1;
+			return 0;
+		}
+	}
+	if (archive_entry_filetype(e) == AE_IFREG && !hard) {
+		r = copy_data(w, disk, e, sha);
+		if (r == -EIO)
+			unreadable = 1;
+		else if (r != 0)
+			return archive_errno(w->aw) > 0 ?
+			    -archive_errno(w->aw) : -EIO;
+		hashed = 1;
+	}
+	if (archive_write_finish_entry(w->aw) == ARCHIVE_FATAL) {
+		log_warnx("%s: %s", esc(eb, src), archive_error_string(w->aw));
+		return -EIO;
+	}
+
+	manifest_fill(&me, e);
+	if (hard) {
+		me.type = 'h';
+		me.link = (char *)archive_entry_hardlink(e);
+	}
+	if (hashed) {
+		me.has_sha256 = 1;
+		memcpy(me.sha256, sha, sizeof(sha));
+		if (archive_entry_sparse_count(e) > 0)
+			me.flags |= MANIFEST_SPARSE;
+		if (changed_since(e)) {
+			log_warnx("%s: changed while it was read",
+			    esc(eb, src));
+			me.flags |= MANIFEST_CHANGED;
+			w->stats->changed++;
+		}
+		w->stats->files++;
+		w->stats->bytes += me.size;
+	}
+	if (unreadable) {
+		me.flags |= MANIFEST_UNREADABLE;
+		w->stats->unreadable++;
+		w->stats->partial = 1;
+	}
+	manifest_add(w->m, &me);
+	w->stats->entries++;
+	return 0;
+}
+
+/* Walks one of the job's paths. 0, or -errno when the run cannot go on. */
+static int
+walk_path(struct walk *w, const char *path)
+{
+	struct archive *disk;
+	struct archive_entry *e;
+	const char *p;
+	char	 eb[ESC_MAX];
+	int	 r, flags = 0;
+
+	if ((disk = archive_read_disk_new()) == NULL)
+		return -ENOMEM;
+	archive_read_disk_set_symlink_physical(disk);
+	archive_read_disk_set_standard_lookup(disk);
+	if (w->o->one_file_system)
+		flags |= ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS;
+	archive_read_disk_set_behavior(disk, flags);
+	if (archive_read_disk_open(disk, path) != ARCHIVE_OK) {
+		log_warnx("%s: %s", esc(eb, path), archive_error_string(disk));
+		w->stats->unreadable++;
+		w->stats->partial = 1;
+		r = 0;
+		goto out;
+	}
+	e = archive_entry_new();
+	for (;;) {
+		archive_entry_clear(e);
+		r = archive_read_next_header2(disk, e);
+		if (r == ARCHIVE_EOF) {
+			r = 0;
+			break;
+		}
+		if (r == ARCHIVE_FATAL) {
+			log_warnx("%s: %s", esc(eb, path),
+			    archive_error_string(disk));
+			r = -EIO;
+			break;
+		}
+		/* Before any complaint: an excluded file is not our
+		 * business even when it cannot be read. */
+		if (archive_entry_sourcepath(e) != NULL &&
+		    excluded(w->o, archive_entry_sourcepath(e)))
+			continue;
+		if (r < ARCHIVE_OK) {
+			/* e.g. a file that cannot be opened for its
+			 * attributes, a directory that cannot be listed */
+			p = archive_entry_pathname(e);
+			log_warnx("%s: cannot read, left out: %s",
+			    esc(eb, p ? p : path), archive_error_string(disk));
+			if (r == ARCHIVE_FAILED || r == ARCHIVE_RETRY) {
+				if (p != NULL && archive_entry_filetype(e) != 0)
+					list_unreadable(w, e);
+				w->stats->unreadable++;
+				w->stats->partial = 1;
+				continue;
+			}
+		}
+		if (archive_read_disk_can_descend(disk))
+			archive_read_disk_descend(disk);
+		if ((r = walk_entry(w, disk, e)) != 0)
+			break;
+	}
+	archive_entry_free(e);
+ out:
+	archive_read_close(disk);
+	archive_read_free(disk);
+	return r;
+}
+
+static void
+make_id(char *buf, size_t len, time_t now)
+{
+	struct tm tm;
+	char	 t[32];
+
+	gmtime_r(&now, &tm);
+	strftime(t, sizeof(t), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(buf, len, "%s-%08x", t, randombytes_random());
+}
+
+int
+snapshot_create(struct target *t, const struct snapshot_opts *o,
+    struct snapshot_stats *stats)
+{
+	struct manifest m;
+	struct walk w;
+	struct sink as, ms;
+	struct archive *aw = NULL;
+	char	 name[TARGET_NAME_MAX + 1], opt[32];
+	time_t	 now = time(NULL);
+	size_t	 i;
+	int	 r, threads;
+
+	memset(stats, 0, sizeof(*stats));
+	memset(&as, 0, sizeof(as));
+	memset(&ms, 0, sizeof(ms));
+	manifest_init(&m);
+	if (sodium_init() < 0)
+		return -EIO;
+	make_id(stats->id, sizeof(stats->id), now);
+	memcpy(m.id, stats->id, sizeof(m.id));
+	m.created = now;
+
+	snapshot_object_name(name, sizeof(name), stats->id, 0, o->key != NULL);
+	if ((r = sink_open(t, name, o->key, &as)) != 0) {
+		log_warnx("%s: %s", name, strerror(-r));
+		goto out;
+	}
+	aw = archive_write_new();
+	/* Full pax, not "restricted": restricted pax keeps sub-second times
+	 * only for entries that need an extended header for another reason. */
+	archive_write_set_format_pax(aw);
+	archive_write_add_filter_zstd(aw);
+	snprintf(opt, sizeof(opt), "%d", o->compression > 0 ?
+	    o->compression : 3);
+	threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (archive_write_set_filter_option(aw, "zstd", "compression-level",
+	    opt) != ARCHIVE_OK) {
+		log_warnx("%s: %s", name, archive_error_string(aw));
+		r = -EINVAL;
+		goto out;
+	}
+	snprintf(opt, sizeof(opt), "%d", threads > 1 ? threads : 1);
+	/* Older libarchive or zstd without threads: one core, not a failure. */
+	if (archive_write_set_filter_option(aw, "zstd", "threads", opt) !=
+	    ARCHIVE_OK)
+		log_debug("zstd threads: %s", archive_error_string(aw));
+	archive_write_set_bytes_in_last_block(aw, 1);
+	if (archive_write_open2(aw, &as, NULL, archive_write_cb, NULL,
+	    NULL) != ARCHIVE_OK) {
+		log_warnx("%s: %s", name, archive_error_string(aw));
+		r = -EIO;
+		goto out;
+	}
+
+	memset(&w, 0, sizeof(w));
+	w.o = o;
+	w.aw = aw;
+	w.m = &m;
+	w.stats = stats;
+	w.lr = archive_entry_linkresolver_new();
+	archive_entry_linkresolver_set_strategy(w.lr,
+	    ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
+	for (i = 0; i < o->npaths && r == 0; i++)
+		r = walk_path(&w, o->paths[i]);
+	archive_entry_linkresolver_free(w.lr);
+	if (r != 0)
+		goto out;
+	if (archive_write_close(aw) != ARCHIVE_OK) {
+		log_warnx("%s: %s", name, archive_error_string(aw));
+		r = as.err ? as.err : -EIO;
+		goto out;
+	}
+	if ((r = sink_commit(&as, &stats->stored_bytes)) != 0) {
+		log_warnx("%s: %s", name, strerror(-r));
+		goto out;
+	}
+
+	/* The manifest last: its presence is what makes the snapshot. */
+	m.partial = stats->partial;
+	snapshot_object_name(name, sizeof(name), stats->id, 1, o->key != NULL);
+	if ((r = sink_open(t, name, o->key, &ms)) != 0 ||
+	    (r = manifest_format(&m, sink_write_fn, &ms)) != 0 ||
+	    (r = sink_commit(&ms, &stats->stored_bytes)) != 0) {
+		log_warnx("%s: %s", name, strerror(-r));
+		goto out;
+	}
+	r = 0;
+ out:
+	if (aw != NULL)
+		archive_write_free(aw);
+	if (as.put != NULL)
+		sink_abort(&as);
+	if (ms.put != NULL)
+		sink_abort(&ms);
+	if (r != 0) {
+		/* The archive may have been committed: a snapshot without
+		 * a manifest is a leftover, remove it now. */
+		snapshot_object_name(name, sizeof(name), stats->id, 0,
+		    o->key != NULL);
+		target_remove(t, name);
+	}
+	manifest_free(&m);
+	return r;
+}
+
+/* Reading */
+
+static ssize_t
+get_source(void *arg, void *buf, size_t len)
+{
+	return target_get_read(arg, buf, len);
+}
+
+static int
+source_open(struct target *t, const char *id, int manifest,
+    const uint8_t *key, struct snapshot_source **out)
+{
+	struct snapshot_source *s;
+	int	 r;
+
+	*out = NULL;
+	s = xcalloc(1, sizeof(*s));
+	snapshot_object_name(s->name, sizeof(s->name), id, manifest,
+	    key != NULL);
+	if ((r = target_get_open(t, s->name, &s->get)) != 0)
+		goto out;
+	if (key != NULL && (r = crypt_reader_new(&s->cr, key, s->name,
+	    get_source, s->get)) != 0)
+		goto out;
+	*out = s;
+	s = NULL;	/* transferred */
+ out:
+	if (s != NULL) {
+		target_get_close(s->get);
+		free(s);
+	}
+	return r;
+}
+
+static ssize_t
+source_read(struct snapshot_source *s, void *buf, size_t len)
+{
+	ssize_t	 n;
+
+	if (s->err != 0)
+		return s->err;
+	n = s->cr ? crypt_reader_read(s->cr, buf, len) :
+	    target_get_read(s->get, buf, len);
+	if (n < 0)
+		s->err = (int)n;
+	return n;
+}
+
+static void
+source_close(struct snapshot_source *s)
+{
+	if (s == NULL)
+		return;
+	crypt_reader_free(s->cr);
+	target_get_close(s->get);
+	free(s);
+}
+
+int
+snapshot_source_error(const struct snapshot_source *src)
+{
+	return src->err;
+}
+
+int
+snapshot_load_manifest(struct target *t, const char *id, const uint8_t *key,
+    struct manifest *m)
+{
+	struct snapshot_source *s = NULL;
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 0;
+	ssize_t	 n;
+	int	 r;
+
+	manifest_init(m);
+	if ((r = source_open(t, id, 1, key, &s)) != 0)
+		goto out;
+	for (;;) {
+		if (cap - len < 65536) {
+			cap = cap ? cap * 2 : 1024 * 1024;
+			if (cap > SNAPSHOT_MANIFEST_MAX + 65536) {
+				r = -EFBIG;
+				goto out;
+			}
+			buf = xreallocarray(buf, cap, 1);
+		}
+		if ((n = source_read(s, buf + len, cap - len)) < 0) {
+			r = (int)n;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	r = manifest_parse(m, buf, len);
+ out:
+	source_close(s);
+	free(buf);
+	return r;
+}
+
+static la_ssize_t
+archive_read_cb(struct archive *a, void *arg, const void **buf)
+{
+	struct snapshot_source *s = arg;
+	ssize_t	 n;
+
+	if ((n = source_read(s, s->buf, sizeof(s->buf))) < 0) {
+		archive_set_error(a, (int)-n, "%s: %s", s->name,
+		    n == -EBADMSG ? "authentication failed: the object was "
+		    "tampered with or truncated" : strerror((int)-n));
+		return -1;
+	}
+	*buf = s->buf;
+	return n;
+}
+
+int
+snapshot_archive_open(struct target *t, const char *id, const uint8_t *key,
+    struct archive **ar, struct snapshot_source **src)
+{
+	struct snapshot_source *s = NULL;
+	struct archive *a = NULL;
+	int	 r;
+
+	*ar = NULL;
+	*src = NULL;
+	if ((r = source_open(t, id, 0, key, &s)) != 0)
+		return r;
+	a = archive_read_new();
+	archive_read_support_filter_zstd(a);
+	archive_read_support_format_tar(a);
+	if (archive_read_open2(a, s, NULL, archive_read_cb, NULL, NULL) !=
+	    ARCHIVE_OK) {
+		log_warnx("%s", archive_error_string(a));
+		r = s->err ? s->err : -EBADMSG;
+		archive_read_free(a);
+		source_close(s);
+		return r;
+	}
+	*ar = a;
+	*src = s;
+	return 0;
+}
+
+void
+snapshot_archive_close(struct archive *ar, struct snapshot_source *src)
+{
+	if (ar != NULL)
+		archive_read_free(ar);
+	source_close(src);
+}

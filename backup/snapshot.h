@@ -1,0 +1,72 @@
+/*
+ * Snapshots: the writer walks the job's paths into a pax+zstd archive and
+ * a manifest on a target, hashing each file as its bytes go into the
+ * archive; the reading side opens a snapshot's archive and manifest
+ * (decrypting when a key is given) for restore and verify.
+ */
+#ifndef SNAPSHOT_H
+#define SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "manifest.h"
+#include "target.h"
+
+struct archive;
+struct snapshot_source;
+
+/* Upper bound for a manifest read back from a target. */
+#define SNAPSHOT_MANIFEST_MAX	(1024UL * 1024 * 1024)
+
+struct snapshot_opts {
+	const char *const *paths;	/* absolute or relative, as given */
+	size_t		 npaths;
+	/* A glob with a '/' matches the whole path, one without matches
+	 * the last component; an excluded directory is not entered. */
+	const char *const *excludes;
+	size_t		 nexcludes;
+	int		 one_file_system;
+	int		 compression;	/* zstd level, 1..19 */
+	int		 threads;	/* zstd workers, 0 = one per core */
+	const uint8_t	*key;		/* NULL: not encrypted */
+};
+
+struct snapshot_stats {
+	char		 id[MANIFEST_ID_MAX];
+	uint64_t	 entries, files, bytes, stored_bytes;
+	uint64_t	 unreadable, changed;
+	int		 partial;
+};
+
+/*
+ * Writes a new snapshot to t. 0 when it is complete (stats->partial tells
+ * whether some files could not be read), or -errno when no snapshot was
+ * made (nothing of it is left under a final name). Problems with single
+ * files are logged naming the file.
+ */
+int	snapshot_create(struct target *t, const struct snapshot_opts *o,
+	    struct snapshot_stats *stats);
+
+/* "ID.manifest[.enc]" or "ID.tar.zst[.enc]" into buf. */
+void	snapshot_object_name(char *buf, size_t len, const char *id,
+	    int manifest, int encrypted);
+
+/* Reads and parses a snapshot's manifest. -EBADMSG when it was tampered
+ * with, truncated or malformed, -ENOENT when it does not exist. */
+int	snapshot_load_manifest(struct target *t, const char *id,
+	    const uint8_t *key, struct manifest *m);
+
+/* An archive reader on the snapshot's archive, ready for
+ * archive_read_next_header; its errors name the object. Closed with
+ * snapshot_archive_close. */
+int	snapshot_archive_open(struct target *t, const char *id,
+	    const uint8_t *key, struct archive **ar,
+	    struct snapshot_source **src);
+void	snapshot_archive_close(struct archive *ar, struct snapshot_source *src);
+/* The first error of the source under the archive (-EBADMSG: tampered),
+ * 0 if none. */
+int	snapshot_source_error(const struct snapshot_source *src);
+
+#endif
