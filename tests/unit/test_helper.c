@@ -332,7 +332,10 @@ test_signals_default(void **state)
 	fclose(fp);
 	unlink(path);
 	buf[strcspn(buf, "\n")] = '\0';
-	if (strcmp(buf, "SigIgn:\t0000000000000000") != 0)
+	/* Signals 1-31 only: 32 and 33 are glibc's own, which signal()
+	 * refuses to touch (valgrind leaves them ignored in the child). */
+	if (strncmp(buf, "SigIgn:\t", 8) != 0 ||
+	    (strtoull(buf + 8, NULL, 16) & 0x7fffffffULL) != 0)
 		fail_msg("the helper started with signals ignored: \"%s\"",
 		    buf);
 	unmake(&f);
