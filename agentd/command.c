@@ -145,6 +145,7 @@ command_run_check(struct command_run *run, json_t *args)
 static void
 command_run_backup(struct command_run *run, json_t *args)
 {
+	/* args.job; args.name as docs/protocol.md first had it. */
 	const char *job = json_string_value(json_object_get(args, "job"));
 	char detail[160];
 	uint64_t n;
@@ -155,6 +156,8 @@ command_run_backup(struct command_run *run, json_t *args)
 		    "set up in this agentd", NULL);
 		return;
 	}
+	if (job == NULL)
+		job = json_string_value(json_object_get(args, "name"));
 	if (job == NULL || *job == '\0' || strlen(job) > 64) {
 		command_answer(run, "failed", "run_backup needs args.job",
 		    NULL);
