@@ -50,7 +50,11 @@ cat > "$T/badhook" <<'SH'
 #!/bin/sh
 exit 3
 SH
-chmod 0755 "$T/prehook" "$T/badhook"
+cat > "$T/slowhook" <<SH
+#!/bin/sh
+while [ ! -e $T/slow.go ]; do sleep 0.1; done
+SH
+chmod 0755 "$T/prehook" "$T/badhook" "$T/slowhook"
 
 write_config <<EOF2
 [backup.x]
@@ -62,6 +66,11 @@ pre_hook = $T/prehook "an arg"
 paths = $S
 target = file://$T/target
 pre_hook = $T/badhook
+[backup.slow]
+paths = $S
+target = file://$T/target
+pre_hook = $T/slowhook
+schedule = 0 3 * * *
 EOF2
 start_agentd
 
@@ -99,14 +108,28 @@ expect_eq "failing pre_hook exit" $rc 1
 grep -q "pre_hook $T/badhook exited with status 3" "$T/err" ||
 	fail "no pre_hook error: $(cat "$T/err")"
 
+# --- one run per job at a time -----------------------------------------
+ctl backup run slow >"$T/slow.out" 2>"$T/slow.err" &
+SLOW=$!
+slow_running() { ctl backup status | grep -q '^slow: running'; }
+wait_until 10 slow_running || fail "slow did not start: $(ctl backup status)"
+ctl backup run slow >/dev/null 2>"$T/err"; rc=$?
+expect_eq "second run while running" $rc 1
+grep -q "already running" "$T/err" || fail "second run: $(cat "$T/err")"
+expect_match "scheduled job's next run" "$(ctl backup status)" \
+	'^slow: running, never run, next [0-9]{4}-[0-9]{2}-[0-9]{2} 03:00$'
+touch "$T/slow.go"
+wait "$SLOW"; rc=$?
+expect_eq "slow run exit" $rc 0
+
 # --- unknown job ----------------------------------------------------------
 ctl backup run nope >/dev/null 2>"$T/err"; rc=$?
 expect_eq "unknown job exit" $rc 1
 grep -q "no such backup job" "$T/err" || fail "unknown job: $(cat "$T/err")"
 
 # --- the reports ----------------------------------------------------------
-wait_until 20 sh -c "[ \$(grep -c ' backup_result\$' $T/fake.seqs) -ge 2 ]" ||
-	fail "no two backup_result reports at the portal: $(cat "$T/fake.seqs" 2>/dev/null)"
+wait_until 20 sh -c "[ \$(grep -c ' backup_result\$' $T/fake.seqs) -ge 3 ]" ||
+	fail "no three backup_result reports at the portal: $(cat "$T/fake.seqs" 2>/dev/null)"
 stop_agentd || fail "agentd did not stop cleanly"
 
 # --- a hostile agentd-backup --------------------------------------------
