@@ -130,6 +130,29 @@ grep -q "no such backup job" "$T/err" || fail "unknown job: $(cat "$T/err")"
 # --- the reports ----------------------------------------------------------
 wait_until 20 sh -c "[ \$(grep -c ' backup_result\$' $T/fake.seqs) -ge 3 ]" ||
 	fail "no three backup_result reports at the portal: $(cat "$T/fake.seqs" 2>/dev/null)"
+python3 - "$T/fake.seqs.payloads" "$id" <<'PY' || fail "backup_result payloads: $(cat "$T/fake.seqs.payloads")"
+import json, sys
+ps = [json.loads(l) for l in open(sys.argv[1])]
+x = [p for p in ps if p.get("job") == "x"][0]
+assert set(x) >= {"job", "snapshot", "kind", "status", "files", "bytes",
+                  "stored_bytes", "duration", "errors"}, x
+assert x["snapshot"] == sys.argv[2] and x["status"] == "ok", x
+assert x["kind"] == "full" and x["errors"] == [] and x["stored_bytes"] > 0, x
+bad = [p for p in ps if p.get("job") == "bad"][0]
+assert bad["status"] == "failed" and "pre_hook" in bad["errors"][0], bad
+PY
+
+# --- the portal's run_backup command (args.name, as the portal sends it) ----
+echo "run_backup:x" > "$T/fake.mode"
+portal_ran() {
+	grep -q '"command_id": "cmd_backup_x"' "$T/fake.seqs.payloads" &&
+	[ "$(grep -c '"job": "x"' "$T/fake.seqs.payloads")" -ge 3 ]
+}
+wait_until 20 portal_ran ||
+	fail "the portal's run_backup did not run: $(cat "$T/fake.seqs.payloads")"
+echo ok > "$T/fake.mode"
+grep '"command_id": "cmd_backup_x"' "$T/fake.seqs.payloads" | grep -q '"status": "done"' ||
+	fail "run_backup not answered done: $(cat "$T/fake.seqs.payloads")"
 stop_agentd || fail "agentd did not stop cleanly"
 
 # --- a hostile agentd-backup --------------------------------------------
