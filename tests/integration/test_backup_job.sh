@@ -153,6 +153,17 @@ wait_until 20 portal_ran ||
 echo ok > "$T/fake.mode"
 grep '"command_id": "cmd_backup_x"' "$T/fake.seqs.payloads" | grep -q '"status": "done"' ||
 	fail "run_backup not answered done: $(cat "$T/fake.seqs.payloads")"
+# --- a reload: a job removed, one added ----------------------------------
+write_config <<EOF2
+[backup.y]
+paths = $S
+target = file://$T/target
+encryption = no
+EOF2
+ctl reload >/dev/null || fail "reload refused"
+out=$(ctl backup status)
+expect_eq "jobs after reload" "$out" "y: idle, never run, on demand"
+ctl backup run y >/dev/null 2>"$T/err" || fail "run y after reload: $(cat "$T/err")"
 stop_agentd || fail "agentd did not stop cleanly"
 
 # --- a hostile agentd-backup --------------------------------------------
@@ -178,7 +189,7 @@ AGENTD=$T/bin/agentd start_agentd
 for mode in huge malformed; do
 	echo "$mode" > "$T/bin/mode"
 	start=$(date +%s)
-	ctl backup run x >/dev/null 2>"$T/err"; rc=$?
+	ctl backup run y >/dev/null 2>"$T/err"; rc=$?
 	expect_eq "hostile helper ($mode) exit" $rc 1
 	grep -q "without a result" "$T/err" ||
 		fail "hostile helper ($mode): $(cat "$T/err")"
