@@ -523,10 +523,12 @@ ctl_backup_status(int as_json)
 		printf("%s: %s", ctl_text(b, "job", snap, sizeof(snap)),
 		    json_is_true(json_object_get(b, "running")) ? "running" :
 		    "idle");
-		if (json_is_object(last))
-			printf(", last %s %s", ctl_text(last, "status", st,
-			    sizeof(st)), ctl_text(last, "snapshot", snap,
-			    sizeof(snap)));
+		if (json_is_object(last)) {
+			printf(", last %s", ctl_text(last, "status", st,
+			    sizeof(st)));
+			if (*ctl_text(last, "snapshot", snap, sizeof(snap)))
+				printf(" %s", snap);
+		}
 		else
 			printf(", never run");
 		next = json_integer_value(json_object_get(b, "next_run"));
