@@ -232,4 +232,17 @@ wait_until 10 test -S "$P/control.sock" || fail "unprivileged agentd did not sta
 expect_eq "partial run exit" $rc 2
 grep -q "partial" "$T/err" || fail "partial: $(cat "$T/err")"
 [ -s "$T/out" ] || fail "partial run printed no snapshot id"
+stop_agentd || fail "unprivileged agentd did not stop cleanly"
+
+# The same agentd with CAP_DAC_READ_SEARCH, as the unit gives it: the
+# helper keeps it (HELPER_KEEP_CAPS) and reads the file.
+rm -f "$P/control.sock"
+setpriv --reuid=65534 --regid=65534 --clear-groups \
+	--inh-caps=+dac_read_search --ambient-caps=+dac_read_search \
+	"$BUILD/agentd" --foreground --config "$P/agentd.conf" \
+	>>"$T/agentd.log" 2>&1 &
+AGENTD_PID=$!
+wait_until 10 test -S "$P/control.sock" || fail "agentd with the capability did not start"
+"$AGENTCTL" --socket "$P/control.sock" backup run p >"$T/out" 2>"$T/err"; rc=$?
+expect_eq "run with CAP_DAC_READ_SEARCH exit" $rc 0
 exit 0
