@@ -281,7 +281,9 @@ main(int argc, char **argv)
 	    LOG_TARGET_AUTO, 0);
 	signal(SIGPIPE, SIG_IGN);
 	bk_read_job(&b, &job);
-	b.started = b.last_progress = bk_now();
+	b.started = bk_now();
+	/* The first entry is shown at once: the files so far, rate 0. */
+	b.last_progress = b.started - BK_PROGRESS_USEC;
 	encrypted = b.key_file[0] != '\0';
 
 	if (bk_hook(&b, "pre_hook", b.pre) < 0)
