@@ -121,6 +121,21 @@ expect_match "scheduled job's next run" "$(ctl backup status)" \
 touch "$T/slow.go"
 wait "$SLOW"; rc=$?
 expect_eq "slow run exit" $rc 0
+# Not a terminal: the snapshot id alone, no progress lines.
+expect_match "slow run output" "$(cat "$T/slow.out")" '^[0-9]{8}T[0-9]{6}Z-[0-9a-f]+$'
+[ "$(wc -l < "$T/slow.out")" = 1 ] || fail "progress on a pipe: $(cat -A "$T/slow.out")"
+# On a terminal: progress lines (files, bytes, rate) while it runs.
+if command -v script >/dev/null 2>&1; then
+	rm -f "$T/slow.go"
+	script -qec "$AGENTCTL --socket $T/control.sock backup run slow" \
+	    /dev/null >"$T/tty.out" 2>&1 &
+	SLOW=$!
+	sleep 1
+	touch "$T/slow.go"
+	wait "$SLOW"
+	grep -q "slow: 0 files, 0 B, 0 B/s" "$T/tty.out" ||
+		fail "no progress line on a terminal: $(cat -A "$T/tty.out")"
+fi
 
 # --- unknown job ----------------------------------------------------------
 ctl backup run nope >/dev/null 2>"$T/err"; rc=$?
@@ -128,8 +143,8 @@ expect_eq "unknown job exit" $rc 1
 grep -q "no such backup job" "$T/err" || fail "unknown job: $(cat "$T/err")"
 
 # --- the reports ----------------------------------------------------------
-wait_until 20 sh -c "[ \$(grep -c ' backup_result\$' $T/fake.seqs) -ge 3 ]" ||
-	fail "no three backup_result reports at the portal: $(cat "$T/fake.seqs" 2>/dev/null)"
+wait_until 20 sh -c "[ \$(grep -c ' backup_result\$' $T/fake.seqs) -ge 4 ]" ||
+	fail "no four backup_result reports at the portal: $(cat "$T/fake.seqs" 2>/dev/null)"
 python3 - "$T/fake.seqs.payloads" "$id" <<'PY' || fail "backup_result payloads: $(cat "$T/fake.seqs.payloads")"
 import json, sys
 ps = [json.loads(l) for l in open(sys.argv[1])]
