@@ -60,11 +60,12 @@ ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS	+= -fsanitize=address,undefined
 endif
 
-MAINS	:= agentd/agentd.c agentd/agentctl.c agentd/reporter.c portal/portal.c
+MAINS	:= agentd/agentd.c agentd/agentctl.c agentd/reporter.c portal/portal.c \
+	backup/agentd-backup.c
 COMMON_SRCS := $(wildcard lib/*.c)
 AGENT_SRCS := $(filter-out $(MAINS),$(wildcard agentd/*.c collectors/*.c))
 PORTAL_SRCS := $(filter-out $(MAINS),$(wildcard portal/*.c))
-BACKUP_SRCS := $(wildcard backup/*.c)
+BACKUP_SRCS := $(filter-out $(MAINS),$(wildcard backup/*.c))
 OBJ	:= $(BUILD)/obj
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(OBJ)/%.o)
 AGENT_OBJS := $(AGENT_SRCS:%.c=$(OBJ)/%.o)
@@ -76,7 +77,8 @@ UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 BINS	:= $(BUILD)/agentd $(BUILD)/agentctl \
 	$(if $(wildcard agentd/reporter.c),$(BUILD)/agentd-reporter) \
-	$(if $(wildcard portal/portal.c),$(BUILD)/agentd-portal)
+	$(if $(wildcard portal/portal.c),$(BUILD)/agentd-portal) \
+	$(if $(wildcard backup/agentd-backup.c),$(BUILD)/agentd-backup)
 LDFLAGS	+= -Wl,--as-needed
 
 all: $(BINS) $(if $(BACKUP_OBJS),$(BUILD)/libbackup.a)
@@ -128,6 +130,11 @@ $(BUILD)/agentctl: $(OBJ)/agentd/agentctl.o $(BUILD)/libagentd.a $(BUILD)/libcom
 $(BUILD)/agentd-reporter: $(OBJ)/agentd/reporter.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) -lm
 
+# The backup helper: the engine and lib/ only; libarchive and libsodium
+# load here and never in agentd.
+$(BUILD)/agentd-backup: $(OBJ)/backup/agentd-backup.o $(BUILD)/libbackup.a $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(BACKUP_LIBS) -lm
+
 $(BUILD)/libportal.a: $(PORTAL_OBJS)
 	rm -f $@
 	ar rcs $@ $^
@@ -177,6 +184,7 @@ install: all
 	install -m 0755 $(BUILD)/agentd $(DESTDIR)$(SBINDIR)/agentd
 	install -m 0755 $(BUILD)/agentctl $(DESTDIR)$(BINDIR)/agentctl
 	$(if $(wildcard $(BUILD)/agentd-reporter),install -m 0755 $(BUILD)/agentd-reporter $(DESTDIR)$(LIBEXECDIR)/agentd-reporter)
+	$(if $(wildcard $(BUILD)/agentd-backup),install -m 0755 $(BUILD)/agentd-backup $(DESTDIR)$(LIBEXECDIR)/agentd-backup)
 	$(if $(wildcard $(BUILD)/agentd-portal),install -m 0755 $(BUILD)/agentd-portal $(DESTDIR)$(SBINDIR)/agentd-portal)
 	install -m 0644 docs/agentd.conf.example \
 	    $(DESTDIR)$(SYSCONFDIR)/agentd/agentd.conf

@@ -2,7 +2,7 @@
  * agentctl: the admin's CLI over agentd's control socket (JSON lines), and
  * enrolment with the portal (the only place libcurl runs for it).
  * Exit codes: `check run` exits with the check's state (0-3, like a
- * plugin); otherwise 0 ok, 1 refused (the agent refused, e.g. a rejected
+ * plugin); `backup run` 0 ok, 2 partial, 1 failed; otherwise 0 ok, 1 refused (the agent refused, e.g. a rejected
  * reload; the portal refused the token; already enrolled; not enrolled; an
  * invalid config), 64 usage, 69 agent or portal not reachable (TLS failures
  * included), 74 enrolled but the identity could not be written or removed,
@@ -59,6 +59,11 @@ ctl_usage(FILE *fp)
 	    "perfdata\n"
 	    "  check run NAME     run a check now and print its result (exit "
 	    "code = state)\n"
+	    "  backup run NAME    run backup job NAME now, wait, print the "
+	    "snapshot id\n"
+	    "                     (exit 0 ok, 2 partial, 1 failed)\n"
+	    "  backup status [--json]  every backup job: running, last result, "
+	    "next run\n"
 	    "  reload             re-read the config (the running one stays if "
 	    "the new one is bad)\n"
 	    "  version            agentctl's version\n"
@@ -399,6 +404,147 @@ ctl_check_run(const char *name)
 	return code;
 }
 
+static void
+ctl_bytes(json_int_t n, char *buf, size_t len)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	size_t u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u == 0 ? "%.0f %s" : "%.1f %s", v, unit[u]);
+}
+
+/* The job's entry in a backup_status reply, or NULL. */
+static json_t *
+ctl_backup_find(json_t *reply, const char *name)
+{
+	json_t *b;
+	size_t i;
+
+	json_array_foreach(json_object_get(reply, "backups"), i, b)
+		if (json_is_string(json_object_get(b, "job")) &&
+		    strcmp(json_string_value(json_object_get(b, "job")),
+		    name) == 0)
+			return b;
+	return NULL;
+}
+
+/*
+ * agentd starts the run; we follow it through backup_status until its
+ * result is there. Exit 0 ok, 2 partial, 1 failed (or refused).
+ */
+static int
+ctl_backup_run(const char *name)
+{
+	json_t *reply = ctl_request("backup_run", name), *st, *b, *last, *p;
+	json_int_t run = json_integer_value(json_object_get(reply, "run"));
+	const char *status;
+	char snap[160], err[512], bytes[32], rate[32];
+	bool tty = isatty(STDOUT_FILENO), shown = false;
+	size_t i;
+	json_t *e;
+	int code;
+
+	json_decref(reply);
+	for (;;) {
+		st = ctl_request("backup_status", NULL);
+		if ((b = ctl_backup_find(st, name)) == NULL) {
+			fprintf(stderr, "agentctl: backup job %s is gone "
+			    "(config reloaded?)\n", name);
+			json_decref(st);
+			return EXIT_REFUSED;
+		}
+		last = json_object_get(b, "last");
+		if (json_is_object(last) && json_integer_value(
+		    json_object_get(last, "run")) >= run)
+			break;
+		p = json_object_get(b, "progress");
+		if (tty && json_is_object(p)) {
+			ctl_bytes(json_integer_value(json_object_get(p,
+			    "bytes")), bytes, sizeof(bytes));
+			ctl_bytes(json_integer_value(json_object_get(p,
+			    "rate")), rate, sizeof(rate));
+			printf("\r%s: %lld files, %s, %s/s\033[K", name,
+			    (long long)json_integer_value(json_object_get(p,
+			    "files")), bytes, rate);
+			fflush(stdout);
+			shown = true;
+		}
+		json_decref(st);
+		usleep(250000);
+	}
+	if (shown)
+		printf("\n");
+	status = json_string_value(json_object_get(last, "status"));
+	if (status == NULL)
+		status = "failed";
+	ctl_text(last, "snapshot", snap, sizeof(snap));
+	ctl_bytes(json_integer_value(json_object_get(last, "bytes")), bytes,
+	    sizeof(bytes));
+	ctl_bytes(json_integer_value(json_object_get(last, "stored_bytes")),
+	    rate, sizeof(rate));
+	if (snap[0] != '\0')
+		printf("%s\n", snap);
+	fprintf(stderr, "backup %s: %s, %lld files, %s (%s stored), %.1fs\n",
+	    name, status, (long long)json_integer_value(json_object_get(last,
+	    "files")), bytes, rate, json_number_value(json_object_get(last,
+	    "duration")));
+	json_array_foreach(json_object_get(last, "errors"), i, e)
+		fprintf(stderr, "  %s\n", log_escape(err, sizeof(err),
+		    json_string_value(e) != NULL ? json_string_value(e) : ""));
+	code = strcmp(status, "ok") == 0 ? 0 :
+	    strcmp(status, "partial") == 0 ? 2 : 1;
+	json_decref(st);
+	return code;
+}
+
+static int
+ctl_backup_status(int as_json)
+{
+	json_t *reply = ctl_request("backup_status", NULL), *a, *b, *last;
+	char snap[160], when[64], st[32];
+	json_int_t next;
+	time_t t;
+	size_t i;
+
+	a = json_object_get(reply, "backups");
+	if (as_json) {
+		json_dumpf(a, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(reply);
+		return 0;
+	}
+	json_array_foreach(a, i, b) {
+		last = json_object_get(b, "last");
+		printf("%s: %s", ctl_text(b, "job", snap, sizeof(snap)),
+		    json_is_true(json_object_get(b, "running")) ? "running" :
+		    "idle");
+		if (json_is_object(last)) {
+			printf(", last %s", ctl_text(last, "status", st,
+			    sizeof(st)));
+			if (*ctl_text(last, "snapshot", snap, sizeof(snap)))
+				printf(" %s", snap);
+		}
+		else
+			printf(", never run");
+		next = json_integer_value(json_object_get(b, "next_run"));
+		if (next > 0) {
+			t = (time_t)next;
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M",
+			    localtime(&t));
+			printf(", next %s", when);
+		} else
+			printf(", on demand");
+		putchar('\n');
+	}
+	json_decref(reply);
+	return 0;
+}
+
 /*
  * Reads agentd's config for state_dir and control_socket. A missing file
  * means agentd's defaults; an invalid one is an error, since agentd would
@@ -681,6 +827,13 @@ main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[0], "check") == 0 &&
 	    strcmp(argv[1], "run") == 0)
 		return ctl_check_run(argv[2]);
+	if (argc == 3 && strcmp(argv[0], "backup") == 0 &&
+	    strcmp(argv[1], "run") == 0)
+		return ctl_backup_run(argv[2]);
+	if ((argc == 2 || argc == 3) && strcmp(argv[0], "backup") == 0 &&
+	    strcmp(argv[1], "status") == 0 &&
+	    (argc == 2 || strcmp(argv[2], "--json") == 0))
+		return ctl_backup_status(argc == 3);
 	if (argc == 1 && strcmp(argv[0], "reload") == 0) {
 		json_decref(ctl_request("reload", NULL));
 		printf("config reloaded\n");

@@ -17,6 +17,8 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "backup.h"
+#include "command.h"
 #include "control.h"
 #include "decide.h"
 #include "log.h"
@@ -37,6 +39,7 @@ struct agentd {
 	struct sched	*sched;
 	struct control	*control;
 	struct report	*report;
+	struct backup	*backup;
 	sd_event_source	*stop_timer;
 	int		 stop_phase;
 };
@@ -99,6 +102,7 @@ agentd_reload(struct config_errors *errs, void *userdata)
 	log_set_verbose(cfg->verbose);
 	sched_apply(a->sched, cfg);
 	report_apply(a->report, sched_config(a->sched));
+	backup_apply(a->backup);
 	log_event(LOG_INFO, MSGID_CONFIG_RELOADED, NULL, 0,
 	    "config reloaded from %s: %zu checks", a->config_path,
 	    sched_count(a->sched));
@@ -212,10 +216,10 @@ agentd_check_config(const char *path)
 	return 0;
 }
 
-/* agentd-reporter lives beside agentd in a build tree, in libexec when
- * installed. */
+/* The helpers (agentd-reporter, agentd-backup) live beside agentd in a
+ * build tree, in libexec when installed. */
 static char *
-agentd_reporter_path(void)
+agentd_helper_path(const char *name)
 {
 	char self[4096], *slash, *path;
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -224,13 +228,14 @@ agentd_reporter_path(void)
 		self[n] = '\0';
 		if ((slash = strrchr(self, '/')) != NULL) {
 			*slash = '\0';
-			xasprintf(&path, "%s/agentd-reporter", self);
+			xasprintf(&path, "%s/%s", self, name);
 			if (access(path, X_OK) == 0)
 				return path;
 			free(path);
 		}
 	}
-	return xstrdup(AGENTD_LIBEXECDIR "/agentd-reporter");
+	xasprintf(&path, "%s/%s", AGENTD_LIBEXECDIR, name);
+	return path;
 }
 
 static void
@@ -332,11 +337,15 @@ main(int argc, char **argv)
 	 * nothing until sd_event_loop). */
 	a.decide = decide_new();
 	sched_new(a.event, cfg, "/proc", "/sys", a.decide, &a.sched);
-	reporter = agentd_reporter_path();
+	reporter = agentd_helper_path("agentd-reporter");
 	if ((r = report_new(a.event, a.sched, cfg, reporter, &a.report)) < 0)
 		fatalx("cannot open the report spool in %s: %s", cfg->state_dir,
 		    strerror(-r));
 	free(reporter);
+	reporter = agentd_helper_path("agentd-backup");
+	backup_new(a.event, a.sched, a.report, reporter, &a.backup);
+	free(reporter);
+	command_set_backup(report_commands(a.report), a.backup);
 	decide_subscribe(a.decide, agentd_on_change, &a);
 	decide_subscribe(a.decide, report_on_change, a.report);
 
@@ -344,6 +353,7 @@ main(int argc, char **argv)
 	info.started = time_now(CLOCK_REALTIME);
 	info.started_mono = time_now(CLOCK_MONOTONIC);
 	info.report = a.report;
+	info.backup = a.backup;
 	r = control_open(a.event, cfg->control_socket, cfg->control_group,
 	    a.sched, &info, agentd_reload, &a, &a.control);
 	if (r == -EADDRINUSE)
@@ -360,6 +370,8 @@ main(int argc, char **argv)
 	r = sd_event_loop(a.event);
 
 	control_close(a.control);
+	command_set_backup(report_commands(a.report), NULL);
+	backup_free(a.backup);
 	report_free(a.report);
 	sched_free(a.sched);
 	decide_free(a.decide);

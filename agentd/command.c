@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "backup.h"
 #include "collector.h"
 #include "command.h"
 #include "log.h"
@@ -39,6 +40,7 @@ struct command_run {
 struct command {
 	struct sched		*sched;
 	struct report		*report;
+	struct backup		*backup;
 	char			*state_dir;
 	/* The ids handled, oldest first, in a ring; "earlier": recorded by
 	 * an earlier agentd, and not answered since by this one. */
@@ -56,13 +58,14 @@ struct command_portal_ctx {
 };
 
 static void command_run_check(struct command_run *, json_t *);
+static void command_run_backup(struct command_run *, json_t *);
 static void command_unsupported(struct command_run *, json_t *);
 
 static const struct command_entry command_table[] = {
 	{ .type = "run_check", .exec = command_run_check },
-	/* Refused until agentd-backup and agentd-support land: a real
-	 * answer the portal shows, not a command left pending. */
-	{ .type = "run_backup", .exec = command_unsupported },
+	{ .type = "run_backup", .exec = command_run_backup },
+	/* Refused until agentd-support lands: a real answer the portal
+	 * shows, not a command left pending. */
 	{ .type = "open_support_session", .exec = command_unsupported },
 };
 
@@ -135,6 +138,42 @@ command_run_check(struct command_run *run, json_t *args)
 		command_answer(run, e == -ENODEV ? "refused" : "failed",
 		    e == -ENOENT ? "no such check" : e == -ENODEV ?
 		    "the check is disabled" : "the agent is stopping", NULL);
+}
+
+/* Answered once the run is started (its outcome is a backup_result
+ * report); the answer's object is {"job","run"}. */
+static void
+command_run_backup(struct command_run *run, json_t *args)
+{
+	/* args.job; args.name as docs/protocol.md first had it. */
+	const char *job = json_string_value(json_object_get(args, "job"));
+	char detail[160];
+	uint64_t n;
+	int e;
+
+	if (run->command->backup == NULL) {
+		command_answer(run, "refused", "run_backup: backups are not "
+		    "set up in this agentd", NULL);
+		return;
+	}
+	if (job == NULL)
+		job = json_string_value(json_object_get(args, "name"));
+	if (job == NULL || *job == '\0' || strlen(job) > 64) {
+		command_answer(run, "failed", "run_backup needs args.job",
+		    NULL);
+		return;
+	}
+	if ((e = backup_start(run->command->backup, job, &n)) < 0) {
+		command_answer(run, e == -EBUSY ? "refused" : "failed",
+		    e == -EBUSY ? "already running" : "no such backup job",
+		    NULL);
+		return;
+	}
+	snprintf(detail, sizeof(detail), "backup %s started (run %llu)", job,
+	    (unsigned long long)n);
+	/* Two pairs: job, run. */
+	command_answer(run, "done", detail, json_pack("{s:s, s:I}", "job", job,
+	    "run", (json_int_t)n));
 }
 
 static void
@@ -392,6 +431,12 @@ command_new(struct sched *sched, struct report *report,
 	command_load(c);
 	*cp = c;
 	return 0;
+}
+
+void
+command_set_backup(struct command *c, struct backup *b)
+{
+	c->backup = b;
 }
 
 void

@@ -55,6 +55,9 @@ void	command_cancel(struct command_run *run);
 /* For the table's handlers: the answer of run (exactly once). */
 void	command_answer(struct command_run *run, const char *status,
 	    const char *detail, json_t *check);
+/* Where run_backup goes (backup.h); until set, it is refused. */
+struct backup;
+void	command_set_backup(struct command *c, struct backup *b);
 /* Cancels what is pending (no answer) and frees. */
 void	command_free(struct command *c);
 

@@ -24,6 +24,7 @@
 
 #define CONFIG_ERRORS_MAX	100
 #define CONFIG_CHECKS_MAX	1000
+#define CONFIG_BACKUPS_MAX	100
 
 struct config_parse {
 	struct config		*cfg;
@@ -148,6 +149,19 @@ config_check_free(struct check_conf *c)
 	free(c->file);
 }
 
+static void
+config_backup_free(struct backup_conf *b)
+{
+	free(b->name);
+	argv_free(b->paths);
+	argv_free(b->excludes);
+	free(b->target);
+	free(b->schedule);
+	argv_free(b->pre_hook);
+	argv_free(b->post_hook);
+	free(b->file);
+}
+
 void
 config_free(struct config *cfg)
 {
@@ -156,6 +170,9 @@ config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->nchecks; i++)
 		config_check_free(&cfg->checks[i]);
 	free(cfg->checks);
+	for (size_t i = 0; i < cfg->nbackups; i++)
+		config_backup_free(&cfg->backups[i]);
+	free(cfg->backups);
 	free(cfg->path);
 	free(cfg->control_socket);
 	free(cfg->control_group);
@@ -173,6 +190,37 @@ config_find_check(struct config *cfg, const char *name)
 		if (strcmp(cfg->checks[i].name, name) == 0)
 			return &cfg->checks[i];
 	return NULL;
+}
+
+struct backup_conf *
+config_find_backup(struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nbackups; i++)
+		if (strcmp(cfg->backups[i].name, name) == 0)
+			return &cfg->backups[i];
+	return NULL;
+}
+
+static struct backup_conf *
+config_add_backup(struct config_parse *p, const char *name)
+{
+	struct config *cfg = p->cfg;
+	struct backup_conf *b;
+
+	if (cfg->nbackups >= CONFIG_BACKUPS_MAX) {
+		config_error(p, "more than %d backup jobs", CONFIG_BACKUPS_MAX);
+		return NULL;
+	}
+	cfg->backups = xreallocarray(cfg->backups, cfg->nbackups + 1,
+	    sizeof(*cfg->backups));
+	b = &cfg->backups[cfg->nbackups++];
+	memset(b, 0, sizeof(*b));
+	b->name = xstrdup(name);
+	b->compression = 3;
+	b->encryption = true;
+	b->file = xstrdup(p->file);
+	b->line = p->section_line;
+	return b;
 }
 
 static struct check_conf *
@@ -474,6 +522,132 @@ config_check_key(struct config_parse *p, const char *name, const char *key,
 		config_error(p, "unknown key '%s' in [check.%s]", key, name);
 }
 
+/* A hook or a check command: split without a shell, absolute, and safe to
+ * run with agentd's rights. NULL with the error reported otherwise. */
+static char **
+config_command(struct config_parse *p, const char *key, const char *value)
+{
+	char **argv = NULL;
+	char err[256];
+
+	if (argv_split(value, &argv, err, sizeof(err)) < 0) {
+		config_error(p, "%s: %s", key, err);
+		return NULL;
+	}
+	if (argv[0][0] != '/') {
+		config_error(p, "%s: '%s' is not an absolute path (no shell "
+		    "and no PATH lookup)", key, argv[0]);
+		argv_free(argv);
+		return NULL;
+	}
+	if (safepath_check(argv[0], geteuid(), err, sizeof(err)) < 0) {
+		config_error(p, "%s: refusing to run %s: %s", key, argv[0],
+		    err);
+		argv_free(argv);
+		return NULL;
+	}
+	return argv;
+}
+
+/* Only file:///abs/path for now; the engine's other targets come with
+ * their own keys (credentials, pinned host key). */
+static int
+config_backup_target_ok(const char *value)
+{
+	const char *path;
+
+	if (strncmp(value, "file://", 7) != 0)
+		return 0;
+	path = value + 7;
+	if (path[0] != '/' || strlen(path) >= PATH_MAX)
+		return 0;
+	for (; *path != '\0'; path++)
+		if ((unsigned char)*path < 0x20 || *path == 0x7f)
+			return 0;
+	return 1;
+}
+
+static void
+config_backup_key(struct config_parse *p, const char *name, const char *key,
+    const char *value)
+{
+	struct backup_conf *b = config_find_backup(p->cfg, name);
+	char err[256];
+	unsigned long n;
+	char *end;
+
+	if (b == NULL && (b = config_add_backup(p, name)) == NULL)
+		return;
+	if (strcmp(key, "paths") == 0) {
+		argv_free(b->paths);
+		b->paths = NULL;
+		if (argv_split(value, &b->paths, err, sizeof(err)) < 0) {
+			config_error(p, "paths: %s", err);
+			return;
+		}
+		for (size_t i = 0; b->paths[i] != NULL; i++)
+			if (b->paths[i][0] != '/') {
+				config_error(p, "paths: '%s' is not an absolute "
+				    "path", b->paths[i]);
+				argv_free(b->paths);
+				b->paths = NULL;
+				return;
+			}
+	} else if (strcmp(key, "exclude") == 0) {
+		argv_free(b->excludes);
+		b->excludes = NULL;
+		if (value[0] != '\0' &&
+		    argv_split(value, &b->excludes, err, sizeof(err)) < 0)
+			config_error(p, "exclude: %s", err);
+	} else if (strcmp(key, "one_file_system") == 0) {
+		if (config_parse_bool(value, &b->one_file_system) != 0)
+			config_error(p, "one_file_system: '%s' is not yes or no",
+			    value);
+	} else if (strcmp(key, "target") == 0) {
+		if (!config_backup_target_ok(value))
+			config_error(p, "target: '%s' is not supported: only "
+			    "file:///ABSOLUTE/PATH targets are", value);
+		else
+			config_set_string(&b->target, value);
+	} else if (strcmp(key, "schedule") == 0) {
+		free(b->schedule);
+		b->schedule = NULL;
+		if (value[0] == '\0')
+			return;		/* on demand only */
+		if (cron_parse(value, &b->cron, err, sizeof(err)) != 0)
+			config_error(p, "schedule: %s", err);
+		else
+			b->schedule = xstrdup(value);
+	} else if (strcmp(key, "randomized_delay") == 0) {
+		if (config_parse_duration(value, &b->randomized_delay) != 0 ||
+		    b->randomized_delay > 86400)
+			config_error(p, "randomized_delay: '%s' is not a "
+			    "duration from 0 to 1d (e.g. 30m)", value);
+	} else if (strcmp(key, "compression") == 0) {
+		errno = 0;
+		n = strtoul(value, &end, 10);
+		if (errno != 0 || *end != '\0' || value[0] < '0' ||
+		    value[0] > '9' || n < 1 || n > 19)
+			config_error(p, "compression: '%s' is not a zstd level "
+			    "from 1 to 19", value);
+		else
+			b->compression = (int)n;
+	} else if (strcmp(key, "encryption") == 0) {
+		if (config_parse_bool(value, &b->encryption) != 0)
+			config_error(p, "encryption: '%s' is not yes or no",
+			    value);
+	} else if (strcmp(key, "pre_hook") == 0 ||
+	    strcmp(key, "post_hook") == 0) {
+		char ***hook = key[1] == 'r' ? &b->pre_hook : &b->post_hook;
+
+		argv_free(*hook);
+		*hook = NULL;
+		if (value[0] != '\0')
+			*hook = config_command(p, key, value);
+	} else
+		config_error(p, "unknown key '%s' in [backup.%s]", key, name);
+}
+
 static int
 config_handler(void *user, const char *section, const char *key,
     const char *value)
@@ -491,6 +665,8 @@ config_handler(void *user, const char *section, const char *key,
 		config_collector_key(p, section + 10, key, value);
 	else if (strncmp(section, "check.", 6) == 0)
 		config_check_key(p, section + 6, key, value);
+	else if (strncmp(section, "backup.", 7) == 0)
+		config_backup_key(p, section + 7, key, value);
 	else
 		config_error(p, "'%s' is outside any [section]", key);
 	return 1;
@@ -535,6 +711,18 @@ config_section(struct config_parse *p, const char *line)
 			    "built-in collector", section);
 		else
 			p->section_bad = 0;
+	} else if (strncmp(section, "backup.", 7) == 0) {
+		name = section + 7;
+		if (!config_valid_name(name))
+			config_error(p, "[%s]: a backup job name is 1 to 64 "
+			    "letters, digits, '-', '_' or '.'", section);
+		else {
+			p->section_bad = 0;
+			/* Defined here even when it has no key yet, so an
+			 * empty section is reported as incomplete. */
+			if (config_find_backup(p->cfg, name) == NULL)
+				(void)config_add_backup(p, name);
+		}
 	} else
 		config_error(p, "unknown section [%s]", section);
 }
@@ -618,6 +806,20 @@ config_validate(struct config_parse *p)
 			config_error(p, "[check.%s]: timeout (%us) must be shorter "
 			    "than interval (%us)", c->name, c->timeout,
 			    c->interval);
+	}
+	for (size_t i = 0; i < cfg->nbackups; i++) {
+		struct backup_conf *b = &cfg->backups[i];
+
+		p->file = b->file;
+		p->line = b->line;
+		if (b->paths == NULL)
+			config_error(p, "[backup.%s]: missing 'paths'", b->name);
+		if (b->target == NULL)
+			config_error(p, "[backup.%s]: missing 'target'",
+			    b->name);
+		if (b->randomized_delay != 0 && b->schedule == NULL)
+			config_error(p, "[backup.%s]: randomized_delay needs a "
+			    "schedule", b->name);
 	}
 }
 

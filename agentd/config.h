@@ -40,6 +40,25 @@ struct check_conf {
 	int			 line;
 };
 
+/* [backup.NAME]: one backup job (docs/backup-format.md). Only full
+ * snapshots to a file:// target so far. */
+struct backup_conf {
+	char		*name;
+	char		**paths;	/* argv_split, owned; NULL = missing */
+	char		**excludes;	/* argv_split, owned; may be NULL */
+	bool		 one_file_system;
+	char		*target;	/* "file:///abs/path" */
+	char		*schedule;	/* as written; NULL = on demand only */
+	struct cron	 cron;
+	unsigned	 randomized_delay; /* seconds */
+	int		 compression;	/* zstd level 1..19 */
+	bool		 encryption;
+	char		**pre_hook;	/* absolute argv, owned; NULL = none */
+	char		**post_hook;
+	char		*file;		/* where first defined */
+	int		 line;
+};
+
 struct config {
 	char		*path;
 	char		*control_socket;
@@ -58,6 +77,8 @@ struct config {
 	unsigned	 spool_max_mb;
 	struct check_conf *checks;		/* built-ins first, in table order */
 	size_t		 nchecks;
+	struct backup_conf *backups;		/* in config order */
+	size_t		 nbackups;
 };
 
 struct config_errors {
@@ -79,6 +100,7 @@ int	config_load_buffer(const char *name, const char *buf, size_t len,
 void	config_free(struct config *cfg);
 void	config_errors_free(struct config_errors *errs);
 struct check_conf *config_find_check(struct config *cfg, const char *name);
+struct backup_conf *config_find_backup(struct config *cfg, const char *name);
 
 /* "30", "30s", "5m", "2h", "1d" to seconds; -EINVAL otherwise. */
 int	config_parse_duration(const char *s, unsigned *out);

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "backup.h"
 #include "command.h"
 #include "control.h"
 #include "log.h"
@@ -65,6 +66,8 @@ control_parse_request(const char *line, size_t len,
 		{ "checks", CONTROL_CHECKS },
 		{ "check_run", CONTROL_CHECK_RUN },
 		{ "reload", CONTROL_RELOAD },
+		{ "backup_run", CONTROL_BACKUP_RUN },
+		{ "backup_status", CONTROL_BACKUP_STATUS },
 	};
 	json_error_t jerr;
 	json_t *root, *cmd, *name;
@@ -96,12 +99,14 @@ control_parse_request(const char *line, size_t len,
 		snprintf(err, errlen, "unknown cmd '%.64s'", s);
 		goto out;
 	}
-	if (req->cmd == CONTROL_CHECK_RUN) {
+	if (req->cmd == CONTROL_CHECK_RUN || req->cmd == CONTROL_BACKUP_RUN) {
 		name = json_object_get(root, "name");
 		if ((s = json_string_value(name)) == NULL || *s == '\0' ||
 		    strlen(s) >= sizeof(req->name)) {
-			snprintf(err, errlen, "check_run needs a string field "
-			    "'name' of 1 to %zu bytes", sizeof(req->name) - 1);
+			snprintf(err, errlen, "%s needs a string field "
+			    "'name' of 1 to %zu bytes", req->cmd ==
+			    CONTROL_CHECK_RUN ? "check_run" : "backup_run",
+			    sizeof(req->name) - 1);
 			r = -EINVAL;
 			goto out;
 		}
@@ -240,6 +245,28 @@ control_run_done(const char *status, const char *detail, json_t *check,
 	sd_event_source_set_enabled(conn->resume, SD_EVENT_ONESHOT);
 }
 
+/* The answer of run_backup: the run is started (agentctl then follows it
+ * with backup_status) or refused. */
+static void
+control_backup_done(const char *status, const char *detail, json_t *run,
+    void *userdata)
+{
+	struct control_conn *conn = userdata;
+	json_t *o;
+
+	conn->run = NULL;
+	if (strcmp(status, "done") != 0 || run == NULL) {
+		o = control_error(detail);
+		json_object_set_new(o, "status", json_string(status));
+		json_decref(run);
+	} else {
+		o = run;
+		json_object_set_new(o, "ok", json_true());
+	}
+	control_reply(conn, o);
+	sd_event_source_set_enabled(conn->resume, SD_EVENT_ONESHOT);
+}
+
 static int
 control_on_resume(sd_event_source *s, void *userdata)
 {
@@ -304,6 +331,24 @@ control_handle(struct control_conn *conn, const char *line, size_t len)
 		break;
 	case CONTROL_RELOAD:
 		control_reload(conn);
+		break;
+	case CONTROL_BACKUP_RUN:
+		if (c->info.report == NULL) {
+			control_reply(conn, control_error("the agent is "
+			    "stopping"));
+			break;
+		}
+		o = json_pack("{s:s}", "job", req.name);
+		(void)command_run(report_commands(c->info.report), "run_backup",
+		    o, control_backup_done, conn, &conn->run);
+		json_decref(o);
+		break;
+	case CONTROL_BACKUP_STATUS:
+		o = json_object();
+		json_object_set_new(o, "ok", json_true());
+		json_object_set_new(o, "backups", c->info.backup != NULL ?
+		    backup_status(c->info.backup) : json_array());
+		control_reply(conn, o);
 		break;
 	}
 }

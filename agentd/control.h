@@ -25,15 +25,18 @@ enum control_cmd {
 	CONTROL_CHECKS,
 	CONTROL_CHECK_RUN,
 	CONTROL_RELOAD,
+	CONTROL_BACKUP_RUN,
+	CONTROL_BACKUP_STATUS,
 };
 
 struct control_request {
 	enum control_cmd cmd;
-	char		 name[65];	/* check_run */
+	char		 name[65];	/* check_run, backup_run */
 };
 
-/* Parses one request line: {"cmd":"status"|"checks"|"reload"} or
- * {"cmd":"check_run","name":"..."}; unknown fields are ignored. Returns 0,
+/* Parses one request line: {"cmd":"status"|"checks"|"reload"|
+ * "backup_status"} or {"cmd":"check_run"|"backup_run","name":"..."};
+ * unknown fields are ignored. Returns 0,
  * or -EINVAL with a message for the client in err. */
 int	control_parse_request(const char *line, size_t len,
 	    struct control_request *req, char *err, size_t errlen);
@@ -48,6 +51,7 @@ struct control_info {
 	uint64_t	 started;	/* realtime usec: shown */
 	uint64_t	 started_mono;	/* monotonic usec: for the uptime */
 	struct report	*report;	/* reporting state for status */
+	struct backup	*backup;	/* backup_status */
 };
 
 struct control;

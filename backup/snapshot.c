@@ -429,6 +429,8 @@ walk_entry(struct walk *w, struct archive *disk, struct archive_entry *e)
 	}
 	manifest_add(w->m, &me);
 	w->stats->entries++;
+	if (w->o->progress != NULL)
+		w->o->progress(w->stats, w->o->progress_arg);
 	return 0;
 }
 

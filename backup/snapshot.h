@@ -16,6 +16,7 @@
 
 struct archive;
 struct snapshot_source;
+struct snapshot_stats;
 
 /* Upper bound for a manifest read back from a target. */
 #define SNAPSHOT_MANIFEST_MAX	(1024UL * 1024 * 1024)
@@ -31,6 +32,10 @@ struct snapshot_opts {
 	int		 compression;	/* zstd level, 1..19 */
 	int		 threads;	/* zstd workers, 0 = one per core */
 	const uint8_t	*key;		/* NULL: not encrypted */
+	/* Called after each entry with the counts so far (agentd-backup's
+	 * progress frames); NULL for none. */
+	void		(*progress)(const struct snapshot_stats *, void *);
+	void		*progress_arg;
 };
 
 struct snapshot_stats {

@@ -82,6 +82,32 @@ printf '%s\n' "$out" | grep -q "good" && fail "a safe plugin was refused: $out"
 out=$("$AGENTD" --config /nonexistent.conf --check-config 2>&1)
 expect_eq "missing config" "$out" "/nonexistent.conf: cannot open: No such file or directory"
 
+# Backup jobs: every bad key with file:line, the schemes named.
+write_config <<EOF2
+[backup.www]
+paths = /etc "/srv/my data"
+target = sftp://u@h/p
+compression = 0
+pre_hook = dump-db
+[backup.nopaths]
+target = file:///srv/b
+EOF2
+out=$("$AGENTD" --config "$T/agentd.conf" --check-config 2>&1); rc=$?
+expect_eq "backup check-config exit" $rc 1
+expect_match "backup target" "$out" "^$T/agentd.conf:7: target: 'sftp://u@h/p' is not supported: only file:///ABSOLUTE/PATH targets are$"
+expect_match "backup compression" "$out" "^$T/agentd.conf:8: compression: '0' is not a zstd level from 1 to 19$"
+expect_match "backup hook" "$out" "^$T/agentd.conf:9: pre_hook: 'dump-db' is not an absolute path"
+expect_match "backup missing" "$out" "^$T/agentd.conf:5: \\[backup.www\\]: missing 'target'$"
+expect_match "backup missing paths" "$out" "^$T/agentd.conf:10: \\[backup.nopaths\\]: missing 'paths'$"
+write_config <<EOF2
+[backup.www]
+paths = /etc
+target = file:///srv/backup
+schedule = 0 2 * * *
+EOF2
+out=$("$AGENTD" --config "$T/agentd.conf" --check-config 2>&1) ||
+    fail "a good backup job is refused: $out"
+
 # The shipped example is valid, and uncommenting every default changes
 # nothing that the parser would refuse.
 out=$("$AGENTD" --config docs/agentd.conf.example --check-config 2>&1) ||

@@ -99,7 +99,7 @@ test_once_and_across_restart(void **state)
 	assert_string_equal(emitted_field(0, "command_id"), "cmd_1");
 	assert_string_equal(emitted_field(0, "status"), "refused");
 	assert_contains(emitted_field(0, "detail"),
-	    "run_backup is not supported by agentd");
+	    "backups are not set up");
 	assert_string_equal(emitted_field(1, "type"), "open_support_session");
 	assert_string_equal(emitted_field(1, "status"), "refused");
 	/* Handed out again: not run again. */

@@ -315,6 +315,78 @@ test_section_as_judged(void **state)
 	    "\nbogus = 1\n", unknown, 2);
 }
 
+static void
+test_backup_job(void **state)
+{
+	struct config *cfg = load_ok(
+	    "[backup.www]\n"
+	    "paths = /etc \"/srv/my data\"\n"
+	    "exclude = *.tmp /var/www/cache\n"
+	    "one_file_system = yes\n"
+	    "target = file:///srv/backup\n"
+	    "schedule = 0 2 * * *\n"
+	    "randomized_delay = 30m\n"
+	    "compression = 7\n"
+	    "pre_hook = /bin/true 'a b'\n");
+	struct backup_conf *b;
+
+	(void)state;
+	assert_int_equal(cfg->nbackups, 1);
+	b = config_find_backup(cfg, "www");
+	assert_non_null(b);
+	assert_string_equal(b->paths[0], "/etc");
+	assert_string_equal(b->paths[1], "/srv/my data");
+	assert_null(b->paths[2]);
+	assert_string_equal(b->excludes[1], "/var/www/cache");
+	assert_true(b->one_file_system);
+	assert_string_equal(b->target, "file:///srv/backup");
+	assert_string_equal(b->schedule, "0 2 * * *");
+	assert_int_equal(b->randomized_delay, 1800);
+	assert_int_equal(b->compression, 7);
+	assert_true(b->encryption);		/* the default */
+	assert_string_equal(b->pre_hook[0], "/bin/true");
+	assert_string_equal(b->pre_hook[1], "a b");
+	assert_null(b->post_hook);
+	assert_null(config_find_backup(cfg, "nope"));
+	config_free(cfg);
+}
+
+static void
+test_backup_errors(void **state)
+{
+	static const char *const expect[] = {
+		"t.conf:3: target: 'sftp://u@h/p' is not supported: only "
+		    "file:///ABSOLUTE/PATH targets are",
+		"t.conf:4: compression: '20' is not a zstd level from 1 to 19",
+		"t.conf:5: schedule: minute: '61' is not a number from 0 to 59",
+		"t.conf:6: pre_hook: 'true' is not an absolute path (no shell "
+		    "and no PATH lookup)",
+		"t.conf:7: unknown key 'keep_last' in [backup.a]",
+		"t.conf:8: paths: 'rel' is not an absolute path",
+		"t.conf:9: encryption: 'maybe' is not yes or no",
+		"t.conf:10: [backup.b/c]: a backup job name is 1 to 64 "
+		    "letters, digits, '-', '_' or '.'",
+		"t.conf:1: [backup.a]: missing 'paths'",
+		"t.conf:1: [backup.a]: missing 'target'",
+		"t.conf:11: [backup.empty]: missing 'paths'",
+		"t.conf:11: [backup.empty]: missing 'target'",
+	};
+
+	(void)state;
+	load_fails(
+	    "[backup.a]\n"
+	    "paths = /etc\n"
+	    "target = sftp://u@h/p\n"
+	    "compression = 20\n"
+	    "schedule = 61 * * * *\n"
+	    "pre_hook = true\n"
+	    "keep_last = 7\n"
+	    "paths = rel\n"
+	    "encryption = maybe\n"
+	    "[backup.b/c]\n"
+	    "[backup.empty]\n", expect, sizeof(expect) / sizeof(expect[0]));
+}
+
 int
 main(void)
 {
@@ -329,6 +401,8 @@ main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_durations_and_bools),
 		cmocka_unit_test(test_section_as_judged),
+		cmocka_unit_test(test_backup_job),
+		cmocka_unit_test(test_backup_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -34,6 +34,13 @@ test_valid(void **state)
 	assert_string_equal(req.name, "disk");
 	assert_int_equal(parse(" {\"cmd\":\"reload\"} ", &req, err, sizeof(err)), 0);
 	assert_int_equal(req.cmd, CONTROL_RELOAD);
+	assert_int_equal(parse("{\"cmd\":\"backup_run\",\"name\":\"www\"}",
+	    &req, err, sizeof(err)), 0);
+	assert_int_equal(req.cmd, CONTROL_BACKUP_RUN);
+	assert_string_equal(req.name, "www");
+	assert_int_equal(parse("{\"cmd\":\"backup_status\"}", &req, err,
+	    sizeof(err)), 0);
+	assert_int_equal(req.cmd, CONTROL_BACKUP_STATUS);
 }
 
 static void
@@ -53,6 +60,9 @@ test_errors(void **state)
 		{ "{\"cmd\":\"check_run\",\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}", "check_run needs" },
 		{ "{\"cmd\":\"status\",\"cmd\":\"reload\"}", "malformed JSON" },
+		{ "{\"cmd\":\"backup_run\"}", "backup_run needs a string field "
+		  "'name'" },
+		{ "{\"cmd\":\"backup_run\",\"name\":[\"x\"]}", "backup_run needs" },
 	};
 	struct control_request req;
 	char err[256];

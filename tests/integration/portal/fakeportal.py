@@ -1,7 +1,9 @@
 """A misbehaving portal for agentd's fault tests: HTTPS on loopback, its
 behaviour read from MODE_FILE at each request (ok, garbage, huge, slow, 500,
 500utf8: an error text of 200 two-byte characters, 429, 429forever: a Retry-After of 99999999999 s, refuse:N: 400 for a batch
-that holds seq N). Every report seq it accepts is appended to SEQ_FILE; it
+that holds seq N, run_backup:NAME: ok, with a run_backup command for job
+NAME, id cmd_backup_NAME). The payloads of backup_result and command_result
+reports go to SEQ_FILE.payloads, one JSON line each. Every report seq it accepts is appended to SEQ_FILE; it
 answers with the highest seq seen, as the real portal would. Each request
 is logged to SEQ_FILE.requests as "status first last count"."""
 import gzip, json, os, ssl, sys, time
@@ -71,7 +73,17 @@ class Handler(BaseHTTPRequestHandler):
             for r in reports:
                 f.write("%d %s\n" % (r["seq"], r["kind"]))
                 seen.add(r["seq"])
-        self.reply(200, json.dumps({"ack": max(seen), "commands": []}).encode())
+        with open(seq_file + ".payloads", "a") as f:
+            for r in reports:
+                if r["kind"] in ("backup_result", "command_result"):
+                    f.write(json.dumps(r["payload"]) + "\n")
+        commands = []
+        if mode.startswith("run_backup:"):
+            name = mode.split(":", 1)[1]
+            commands = [{"id": "cmd_backup_" + name, "type": "run_backup",
+                         "args": {"name": name}}]
+        self.reply(200, json.dumps({"ack": max(seen),
+                                    "commands": commands}).encode())
 
 srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

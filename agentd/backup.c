@@ -1,0 +1,472 @@
+/*
+ * Backup jobs (see backup.h). A job keeps one struct helper in
+ * HELPER_ONCE mode, started anew for each run with agentd's
+ * CAP_DAC_READ_SEARCH (it must read every file); what it sends back is
+ * checked by backup_msg_check before anything is used.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include "backup.h"
+#include "config.h"
+#include "helper.h"
+#include "log.h"
+#include "report.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+/* Counts and sizes: 2^53, what a JSON number holds exactly. */
+#define BACKUP_COUNT_MAX	(1LL << 53)
+/* A run's duration: ten years is not one. */
+#define BACKUP_DURATION_MAX	(3650.0 * 86400)
+
+struct backup_job {
+	struct backup		*backup;
+	char			*name;
+	struct helper		*helper;
+	struct sched_cal	*cal;
+	char			*schedule;	/* for status */
+	json_t			*frame;		/* the job, for on_start */
+	bool			 running, gone, stale;
+	uint64_t		 run;		/* the one running or last */
+	uint64_t		 started_mono;
+	int64_t			 started;	/* realtime seconds */
+	json_int_t		 files, bytes, rate;	/* progress */
+	json_t			*result;	/* the run's result frame */
+	json_t			*last;		/* the last run, for status */
+	LIST_ENTRY(backup_job)	 entry;
+};
+
+struct backup {
+	sd_event		*event;
+	struct sched		*sched;
+	struct report		*report;
+	char			*helper_path;
+	uint64_t		 runs;
+	LIST_HEAD(, backup_job)	 jobs;
+};
+
+/* ---- frames ---- */
+
+static int
+backup_count_ok(json_int_t v)
+{
+	return v >= 0 && v <= BACKUP_COUNT_MAX;
+}
+
+static int
+backup_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n >= BACKUP_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= 'A' && id[i] <= 'Z') ||
+		    (id[i] >= 'a' && id[i] <= 'z') ||
+		    (id[i] >= '0' && id[i] <= '9') || id[i] == '-' ||
+		    id[i] == '_' || id[i] == '.'))
+			return 0;
+	return 1;
+}
+
+int
+backup_msg_check(json_t *msg, char *err, size_t errlen)
+{
+	json_int_t files, bytes, rate, stored;
+	const char *t, *id, *status, *error;
+	json_error_t jerr;
+	double duration;
+
+	if (json_unpack(msg, "{s:s}", "t", &t) < 0) {
+		snprintf(err, errlen, "no string member 't'");
+		return -EBADMSG;
+	}
+	if (strcmp(t, "progress") == 0) {
+		/* Four pairs: t, files, bytes, rate. */
+		if (json_unpack_ex(msg, &jerr, JSON_STRICT,
+		    "{s:s, s:I, s:I, s:I}", "t", &t, "files", &files,
+		    "bytes", &bytes, "rate", &rate) < 0) {
+			snprintf(err, errlen, "progress: %s", jerr.text);
+			return -EBADMSG;
+		}
+		if (!backup_count_ok(files) || !backup_count_ok(bytes) ||
+		    !backup_count_ok(rate)) {
+			snprintf(err, errlen, "progress: a count out of range");
+			return -EBADMSG;
+		}
+		return 0;
+	}
+	if (strcmp(t, "result") != 0) {
+		snprintf(err, errlen, "unknown frame type");
+		return -EBADMSG;
+	}
+	/* Eight pairs: t, snapshot, status, files, bytes, stored_bytes,
+	 * duration, error. */
+	if (json_unpack_ex(msg, &jerr, JSON_STRICT,
+	    "{s:s, s:s, s:s, s:I, s:I, s:I, s:F, s:s}", "t", &t,
+	    "snapshot", &id, "status", &status, "files", &files,
+	    "bytes", &bytes, "stored_bytes", &stored, "duration", &duration,
+	    "error", &error) < 0) {
+		snprintf(err, errlen, "result: %s", jerr.text);
+		return -EBADMSG;
+	}
+	if (strcmp(status, "ok") != 0 && strcmp(status, "partial") != 0 &&
+	    strcmp(status, "failed") != 0) {
+		snprintf(err, errlen, "result: status is not ok, partial or "
+		    "failed");
+		return -EBADMSG;
+	}
+	if (!backup_id_ok(id) || (*id == '\0' && strcmp(status, "failed"))) {
+		snprintf(err, errlen, "result: a bad snapshot id");
+		return -EBADMSG;
+	}
+	if (!backup_count_ok(files) || !backup_count_ok(bytes) ||
+	    !backup_count_ok(stored) || !(duration >= 0) ||
+	    duration > BACKUP_DURATION_MAX) {
+		snprintf(err, errlen, "result: a count out of range");
+		return -EBADMSG;
+	}
+	if (strlen(error) > BACKUP_ERROR_MAX) {
+		snprintf(err, errlen, "result: error text over %d bytes",
+		    BACKUP_ERROR_MAX);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* ---- runs ---- */
+
+static json_t *
+backup_strings(char **v)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* The job frame agentd-backup reads first (backup/agentd-backup.c). */
+static json_t *
+backup_job_frame(const struct config *cfg, const struct backup_conf *bc)
+{
+	char *key = NULL;
+	json_t *o;
+
+	if (bc->encryption)
+		xasprintf(&key, "%s/backup/%s.key", cfg->state_dir, bc->name);
+	/* Ten pairs: t, job, paths, excludes, one_file_system, target,
+	 * compression, key_file, pre_hook, post_hook. */
+	o = json_pack("{s:s, s:s, s:o, s:o, s:b, s:s, s:i, s:s, s:o, s:o}",
+	    "t", "job", "job", bc->name, "paths", backup_strings(bc->paths),
+	    "excludes", backup_strings(bc->excludes),
+	    "one_file_system", bc->one_file_system, "target", bc->target,
+	    "compression", bc->compression, "key_file", key != NULL ? key : "",
+	    "pre_hook", backup_strings(bc->pre_hook),
+	    "post_hook", backup_strings(bc->post_hook));
+	free(key);
+	if (o == NULL)
+		fatalx("cannot encode backup job %s", bc->name);
+	return o;
+}
+
+static void
+backup_on_start(struct helper *h, void *arg)
+{
+	struct backup_job *j = arg;
+
+	if (helper_send(h, j->frame) < 0)
+		log_warnx("backup %s: cannot send the job", j->name);
+}
+
+static void
+backup_on_msg(struct helper *h, json_t *msg, void *arg)
+{
+	struct backup_job *j = arg;
+	const char *t = json_string_value(json_object_get(msg, "t"));
+
+	(void)h;
+	if (strcmp(t, "progress") == 0) {
+		j->files = json_integer_value(json_object_get(msg, "files"));
+		j->bytes = json_integer_value(json_object_get(msg, "bytes"));
+		j->rate = json_integer_value(json_object_get(msg, "rate"));
+	} else if (j->result == NULL)
+		j->result = json_deep_copy(msg);
+	else
+		log_warnx("backup %s: a second result ignored", j->name);
+}
+
+/* The run ended: its outcome, checked against the exit status, becomes the
+ * job's last result and a backup_result report. */
+static void
+backup_on_exit(struct helper *h, const struct helper_exit *ex, void *arg)
+{
+	struct backup_job *j = arg;
+	const char *status = "failed", *snapshot = "", *error = "";
+	json_int_t files = 0, bytes = 0, stored = 0;
+	double duration;
+	char why[BACKUP_ERROR_MAX + 256], esc[BACKUP_ERROR_MAX + 64];
+	int expect;
+	json_t *errors, *p;
+
+	(void)h;
+	duration = (double)time_since(j->started_mono,
+	    time_now(CLOCK_MONOTONIC)) / 1e6;
+	why[0] = '\0';
+	if (j->result != NULL) {
+		json_unpack(j->result, "{s:s, s:s, s:I, s:I, s:I, s:s}",
+		    "status", &status, "snapshot", &snapshot, "files", &files,
+		    "bytes", &bytes, "stored_bytes", &stored, "error", &error);
+		expect = strcmp(status, "ok") == 0 ? 0 :
+		    strcmp(status, "partial") == 0 ? 2 : 1;
+		if (ex->status != expect) {
+			snprintf(why, sizeof(why), "%s%s%s after its result",
+			    error, *error != '\0' ? "; " : "", ex->why);
+			status = "failed";
+		} else
+			snprintf(why, sizeof(why), "%s", error);
+	} else
+		snprintf(why, sizeof(why), "agentd-backup ended without a "
+		    "result: %s", ex->why != NULL ? ex->why : "?");
+
+	errors = json_array();
+	if (why[0] != '\0')
+		json_array_append_new(errors, json_string(why));
+	/* Eleven pairs: job, snapshot, kind, status, files, bytes,
+	 * stored_bytes, duration, errors, run, started. */
+	p = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:o, s:I, "
+	    "s:I}", "job", j->name, "snapshot", snapshot, "kind", "full",
+	    "status", status, "files", files, "bytes", bytes,
+	    "stored_bytes", stored, "duration", duration, "errors", errors,
+	    "run", (json_int_t)j->run, "started", (json_int_t)j->started);
+	if (p == NULL)
+		fatalx("cannot encode a backup result");
+	if (strcmp(status, "ok") == 0)
+		log_info("backup %s: snapshot %s, %lld files, %lld bytes",
+		    j->name, snapshot, (long long)files, (long long)bytes);
+	else
+		log_warnx("backup %s: %s%s%s", j->name, status,
+		    why[0] != '\0' ? ": " : "",
+		    log_escape(esc, sizeof(esc), why));
+	json_decref(j->last);
+	j->last = json_incref(p);
+	report_emit(j->backup->report, "backup_result", p, REPORT_IMPORTANT);
+	json_decref(j->result);
+	j->result = NULL;
+	json_decref(j->frame);
+	j->frame = NULL;
+	j->running = false;
+}
+
+static const struct helper_ops backup_helper_ops = {
+	.validate = backup_msg_check,
+	.on_start = backup_on_start,
+	.on_msg = backup_on_msg,
+	.on_exit = backup_on_exit,
+};
+
+static struct backup_job *
+backup_find(struct backup *b, const char *name)
+{
+	struct backup_job *j;
+
+	LIST_FOREACH(j, &b->jobs, entry)
+		if (!j->gone && strcmp(j->name, name) == 0)
+			return j;
+	return NULL;
+}
+
+static int
+backup_job_start(struct backup_job *j)
+{
+	const struct config *cfg = sched_config(j->backup->sched);
+	const struct backup_conf *bc;
+
+	if (j->running)
+		return -EBUSY;
+	if ((bc = config_find_backup((struct config *)cfg, j->name)) == NULL)
+		return -ENOENT;
+	j->frame = backup_job_frame(cfg, bc);
+	j->running = true;
+	j->run = ++j->backup->runs;
+	j->started = time(NULL);
+	j->started_mono = time_now(CLOCK_MONOTONIC);
+	j->files = j->bytes = j->rate = 0;
+	log_info("backup %s: run %llu started", j->name,
+	    (unsigned long long)j->run);
+	helper_start(j->helper);
+	return 0;
+}
+
+int
+backup_start(struct backup *b, const char *name, uint64_t *run)
+{
+	struct backup_job *j = backup_find(b, name);
+	int r;
+
+	if (j == NULL)
+		return -ENOENT;
+	if ((r = backup_job_start(j)) == 0)
+		*run = j->run;
+	return r;
+}
+
+static void
+backup_on_cal(struct sched_cal *e, void *userdata)
+{
+	struct backup_job *j = userdata;
+
+	(void)e;
+	if (backup_job_start(j) == -EBUSY)
+		log_warnx("backup %s: still running at its scheduled time; "
+		    "this run skipped", j->name);
+}
+
+/* ---- jobs ---- */
+
+static struct backup_job *
+backup_job_new(struct backup *b, const char *name)
+{
+	char *const argv[] = { "agentd-backup", log_to_journal() ? NULL :
+	    "--stderr", NULL };
+	struct helper_params hp = {
+		.name = "agentd-backup",
+		.path = b->helper_path,
+		.argv = argv,
+		.mode = HELPER_ONCE,
+		.flags = HELPER_KEEP_CAPS,
+		.frame_max = BACKUP_FRAME_MAX,
+	};
+	struct backup_job *j = xcalloc(1, sizeof(*j));
+	int r;
+
+	j->backup = b;
+	j->name = xstrdup(name);
+	if ((r = helper_new(b->event, &hp, &backup_helper_ops, j,
+	    &j->helper)) < 0)
+		fatalx("cannot set up agentd-backup: %s", strerror(-r));
+	LIST_INSERT_HEAD(&b->jobs, j, entry);
+	return j;
+}
+
+static void
+backup_job_free(struct backup_job *j)
+{
+	LIST_REMOVE(j, entry);
+	sched_cal_free(j->cal);
+	helper_free(j->helper);
+	json_decref(j->frame);
+	json_decref(j->result);
+	json_decref(j->last);
+	free(j->schedule);
+	free(j->name);
+	free(j);
+}
+
+void
+backup_apply(struct backup *b)
+{
+	const struct config *cfg = sched_config(b->sched);
+	struct backup_job *j, *next;
+	char id[80];
+
+	LIST_FOREACH(j, &b->jobs, entry)
+		j->stale = true;
+	for (size_t i = 0; i < cfg->nbackups; i++) {
+		const struct backup_conf *bc = &cfg->backups[i];
+
+		if ((j = backup_find(b, bc->name)) == NULL)
+			j = backup_job_new(b, bc->name);
+		j->stale = false;
+		sched_cal_free(j->cal);
+		j->cal = NULL;
+		free(j->schedule);
+		j->schedule = NULL;
+		if (bc->schedule != NULL) {
+			snprintf(id, sizeof(id), "backup.%s", bc->name);
+			j->cal = sched_cal_add(b->sched, id, &bc->cron,
+			    bc->randomized_delay, backup_on_cal, j);
+			j->schedule = xstrdup(bc->schedule);
+		}
+	}
+	for (j = LIST_FIRST(&b->jobs); j != NULL; j = next) {
+		next = LIST_NEXT(j, entry);
+		if (!j->stale)
+			continue;
+		sched_cal_free(j->cal);
+		j->cal = NULL;
+		if (j->running)
+			/* Its run finishes and is reported; the helper
+			 * cannot be freed from its own exit callback, so
+			 * the job stays (unlisted) until shutdown. */
+			j->gone = true;
+		else
+			backup_job_free(j);
+	}
+}
+
+json_t *
+backup_status(struct backup *b)
+{
+	json_t *a = json_array(), *o;
+	struct backup_job *j;
+	uint64_t due;
+
+	LIST_FOREACH(j, &b->jobs, entry) {
+		if (j->gone)
+			continue;
+		/* Three pairs: job, running, run. */
+		o = json_pack("{s:s, s:b, s:I}", "job", j->name,
+		    "running", j->running, "run", (json_int_t)j->run);
+		if (j->running)
+			/* Four pairs: files, bytes, rate, started. */
+			json_object_set_new(o, "progress", json_pack(
+			    "{s:I, s:I, s:I, s:I}", "files", j->files,
+			    "bytes", j->bytes, "rate", j->rate,
+			    "started", (json_int_t)j->started));
+		json_object_set(o, "last", j->last != NULL ? j->last :
+		    json_null());
+		json_object_set_new(o, "schedule", j->schedule != NULL ?
+		    json_string(j->schedule) : json_null());
+		due = j->cal != NULL ? sched_cal_due(j->cal) : 0;
+		json_object_set_new(o, "next_run", due != 0 ?
+		    json_integer((json_int_t)(due / 1000000)) : json_null());
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+int
+backup_new(sd_event *event, struct sched *sched, struct report *report,
+    const char *helper_path, struct backup **bp)
+{
+	struct backup *b = xcalloc(1, sizeof(*b));
+
+	b->event = event;
+	b->sched = sched;
+	b->report = report;
+	b->helper_path = xstrdup(helper_path);
+	LIST_INIT(&b->jobs);
+	backup_apply(b);
+	*bp = b;
+	return 0;
+}
+
+void
+backup_free(struct backup *b)
+{
+	struct backup_job *j;
+
+	if (b == NULL)
+		return;
+	while ((j = LIST_FIRST(&b->jobs)) != NULL)
+		backup_job_free(j);
+	free(b->helper_path);
+	free(b);
+}

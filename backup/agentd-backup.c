@@ -1,0 +1,342 @@
+/*
+ * agentd-backup: one backup run, in its own process, so that libarchive,
+ * zstd and libsodium never load into agentd and a crash here cannot take
+ * the daemon down. agentd starts it with a socket on fd 3 and
+ * CAP_DAC_READ_SEARCH, sends the job as one frame, and reads progress
+ * frames and one result frame back (docs/architecture.md, "Backups").
+ * Exit 0: ok, 2: partial, 1: failed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "crypt.h"
+#include "log.h"
+#include "snapshot.h"
+#include "target.h"
+#include "xmalloc.h"
+
+#define BK_FD		3
+#define BK_JOB_MAX	(256 * 1024)	/* the job frame, bytes */
+#define BK_LIST_MAX	256		/* paths, excludes, hook words */
+#define BK_ERROR_MAX	512
+/* Progress frames at most this often (usec). */
+#define BK_PROGRESS_USEC 500000ULL
+
+struct bk {
+	const char	*job;
+	const char	*target;
+	const char	*key_file;	/* "" = not encrypted */
+	const char	*paths[BK_LIST_MAX], *excludes[BK_LIST_MAX];
+	char		*pre[BK_LIST_MAX + 1], *post[BK_LIST_MAX + 1];
+	size_t		 npaths, nexcludes;
+	int		 one_file_system, compression;
+	uint64_t	 started, last_progress, last_bytes;
+	char		 error[BK_ERROR_MAX];
+};
+
+static uint64_t
+bk_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Writes one frame (4-byte big-endian length, JSON). agentd gone: exit. */
+static void
+bk_send(json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT);
+	size_t len, off = 0;
+	unsigned char hdr[4];
+
+	json_decref(o);
+	if (s == NULL)
+		fatalx("cannot encode a frame");
+	len = strlen(s);
+	hdr[0] = (unsigned char)(len >> 24);
+	hdr[1] = (unsigned char)(len >> 16);
+	hdr[2] = (unsigned char)(len >> 8);
+	hdr[3] = (unsigned char)len;
+	if (write(BK_FD, hdr, 4) != 4)
+		fatal("write to agentd");
+	while (off < len) {
+		ssize_t n = write(BK_FD, s + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			fatal("write to agentd");
+		off += (size_t)n;
+	}
+	free(s);
+}
+
+static int
+bk_read_all(int fd, void *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = read(fd, (char *)buf + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/* A JSON array of at most max strings into out (borrowed). -1 if not. */
+static int
+bk_strings(json_t *a, const char **out, size_t max, size_t *n)
+{
+	json_t *v;
+	size_t i;
+
+	if (!json_is_array(a) || json_array_size(a) > max)
+		return -1;
+	json_array_foreach(a, i, v) {
+		if ((out[i] = json_string_value(v)) == NULL || *out[i] == '\0')
+			return -1;
+	}
+	*n = json_array_size(a);
+	return 0;
+}
+
+/* Reads and checks the job frame; its strings live as long as *root. */
+static void
+bk_read_job(struct bk *b, json_t **root)
+{
+	unsigned char hdr[4];
+	json_t *o, *paths, *excl, *pre, *post;
+	json_error_t jerr;
+	const char *t, *hook[BK_LIST_MAX];
+	size_t len, n;
+	char *buf;
+
+	if (bk_read_all(BK_FD, hdr, 4) < 0)
+		fatalx("no job from agentd");
+	len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
+	    (size_t)hdr[2] << 8 | hdr[3];
+	if (len == 0 || len > BK_JOB_MAX)
+		fatalx("job frame of %zu bytes", len);
+	buf = xcalloc(1, len);
+	if (bk_read_all(BK_FD, buf, len) < 0)
+		fatalx("short job frame");
+	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(buf);
+	/* Ten pairs: t, job, paths, excludes, one_file_system, target,
+	 * compression, key_file, pre_hook, post_hook. */
+	if (o == NULL || json_unpack_ex(o, &jerr, JSON_STRICT,
+	    "{s:s, s:s, s:o, s:o, s:b, s:s, s:i, s:s, s:o, s:o}",
+	    "t", &t, "job", &b->job, "paths", &paths, "excludes", &excl,
+	    "one_file_system", &b->one_file_system, "target", &b->target,
+	    "compression", &b->compression, "key_file", &b->key_file,
+	    "pre_hook", &pre, "post_hook", &post) < 0 ||
+	    strcmp(t, "job") != 0 ||
+	    bk_strings(paths, b->paths, BK_LIST_MAX, &b->npaths) < 0 ||
+	    b->npaths == 0 ||
+	    bk_strings(excl, b->excludes, BK_LIST_MAX, &b->nexcludes) < 0 ||
+	    b->compression < 1 || b->compression > 19)
+		fatalx("malformed job frame: %s", o == NULL ? jerr.text :
+		    jerr.text[0] != '\0' ? jerr.text : "bad member");
+	if (bk_strings(pre, hook, BK_LIST_MAX, &n) < 0)
+		fatalx("malformed job frame: pre_hook");
+	for (size_t i = 0; i < n; i++)
+		b->pre[i] = (char *)hook[i];
+	if (bk_strings(post, hook, BK_LIST_MAX, &n) < 0)
+		fatalx("malformed job frame: post_hook");
+	for (size_t i = 0; i < n; i++)
+		b->post[i] = (char *)hook[i];
+	*root = o;
+}
+
+/* Runs a hook without a shell, stdin /dev/null, output to our stderr.
+ * 0 when it exited 0; else -1 with the reason in b->error. */
+static int
+bk_hook(struct bk *b, const char *which, char **argv)
+{
+	pid_t pid;
+	int status, fd;
+
+	if (argv[0] == NULL)
+		return 0;
+	if ((pid = fork()) < 0) {
+		snprintf(b->error, sizeof(b->error), "%s: fork: %s", which,
+		    strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		static char *const envp[] = {
+			"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+			    "/usr/bin:/sbin:/bin",
+			"LC_ALL=C", NULL };
+
+		if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
+			dup2(fd, 0);
+			if (fd > 0)
+				close(fd);
+		}
+		close(BK_FD);
+		if (chdir("/") < 0)
+			_exit(127);
+		execve(argv[0], argv, envp);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			snprintf(b->error, sizeof(b->error), "%s: waitpid: %s",
+			    which, strerror(errno));
+			return -1;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status))
+		snprintf(b->error, sizeof(b->error), "%s %s exited with status "
+		    "%d", which, argv[0], WEXITSTATUS(status));
+	else
+		snprintf(b->error, sizeof(b->error), "%s %s was killed by "
+		    "signal %d", which, argv[0], WTERMSIG(status));
+	return -1;
+}
+
+/* The job's key, made at the first run (docs/agentd.conf.example). */
+static int
+bk_key(struct bk *b, uint8_t key[CRYPT_KEYBYTES])
+{
+	char *dir, *slash;
+	int r;
+
+	if ((r = crypt_key_load(b->key_file, key)) != -ENOENT)
+		goto out;
+	dir = xstrdup(b->key_file);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			r = -errno;
+			free(dir);
+			goto out;
+		}
+	}
+	free(dir);
+	if ((r = crypt_key_generate(key)) == 0 &&
+	    (r = crypt_key_save(b->key_file, key)) == 0)
+		log_info("backup %s: new encryption key in %s", b->job,
+		    b->key_file);
+out:
+	if (r < 0)
+		snprintf(b->error, sizeof(b->error), "key file %s: %s",
+		    b->key_file, r == -EINVAL ? "malformed" : strerror(-r));
+	return r;
+}
+
+static void
+bk_progress(const struct snapshot_stats *st, void *arg)
+{
+	struct bk *b = arg;
+	uint64_t now = bk_now(), dt = now - b->last_progress;
+	json_int_t rate;
+
+	if (dt < BK_PROGRESS_USEC)
+		return;
+	rate = (json_int_t)((st->bytes - b->last_bytes) * 1000000 / dt);
+	b->last_progress = now;
+	b->last_bytes = st->bytes;
+	/* Four pairs: t, files, bytes, rate. */
+	bk_send(json_pack("{s:s, s:I, s:I, s:I}", "t", "progress",
+	    "files", (json_int_t)st->files, "bytes", (json_int_t)st->bytes,
+	    "rate", rate));
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bk b = { 0 };
+	struct snapshot_stats st = { 0 };
+	struct snapshot_opts o = { 0 };
+	struct target *t = NULL;
+	uint8_t key[CRYPT_KEYBYTES];
+	const char *status = "failed";
+	json_t *job = NULL;
+	char saved[BK_ERROR_MAX], hook_err[BK_ERROR_MAX];
+	int r, encrypted;
+
+	(void)argv;
+	log_init("agentd-backup", argc > 1 ? LOG_TARGET_STDERR :
+	    LOG_TARGET_AUTO, 0);
+	signal(SIGPIPE, SIG_IGN);
+	bk_read_job(&b, &job);
+	b.started = bk_now();
+	/* The first entry is shown at once: the files so far, rate 0. */
+	b.last_progress = b.started - BK_PROGRESS_USEC;
+	encrypted = b.key_file[0] != '\0';
+
+	if (bk_hook(&b, "pre_hook", b.pre) < 0)
+		goto done;
+	if (encrypted && bk_key(&b, key) < 0)
+		goto post;
+	if ((r = target_open(b.target, &t)) < 0) {
+		snprintf(b.error, sizeof(b.error), "target %s: %s", b.target,
+		    strerror(-r));
+		goto post;
+	}
+	o.paths = b.paths;
+	o.npaths = b.npaths;
+	o.excludes = b.excludes;
+	o.nexcludes = b.nexcludes;
+	o.one_file_system = b.one_file_system;
+	o.compression = b.compression;
+	o.key = encrypted ? key : NULL;
+	o.progress = bk_progress;
+	o.progress_arg = &b;
+	if ((r = snapshot_create(t, &o, &st)) < 0) {
+		snprintf(b.error, sizeof(b.error), "no snapshot made: %s",
+		    strerror(-r));
+		st.id[0] = '\0';
+		goto post;
+	}
+	if (st.partial) {
+		status = "partial";
+		snprintf(b.error, sizeof(b.error), "%llu unreadable (see the "
+		    "log)", (unsigned long long)st.unreadable);
+	} else
+		status = "ok";
+post:
+	/* A failing post_hook is told, after any earlier error; the
+	 * snapshot it follows stands. */
+	memcpy(saved, b.error, sizeof(saved));
+	if (bk_hook(&b, "post_hook", b.post) < 0 && saved[0] != '\0') {
+		memcpy(hook_err, b.error, sizeof(hook_err));
+		snprintf(b.error, sizeof(b.error), "%.250s; %.250s", saved,
+		    hook_err);
+	}
+done:
+	target_close(t);
+	explicit_bzero(key, sizeof(key));
+	/* Eight pairs: t, snapshot, status, files, bytes, stored_bytes,
+	 * duration, error. */
+	bk_send(json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:s}",
+	    "t", "result", "snapshot", st.id, "status", status,
+	    "files", (json_int_t)st.files, "bytes", (json_int_t)st.bytes,
+	    "stored_bytes", (json_int_t)st.stored_bytes,
+	    "duration", (double)(bk_now() - b.started) / 1e6,
+	    "error", b.error));
+	json_decref(job);
+	return strcmp(status, "ok") == 0 ? 0 :
+	    strcmp(status, "partial") == 0 ? 2 : 1;
+}
