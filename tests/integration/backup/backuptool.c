@@ -52,7 +52,8 @@ print_entry(void *arg, const char *path)
 int
 main(int argc, char **argv)
 {
-	const char *cmd, *keyfile = NULL, *list[MAXLIST];
+	const char *cmd, *keyfile = NULL, *list[MAXLIST], *parent = NULL;
+	const char *job = NULL;
 	uint8_t	 key[CRYPT_KEYBYTES];
 	struct target *t = NULL;
 	size_t	 nlist = 0, i, n;
@@ -81,10 +82,16 @@ main(int argc, char **argv)
 		optind = 4;
 	if (optind > argc)
 		usage();
-	while ((ch = getopt(argc, argv, "1k:l:np:t:x:")) != -1) {
+	while ((ch = getopt(argc, argv, "1j:k:l:nP:p:t:x:")) != -1) {
 		switch (ch) {
 		case '1':
 			onefs = 1;
+			break;
+		case 'j':
+			job = optarg;
+			break;
+		case 'P':
+			parent = optarg;
 			break;
 		case 'k':
 			keyfile = optarg;
@@ -122,6 +129,8 @@ main(int argc, char **argv)
 			.compression = level,
 			.threads = threads,
 			.key = keyfile ? key : NULL,
+			.parent = parent,
+			.job = job,
 		};
 		struct snapshot_stats st;
 
@@ -131,11 +140,13 @@ main(int argc, char **argv)
 		}
 		printf("%s\n", st.id);
 		fprintf(stderr, "backup: %s entries %llu files %llu bytes %llu "
-		    "stored %llu unreadable %llu changed %llu%s\n", st.id,
+		    "stored %llu unchanged %llu unreadable %llu changed %llu%s\n",
+		    st.id,
 		    (unsigned long long)st.entries,
 		    (unsigned long long)st.files,
 		    (unsigned long long)st.bytes,
 		    (unsigned long long)st.stored_bytes,
+		    (unsigned long long)st.unchanged,
 		    (unsigned long long)st.unreadable,
 		    (unsigned long long)st.changed,
 		    st.partial ? " partial" : "");
