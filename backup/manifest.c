@@ -567,8 +567,16 @@ parse(struct manifest *m, const char *buf, size_t len, int header_only)
 
 	manifest_init(m);
 	while (s < end) {
-		if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL ||
-		    nl - s > MANIFEST_MAX_LINE)
+		if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL &&
+		    header_only && state == 4) {
+			/* The buffer ends inside the first entry: the
+			 * header is complete if it is consistent. */
+			if ((m->incremental != 0) ==
+			    ((seen & HDR_PARENT) != 0))
+				r = 0;
+			goto out;
+		}
+		if (nl == NULL || nl - s > MANIFEST_MAX_LINE)
 			goto out;
 		switch (state) {
 		case 0:
@@ -657,7 +665,8 @@ parse(struct manifest *m, const char *buf, size_t len, int header_only)
 		state++;
 		s = nl + 1;
 	}
-	if (state == 5)
+	if (state == 5 || (header_only && state == 4 &&
+	    (m->incremental != 0) == ((seen & HDR_PARENT) != 0)))
 		r = 0;
  out:
 	if (r != 0)

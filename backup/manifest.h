@@ -72,7 +72,8 @@ int	manifest_format(const struct manifest *m, manifest_sink_fn sink,
  * malformed or over a bound; m is then empty. */
 int	manifest_parse(struct manifest *m, const char *buf, size_t len);
 /* Only the header lines (up to the first entry): what a catalog needs,
- * from the first bytes of a manifest. 0 or -EBADMSG. */
+ * from the first bytes of a manifest (buf may end anywhere after the
+ * header). No entries are kept. 0 or -EBADMSG. */
 int	manifest_parse_header(struct manifest *m, const char *buf, size_t len);
 /* A snapshot id or job name: [A-Za-z0-9._-], 1 to MANIFEST_ID_MAX - 1. */
 int	manifest_name_valid(const char *s, size_t len);

@@ -795,6 +795,36 @@ snapshot_load_manifest(struct target *t, const char *id, const uint8_t *key,
 	return r;
 }
 
+int
+snapshot_load_header(struct target *t, const char *id, const uint8_t *key,
+    struct manifest *m)
+{
+	struct snapshot_source *s = NULL;
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 65536;
+	ssize_t	 n;
+	int	 r;
+
+	manifest_init(m);
+	if ((r = source_open(t, id, 1, key, &s)) != 0)
+		goto out;
+	buf = xcalloc(cap, 1);
+	while (len < cap) {
+		if ((n = source_read(s, buf + len, cap - len)) < 0) {
+			r = (int)n;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	r = manifest_parse_header(m, buf, len);
+ out:
+	source_close(s);
+	free(buf);
+	return r;
+}
+
 void
 snapshot_chain_free(struct manifest *chain, size_t n)
 {

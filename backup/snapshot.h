@@ -57,6 +57,10 @@ struct snapshot_stats {
 int	snapshot_create(struct target *t, const struct snapshot_opts *o,
 	    struct snapshot_stats *stats);
 
+/* Reads only the header of a snapshot's manifest (its first 64 KiB). */
+int	snapshot_load_header(struct target *t, const char *id,
+	    const uint8_t *key, struct manifest *m);
+
 /*
  * Loads the manifests of id and its ancestors, id first, up to and
  * including the full one, into *chain (*n of them; free each and the
