@@ -568,7 +568,7 @@ snapshot_create(struct target *t, const struct snapshot_opts *o,
 	char	 name[TARGET_NAME_MAX + 1], opt[32];
 	time_t	 now = time(NULL);
 	size_t	 i;
-	int	 r, threads;
+	int	 r, threads, tries;
 
 	memset(stats, 0, sizeof(*stats));
 	memset(&as, 0, sizeof(as));
@@ -593,6 +593,18 @@ snapshot_create(struct target *t, const struct snapshot_opts *o,
 			    r == -EBADMSG ? "tampered with, truncated or "
 			    "malformed" : strerror(-r));
 			return r;
+		}
+		/* Ids carry the start second: a run in the same second as
+		 * its parent waits for the next one, as a child's id must
+		 * sort after its parent's (that is what keeps chains
+		 * free of loops). */
+		for (tries = 0; tries < 3 && strcmp(o->parent, m.id) >= 0;
+		    tries++) {
+			sleep(1);
+			now = time(NULL);
+			make_id(stats->id, sizeof(stats->id), now);
+			memcpy(m.id, stats->id, sizeof(m.id));
+			m.created = now;
 		}
 		if (strcmp(parent.id, o->parent) != 0 ||
 		    strcmp(o->parent, m.id) >= 0) {

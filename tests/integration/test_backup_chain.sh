@@ -117,4 +117,60 @@ grep -q "${ids[0]}" "$T/vf.bad" ||
 	{ cat "$T/vf.bad"; fail "verify did not name the damaged ancestor"; }
 cp "$T/arch.save" "$arch"
 
+# --- the catalog and retention
+$BT catalog "$TG" $K -j chain >"$T/cat" || fail "catalog"
+[ "$(wc -l <"$T/cat")" -eq 5 ] || { cat "$T/cat"; fail "catalog: not 5"; }
+grep -q "^${ids[3]} chain incremental ${ids[2]} " "$T/cat" ||
+	{ cat "$T/cat"; fail "catalog: kind or parent of point 3"; }
+grep -q "^${ids[0]} chain full - " "$T/cat" ||
+	{ cat "$T/cat"; fail "catalog: the full"; }
+# keep_last 1: the newest, and its chain back to the full, all stay.
+$BT forget "$TG" $K -j chain -r 1,0,0,0 >"$T/fg" || fail "forget"
+grep -q "^keep ${ids[4]} last$" "$T/fg" && grep -q "^keep ${ids[0]} chain$" "$T/fg" &&
+	[ "$(grep -c '^keep' "$T/fg")" -eq 5 ] ||
+	{ cat "$T/fg"; fail "forget would break the chain"; }
+# A new full and an incremental on it: now the old chain goes.
+id5=$($BT backup "$TG" $K -j chain "$S" 2>/dev/null) || fail "backup 5"
+sleep 1.05
+id6=$($BT backup "$TG" $K -j chain -a "$S" 2>"$T/bk.6") || fail "backup 6"
+grep -q " unchanged [1-9]" "$T/bk.6" || { cat "$T/bk.6"; fail "-a did not make an incremental"; }
+rm -rf "$T/copy.6"; cp -a "$S" "$T/copy.6"
+$BT forget "$TG" $K -j chain -n -r 1,0,0,0 >"$T/fg" || fail "forget -n"
+[ "$(grep -c '^forget' "$T/fg")" -eq 5 ] || { cat "$T/fg"; fail "dry run"; }
+[ "$(ls "$T/target" | grep -c manifest)" -eq 7 ] || fail "the dry run removed something"
+$BT forget "$TG" $K -j chain -r 1,0,0,0 >"$T/fg" || fail "forget"
+[ "$(ls "$T/target" | grep -c '^20')" -eq 4 ] ||
+	{ ls "$T/target"; fail "forget did not leave two whole snapshots"; }
+mkdir "$T/r.6"
+$BT restore "$TG" "$id6" "$T/r.6" $K 2>"$T/rs.6" || { cat "$T/rs.6"; fail "restore after forget"; }
+$CMP "$T/copy.6" "$T/r.6/${S#/}" >"$T/cmp.6" || { cat "$T/cmp.6"; fail "after forget"; }
+
+# --- kill -9 of a run at a random moment
+mkdir "$S/bulk"
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+	head -c 4000000 /dev/urandom >"$S/bulk/f$i"
+done
+ms=$((RANDOM % 700 + 30))
+$BT backup "$TG" $K -j chain -a -L "$T/local.lock" "$S" >/dev/null 2>&1 &
+bp=$!
+sleep "0.$(printf %03d $ms)"
+kill -9 $bp 2>/dev/null
+wait $bp 2>/dev/null
+left=$(ls -a "$T/target" | grep -c '^\.tmp-\|^lock$')
+echo "killed after ${ms} ms: $left leftover temporaries/lock"
+# What was there still restores.
+rm -rf "$T/r.6"; mkdir "$T/r.6"
+$BT restore "$TG" "$id6" "$T/r.6" $K 2>"$T/rs.6" || { cat "$T/rs.6"; fail "restore after the kill"; }
+$CMP "$T/copy.6" "$T/r.6/${S#/}" >"$T/cmp.6" || { cat "$T/cmp.6"; fail "after the kill"; }
+# The next run is not blocked, and cleans up.
+id7=$($BT backup "$TG" $K -j chain -a -L "$T/local.lock" "$S" 2>"$T/bk.7") ||
+	{ cat "$T/bk.7"; fail "the run after the kill"; }
+ls -a "$T/target" | grep -q '^\.tmp-\|^lock$' &&
+	{ ls -a "$T/target"; fail "leftovers after the next run"; }
+for a in "$T"/target/*.tar.zst.enc; do
+	[ -e "${a%.tar.zst.enc}.manifest.enc" ] ||
+		{ ls -a "$T/target"; fail "an archive without manifest: $a"; }
+done
+$BT verify "$TG" "$id7" $K >"$T/vf.7" 2>&1 || { cat "$T/vf.7"; fail "verify after the kill"; }
+
 echo "PASS: test_backup_chain"
