@@ -169,8 +169,12 @@ format_entry(struct line *l, const struct manifest_entry *e)
 			line_printf(l, "%sunreadable", sep);
 			sep = ",";
 		}
-		if (e->flags & MANIFEST_SPARSE)
+		if (e->flags & MANIFEST_SPARSE) {
 			line_printf(l, "%ssparse", sep);
+			sep = ",";
+		}
+		if (e->flags & MANIFEST_INPARENT)
+			line_printf(l, "%sparent", sep);
 	}
 	line_put(l, "\n", 1);
 }
@@ -184,6 +188,15 @@ manifest_format(const struct manifest *m, manifest_sink_fn sink, void *arg)
 
 	line_printf(&l, HEADER "\nsnapshot %s\ncreated %" PRId64
 	    "\nstatus %s\n", m->id, m->created, m->partial ? "partial" : "ok");
+	line_printf(&l, "kind %s\n", m->incremental ? "incremental" : "full");
+	if (m->incremental)
+		line_printf(&l, "parent %s\n", m->parent);
+	if (m->job[0] != '\0')
+		line_printf(&l, "job %s\n", m->job);
+	if (m->finished != 0)
+		line_printf(&l, "finished %" PRId64 "\n", m->finished);
+	line_printf(&l, "totals %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+	    m->files, m->bytes, m->stored);
 	for (i = 0; i < m->n; i++) {
 		format_entry(&l, &m->entries[i]);
 		/* Flush in pieces: the whole text of a big tree need not
@@ -433,6 +446,8 @@ parse_entry(const char *s, const char *end, struct manifest_entry *e)
 				e->flags |= MANIFEST_CHANGED;
 			else if (c - w == 10 && memcmp(w, "unreadable", 10) == 0)
 				e->flags |= MANIFEST_UNREADABLE;
+			else if (c - w == 6 && memcmp(w, "parent", 6) == 0)
+				e->flags |= MANIFEST_INPARENT;
 			else if (c - w == 6 && memcmp(w, "sparse", 6) == 0)
 				e->flags |= MANIFEST_SPARSE;
 			/* unknown words: a later version's, ignored */
@@ -455,17 +470,113 @@ line_starts(const char *s, const char *end, const char *lit, const char **rest)
 }
 
 int
-manifest_parse(struct manifest *m, const char *buf, size_t len)
+manifest_name_valid(const char *s, size_t len)
+{
+	size_t	 i;
+
+	if (len == 0 || len >= MANIFEST_ID_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= 'a' && s[i] <= 'z') ||
+		    s[i] == '-' || s[i] == '_' || s[i] == '.'))
+			return 0;
+	return 1;
+}
+
+/* The optional header lines between "status" and the first entry, each
+ * at most once; seen is the mask of those already met. 1 when the line
+ * is one of them, 0 when it is not, -1 when it is malformed. */
+#define HDR_KIND	0x1
+#define HDR_PARENT	0x2
+#define HDR_JOB		0x4
+#define HDR_FINISHED	0x8
+#define HDR_TOTALS	0x10
+
+static int
+parse_header_line(struct manifest *m, const char *s, const char *nl,
+    int *seen)
+{
+	const char *rest, *f;
+	size_t	 n;
+	uint64_t v;
+
+	if (line_starts(s, nl, "kind ", &rest)) {
+		if (*seen & HDR_KIND)
+			return -1;
+		*seen |= HDR_KIND;
+		if (nl - rest == 4 && memcmp(rest, "full", 4) == 0)
+			m->incremental = 0;
+		else if (nl - rest == 11 && memcmp(rest, "incremental", 11) == 0)
+			m->incremental = 1;
+		else
+			return -1;
+		return 1;
+	}
+	if (line_starts(s, nl, "parent ", &rest)) {
+		if ((*seen & HDR_PARENT) ||
+		    !manifest_name_valid(rest, (size_t)(nl - rest)))
+			return -1;
+		*seen |= HDR_PARENT;
+		memcpy(m->parent, rest, (size_t)(nl - rest));
+		m->parent[nl - rest] = '\0';
+		return 1;
+	}
+	if (line_starts(s, nl, "job ", &rest)) {
+		if ((*seen & HDR_JOB) ||
+		    !manifest_name_valid(rest, (size_t)(nl - rest)))
+			return -1;
+		*seen |= HDR_JOB;
+		memcpy(m->job, rest, (size_t)(nl - rest));
+		m->job[nl - rest] = '\0';
+		return 1;
+	}
+	if (line_starts(s, nl, "finished ", &rest)) {
+		if ((*seen & HDR_FINISHED) || field_u64(rest,
+		    (size_t)(nl - rest), INT64_MAX, &v) != 0)
+			return -1;
+		*seen |= HDR_FINISHED;
+		m->finished = (int64_t)v;
+		return 1;
+	}
+	if (line_starts(s, nl, "totals", &rest)) {
+		if (*seen & HDR_TOTALS)
+			return -1;
+		*seen |= HDR_TOTALS;
+		if (next_field(&rest, nl, &f, &n) != 0 ||
+		    field_u64(f, n, UINT64_MAX, &m->files) != 0 ||
+		    next_field(&rest, nl, &f, &n) != 0 ||
+		    field_u64(f, n, UINT64_MAX, &m->bytes) != 0 ||
+		    next_field(&rest, nl, &f, &n) != 0 ||
+		    field_u64(f, n, UINT64_MAX, &m->stored) != 0 ||
+		    rest != nl)
+			return -1;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+parse(struct manifest *m, const char *buf, size_t len, int header_only)
 {
 	struct manifest_entry e;
 	const char *s = buf, *end = buf + len, *nl, *rest;
 	uint64_t v;
-	int	 state = 0, r = -EBADMSG;
+	int	 state = 0, r = -EBADMSG, seen = 0, h;
 
 	manifest_init(m);
 	while (s < end) {
-		if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL ||
-		    nl - s > MANIFEST_MAX_LINE)
+		if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL &&
+		    header_only && state == 4) {
+			/* The buffer ends inside the first entry: the
+			 * header is complete if it is consistent. */
+			if ((m->incremental != 0) ==
+			    ((seen & HDR_PARENT) != 0))
+				r = 0;
+			goto out;
+		}
+		if (nl == NULL || nl - s > MANIFEST_MAX_LINE)
 			goto out;
 		switch (state) {
 		case 0:
@@ -510,6 +621,20 @@ manifest_parse(struct manifest *m, const char *buf, size_t len)
 				goto out;
 			break;
 		case 4:
+			if (m->n == 0 && (h = parse_header_line(m, s, nl,
+			    &seen)) != 0) {
+				if (h < 0)
+					goto out;
+				s = nl + 1;
+				continue;
+			}
+			/* An incremental names its parent. */
+			if ((m->incremental != 0) != ((seen & HDR_PARENT) != 0))
+				goto out;
+			if (header_only) {
+				r = 0;
+				goto out;
+			}
 			if (line_starts(s, nl, "end ", &rest)) {
 				if (field_u64(rest, (size_t)(nl - rest),
 				    MANIFEST_MAX_ENTRIES, &v) != 0 ||
@@ -540,12 +665,25 @@ manifest_parse(struct manifest *m, const char *buf, size_t len)
 		state++;
 		s = nl + 1;
 	}
-	if (state == 5)
+	if (state == 5 || (header_only && state == 4 &&
+	    (m->incremental != 0) == ((seen & HDR_PARENT) != 0)))
 		r = 0;
  out:
 	if (r != 0)
 		manifest_free(m);
 	return r;
+}
+
+int
+manifest_parse(struct manifest *m, const char *buf, size_t len)
+{
+	return parse(m, buf, len, 0);
+}
+
+int
+manifest_parse_header(struct manifest *m, const char *buf, size_t len)
+{
+	return parse(m, buf, len, 1);
 }
 
 static const struct manifest *sort_m;

@@ -21,6 +21,8 @@
 #define MANIFEST_CHANGED	0x1	/* changed while it was read */
 #define MANIFEST_UNREADABLE	0x2	/* could not be read */
 #define MANIFEST_SPARSE		0x4
+/* Unchanged since the parent: its bytes are in an ancestor's archive. */
+#define MANIFEST_INPARENT	0x8
 
 struct manifest_entry {
 	char		 type;		/* f d l h c b p s */
@@ -44,6 +46,13 @@ struct manifest {
 	char		 id[MANIFEST_ID_MAX];
 	int64_t		 created;
 	int		 partial;
+	int		 incremental;	/* kind: 0 full, 1 incremental */
+	char		 parent[MANIFEST_ID_MAX];	/* "" for a full */
+	char		 job[MANIFEST_ID_MAX];		/* "" when unnamed */
+	int64_t		 finished;	/* 0 when not recorded */
+	/* Regular files and their bytes in the snapshot (stored here or in
+	 * an ancestor), bytes of this snapshot's archive object. */
+	uint64_t	 files, bytes, stored;
 	struct manifest_entry *entries;
 	size_t		 n, cap;
 	size_t		*sorted;	/* index by path, built by find */
@@ -62,6 +71,12 @@ int	manifest_format(const struct manifest *m, manifest_sink_fn sink,
 /* Parses len bytes into m (initialised here). 0, or -EBADMSG for anything
  * malformed or over a bound; m is then empty. */
 int	manifest_parse(struct manifest *m, const char *buf, size_t len);
+/* Only the header lines (up to the first entry): what a catalog needs,
+ * from the first bytes of a manifest (buf may end anywhere after the
+ * header). No entries are kept. 0 or -EBADMSG. */
+int	manifest_parse_header(struct manifest *m, const char *buf, size_t len);
+/* A snapshot id or job name: [A-Za-z0-9._-], 1 to MANIFEST_ID_MAX - 1. */
+int	manifest_name_valid(const char *s, size_t len);
 /* The entry for path, or NULL. The first call sorts an index. */
 const struct manifest_entry *manifest_find(struct manifest *m,
 	    const char *path);

@@ -154,50 +154,37 @@ relinks_make(const struct restore_opts *o, const struct manifest *m,
 	return rl;
 }
 
-int
-restore_snapshot(struct target *t, const char *id,
-    const struct restore_opts *o, struct restore_stats *stats)
+/* One archive's extraction into the (current) destination. */
+struct extract {
+	const struct restore_opts *o;
+	struct restore_stats *stats;
+	struct archive	*aw;		/* NULL in a dry run */
+};
+
+/*
+ * Extracts from snapshot m->id the entries wanted: with need (an
+ * ancestor's archive) those whose manifest index is marked, else those
+ * the path filter selects, hard links re-pointed through rl. 0, or the
+ * first -errno (the extraction goes on past single bad files).
+ */
+static int
+extract_archive(struct extract *x, struct target *t, struct manifest *m,
+    const uint8_t *need, struct relink *rl, size_t nrl)
 {
-	struct manifest m;
+	const struct restore_opts *o = x->o;
+	struct restore_stats *stats = x->stats;
 	const struct manifest_entry *me;
 	struct snapshot_source *src = NULL;
-	struct archive *ar = NULL, *aw = NULL;
+	struct archive *ar = NULL, *aw = x->aw;
 	struct archive_entry *e;
-	struct relink *rl = NULL, *rel;
+	struct relink *rel;
 	char	 eb[ESC_MAX], *orig = NULL;
 	const char *path;
-	size_t	 nrl = 0;
 	uint8_t	 sha[32];
-	int	 r, rv = 0, cwd = -1, dest = -1, w;
+	int	 r, rv = 0, w;
 
-	memset(stats, 0, sizeof(*stats));
-	manifest_init(&m);
-	if ((r = snapshot_load_manifest(t, id, o->key, &m)) != 0) {
-		log_warnx("%s: manifest: %s", id, r == -EBADMSG ?
-		    "tampered with, truncated or malformed" : strerror(-r));
-		goto out;
-	}
-	rl = relinks_make(o, &m, &nrl);
-	if ((r = snapshot_archive_open(t, id, o->key, &ar, &src)) != 0)
-		goto out;
-	if (!o->dry_run) {
-		if ((dest = open(o->to, O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC)) == -1 ||
-		    (cwd = open(".", O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC)) == -1) {
-			r = -errno;
-			log_warn("%s", o->to);
-			goto out;
-		}
-		if (fchdir(dest) == -1) {
-			r = -errno;
-			log_warn("%s", o->to);
-			goto out;
-		}
-		aw = archive_write_disk_new();
-		archive_write_disk_set_options(aw, EXTRACT_FLAGS);
-		/* No user lookup: owners are restored by number. */
-	}
+	if ((r = snapshot_archive_open(t, m->id, o->key, &ar, &src)) != 0)
+		return r;
 	for (;;) {
 		r = archive_read_next_header(ar, &e);
 		if (r == ARCHIVE_EOF)
@@ -209,7 +196,13 @@ restore_snapshot(struct target *t, const char *id,
 		}
 		free(orig);
 		orig = xstrdup(archive_entry_pathname(e));
-		if (!selected(o, orig)) {
+		if (need != NULL) {
+			me = manifest_find(m, orig);
+			if (me == NULL || !need[me - m->entries] ||
+			    archive_entry_filetype(e) != AE_IFREG ||
+			    archive_entry_hardlink(e) != NULL)
+				continue;
+		} else if (!selected(o, orig)) {
 			if ((rel = relinks_find(rl, nrl, orig)) == NULL)
 				continue;
 			archive_entry_copy_pathname(e, rel->as);
@@ -245,7 +238,7 @@ restore_snapshot(struct target *t, const char *id,
 				break;
 			}
 			stats->files++;
-			me = manifest_find(&m, orig);
+			me = manifest_find(m, orig);
 			if (me == NULL || !me->has_sha256 ||
 			    memcmp(me->sha256, sha, sizeof(sha)) != 0) {
 				log_warnx("%s: %s", log_escape(eb, sizeof(eb),
@@ -260,9 +253,105 @@ restore_snapshot(struct target *t, const char *id,
 			stats->refused++;
 		}
 	}
-	/* Directory times and modes are fixed up at close. */
-	if (aw != NULL && archive_write_close(aw) != ARCHIVE_OK) {
-		log_warnx("%s: %s", o->to, archive_error_string(aw));
+	snapshot_archive_close(ar, src);
+	free(orig);
+	return rv;
+}
+
+/*
+ * For each selected file of chain[0] recorded "in parent", marks it in the
+ * need array of the nearest ancestor that stored its bytes. -EBADMSG when
+ * the chain does not hold it (with the same hash).
+ */
+static int
+chain_resolve(const struct restore_opts *o, struct manifest *chain, size_t n,
+    uint8_t **need)
+{
+	const struct manifest_entry *me, *pe;
+	char	 eb[ESC_MAX];
+	size_t	 i, j;
+	int	 found;
+
+	for (i = 0; i < chain[0].n; i++) {
+		me = &chain[0].entries[i];
+		if (!(me->flags & MANIFEST_INPARENT) || !selected(o, me->path))
+			continue;
+		found = 0;
+		for (j = 1; j < n; j++) {
+			pe = manifest_find(&chain[j], me->path);
+			if (pe == NULL || pe->type != 'f' || !pe->has_sha256 ||
+			    memcmp(pe->sha256, me->sha256,
+			    sizeof(me->sha256)) != 0)
+				break;
+			if (!(pe->flags & MANIFEST_INPARENT)) {
+				if (need[j] == NULL)
+					need[j] = xcalloc(chain[j].n, 1);
+				need[j][pe - chain[j].entries] = 1;
+				found = 1;
+				break;
+			}
+		}
+		if (!found) {
+			log_warnx("%s: %s: not held by its parent chain",
+			    chain[0].id, log_escape(eb, sizeof(eb), me->path));
+			return -EBADMSG;
+		}
+	}
+	return 0;
+}
+
+int
+restore_snapshot(struct target *t, const char *id,
+    const struct restore_opts *o, struct restore_stats *stats)
+{
+	struct manifest *chain = NULL;
+	struct extract x;
+	struct relink *rl = NULL;
+	uint8_t	**need = NULL;
+	size_t	 nrl = 0, n = 0, j;
+	int	 r, rv = 0, cwd = -1, dest = -1;
+
+	memset(stats, 0, sizeof(*stats));
+	memset(&x, 0, sizeof(x));
+	x.o = o;
+	x.stats = stats;
+	if ((r = snapshot_load_chain(t, id, o->key, &chain, &n)) != 0) {
+		log_warnx("%s: manifest chain: %s", id, r == -EBADMSG ?
+		    "tampered with, truncated, malformed or broken" :
+		    strerror(-r));
+		goto out;
+	}
+	need = xcalloc(n, sizeof(*need));
+	if ((r = chain_resolve(o, chain, n, need)) != 0)
+		goto out;
+	rl = relinks_make(o, &chain[0], &nrl);
+	if (!o->dry_run) {
+		if ((dest = open(o->to, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) == -1 ||
+		    (cwd = open(".", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) == -1) {
+			r = -errno;
+			log_warn("%s", o->to);
+			goto out;
+		}
+		if (fchdir(dest) == -1) {
+			r = -errno;
+			log_warn("%s", o->to);
+			goto out;
+		}
+		x.aw = archive_write_disk_new();
+		archive_write_disk_set_options(x.aw, EXTRACT_FLAGS);
+		/* No user lookup: owners are restored by number. */
+	}
+	/* The snapshot's own archive first: it makes every directory, whose
+	 * modes and times archive_write_close sets after everything else;
+	 * then the unchanged files from the ancestors that hold them. */
+	rv = extract_archive(&x, t, &chain[0], NULL, rl, nrl);
+	for (j = 1; j < n && rv == 0; j++)
+		if (need[j] != NULL)
+			rv = extract_archive(&x, t, &chain[j], need[j], NULL, 0);
+	if (x.aw != NULL && archive_write_close(x.aw) != ARCHIVE_OK) {
+		log_warnx("%s: %s", o->to, archive_error_string(x.aw));
 		if (rv == 0)
 			rv = -EIO;
 	}
@@ -279,11 +368,12 @@ restore_snapshot(struct target *t, const char *id,
 	}
 	if (dest != -1)
 		close(dest);
-	if (aw != NULL)
-		archive_write_free(aw);
-	snapshot_archive_close(ar, src);
-	free(orig);
+	if (x.aw != NULL)
+		archive_write_free(x.aw);
+	for (j = 0; need != NULL && j < n; j++)
+		free(need[j]);
+	free(need);
 	free(rl);
-	manifest_free(&m);
+	snapshot_chain_free(chain, n);
 	return r;
 }

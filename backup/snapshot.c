@@ -48,6 +48,7 @@ struct walk {
 	struct archive	*aw;
 	struct archive_entry_linkresolver *lr;
 	struct manifest	*m;
+	struct manifest	*parent;	/* NULL for a full */
 	struct snapshot_stats *stats;
 };
 
@@ -332,11 +333,42 @@ list_unreadable(struct walk *w, struct archive_entry *e)
 	w->stats->entries++;
 }
 
+/*
+ * The parent's entry when this regular file is unchanged since the parent
+ * and its bytes can be taken from the chain: same type, size, mtime and
+ * ctime to the nanosecond, inode and device (a write or a metadata change
+ * moves ctime, which no one can set back). Not for hard-linked files: the
+ * link resolver pairs paths within one archive only. Not when the parent
+ * flagged it: its bytes there may not be what the file holds.
+ */
+static const struct manifest_entry *
+unchanged(struct walk *w, struct archive_entry *e)
+{
+	const struct manifest_entry *pe;
+
+	if (w->parent == NULL || archive_entry_nlink(e) != 1)
+		return NULL;
+	if ((pe = manifest_find(w->parent, archive_entry_pathname(e))) == NULL)
+		return NULL;
+	if (pe->type != 'f' || !pe->has_sha256 ||
+	    (pe->flags & (MANIFEST_CHANGED | MANIFEST_UNREADABLE)) != 0 ||
+	    pe->size != (uint64_t)archive_entry_size(e) ||
+	    pe->mtime_sec != archive_entry_mtime(e) ||
+	    pe->mtime_nsec != archive_entry_mtime_nsec(e) ||
+	    pe->ctime_sec != archive_entry_ctime(e) ||
+	    pe->ctime_nsec != archive_entry_ctime_nsec(e) ||
+	    pe->ino != (uint64_t)archive_entry_ino64(e) ||
+	    pe->dev != (uint64_t)archive_entry_dev(e))
+		return NULL;
+	return pe;
+}
+
 /* One entry of the walk: archived (or only listed) and recorded. */
 static int
 walk_entry(struct walk *w, struct archive *disk, struct archive_entry *e)
 {
 	struct manifest_entry me;
+	const struct manifest_entry *pe;
 	struct archive_entry *spare = NULL;
 	const char *src = archive_entry_sourcepath(e);
 	char	 eb[ESC_MAX];
@@ -350,6 +382,19 @@ walk_entry(struct walk *w, struct archive *disk, struct archive_entry *e)
 		manifest_fill(&me, e);
 		manifest_add(w->m, &me);
 		w->stats->entries++;
+		return 0;
+	}
+	if (archive_entry_filetype(e) == AE_IFREG &&
+	    (pe = unchanged(w, e)) != NULL) {
+		manifest_fill(&me, e);
+		me.has_sha256 = 1;
+		memcpy(me.sha256, pe->sha256, sizeof(me.sha256));
+		me.flags |= MANIFEST_INPARENT;
+		manifest_add(w->m, &me);
+		w->stats->entries++;
+		w->stats->files++;
+		w->stats->bytes += me.size;
+		w->stats->unchanged++;
 		return 0;
 	}
 	if (archive_entry_filetype(e) == AE_IFREG) {
@@ -518,24 +563,61 @@ int
 snapshot_create(struct target *t, const struct snapshot_opts *o,
     struct snapshot_stats *stats)
 {
-	struct manifest m;
+	struct manifest m, parent;
 	struct walk w;
 	struct sink as, ms;
 	struct archive *aw = NULL;
 	char	 name[TARGET_NAME_MAX + 1], opt[32];
 	time_t	 now = time(NULL);
 	size_t	 i;
-	int	 r, threads;
+	int	 r, threads, tries;
 
 	memset(stats, 0, sizeof(*stats));
 	memset(&as, 0, sizeof(as));
 	memset(&ms, 0, sizeof(ms));
 	manifest_init(&m);
+	manifest_init(&parent);
 	if (sodium_init() < 0)
 		return -EIO;
 	make_id(stats->id, sizeof(stats->id), now);
 	memcpy(m.id, stats->id, sizeof(m.id));
 	m.created = now;
+	if (o->job != NULL) {
+		if (!manifest_name_valid(o->job, strlen(o->job)))
+			return -EINVAL;
+		snprintf(m.job, sizeof(m.job), "%s", o->job);
+	}
+	if (o->parent != NULL) {
+		/* Its manifest is what "unchanged" is measured against. */
+		if ((r = snapshot_load_manifest(t, o->parent, o->key,
+		    &parent)) != 0) {
+			log_warnx("parent %s: %s", esc(name, o->parent),
+			    r == -EBADMSG ? "tampered with, truncated or "
+			    "malformed" : strerror(-r));
+			return r;
+		}
+		/* Ids carry the start second: a run in the same second as
+		 * its parent waits for the next one, as a child's id must
+		 * sort after its parent's (that is what keeps chains
+		 * free of loops). */
+		for (tries = 0; tries < 3 && strcmp(o->parent, m.id) >= 0;
+		    tries++) {
+			sleep(1);
+			now = time(NULL);
+			make_id(stats->id, sizeof(stats->id), now);
+			memcpy(m.id, stats->id, sizeof(m.id));
+			m.created = now;
+		}
+		if (strcmp(parent.id, o->parent) != 0 ||
+		    strcmp(o->parent, m.id) >= 0) {
+			log_warnx("parent %s: not an earlier snapshot",
+			    esc(name, o->parent));
+			manifest_free(&parent);
+			return -EINVAL;
+		}
+		m.incremental = 1;
+		snprintf(m.parent, sizeof(m.parent), "%s", o->parent);
+	}
 
 	snapshot_object_name(name, sizeof(name), stats->id, 0, o->key != NULL);
 	if ((r = sink_open(t, name, o->key, &as)) != 0) {
@@ -573,6 +655,7 @@ snapshot_create(struct target *t, const struct snapshot_opts *o,
 	w.o = o;
 	w.aw = aw;
 	w.m = &m;
+	w.parent = o->parent != NULL ? &parent : NULL;
 	w.stats = stats;
 	w.lr = archive_entry_linkresolver_new();
 	archive_entry_linkresolver_set_strategy(w.lr,
@@ -594,6 +677,10 @@ snapshot_create(struct target *t, const struct snapshot_opts *o,
 
 	/* The manifest last: its presence is what makes the snapshot. */
 	m.partial = stats->partial;
+	m.finished = time(NULL);
+	m.files = stats->files;
+	m.bytes = stats->bytes;
+	m.stored = stats->stored_bytes;
 	snapshot_object_name(name, sizeof(name), stats->id, 1, o->key != NULL);
 	if ((r = sink_open(t, name, o->key, &ms)) != 0 ||
 	    (r = manifest_format(&m, sink_write_fn, &ms)) != 0 ||
@@ -617,6 +704,7 @@ snapshot_create(struct target *t, const struct snapshot_opts *o,
 		target_remove(t, name);
 	}
 	manifest_free(&m);
+	manifest_free(&parent);
 	return r;
 }
 
@@ -718,6 +806,90 @@ snapshot_load_manifest(struct target *t, const char *id, const uint8_t *key,
  out:
 	source_close(s);
 	free(buf);
+	return r;
+}
+
+int
+snapshot_load_header(struct target *t, const char *id, const uint8_t *key,
+    struct manifest *m)
+{
+	struct snapshot_source *s = NULL;
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 65536;
+	ssize_t	 n;
+	int	 r;
+
+	manifest_init(m);
+	if ((r = source_open(t, id, 1, key, &s)) != 0)
+		goto out;
+	buf = xcalloc(cap, 1);
+	while (len < cap) {
+		if ((n = source_read(s, buf + len, cap - len)) < 0) {
+			r = (int)n;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	r = manifest_parse_header(m, buf, len);
+ out:
+	source_close(s);
+	free(buf);
+	return r;
+}
+
+void
+snapshot_chain_free(struct manifest *chain, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		manifest_free(&chain[i]);
+	free(chain);
+}
+
+int
+snapshot_load_chain(struct target *t, const char *id, const uint8_t *key,
+    struct manifest **out, size_t *np)
+{
+	struct manifest *chain = NULL, *m;
+	char	 next[MANIFEST_ID_MAX];
+	size_t	 n = 0;
+	int	 r;
+
+	*out = NULL;
+	*np = 0;
+	if (strlen(id) >= sizeof(next))
+		return -EINVAL;
+	memcpy(next, id, strlen(id) + 1);
+	for (;;) {
+		if (n == SNAPSHOT_CHAIN_MAX) {
+			r = -EBADMSG;
+			goto out;
+		}
+		chain = xreallocarray(chain, n + 1, sizeof(*chain));
+		m = &chain[n];
+		if ((r = snapshot_load_manifest(t, next, key, m)) != 0)
+			goto out;
+		n++;
+		/* A parent is always older (ids sort by time): no loops. */
+		if (strcmp(m->id, next) != 0 ||
+		    (n > 1 && strcmp(m->id, chain[n - 2].id) >= 0)) {
+			r = -EBADMSG;
+			goto out;
+		}
+		if (!m->incremental)
+			break;
+		memcpy(next, m->parent, sizeof(next));
+	}
+	*out = chain;
+	*np = n;
+	chain = NULL;	/* transferred */
+	r = 0;
+ out:
+	if (chain != NULL)
+		snapshot_chain_free(chain, n);
 	return r;
 }
 

@@ -32,6 +32,12 @@ struct snapshot_opts {
 	int		 compression;	/* zstd level, 1..19 */
 	int		 threads;	/* zstd workers, 0 = one per core */
 	const uint8_t	*key;		/* NULL: not encrypted */
+	/* An incremental on top of this snapshot of the same target: a
+	 * regular file unchanged since it (type, size, mtime and ctime to
+	 * the ns, inode, dev; not hard-linked) is recorded "in parent" and
+	 * not stored again. NULL: a full snapshot. */
+	const char	*parent;
+	const char	*job;		/* recorded in the manifest; may be NULL */
 	/* Called after each entry with the counts so far (agentd-backup's
 	 * progress frames); NULL for none. */
 	void		(*progress)(const struct snapshot_stats *, void *);
@@ -40,7 +46,9 @@ struct snapshot_opts {
 
 struct snapshot_stats {
 	char		 id[MANIFEST_ID_MAX];
-	uint64_t	 entries, files, bytes, stored_bytes;
+	/* files and bytes: every regular file of the snapshot; unchanged:
+	 * those of them only recorded "in parent". */
+	uint64_t	 entries, files, bytes, stored_bytes, unchanged;
 	uint64_t	 unreadable, changed;
 	int		 partial;
 };
@@ -53,6 +61,21 @@ struct snapshot_stats {
  */
 int	snapshot_create(struct target *t, const struct snapshot_opts *o,
 	    struct snapshot_stats *stats);
+
+/* Reads only the header of a snapshot's manifest (its first 64 KiB). */
+int	snapshot_load_header(struct target *t, const char *id,
+	    const uint8_t *key, struct manifest *m);
+
+/*
+ * Loads the manifests of id and its ancestors, id first, up to and
+ * including the full one, into *chain (*n of them; free each and the
+ * array). -EBADMSG when the chain is broken (a parent missing, a loop,
+ * longer than SNAPSHOT_CHAIN_MAX).
+ */
+#define SNAPSHOT_CHAIN_MAX	1000
+int	snapshot_load_chain(struct target *t, const char *id,
+	    const uint8_t *key, struct manifest **chain, size_t *n);
+void	snapshot_chain_free(struct manifest *chain, size_t n);
 
 /* "ID.manifest[.enc]" or "ID.tar.zst[.enc]" into buf. */
 void	snapshot_object_name(char *buf, size_t len, const char *id,

@@ -130,6 +130,16 @@ target_put_commit(struct target_put *p)
 	return r;
 }
 
+int
+target_put_commit_new(struct target_put *p)
+{
+	int	 r;
+
+	r = p->ops->put_commit_new(p->put);
+	free(p);
+	return r;
+}
+
 void
 target_put_abort(struct target_put *p)
 {

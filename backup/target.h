@@ -24,6 +24,9 @@ struct target_ops {
 	int	(*put_write)(void *put, const void *buf, size_t len);
 	/* Makes the object durable under its name; frees put either way. */
 	int	(*put_commit)(void *put);
+	/* The same, but -EEXIST (and nothing left) when the name exists:
+	 * how a lock object is taken. */
+	int	(*put_commit_new)(void *put);
 	void	(*put_abort)(void *put);
 	int	(*get_open)(void *state, const char *name, void **get);
 	ssize_t	(*get_read)(void *get, void *buf, size_t len);
@@ -49,6 +52,8 @@ int	target_put_begin(struct target *t, const char *name,
 int	target_put_write(struct target_put *p, const void *buf, size_t len);
 /* Durable under its name, or -errno and nothing left; frees p. */
 int	target_put_commit(struct target_put *p);
+/* Only if no object has the name: else -EEXIST and nothing left; frees p. */
+int	target_put_commit_new(struct target_put *p);
 void	target_put_abort(struct target_put *p);
 /* Bytes written so far through p. */
 unsigned long long target_put_bytes(const struct target_put *p);

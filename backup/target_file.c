@@ -116,8 +116,29 @@ file_put_abort(void *put)
 	free(p);
 }
 
+/* Moves the temporary to its name; with noreplace, -EEXIST when the name
+ * exists (the SFTP rename of protocol 3 has the same semantics). */
 static int
-file_put_commit(void *put)
+file_rename(struct file_put *p, int noreplace)
+{
+	if (!noreplace)
+		return renameat(p->dirfd, p->tmp, p->dirfd, p->name) == -1 ?
+		    -errno : 0;
+	if (renameat2(p->dirfd, p->tmp, p->dirfd, p->name,
+	    RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	/* A file system without RENAME_NOREPLACE: a hard link fails the
+	 * same way on an existing name. */
+	if (linkat(p->dirfd, p->tmp, p->dirfd, p->name, 0) == -1)
+		return -errno;
+	unlinkat(p->dirfd, p->tmp, 0);
+	return 0;
+}
+
+static int
+file_commit(void *put, int noreplace)
 {
 	struct file_put *p = put;
 	int	 r;
@@ -132,10 +153,8 @@ file_put_commit(void *put)
 		r = -errno;
 		goto fail;
 	}
-	if (renameat(p->dirfd, p->tmp, p->dirfd, p->name) == -1) {
-		r = -errno;
+	if ((r = file_rename(p, noreplace)) != 0)
 		goto fail;
-	}
 	/* The rename is durable only once the directory is. */
 	r = fsync(p->dirfd) == -1 ? -errno : 0;
 	free(p->tmp);
@@ -145,6 +164,18 @@ file_put_commit(void *put)
  fail:
 	file_put_abort(p);
 	return r;
+}
+
+static int
+file_put_commit(void *put)
+{
+	return file_commit(put, 0);
+}
+
+static int
+file_put_commit_new(void *put)
+{
+	return file_commit(put, 1);
 }
 
 static int
@@ -265,6 +296,7 @@ const struct target_ops target_file_ops = {
 	.put_begin = file_put_begin,
 	.put_write = file_put_write,
 	.put_commit = file_put_commit,
+	.put_commit_new = file_put_commit_new,
 	.put_abort = file_put_abort,
 	.get_open = file_get_open,
 	.get_read = file_get_read,

@@ -56,11 +56,13 @@ hash_data(struct archive *ar, struct archive_entry *e, uint8_t sha[32])
 	return 0;
 }
 
-int
-verify_snapshot(struct target *t, const char *id, const uint8_t *key,
+/* One snapshot's archive against its manifest (entries held by an
+ * ancestor are not expected in it). */
+static void
+verify_archive(struct target *t, struct manifest *m, const uint8_t *key,
     verify_bad_fn bad, void *arg, struct verify_stats *stats)
 {
-	struct manifest m;
+	const char *id = m->id;
 	const struct manifest_entry *me;
 	struct snapshot_source *src = NULL;
 	struct archive *ar = NULL;
@@ -70,18 +72,7 @@ verify_snapshot(struct target *t, const char *id, const uint8_t *key,
 	size_t	 i;
 	int	 r;
 
-	memset(stats, 0, sizeof(*stats));
-	manifest_init(&m);
-	if (sodium_init() < 0)
-		return -EIO;
-	if ((r = snapshot_load_manifest(t, id, key, &m)) != 0) {
-		snapshot_object_name(name, sizeof(name), id, 1, key != NULL);
-		bad(arg, name, r == -EBADMSG ? "tampered with, truncated or "
-		    "malformed" : strerror(-r));
-		stats->bad++;
-		goto out;
-	}
-	seen = xcalloc(m.n ? m.n : 1, 1);
+	seen = xcalloc(m->n ? m->n : 1, 1);
 	if ((r = snapshot_archive_open(t, id, key, &ar, &src)) != 0) {
 		snapshot_object_name(name, sizeof(name), id, 0, key != NULL);
 		bad(arg, name, r == -EBADMSG ? "tampered with, truncated or "
@@ -100,14 +91,14 @@ verify_snapshot(struct target *t, const char *id, const uint8_t *key,
 			break;
 		}
 		stats->entries++;
-		me = manifest_find(&m, archive_entry_pathname(e));
+		me = manifest_find(m, archive_entry_pathname(e));
 		if (me == NULL) {
 			bad(arg, archive_entry_pathname(e),
 			    "in the archive but not in the manifest");
 			stats->bad++;
 			continue;
 		}
-		seen[me - m.entries] = 1;
+		seen[me - m->entries] = 1;
 		if (archive_entry_filetype(e) != AE_IFREG ||
 		    archive_entry_hardlink(e) != NULL)
 			continue;
@@ -115,7 +106,7 @@ verify_snapshot(struct target *t, const char *id, const uint8_t *key,
 			bad(arg, archive_entry_pathname(e),
 			    archive_error_string(ar));
 			stats->bad++;
-			seen[me - m.entries] = 2;
+			seen[me - m->entries] = 2;
 			break;
 		}
 		stats->files++;
@@ -126,18 +117,74 @@ verify_snapshot(struct target *t, const char *id, const uint8_t *key,
 		}
 	}
  missing:
-	for (i = 0; i < m.n; i++) {
-		me = &m.entries[i];
+	for (i = 0; i < m->n; i++) {
+		me = &m->entries[i];
 		if (seen[i] || me->type == 's' ||
-		    (me->flags & MANIFEST_UNREADABLE))
+		    (me->flags & (MANIFEST_UNREADABLE | MANIFEST_INPARENT)))
 			continue;
 		bad(arg, me->path, "in the manifest but not in the archive");
 		stats->bad++;
 	}
-	r = stats->bad > 0 ? -EBADMSG : 0;
- out:
 	snapshot_archive_close(ar, src);
 	free(seen);
-	manifest_free(&m);
-	return r;
+}
+
+/* Every "in parent" entry of child must be a file with the same content
+ * in parent (stored there, or in parent in turn: checked one level up). */
+static void
+verify_link(struct manifest *child, struct manifest *parent,
+    verify_bad_fn bad, void *arg, struct verify_stats *stats)
+{
+	const struct manifest_entry *me, *pe;
+	size_t	 i;
+
+	for (i = 0; i < child->n; i++) {
+		me = &child->entries[i];
+		if (!(me->flags & MANIFEST_INPARENT))
+			continue;
+		pe = manifest_find(parent, me->path);
+		if (pe == NULL || pe->type != 'f' || !pe->has_sha256 ||
+		    memcmp(pe->sha256, me->sha256, sizeof(me->sha256)) != 0 ||
+		    (pe->flags & MANIFEST_UNREADABLE)) {
+			bad(arg, me->path, "recorded in the parent snapshot, "
+			    "which does not hold it");
+			stats->bad++;
+		}
+	}
+}
+
+int
+verify_snapshot(struct target *t, const char *id, const uint8_t *key,
+    verify_bad_fn bad, void *arg, struct verify_stats *stats)
+{
+	struct manifest *chain = NULL, m;
+	char	 name[TARGET_NAME_MAX + 1];
+	size_t	 n = 0, i;
+	int	 r, r2;
+
+	memset(stats, 0, sizeof(*stats));
+	if (sodium_init() < 0)
+		return -EIO;
+	if ((r = snapshot_load_chain(t, id, key, &chain, &n)) != 0) {
+		/* Which one: this manifest, or one up its chain? */
+		r2 = snapshot_load_manifest(t, id, key, &m);
+		snapshot_object_name(name, sizeof(name), id, 1, key != NULL);
+		if (r2 != 0)
+			bad(arg, name, r2 == -EBADMSG ? "tampered with, "
+			    "truncated or malformed" : strerror(-r2));
+		else
+			bad(arg, name, "its parent chain is broken: a parent "
+			    "is missing, tampered with or malformed");
+		manifest_free(&m);
+		stats->bad++;
+		return r2 == -ENOENT ? r2 : -EBADMSG;
+	}
+	/* The whole chain: a restore of id reads every archive of it. */
+	for (i = 0; i < n; i++) {
+		if (i + 1 < n)
+			verify_link(&chain[i], &chain[i + 1], bad, arg, stats);
+		verify_archive(t, &chain[i], key, bad, arg, stats);
+	}
+	snapshot_chain_free(chain, n);
+	return stats->bad > 0 ? -EBADMSG : 0;
 }

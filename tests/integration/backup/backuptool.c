@@ -5,7 +5,13 @@
  *
  *   backuptool keygen KEYFILE
  *   backuptool backup TARGET [-k KEYFILE] [-x GLOB]... [-l LEVEL] [-t THREADS]
- *       [-1] PATH...                         prints the snapshot id
+ *       [-1] [-j JOB] [-P PARENT|-a] [-L LOCALLOCK] PATH...
+ *                                            prints the snapshot id; -a: the
+ *                                            newest of the job as parent
+ *   backuptool catalog TARGET [-k KEYFILE] [-j JOB]
+ *                                            "ID JOB KIND PARENT FILES STATUS"
+ *   backuptool forget TARGET [-k KEYFILE] [-j JOB] [-n] -r LAST,DAILY,WEEKLY,MONTHLY
+ *                                            "keep|forget ID reasons"
  *   backuptool restore TARGET ID DIR [-k KEYFILE] [-p PATH]... [-n]
  *   backuptool verify TARGET ID [-k KEYFILE] prints "BAD path: why" lines
  *   backuptool list TARGET
@@ -17,8 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "crypt.h"
+#include "lock.h"
 #include "log.h"
+#include "retention.h"
 #include "restore.h"
 #include "snapshot.h"
 #include "target.h"
@@ -52,7 +61,11 @@ print_entry(void *arg, const char *path)
 int
 main(int argc, char **argv)
 {
-	const char *cmd, *keyfile = NULL, *list[MAXLIST];
+	const char *cmd, *keyfile = NULL, *list[MAXLIST], *parent = NULL;
+	const char *job = NULL, *local = NULL, *rules = NULL;
+	struct backup_lock *lk = NULL;
+	struct lock_info holder;
+	int	 autoparent = 0;
 	uint8_t	 key[CRYPT_KEYBYTES];
 	struct target *t = NULL;
 	size_t	 nlist = 0, i, n;
@@ -81,10 +94,25 @@ main(int argc, char **argv)
 		optind = 4;
 	if (optind > argc)
 		usage();
-	while ((ch = getopt(argc, argv, "1k:l:np:t:x:")) != -1) {
+	while ((ch = getopt(argc, argv, "1aj:k:L:l:nP:p:r:t:x:")) != -1) {
 		switch (ch) {
 		case '1':
 			onefs = 1;
+			break;
+		case 'a':
+			autoparent = 1;
+			break;
+		case 'j':
+			job = optarg;
+			break;
+		case 'L':
+			local = optarg;
+			break;
+		case 'r':
+			rules = optarg;
+			break;
+		case 'P':
+			parent = optarg;
 			break;
 		case 'k':
 			keyfile = optarg;
@@ -112,6 +140,21 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", keyfile, strerror(-r));
 		return 1;
 	}
+	if (local != NULL && (r = lock_acquire(t, local, job, &lk,
+	    &holder)) != 0) {
+		fprintf(stderr, "lock: %s (pid %ld on %s)\n", strerror(-r),
+		    holder.pid, holder.host);
+		return 1;
+	}
+	if (strcmp(cmd, "backup") == 0 && autoparent) {
+		struct catalog c;
+
+		if (catalog_load(t, keyfile ? key : NULL, job, &c) != 0)
+			return 1;
+		if (catalog_latest(&c) != NULL)
+			parent = strdup(catalog_latest(&c)->id);
+		catalog_free(&c);
+	}
 	if (strcmp(cmd, "backup") == 0) {
 		struct snapshot_opts o = {
 			.paths = (const char *const *)argv + optind,
@@ -122,6 +165,8 @@ main(int argc, char **argv)
 			.compression = level,
 			.threads = threads,
 			.key = keyfile ? key : NULL,
+			.parent = parent,
+			.job = job,
 		};
 		struct snapshot_stats st;
 
@@ -131,11 +176,13 @@ main(int argc, char **argv)
 		}
 		printf("%s\n", st.id);
 		fprintf(stderr, "backup: %s entries %llu files %llu bytes %llu "
-		    "stored %llu unreadable %llu changed %llu%s\n", st.id,
+		    "stored %llu unchanged %llu unreadable %llu changed %llu%s\n",
+		    st.id,
 		    (unsigned long long)st.entries,
 		    (unsigned long long)st.files,
 		    (unsigned long long)st.bytes,
 		    (unsigned long long)st.stored_bytes,
+		    (unsigned long long)st.unchanged,
 		    (unsigned long long)st.unreadable,
 		    (unsigned long long)st.changed,
 		    st.partial ? " partial" : "");
@@ -170,6 +217,40 @@ main(int argc, char **argv)
 		    (unsigned long long)st.files, (unsigned long long)st.bad,
 		    r ? strerror(-r) : "ok");
 		r = r ? 1 : 0;
+	} else if (strcmp(cmd, "catalog") == 0 || strcmp(cmd, "forget") == 0) {
+		struct retention_policy pol = { 0 };
+		struct catalog c;
+		unsigned *keep;
+		char	 why[64];
+
+		if ((r = catalog_load(t, keyfile ? key : NULL, job, &c)) != 0)
+			return 1;
+		if (strcmp(cmd, "catalog") == 0) {
+			for (i = 0; i < c.n; i++)
+				printf("%s %s %s %s %llu %s\n", c.entries[i].id,
+				    c.entries[i].job[0] ? c.entries[i].job : "-",
+				    c.entries[i].incremental ? "incremental" :
+				    "full", c.entries[i].parent[0] ?
+				    c.entries[i].parent : "-",
+				    (unsigned long long)c.entries[i].files,
+				    c.entries[i].partial ? "partial" : "ok");
+		} else {
+			if (rules == NULL || sscanf(rules, "%u,%u,%u,%u",
+			    &pol.keep_last, &pol.keep_daily, &pol.keep_weekly,
+			    &pol.keep_monthly) != 4)
+				usage();
+			keep = calloc(c.n + 1, sizeof(*keep));
+			retention_plan(&c, &pol, keep);
+			for (i = 0; i < c.n; i++)
+				printf("%s %s %s\n", keep[i] ? "keep" : "forget",
+				    c.entries[i].id, retention_reasons(keep[i],
+				    why, sizeof(why)));
+			if (!dry)
+				r = retention_apply(t, &c, keep, keyfile != NULL);
+			free(keep);
+		}
+		catalog_free(&c);
+		r = r ? 1 : 0;
 	} else if (strcmp(cmd, "list") == 0) {
 		char	**names;
 
@@ -182,6 +263,7 @@ main(int argc, char **argv)
 		target_list_free(names, n);
 	} else
 		usage();
+	lock_release(lk);
 	target_close(t);
 	return r;
 }
