@@ -35,7 +35,7 @@ command = $PLUGINS/check_swap -n ok -w 20% -c 10%
 [check.users]
 command = $PLUGINS/check_users -w 50 -c 100
 [check.quoted]
-command = $PLUGINS/check_dummy 1 'text with spaces; and \$(id) > /tmp/x'
+command = $PLUGINS/check_dummy 1 'text with spaces; and \$(id) > $T/shell-ran'
 [check.env]
 command = $T/envcheck
 [check.chatty]
@@ -84,8 +84,8 @@ out=$(ctl check run swap); expect_eq "swap exit" $? 0
 # No shell: the quoted argument arrives as one word, untouched.
 out=$(ctl check run quoted); rc=$?
 expect_eq "quoted exit code" $rc 1
-expect_eq "quoted" "$out" 'quoted: WARNING: WARNING: text with spaces; and $(id) > /tmp/x'
-[ -e /tmp/x ] && fail "a shell ran the quoted command"
+expect_eq "quoted" "$out" "quoted: WARNING: WARNING: text with spaces; and \$(id) > $T/shell-ran"
+[ -e "$T/shell-ran" ] && fail "a shell ran the quoted command"
 
 out=$(ctl check run env)
 case "$out" in *SECRET_TOKEN*) fail "environment not scrubbed: $out" ;; esac
