@@ -842,6 +842,28 @@ struct ctl_restore_args {
 };
 
 /*
+ * The snapshot of job that spec names ("latest" or an id). A snapshot
+ * whose manifest names no job (made without one) counts as the job's:
+ * the key already tells the jobs of one target apart.
+ */
+static const struct catalog_entry *
+ctl_restore_pick(const struct catalog *cat, const char *job,
+    const char *spec)
+{
+	const struct catalog_entry *ce;
+	size_t	 i;
+
+	for (i = cat->n; i > 0; i--) {
+		ce = &cat->entries[i - 1];
+		if (ce->job[0] != '\0' && strcmp(ce->job, job) != 0)
+			continue;
+		if (strcmp(spec, "latest") == 0 || strcmp(spec, ce->id) == 0)
+			return ce;
+	}
+	return NULL;
+}
+
+/*
  * Restores one snapshot of job from the target at url into a->to. Exit
  * 0 when every file was restored and matched its hash, 2 when that holds
  * but existing paths were kept (--overwrite), 1 otherwise.
@@ -866,17 +888,13 @@ ctl_restore_from(const char *url, const uint8_t *key, const char *job,
 		    strerror(-r));
 		return EXIT_UNAVAIL;
 	}
-	if ((r = catalog_load(t, key, job, &cat)) != 0) {
+	if ((r = catalog_load(t, key, NULL, &cat)) != 0) {
 		fprintf(stderr, "agentctl: cannot list %s: %s\n", url,
 		    strerror(-r));
 		code = EXIT_UNAVAIL;
 		goto out;
 	}
-	if (strcmp(a->snapshot, "latest") == 0)
-		ce = catalog_latest(&cat);
-	else
-		ce = catalog_find(&cat, a->snapshot);
-	if (ce == NULL) {
+	if ((ce = ctl_restore_pick(&cat, job, a->snapshot)) == NULL) {
 		fprintf(stderr, "agentctl: %s: no %s snapshot of job %s%s\n",
 		    url, strcmp(a->snapshot, "latest") == 0 ? "readable" :
 		    "such", job, cat.unreadable > 0 ? " (some manifests could "
@@ -939,7 +957,7 @@ ctl_restore_opts(int argc, char **argv, struct ctl_restore_args *a,
 	};
 	int	 ch;
 
-	optind = 1;
+	optind = 0;	/* glibc: a full re-init, so options may follow NAME */
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 't':
@@ -1126,7 +1144,7 @@ ctl_backup_kit(int argc, char **argv)
 	bool	 force = false;
 	int	 ch, r = EXIT_REFUSED, fd = -1;
 
-	optind = 1;
+	optind = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (ch == 'o')
 			out = optarg;

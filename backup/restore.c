@@ -161,7 +161,58 @@ struct extract {
 	struct restore_stats *stats;
 	struct archive	*aw;		/* NULL in a dry run */
 	int		 destfd;	/* the destination, or -1 */
+	/* Directories that already existed: libarchive sets their times at
+	 * once rather than after their contents, so they are set again at
+	 * the end. */
+	struct dirtime {
+		char		*path;
+		struct timespec	 ts[2];	/* atime, mtime */
+	}		*dirs;
+	size_t		 ndirs;
 };
+
+/* Notes an existing directory's times from the archive entry. */
+static void
+dirtime_add(struct extract *x, struct archive_entry *e, const char *path)
+{
+	struct dirtime *d;
+	struct stat st;
+
+	if (archive_entry_filetype(e) != AE_IFDIR ||
+	    !archive_entry_mtime_is_set(e) ||
+	    fstatat(x->destfd, path, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISDIR(st.st_mode))
+		return;
+	x->dirs = xreallocarray(x->dirs, x->ndirs + 1, sizeof(*x->dirs));
+	d = &x->dirs[x->ndirs++];
+	d->path = xstrdup(path);
+	d->ts[1].tv_sec = archive_entry_mtime(e);
+	d->ts[1].tv_nsec = archive_entry_mtime_nsec(e);
+	if (archive_entry_atime_is_set(e)) {
+		d->ts[0].tv_sec = archive_entry_atime(e);
+		d->ts[0].tv_nsec = archive_entry_atime_nsec(e);
+	} else
+		d->ts[0].tv_nsec = UTIME_OMIT;
+}
+
+/* Sets the noted directories' times, deepest last written first. */
+static void
+dirtime_apply(struct extract *x)
+{
+	char	 eb[ESC_MAX];
+	size_t	 i;
+
+	for (i = x->ndirs; i > 0; i--) {
+		if (utimensat(x->destfd, x->dirs[i - 1].path,
+		    x->dirs[i - 1].ts, AT_SYMLINK_NOFOLLOW) == -1)
+			log_warn("%s", log_escape(eb, sizeof(eb),
+			    x->dirs[i - 1].path));
+		free(x->dirs[i - 1].path);
+	}
+	free(x->dirs);
+	x->dirs = NULL;
+	x->ndirs = 0;
+}
 
 /*
  * Whether the entry's path exists in the destination and o->overwrite
@@ -257,6 +308,7 @@ extract_archive(struct extract *x, struct target *t, struct manifest *m,
 		if (o->on_entry != NULL)
 			o->on_entry(o->arg, path);
 		if (aw != NULL) {
+			dirtime_add(x, e, path);
 			w = archive_write_header(aw, e);
 			if (w < ARCHIVE_OK)
 				log_warnx("%s: %s", log_escape(eb, sizeof(eb),
@@ -398,6 +450,8 @@ restore_snapshot(struct target *t, const char *id,
 		if (rv == 0)
 			rv = -EIO;
 	}
+	if (x.aw != NULL)
+		dirtime_apply(&x);
 	if (rv == 0 && stats->mismatched > 0)
 		rv = -EBADMSG;
 	if (rv == 0 && stats->refused > 0)
@@ -415,6 +469,9 @@ restore_snapshot(struct target *t, const char *id,
 		close(x.destfd);
 	if (x.aw != NULL)
 		archive_write_free(x.aw);
+	for (j = 0; j < x.ndirs; j++)	/* not applied: a failure */
+		free(x.dirs[j].path);
+	free(x.dirs);
 	for (j = 0; need != NULL && j < n; j++)
 		free(need[j]);
 	free(need);
