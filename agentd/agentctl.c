@@ -882,6 +882,11 @@ ctl_restore_from(const char *url, const uint8_t *key, const char *job,
 	char	 id[MANIFEST_ID_MAX], bytes[32];
 	int	 r, code = EXIT_REFUSED;
 
+	/* Owners, some attributes and device nodes need root; say so once
+	 * rather than let each file warn. */
+	if (!a->dry_run && geteuid() != 0)
+		fprintf(stderr, "agentctl: not root: owners and special files "
+		    "may not be restored\n");
 	if ((r = target_open(url, &t)) != 0) {
 		fprintf(stderr, "agentctl: target %s: %s\n", url,
 		    r == -EINVAL ? "not a target URL this agentctl knows" :
@@ -1355,12 +1360,14 @@ main(int argc, char **argv)
 		printf("agentctl %s\n", AGENTD_VERSION);
 		return 0;
 	}
-	/* Only enrolment needs state_dir; the others need the config only
-	 * when no socket was named. */
+	/* Enrolment, restore and the kit need state_dir (and the jobs); the
+	 * others need the config only when no socket was named. dr-restore
+	 * needs none: a DR host may have no config at all. */
 	if (strcmp(argv[0], "enroll") == 0 ||
 	    strcmp(argv[0], "unenroll") == 0 || ctl_socket == NULL ||
 	    strcmp(argv[0], "restore") == 0 ||
-	    strcmp(argv[0], "backup") == 0)
+	    (argc >= 2 && strcmp(argv[0], "backup") == 0 &&
+	    strcmp(argv[1], "kit") == 0))
 		ctl_load_config();
 	if (ctl_socket == NULL)
 		ctl_socket = ctl_config != NULL ? ctl_config->control_socket :
