@@ -111,6 +111,18 @@ head -n 1 "$T/kit" | grep -qx "agentd-recovery-kit 1" ||
 grep -q "^key $(od -An -tx1 "$T/state/backup/x.key" | tr -d ' \n' |
     head -c 64)" "$T/kit" 2>/dev/null || grep -q '^key [0-9a-f]\{64\}$' \
     "$T/kit" || fail "kit has no key: $(cat "$T/kit")"
+# Its conf lines are the job's section, valid config again.
+python3 - "$T/kit" "$T" > "$T/fromkit.conf" <<'PY' || fail "kit conf lines"
+import sys, urllib.parse
+print("[agent]\ncontrol_socket = %s/c2.sock\nstate_dir = %s/state\n"
+      "control_group =" % (sys.argv[2], sys.argv[2]))
+for l in open(sys.argv[1]).read().splitlines():
+    if l.startswith("conf "):
+        print(urllib.parse.unquote(l[5:]))
+PY
+grep -qx "\[backup.x\]" "$T/fromkit.conf" || fail "kit conf: $(cat "$T/fromkit.conf")"
+"$AGENTD" --check-config --config "$T/fromkit.conf" >"$T/out" 2>&1 ||
+	fail "the kit's job does not read back: $(cat "$T/out")"
 cp "$T/kit" "$T/kit.orig"
 rctl backup kit x --out "$T/kit" >/dev/null 2>"$T/err"
 expect_eq "kit over an existing file" $? 1
