@@ -170,4 +170,19 @@ chmod 600 "$T/kit.short"
 	2>"$T/err"
 expect_eq "truncated kit" $? 1
 grep -q "truncated" "$T/err" || fail "truncated kit: $(cat "$T/err")"
+# A damaged archive: the restore fails, it does not exit 0.
+A=$T/target/$id2.tar.zst.enc
+[ -f "$A" ] || fail "no archive $A: $(ls "$T/target")"
+python3 - "$A" <<'PY'
+import os, sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(os.path.getsize(sys.argv[1]) // 2)
+    b = f.read(1)
+    f.seek(-1, 1)
+    f.write(bytes([b[0] ^ 0x55]))
+PY
+mkdir "$T/dr3"
+"$AGENTCTL" dr-restore --kit "$T/kit.orig" --to "$T/dr3" >"$T/out" 2>"$T/err"
+expect_eq "restore of a damaged archive" $? 1
+grep -q "FAILED" "$T/out" || fail "damaged archive: $(cat "$T/out" "$T/err")"
 echo "PASS: test_backup_restore"
