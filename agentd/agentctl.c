@@ -1,8 +1,12 @@
 /*
- * agentctl: the admin's CLI over agentd's control socket (JSON lines), and
- * enrolment with the portal (the only place libcurl runs for it).
+ * agentctl: the admin's CLI over agentd's control socket (JSON lines),
+ * enrolment with the portal (the only place libcurl runs for it), and
+ * restores, recovery kits and DR restores, done here as root (the backup
+ * engine, backup/): the daemon never holds write-anywhere rights.
  * Exit codes: `check run` exits with the check's state (0-3, like a
- * plugin); `backup run` 0 ok, 2 partial, 1 failed; otherwise 0 ok, 1 refused (the agent refused, e.g. a rejected
+ * plugin); `backup run` 0 ok, 2 partial, 1 failed; `restore` and
+ * `dr-restore` 0 all restored and verified, 2 existing paths kept, 1
+ * failed; otherwise 0 ok, 1 refused (the agent refused, e.g. a rejected
  * reload; the portal refused the token; already enrolled; not enrolled; an
  * invalid config), 64 usage, 69 agent or portal not reachable (TLS failures
  * included), 74 enrolled but the identity could not be written or removed,
