@@ -124,8 +124,14 @@ $(BUILD)/libbackup.a: $(BACKUP_OBJS)
 $(BUILD)/agentd: $(OBJ)/agentd/agentd.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BUILD)/agentctl: $(OBJ)/agentd/agentctl.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) -lm
+# agentctl restores as root itself (docs/architecture.md): it alone of the
+# agent side links the backup engine beside agentd-backup.
+$(OBJ)/agentd/agentctl.o: agentd/agentctl.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(BACKUP_CFLAGS) $(AGENTD_INC) -iquote backup -MMD -MP -c -o $@ $<
+
+$(BUILD)/agentctl: $(OBJ)/agentd/agentctl.o $(BUILD)/libagentd.a $(BUILD)/libbackup.a $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(BACKUP_LIBS) -lm
 
 $(BUILD)/agentd-reporter: $(OBJ)/agentd/reporter.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) -lm

@@ -1,14 +1,19 @@
 /*
- * agentctl: the admin's CLI over agentd's control socket (JSON lines), and
- * enrolment with the portal (the only place libcurl runs for it).
+ * agentctl: the admin's CLI over agentd's control socket (JSON lines),
+ * enrolment with the portal (the only place libcurl runs for it), and
+ * restores, recovery kits and DR restores, done here as root (the backup
+ * engine, backup/): the daemon never holds write-anywhere rights.
  * Exit codes: `check run` exits with the check's state (0-3, like a
- * plugin); `backup run` 0 ok, 2 partial, 1 failed; otherwise 0 ok, 1 refused (the agent refused, e.g. a rejected
+ * plugin); `backup run` 0 ok, 2 partial, 1 failed; `restore` and
+ * `dr-restore` 0 all restored and verified, 2 existing paths kept, 1
+ * failed; otherwise 0 ok, 1 refused (the agent refused, e.g. a rejected
  * reload; the portal refused the token; already enrolled; not enrolled; an
  * invalid config), 64 usage, 69 agent or portal not reachable (TLS failures
  * included), 74 enrolled but the identity could not be written or removed,
  * 76 a reply we cannot read, 77 the state directory is not writable.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -23,11 +28,15 @@
 
 #include <jansson.h>
 
+#include "catalog.h"
 #include "config.h"
+#include "crypt.h"
 #include "control.h"
 #include "enroll.h"
 #include "identity.h"
+#include "kit.h"
 #include "log.h"
+#include "restore.h"
 #include "sysfile.h"
 #include "xmalloc.h"
 
@@ -64,6 +73,19 @@ ctl_usage(FILE *fp)
 	    "                     (exit 0 ok, 2 partial, 1 failed)\n"
 	    "  backup status [--json]  every backup job: running, last result, "
 	    "next run\n"
+	    "  backup kit NAME --out FILE [--force]\n"
+	    "                     write job NAME's recovery kit (target, "
+	    "key, job), mode 0600\n"
+	    "  restore NAME SNAPSHOT|latest --to DIR [--path P]... [--dry-run]\n"
+	    "          [--overwrite never|older|always]\n"
+	    "                     restore a snapshot (as root, without agentd);"
+	    "\n"
+	    "                     exit 0 all restored and verified, 2 existing "
+	    "files kept\n"
+	    "  dr-restore --kit FILE --to DIR [--snapshot ID|latest] [options "
+	    "as restore]\n"
+	    "                     restore from the recovery kit alone (no "
+	    "config, no state)\n"
 	    "  reload             re-read the config (the running one stays if "
 	    "the new one is bad)\n"
 	    "  version            agentctl's version\n"
@@ -758,6 +780,549 @@ ctl_unenroll(int argc, char **argv)
 	return 0;
 }
 
+/* ---- restore, recovery kit, DR restore: in agentctl itself, as root ---- */
+
+/* Follows a restore for the terminal: files, bytes, rate, ETA. */
+struct ctl_progress {
+	const struct restore_stats *stats;
+	uint64_t	 total_bytes;	/* 0: unknown (a path filter) */
+	struct timespec	 start, last;
+	bool		 tty, shown;
+};
+
+static double
+ctl_elapsed(const struct timespec *from, const struct timespec *to)
+{
+	return (double)(to->tv_sec - from->tv_sec) +
+	    (double)(to->tv_nsec - from->tv_nsec) / 1e9;
+}
+
+static void
+ctl_restore_progress(void *arg, const char *path)
+{
+	struct ctl_progress *p = arg;
+	struct timespec now;
+	char	 bytes[32], rate[32], eta[32] = "";
+	double	 t, r;
+
+	(void)path;
+	if (!p->tty)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (p->shown && ctl_elapsed(&p->last, &now) < 0.25)
+		return;
+	p->last = now;
+	t = ctl_elapsed(&p->start, &now);
+	r = t > 0 ? (double)p->stats->bytes / t : 0;
+	ctl_bytes((json_int_t)p->stats->bytes, bytes, sizeof(bytes));
+	ctl_bytes((json_int_t)r, rate, sizeof(rate));
+	if (p->total_bytes > p->stats->bytes && r > 0) {
+		snprintf(eta, sizeof(eta), ", ETA ");
+		ctl_duration((json_int_t)((double)(p->total_bytes -
+		    p->stats->bytes) / r), eta + 6, sizeof(eta) - 6);
+	}
+	fprintf(stderr, "\r%llu files, %s, %s/s%s\033[K",
+	    (unsigned long long)p->stats->files, bytes, rate, eta);
+	p->shown = true;
+}
+
+/* Prints each path a dry run would restore (escaped). */
+static void
+ctl_dry_entry(void *arg, const char *path)
+{
+	char	 eb[1024];
+
+	(void)arg;
+	printf("  %s\n", log_escape(eb, sizeof(eb), path));
+}
+
+struct ctl_restore_args {
+	const char	*snapshot;	/* id or "latest" */
+	const char	*to;
+	const char	**paths;
+	size_t		 npaths;
+	bool		 dry_run;
+	enum restore_overwrite overwrite;
+};
+
+/*
+ * The snapshot of job that spec names ("latest" or an id). A snapshot
+ * whose manifest names no job (made without one) counts as the job's:
+ * the key already tells the jobs of one target apart.
+ */
+static const struct catalog_entry *
+ctl_restore_pick(const struct catalog *cat, const char *job,
+    const char *spec)
+{
+	const struct catalog_entry *ce;
+	size_t	 i;
+
+	for (i = cat->n; i > 0; i--) {
+		ce = &cat->entries[i - 1];
+		if (ce->job[0] != '\0' && strcmp(ce->job, job) != 0)
+			continue;
+		if (strcmp(spec, "latest") == 0 || strcmp(spec, ce->id) == 0)
+			return ce;
+	}
+	return NULL;
+}
+
+/*
+ * Restores one snapshot of job from the target at url into a->to. Exit
+ * 0 when every file was restored and matched its hash, 2 when that holds
+ * but existing paths were kept (--overwrite), 1 otherwise.
+ */
+static int
+ctl_restore_from(const char *url, const uint8_t *key, const char *job,
+    const struct ctl_restore_args *a)
+{
+	struct target *t = NULL;
+	struct catalog cat = { 0 };
+	const struct catalog_entry *ce;
+	struct restore_opts o;
+	struct restore_stats st;
+	struct ctl_progress prog = { 0 };
+	struct timespec end;
+	char	 id[MANIFEST_ID_MAX], bytes[32];
+	int	 r, code = EXIT_REFUSED;
+
+	/* Owners, some attributes and device nodes need root; say so once
+	 * rather than let each file warn. */
+	if (!a->dry_run && geteuid() != 0)
+		fprintf(stderr, "agentctl: not root: owners and special files "
+		    "may not be restored\n");
+	if ((r = target_open(url, &t)) != 0) {
+		fprintf(stderr, "agentctl: target %s: %s\n", url,
+		    r == -EINVAL ? "not a target URL this agentctl knows" :
+		    strerror(-r));
+		return EXIT_UNAVAIL;
+	}
+	if ((r = catalog_load(t, key, NULL, &cat)) != 0) {
+		fprintf(stderr, "agentctl: cannot list %s: %s\n", url,
+		    strerror(-r));
+		code = EXIT_UNAVAIL;
+		goto out;
+	}
+	if ((ce = ctl_restore_pick(&cat, job, a->snapshot)) == NULL) {
+		fprintf(stderr, "agentctl: %s: no %s snapshot of job %s%s\n",
+		    url, strcmp(a->snapshot, "latest") == 0 ? "readable" :
+		    "such", job, cat.unreadable > 0 ? " (some manifests could "
+		    "not be read or authenticated: wrong key, or tampered "
+		    "with)" : "");
+		goto out;
+	}
+	snprintf(id, sizeof(id), "%s", ce->id);
+	memset(&o, 0, sizeof(o));
+	o.to = a->to;
+	o.paths = a->paths;
+	o.npaths = a->npaths;
+	o.dry_run = a->dry_run;
+	o.key = key;
+	o.overwrite = a->overwrite;
+	if (a->dry_run)
+		o.on_entry = ctl_dry_entry;
+	else {
+		prog.stats = &st;
+		prog.total_bytes = a->npaths == 0 ? ce->bytes : 0;
+		prog.tty = isatty(STDERR_FILENO);
+		o.on_entry = ctl_restore_progress;
+		o.arg = &prog;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &prog.start);
+	if (a->dry_run)
+		printf("would restore %s of job %s into %s:\n", id, job, a->to);
+	r = restore_snapshot(t, id, &o, &st);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	if (prog.shown)
+		fputc('\n', stderr);
+	ctl_bytes((json_int_t)st.bytes, bytes, sizeof(bytes));
+	printf("%s %s: %llu entries, %llu files, %s, %.1fs, %llu kept, "
+	    "%llu refused, %llu mismatched%s\n", a->dry_run ? "dry run" :
+	    "restored", id, (unsigned long long)st.entries,
+	    (unsigned long long)st.files, bytes, ctl_elapsed(&prog.start, &end),
+	    (unsigned long long)st.kept, (unsigned long long)st.refused,
+	    (unsigned long long)st.mismatched, r == 0 ? "" : ": FAILED");
+	if (r == 0)
+		code = st.kept > 0 ? 2 : 0;
+ out:
+	catalog_free(&cat);
+	target_close(t);
+	return code;
+}
+
+/* Options shared by restore and dr-restore; the rest of argv in *rest. */
+static int
+ctl_restore_opts(int argc, char **argv, struct ctl_restore_args *a,
+    const char **kit)
+{
+	static const struct option opts[] = {
+		{ "to", required_argument, NULL, 't' },
+		{ "path", required_argument, NULL, 'p' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "overwrite", required_argument, NULL, 'o' },
+		{ "kit", required_argument, NULL, 'k' },
+		{ "snapshot", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int	 ch;
+
+	optind = 0;	/* glibc: a full re-init, so options may follow NAME */
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			a->to = optarg;
+			break;
+		case 'p':
+			a->paths = xreallocarray(a->paths, a->npaths + 1,
+			    sizeof(*a->paths));
+			a->paths[a->npaths++] = optarg;
+			break;
+		case 'n':
+			a->dry_run = true;
+			break;
+		case 'o':
+			if (strcmp(optarg, "always") == 0)
+				a->overwrite = RESTORE_OVERWRITE_ALWAYS;
+			else if (strcmp(optarg, "never") == 0)
+				a->overwrite = RESTORE_OVERWRITE_NEVER;
+			else if (strcmp(optarg, "older") == 0)
+				a->overwrite = RESTORE_OVERWRITE_OLDER;
+			else {
+				fprintf(stderr, "agentctl: --overwrite takes "
+				    "never, older or always\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'k':
+			if (kit == NULL)
+				return EXIT_USAGE;
+			*kit = optarg;
+			break;
+		case 's':
+			if (kit == NULL)
+				return EXIT_USAGE;
+			a->snapshot = optarg;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (a->to == NULL) {
+		fprintf(stderr, "agentctl: --to DIR is required\n");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int
+ctl_restore(int argc, char **argv)
+{
+	struct ctl_restore_args a = { 0 };
+	struct backup_conf *bc;
+	uint8_t	 key[CRYPT_KEYBYTES];
+	char	*keyfile = NULL;
+	int	 r;
+
+	if ((r = ctl_restore_opts(argc, argv, &a, NULL)) != 0 ||
+	    argc - optind != 2) {
+		if (r == 0)
+			fprintf(stderr, "agentctl: restore NAME SNAPSHOT|latest "
+			    "--to DIR\n");
+		r = EXIT_USAGE;
+		goto out;
+	}
+	a.snapshot = argv[optind + 1];
+	if (ctl_config == NULL || (bc = config_find_backup(ctl_config,
+	    argv[optind])) == NULL) {
+		fprintf(stderr, "agentctl: no backup job %s in %s (on a host "
+		    "without its config: agentctl dr-restore --kit)\n",
+		    argv[optind], ctl_config_path);
+		r = EXIT_REFUSED;
+		goto out;
+	}
+	if (bc->encryption) {
+		xasprintf(&keyfile, "%s/backup/%s.key", ctl_state_dir(),
+		    bc->name);
+		if ((r = crypt_key_load(keyfile, key)) != 0) {
+			fprintf(stderr, "agentctl: key file %s: %s\n", keyfile,
+			    r == -EINVAL ? "malformed" : strerror(-r));
+			r = EXIT_REFUSED;
+			goto out;
+		}
+	}
+	r = ctl_restore_from(bc->target, bc->encryption ? key : NULL,
+	    bc->name, &a);
+ out:
+	explicit_bzero(key, sizeof(key));
+	free(keyfile);
+	free(a.paths);
+	return r;
+}
+
+/* One argv word quoted for argv_split (collectors/argv.h). */
+static void
+ctl_kit_word(FILE *fp, const char *w)
+{
+	if (strchr(w, '\'') == NULL) {
+		fprintf(fp, "'%s'", w);
+		return;
+	}
+	fputc('"', fp);
+	for (; *w != '\0'; w++) {
+		if (strchr("\"\\$`", *w) != NULL)
+			fputc('\\', fp);
+		fputc(*w, fp);
+	}
+	fputc('"', fp);
+}
+
+static void
+ctl_kit_conf_argv(struct kit *k, const char *name, char **argv)
+{
+	char	*buf = NULL;
+	size_t	 len = 0;
+	FILE	*fp;
+
+	if (argv == NULL || (fp = open_memstream(&buf, &len)) == NULL)
+		return;
+	fprintf(fp, "%s =", name);
+	for (; *argv != NULL; argv++) {
+		fputc(' ', fp);
+		ctl_kit_word(fp, *argv);
+	}
+	fclose(fp);
+	kit_add_conf(k, buf);
+	free(buf);
+}
+
+/* The job's [backup.NAME] section, as agentd read it. */
+static void
+ctl_kit_conf(struct kit *k, const struct backup_conf *bc)
+{
+	char	*s;
+
+	xasprintf(&s, "[backup.%s]", bc->name);
+	kit_add_conf(k, s);
+	free(s);
+	ctl_kit_conf_argv(k, "paths", bc->paths);
+	ctl_kit_conf_argv(k, "exclude", bc->excludes);
+	xasprintf(&s, "one_file_system = %s", bc->one_file_system ? "yes" :
+	    "no");
+	kit_add_conf(k, s);
+	free(s);
+	xasprintf(&s, "target = %s", bc->target);
+	kit_add_conf(k, s);
+	free(s);
+	if (bc->schedule != NULL) {
+		xasprintf(&s, "schedule = %s", bc->schedule);
+		kit_add_conf(k, s);
+		free(s);
+		xasprintf(&s, "randomized_delay = %u", bc->randomized_delay);
+		kit_add_conf(k, s);
+		free(s);
+	}
+	xasprintf(&s, "compression = %d", bc->compression);
+	kit_add_conf(k, s);
+	free(s);
+	xasprintf(&s, "encryption = %s", bc->encryption ? "yes" : "no");
+	kit_add_conf(k, s);
+	free(s);
+	ctl_kit_conf_argv(k, "pre_hook", bc->pre_hook);
+	ctl_kit_conf_argv(k, "post_hook", bc->post_hook);
+}
+
+/*
+ * backup kit NAME --out FILE [--force]: written 0600 with O_EXCL (--force
+ * replaces an existing file: through a new one, never by writing into
+ * it, so its old mode or owner cannot leak the key).
+ */
+static int
+ctl_backup_kit(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct kit k = { 0 };
+	struct backup_conf *bc;
+	struct stat st;
+	const char *out = NULL;
+	char	*keyfile = NULL, *text = NULL, *tmp = NULL;
+	size_t	 len = 0;
+	bool	 force = false;
+	int	 ch, r = EXIT_REFUSED, fd = -1;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 'o')
+			out = optarg;
+		else if (ch == 'f')
+			force = true;
+		else
+			return EXIT_USAGE;
+	}
+	if (out == NULL || argc - optind != 1) {
+		fprintf(stderr, "agentctl: backup kit NAME --out FILE "
+		    "[--force]\n");
+		return EXIT_USAGE;
+	}
+	if (ctl_config == NULL || (bc = config_find_backup(ctl_config,
+	    argv[optind])) == NULL) {
+		fprintf(stderr, "agentctl: no backup job %s in %s\n",
+		    argv[optind], ctl_config_path);
+		return EXIT_REFUSED;
+	}
+	k.job = xstrdup(bc->name);
+	k.target = xstrdup(bc->target);
+	k.created = (long long)time(NULL);
+	k.encrypted = bc->encryption;
+	if (bc->encryption) {
+		xasprintf(&keyfile, "%s/backup/%s.key", ctl_state_dir(),
+		    bc->name);
+		if ((r = crypt_key_load(keyfile, k.key)) != 0) {
+			fprintf(stderr, "agentctl: key file %s: %s%s\n",
+			    keyfile, r == -EINVAL ? "malformed" : strerror(-r),
+			    r == -ENOENT ? " (the key is made at the job's "
+			    "first run)" : "");
+			r = EXIT_REFUSED;
+			goto out;
+		}
+	}
+	ctl_kit_conf(&k, bc);
+	if (kit_format(&k, &text, &len) != 0) {
+		fprintf(stderr, "agentctl: cannot format the kit\n");
+		r = EXIT_REFUSED;
+		goto out;
+	}
+	if (force)
+		xasprintf(&tmp, "%s.tmp-%ld", out, (long)getpid());
+	if ((fd = open(tmp != NULL ? tmp : out, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
+		fprintf(stderr, "agentctl: %s: %s%s\n", out, strerror(errno),
+		    errno == EEXIST ? " (refusing to replace it; --force "
+		    "does)" : "");
+		r = errno == EEXIST ? EXIT_REFUSED : EXIT_IOERR;
+		goto out;
+	}
+	/* The umask can only narrow 0600, but a default ACL could widen it. */
+	if (fchmod(fd, 0600) == -1 || fstat(fd, &st) == -1 ||
+	    (st.st_mode & 077) != 0) {
+		fprintf(stderr, "agentctl: %s: cannot make it readable by its "
+		    "owner only\n", out);
+		r = EXIT_IOERR;
+		goto unlink;
+	}
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd) == -1) {
+		fprintf(stderr, "agentctl: %s: %s\n", out, strerror(errno));
+		r = EXIT_IOERR;
+		goto unlink;
+	}
+	if (tmp != NULL && rename(tmp, out) == -1) {
+		fprintf(stderr, "agentctl: %s: %s\n", out, strerror(errno));
+		r = EXIT_IOERR;
+		goto unlink;
+	}
+	printf("recovery kit for job %s written to %s (mode 0600): it holds "
+	    "the encryption key; keep it offline\n", k.job, out);
+	r = 0;
+	goto out;
+ unlink:
+	unlink(tmp != NULL ? tmp : out);
+ out:
+	if (fd != -1)
+		close(fd);
+	if (text != NULL) {
+		explicit_bzero(text, len);
+		free(text);
+	}
+	free(tmp);
+	free(keyfile);
+	kit_free(&k);
+	return r;
+}
+
+/*
+ * Reads a kit. Like OpenSSH with a private key, a kit that others can
+ * read is refused: its key may have leaked, and the admin must know.
+ */
+static int
+ctl_kit_load(const char *path, struct kit *k)
+{
+	char	 buf[KIT_MAX_SIZE + 1], err[256];
+	struct stat st;
+	ssize_t	 n;
+	size_t	 len = 0;
+	int	 fd, r = EXIT_REFUSED;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		fprintf(stderr, "agentctl: kit %s: %s\n", path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return EXIT_REFUSED;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fprintf(stderr, "agentctl: kit %s: not a regular file\n", path);
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0) {
+		fprintf(stderr, "agentctl: kit %s: mode %04o: readable by "
+		    "others, refused (its key may have leaked; chmod 600 it "
+		    "to use it)\n", path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	while (len < sizeof(buf) && (n = read(fd, buf + len,
+	    sizeof(buf) - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "agentctl: kit %s: %s\n", path,
+			    strerror(errno));
+			goto out;
+		}
+		len += (size_t)n;
+	}
+	if (kit_parse(buf, len, k, err, sizeof(err)) != 0) {
+		fprintf(stderr, "agentctl: kit %s: %s\n", path, err);
+		goto out;
+	}
+	r = 0;
+ out:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	return r;
+}
+
+/* dr-restore --kit FILE --to DIR [--snapshot ID|latest]: no config, no
+ * state; everything comes from the kit. */
+static int
+ctl_dr_restore(int argc, char **argv)
+{
+	struct ctl_restore_args a = { .snapshot = "latest" };
+	struct kit k = { 0 };
+	const char *kitpath = NULL;
+	int	 r;
+
+	if ((r = ctl_restore_opts(argc, argv, &a, &kitpath)) != 0 ||
+	    optind != argc || kitpath == NULL) {
+		fprintf(stderr, "agentctl: dr-restore --kit FILE --to DIR "
+		    "[--snapshot ID|latest]\n");
+		free(a.paths);
+		return EXIT_USAGE;
+	}
+	if ((r = ctl_kit_load(kitpath, &k)) != 0)
+		goto out;
+	if (k.host_key != NULL || k.credential != NULL)
+		fprintf(stderr, "agentctl: note: the kit's SFTP fields are "
+		    "not used by this agentctl\n");
+	r = ctl_restore_from(k.target, k.encrypted ? k.key : NULL, k.job, &a);
+ out:
+	kit_free(&k);
+	free(a.paths);
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -799,10 +1364,14 @@ main(int argc, char **argv)
 		printf("agentctl %s\n", AGENTD_VERSION);
 		return 0;
 	}
-	/* Only enrolment needs state_dir; the others need the config only
-	 * when no socket was named. */
+	/* Enrolment, restore and the kit need state_dir (and the jobs); the
+	 * others need the config only when no socket was named. dr-restore
+	 * needs none: a DR host may have no config at all. */
 	if (strcmp(argv[0], "enroll") == 0 ||
-	    strcmp(argv[0], "unenroll") == 0 || ctl_socket == NULL)
+	    strcmp(argv[0], "unenroll") == 0 || ctl_socket == NULL ||
+	    strcmp(argv[0], "restore") == 0 ||
+	    (argc >= 2 && strcmp(argv[0], "backup") == 0 &&
+	    strcmp(argv[1], "kit") == 0))
 		ctl_load_config();
 	if (ctl_socket == NULL)
 		ctl_socket = ctl_config != NULL ? ctl_config->control_socket :
@@ -834,6 +1403,19 @@ main(int argc, char **argv)
 	    strcmp(argv[1], "status") == 0 &&
 	    (argc == 2 || strcmp(argv[2], "--json") == 0))
 		return ctl_backup_status(argc == 3);
+	if (strcmp(argv[0], "restore") == 0 ||
+	    strcmp(argv[0], "dr-restore") == 0 ||
+	    (argc >= 2 && strcmp(argv[0], "backup") == 0 &&
+	    strcmp(argv[1], "kit") == 0)) {
+		if (strcmp(argv[0], "restore") == 0)
+			r = ctl_restore(argc, argv);
+		else if (strcmp(argv[0], "dr-restore") == 0)
+			r = ctl_dr_restore(argc, argv);
+		else
+			r = ctl_backup_kit(argc - 1, argv + 1);
+		config_free(ctl_config);
+		return r;
+	}
 	if (argc == 1 && strcmp(argv[0], "reload") == 0) {
 		json_decref(ctl_request("reload", NULL));
 		printf("config reloaded\n");

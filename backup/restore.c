@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -159,7 +160,88 @@ struct extract {
 	const struct restore_opts *o;
 	struct restore_stats *stats;
 	struct archive	*aw;		/* NULL in a dry run */
+	int		 destfd;	/* the destination, or -1 */
+	/* Directories that already existed: libarchive sets their times at
+	 * once rather than after their contents, so they are set again at
+	 * the end. */
+	struct dirtime {
+		char		*path;
+		struct timespec	 ts[2];	/* atime, mtime */
+	}		*dirs;
+	size_t		 ndirs;
 };
+
+/* Notes an existing directory's times from the archive entry. */
+static void
+dirtime_add(struct extract *x, struct archive_entry *e, const char *path)
+{
+	struct dirtime *d;
+	struct stat st;
+
+	if (archive_entry_filetype(e) != AE_IFDIR ||
+	    !archive_entry_mtime_is_set(e) ||
+	    fstatat(x->destfd, path, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISDIR(st.st_mode))
+		return;
+	x->dirs = xreallocarray(x->dirs, x->ndirs + 1, sizeof(*x->dirs));
+	d = &x->dirs[x->ndirs++];
+	d->path = xstrdup(path);
+	d->ts[1].tv_sec = archive_entry_mtime(e);
+	d->ts[1].tv_nsec = archive_entry_mtime_nsec(e);
+	if (archive_entry_atime_is_set(e)) {
+		d->ts[0].tv_sec = archive_entry_atime(e);
+		d->ts[0].tv_nsec = archive_entry_atime_nsec(e);
+	} else
+		d->ts[0].tv_nsec = UTIME_OMIT;
+}
+
+/* Sets the noted directories' times, deepest last written first. */
+static void
+dirtime_apply(struct extract *x)
+{
+	char	 eb[ESC_MAX];
+	size_t	 i;
+
+	for (i = x->ndirs; i > 0; i--) {
+		if (utimensat(x->destfd, x->dirs[i - 1].path,
+		    x->dirs[i - 1].ts, AT_SYMLINK_NOFOLLOW) == -1)
+			log_warn("%s", log_escape(eb, sizeof(eb),
+			    x->dirs[i - 1].path));
+		free(x->dirs[i - 1].path);
+	}
+	free(x->dirs);
+	x->dirs = NULL;
+	x->ndirs = 0;
+}
+
+/*
+ * Whether the entry's path exists in the destination and o->overwrite
+ * says to keep it. Decided here rather than with libarchive's NO_OVERWRITE
+ * flags, which skip silently: the admin is told each path kept.
+ */
+static int
+keep_existing(const struct extract *x, struct archive_entry *e,
+    const char *path)
+{
+	struct stat st;
+	int64_t	 sec;
+	long	 nsec;
+
+	if (x->o->overwrite == RESTORE_OVERWRITE_ALWAYS || x->destfd == -1 ||
+	    fstatat(x->destfd, path, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return 0;
+	if (S_ISDIR(st.st_mode) && archive_entry_filetype(e) == AE_IFDIR)
+		return 0;
+	if (x->o->overwrite == RESTORE_OVERWRITE_NEVER)
+		return 1;
+	/* A hard link entry has no times of its own: keep what is there. */
+	if (archive_entry_hardlink(e) != NULL || !archive_entry_mtime_is_set(e))
+		return 1;
+	sec = archive_entry_mtime(e);
+	nsec = archive_entry_mtime_nsec(e);
+	return !(st.st_mtim.tv_sec < sec ||
+	    (st.st_mtim.tv_sec == sec && st.st_mtim.tv_nsec < nsec));
+}
 
 /*
  * Extracts from snapshot m->id the entries wanted: with need (an
@@ -214,10 +296,19 @@ extract_archive(struct extract *x, struct target *t, struct manifest *m,
 			archive_entry_copy_hardlink(e, rel->as);
 		}
 		path = archive_entry_pathname(e);
+		if (keep_existing(x, e, path)) {
+			stats->kept++;
+			log_info("%s: exists, kept (--overwrite %s)",
+			    log_escape(eb, sizeof(eb), path),
+			    o->overwrite == RESTORE_OVERWRITE_NEVER ? "never" :
+			    "older");
+			continue;
+		}
 		stats->entries++;
 		if (o->on_entry != NULL)
 			o->on_entry(o->arg, path);
 		if (aw != NULL) {
+			dirtime_add(x, e, path);
 			w = archive_write_header(aw, e);
 			if (w < ARCHIVE_OK)
 				log_warnx("%s: %s", log_escape(eb, sizeof(eb),
@@ -315,6 +406,7 @@ restore_snapshot(struct target *t, const char *id,
 	memset(&x, 0, sizeof(x));
 	x.o = o;
 	x.stats = stats;
+	x.destfd = -1;
 	if ((r = snapshot_load_chain(t, id, o->key, &chain, &n)) != 0) {
 		log_warnx("%s: manifest chain: %s", id, r == -EBADMSG ?
 		    "tampered with, truncated, malformed or broken" :
@@ -325,7 +417,9 @@ restore_snapshot(struct target *t, const char *id,
 	if ((r = chain_resolve(o, chain, n, need)) != 0)
 		goto out;
 	rl = relinks_make(o, &chain[0], &nrl);
-	if (!o->dry_run) {
+	if (o->dry_run)
+		x.destfd = open(o->to, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	else {
 		if ((dest = open(o->to, O_RDONLY | O_DIRECTORY |
 		    O_CLOEXEC)) == -1 ||
 		    (cwd = open(".", O_RDONLY | O_DIRECTORY |
@@ -339,6 +433,7 @@ restore_snapshot(struct target *t, const char *id,
 			log_warn("%s", o->to);
 			goto out;
 		}
+		x.destfd = dest;
 		x.aw = archive_write_disk_new();
 		archive_write_disk_set_options(x.aw, EXTRACT_FLAGS);
 		/* No user lookup: owners are restored by number. */
@@ -355,6 +450,8 @@ restore_snapshot(struct target *t, const char *id,
 		if (rv == 0)
 			rv = -EIO;
 	}
+	if (x.aw != NULL)
+		dirtime_apply(&x);
 	if (rv == 0 && stats->mismatched > 0)
 		rv = -EBADMSG;
 	if (rv == 0 && stats->refused > 0)
@@ -368,8 +465,13 @@ restore_snapshot(struct target *t, const char *id,
 	}
 	if (dest != -1)
 		close(dest);
+	else if (x.destfd != -1)
+		close(x.destfd);
 	if (x.aw != NULL)
 		archive_write_free(x.aw);
+	for (j = 0; j < x.ndirs; j++)	/* not applied: a failure */
+		free(x.dirs[j].path);
+	free(x.dirs);
 	for (j = 0; need != NULL && j < n; j++)
 		free(need[j]);
 	free(need);
