@@ -88,6 +88,24 @@ mkdir -p "$T/r"
 "$BT" restore "file://$T/target" "$id" "$T/r" -k "$T/state/backup/x.key" \
 	2>"$T/err" || fail "restore: $(cat "$T/err")"
 $CMP "$S" "$T/r$S" >"$T/cmp" || fail "restored tree differs: $(head "$T/cmp")"
+# The system records beside it, encrypted, and what they decrypt to.
+for rec in packages disks fstab; do
+	ls "$T/target" | grep -q "^$id.sys-$rec.enc$" ||
+		fail "no system record $rec for $id: $(ls "$T/target")"
+done
+"$BT" sysrecord "file://$T/target" "$id" packages -k "$T/state/backup/x.key" \
+	>"$T/pkgs" 2>"$T/err" || fail "sysrecord packages: $(cat "$T/err")"
+grep -Eq '^dpkg[[:space:]]+install$' "$T/pkgs" ||
+	fail "no dpkg in the package record: $(head -3 "$T/pkgs")"
+"$BT" sysrecord "file://$T/target" "$id" disks -k "$T/state/backup/x.key" \
+	>"$T/disks" 2>"$T/err" || fail "sysrecord disks: $(cat "$T/err")"
+python3 -c 'import json,sys; assert "blockdevices" in json.load(open(sys.argv[1]))' \
+	"$T/disks" || fail "disk record is not lsblk JSON: $(head -c 200 "$T/disks")"
+"$BT" sysrecord "file://$T/target" "$id" fstab -k "$T/state/backup/x.key" \
+	>"$T/fstab" 2>"$T/err" || fail "sysrecord fstab: $(cat "$T/err")"
+cmp -s "$T/fstab" /etc/fstab || fail "fstab record differs from /etc/fstab"
+grep -aq "dpkg" "$T/target/$id.sys-packages.enc" &&
+	fail "package record stored in clear"
 
 out=$(ctl backup status --json)
 python3 - "$out" "$id" <<'PY' || fail "backup status --json: $out"
