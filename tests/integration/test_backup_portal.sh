@@ -2,7 +2,10 @@
 # backup_result report is stored and GET /api/v1/hosts/{id} shows it under
 # "backups" (job, snapshot, kind, status, counts, last_ok); a failing run
 # replaces the result and keeps last_ok; the fleet list gives the age of
-# the last good backup.
+# the last good backup. The built-in check backup.NAME of each job: UNKNOWN
+# "never run" before the first run, OK after a good one, WARNING for a job
+# that never ended ok, shown by `agentctl status`, reported to the portal;
+# its last good time survives an agentd restart (state_dir/backup/NAME.state).
 . tests/integration/lib.sh
 
 make -s BUILD="$BUILD" "$BUILD/agentd-backup" >/dev/null ||
@@ -50,6 +53,9 @@ out=$("$AGENTCTL" --config "$T/agentd.conf" enroll --portal "https://127.0.0.1:$
 ID=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["agent_id"])' \
     "$T/state/identity")
 start_agentd
+# line NAME: the check's line in agentctl status.
+line() { ctl status | grep "^backup\.$1 "; }
+expect_match "backup.www before a run" "$(line www)" '^backup\.www +UNKNOWN .*never run'
 
 out=$(ctl backup run www 2>"$T/err") || fail "backup run www: $(cat "$T/err")"
 snap=$(printf '%s\n' "$out" | tail -n 1)
@@ -90,6 +96,35 @@ h = [x for x in json.load(open(sys.argv[1]))["hosts"] if x["id"] == sys.argv[2]]
 assert 0 <= h["backup_age"] < 120, h
 assert h["backup_jobs"] == 2 and h["backups_never_ok"] == 1, h
 PY
+
+# backup.NAME on the agent and on the portal.
+expect_match "backup.www after a run" "$(line www)" '^backup\.www +OK .*last good backup [0-9]+s ago'
+expect_match "backup.bad after a failed run" "$(line bad)" '^backup\.bad +WARNING .*no good backup yet'
+portal_check() {
+	python3 - "$T/portal.db" "$1" <<'PY'
+import sqlite3, sys
+r = sqlite3.connect(sys.argv[1]).execute("SELECT state FROM checks WHERE name = ?", (sys.argv[2],)).fetchone()
+print("" if r is None else r[0])
+PY
+}
+bad_warns() { [ "$(portal_check backup.bad)" = WARNING ]; }
+wait_until 20 bad_warns || fail "backup.bad not WARNING on the portal: '$(portal_check backup.bad)'"
+[ -f "$T/state/backup/www.state" ] || fail "no state_dir/backup/www.state"
+expect_eq "state file mode" "$(stat -c %a "$T/state/backup/www.state")" 600
+
+# A restart remembers the last good backup; stale_warning takes effect.
 grep -q 'portal refused report' "$T/agentd.log" && fail "the agent dropped a report"
+stop_agentd || fail "agentd exited $? on SIGTERM"
+start_agentd
+expect_match "backup.www after a restart" "$(line www)" '^backup\.www +OK .*last good backup [0-9]+s ago'
+stop_agentd || fail "agentd exited $? on SIGTERM"
+sleep 2
+sed -i 's/^\[backup\.www\]$/[backup.www]\nstale_warning = 1s/' "$T/agentd.conf"
+grep -q '^stale_warning = 1s' "$T/agentd.conf" || fail "config edit"
+"$AGENTD" --config "$T/agentd.conf" --check-config >/dev/null 2>&1 ||
+	fail "stale_warning = 1s refused by --check-config"
+start_agentd
+expect_match "backup.www over stale_warning" "$(line www)" '^backup\.www +WARNING .*last good backup [0-9]+s ago, over 1s'
+expect_match "backup.bad after a restart" "$(line bad)" '^backup\.bad +WARNING '
 stop_agentd || fail "agentd exited $? on SIGTERM"
 exit 0
