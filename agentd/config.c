@@ -727,6 +727,10 @@ config_section(struct config_parse *p, const char *line)
 		else if (c != NULL && c->kind == CHECK_COLLECTOR)
 			config_error(p, "[%s]: the name is taken by the "
 			    "built-in collector", section);
+		else if (strncmp(name, "backup.", 7) == 0)
+			/* backup.NAME is the check of backup job NAME. */
+			config_error(p, "[%s]: check names backup.* are the "
+			    "backup jobs' checks", section);
 		else
 			p->section_bad = 0;
 	} else if (strncmp(section, "backup.", 7) == 0) {
