@@ -13,7 +13,9 @@
 #include <time.h>
 
 #include "backup.h"
+#include "backupstale.h"
 #include "config.h"
+#include "decide.h"
 #include "helper.h"
 #include "log.h"
 #include "report.h"
@@ -24,6 +26,8 @@
 #define BACKUP_COUNT_MAX	(1LL << 53)
 /* A run's duration: ten years is not one. */
 #define BACKUP_DURATION_MAX	(3650.0 * 86400)
+/* How often backup.NAME is looked at again: staleness grows with time. */
+#define BACKUP_STALE_USEC	(60 * 1000000ULL)
 
 struct backup_job {
 	struct backup		*backup;
@@ -39,6 +43,8 @@ struct backup_job {
 	json_int_t		 files, bytes, rate;	/* progress */
 	json_t			*result;	/* the run's result frame */
 	json_t			*last;		/* the last run, for status */
+	struct decide_check	*dc;		/* backup.NAME */
+	struct backupstale_rec	 rec;		/* what it judges */
 	LIST_ENTRY(backup_job)	 entry;
 };
 
@@ -48,8 +54,43 @@ struct backup {
 	struct report		*report;
 	char			*helper_path;
 	uint64_t		 runs;
+	sd_event_source		*stale_timer;
 	LIST_HEAD(, backup_job)	 jobs;
 };
+
+/* ---- backup.NAME, the staleness check ---- */
+
+/* Hands the job's check a fresh result, through decide like any check. */
+static void
+backup_judge(struct backup_job *j)
+{
+	const struct backup_conf *bc;
+	struct result r = { 0 };
+
+	if (j->dc == NULL || (bc = config_find_backup((struct config *)
+	    sched_config(j->backup->sched), j->name)) == NULL)
+		return;
+	backupstale_eval(bc, &j->rec, (int64_t)(time_now(CLOCK_REALTIME) /
+	    1000000), &r);
+	r.when_usec = time_now(CLOCK_REALTIME);
+	r.mono_usec = time_now(CLOCK_MONOTONIC);
+	decide_result(j->dc, &r);
+	result_reset(&r);
+}
+
+static int
+backup_stale_tick(sd_event_source *es, uint64_t usec, void *arg)
+{
+	struct backup *b = arg;
+	struct backup_job *j;
+
+	(void)usec;
+	LIST_FOREACH(j, &b->jobs, entry)
+		if (!j->gone)
+			backup_judge(j);
+	sd_event_source_set_time_relative(es, BACKUP_STALE_USEC);
+	return 0;
+}
 
 /* ---- frames ---- */
 
@@ -212,7 +253,7 @@ backup_on_exit(struct helper *h, const struct helper_exit *ex, void *arg)
 	json_int_t files = 0, bytes = 0, stored = 0;
 	double duration;
 	char why[BACKUP_ERROR_MAX + 256], esc[BACKUP_ERROR_MAX + 64];
-	int expect;
+	int expect, r;
 	json_t *errors, *p;
 
 	(void)h;
@@ -257,6 +298,13 @@ backup_on_exit(struct helper *h, const struct helper_exit *ex, void *arg)
 	json_decref(j->last);
 	j->last = json_incref(p);
 	report_emit(j->backup->report, "backup_result", p, REPORT_IMPORTANT);
+	backupstale_record(&j->rec, status, (int64_t)(time_now(CLOCK_REALTIME) /
+	    1000000));
+	if ((r = backupstale_save(sched_config(j->backup->sched)->state_dir,
+	    j->name, &j->rec)) != 0)
+		log_warnx("backup %s: cannot keep its last run in the state "
+		    "directory: %s", j->name, strerror(-r));
+	backup_judge(j);
 	json_decref(j->result);
 	j->result = NULL;
 	json_decref(j->frame);
@@ -344,10 +392,20 @@ backup_job_new(struct backup *b, const char *name)
 		.frame_max = BACKUP_FRAME_MAX,
 	};
 	struct backup_job *j = xcalloc(1, sizeof(*j));
+	char check[80];
 	int r;
 
 	j->backup = b;
 	j->name = xstrdup(name);
+	/* Its last good time survives a restart; before the first run the
+	 * check says "never run". */
+	if ((r = backupstale_load(sched_config(b->sched)->state_dir, name,
+	    &j->rec)) != 0)
+		log_warnx("backup %s: its state file cannot be read (%s); "
+		    "taken as never run", name, strerror(-r));
+	snprintf(check, sizeof(check), "backup.%s", name);
+	j->dc = decide_check_add(sched_decide(b->sched), check,
+	    CHECK_COLLECTOR, NULL, NULL);
 	if ((r = helper_new(b->event, &hp, &backup_helper_ops, j,
 	    &j->helper)) < 0)
 		fatalx("cannot set up agentd-backup: %s", strerror(-r));
@@ -359,6 +417,7 @@ static void
 backup_job_free(struct backup_job *j)
 {
 	LIST_REMOVE(j, entry);
+	decide_check_remove(j->dc);
 	sched_cal_free(j->cal);
 	helper_free(j->helper);
 	json_decref(j->frame);
@@ -383,6 +442,9 @@ backup_apply(struct backup *b)
 
 		if ((j = backup_find(b, bc->name)) == NULL)
 			j = backup_job_new(b, bc->name);
+		else
+			/* After the scheduler's checks, in config order. */
+			decide_check_keep(j->dc, NULL, NULL);
 		j->stale = false;
 		sched_cal_free(j->cal);
 		j->cal = NULL;
@@ -401,6 +463,8 @@ backup_apply(struct backup *b)
 			continue;
 		sched_cal_free(j->cal);
 		j->cal = NULL;
+		decide_check_remove(j->dc);
+		j->dc = NULL;
 		if (j->running)
 			/* Its run finishes and is reported; the helper
 			 * cannot be freed from its own exit callback, so
@@ -409,6 +473,10 @@ backup_apply(struct backup *b)
 		else
 			backup_job_free(j);
 	}
+	/* Thresholds may have changed with the config. */
+	LIST_FOREACH(j, &b->jobs, entry)
+		if (!j->gone)
+			backup_judge(j);
 }
 
 json_t *
@@ -454,6 +522,10 @@ backup_new(sd_event *event, struct sched *sched, struct report *report,
 	b->helper_path = xstrdup(helper_path);
 	LIST_INIT(&b->jobs);
 	backup_apply(b);
+	if (sd_event_add_time_relative(event, &b->stale_timer,
+	    CLOCK_MONOTONIC, BACKUP_STALE_USEC, 1000000, backup_stale_tick,
+	    b) < 0)
+		fatalx("cannot set up the backup staleness timer");
 	*bp = b;
 	return 0;
 }
@@ -467,6 +539,7 @@ backup_free(struct backup *b)
 		return;
 	while ((j = LIST_FIRST(&b->jobs)) != NULL)
 		backup_job_free(j);
+	sd_event_source_unref(b->stale_timer);
 	free(b->helper_path);
 	free(b);
 }

@@ -636,6 +636,24 @@ config_backup_key(struct config_parse *p, const char *name, const char *key,
 		if (config_parse_bool(value, &b->encryption) != 0)
 			config_error(p, "encryption: '%s' is not yes or no",
 			    value);
+	} else if (strcmp(key, "stale_warning") == 0 ||
+	    strcmp(key, "stale_critical") == 0) {
+		unsigned *d = key[6] == 'w' ? &b->stale_warning :
+		    &b->stale_critical;
+
+		if (config_parse_duration(value, d) != 0 || *d == 0 ||
+		    *d > 3650 * 86400U)
+			config_error(p, "%s: '%s' is not a duration from 1s "
+			    "to 3650d (e.g. 36h)", key, value);
+	} else if (strcmp(key, "stale_failures") == 0) {
+		errno = 0;
+		n = strtoul(value, &end, 10);
+		if (errno != 0 || *end != '\0' || value[0] < '0' ||
+		    value[0] > '9' || n < 1 || n > 1000)
+			config_error(p, "stale_failures: '%s' is not a count "
+			    "from 1 to 1000", value);
+		else
+			b->stale_failures = (unsigned)n;
 	} else if (strcmp(key, "pre_hook") == 0 ||
 	    strcmp(key, "post_hook") == 0) {
 		char ***hook = key[1] == 'r' ? &b->pre_hook : &b->post_hook;
@@ -709,6 +727,10 @@ config_section(struct config_parse *p, const char *line)
 		else if (c != NULL && c->kind == CHECK_COLLECTOR)
 			config_error(p, "[%s]: the name is taken by the "
 			    "built-in collector", section);
+		else if (strncmp(name, "backup.", 7) == 0)
+			/* backup.NAME is the check of backup job NAME. */
+			config_error(p, "[%s]: check names backup.* are the "
+			    "backup jobs' checks", section);
 		else
 			p->section_bad = 0;
 	} else if (strncmp(section, "backup.", 7) == 0) {

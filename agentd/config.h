@@ -55,6 +55,10 @@ struct backup_conf {
 	bool		 encryption;
 	char		**pre_hook;	/* absolute argv, owned; NULL = none */
 	char		**post_hook;
+	/* backup.NAME's thresholds, seconds (0 = from the schedule, or none
+	 * without one), and failed runs in a row that make it CRITICAL
+	 * (0 = BACKUPSTALE_FAILURES). */
+	unsigned	 stale_warning, stale_critical, stale_failures;
 	char		*file;		/* where first defined */
 	int		 line;
 };

@@ -117,15 +117,12 @@ out:
 	return r;
 }
 
+/* Every check decide holds, in config order: the scheduler's, then the
+ * backup jobs' backup.NAME (agentd/backup.c). */
 static json_t *
 control_checks_json(struct sched *s, int detail)
 {
-	json_t *a = json_array();
-
-	for (size_t i = 0; i < sched_count(s); i++)
-		json_array_append_new(a, sched_check_json(sched_at(s, i),
-		    detail));
-	return a;
+	return decide_json(sched_decide(s), detail);
 }
 
 static json_t *

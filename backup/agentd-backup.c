@@ -23,6 +23,7 @@
 #include "crypt.h"
 #include "log.h"
 #include "snapshot.h"
+#include "sysrecord.h"
 #include "target.h"
 #include "xmalloc.h"
 
@@ -316,6 +317,11 @@ main(int argc, char **argv)
 		    "log)", (unsigned long long)st.unreadable);
 	} else
 		status = "ok";
+	/* The package selection and disk layout, for a DR restore; a host
+	 * that cannot give them is no reason to fail the snapshot. */
+	if ((r = sysrecord_write(t, st.id, o.key)) < 0)
+		log_warnx("backup %s: system records: %s", b.job,
+		    strerror(-r));
 post:
 	/* A failing post_hook is told, after any earlier error; the
 	 * snapshot it follows stands. */

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "retention.h"
+#include "sysrecord.h"
 #include "snapshot.h"
 
 /* The local-time bucket of t for a rule: a number that differs exactly
@@ -137,7 +138,12 @@ retention_apply(struct target *t, const struct catalog *c,
 			continue;
 		/* The manifest first: without it the snapshot is gone and
 		 * its archive a leftover that the next run's cleaning
-		 * removes should this stop here. */
+		 * removes should this stop here. Its system records go
+		 * before, so none outlives it. */
+		if ((r = sysrecord_remove(t, c->entries[i].id,
+		    encrypted)) != 0)
+			log_warnx("%s: cannot remove its system records: %s",
+			    c->entries[i].id, strerror(-r));
 		snapshot_object_name(name, sizeof(name), c->entries[i].id, 1,
 		    encrypted);
 		if ((r = target_remove(t, name)) != 0 && r != -ENOENT) {

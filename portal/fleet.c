@@ -38,6 +38,61 @@ fleet_real_or_null(sqlite3_stmt *st, int i)
 	    json_real(sqlite3_column_double(st, i));
 }
 
+/*
+ * The host's backups at a glance, for the fleet list: backup_age is the
+ * seconds since the last good (ok) backup of its job that is furthest
+ * behind, null when no job of the host has ever ended ok or none reported;
+ * backups_never_ok counts jobs that reported but never ended ok.
+ */
+static int
+fleet_backup_age(struct store *s, const char *agent_id, json_t *h)
+{
+	static const char sel[] = "SELECT count(*), min(last_ok), "
+	    "sum(CASE WHEN last_ok IS NULL THEN 1 ELSE 0 END) FROM backups "
+	    "WHERE agent_id = ?";
+	sqlite3_stmt *st;
+
+	if ((st = store_stmt(s, sel)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_TRANSIENT);
+	if (store_step(s, st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return -EIO;
+	}
+	json_object_set_new(h, "backup_jobs",
+	    json_integer(sqlite3_column_int(st, 0)));
+	json_object_set_new(h, "backup_age",
+	    sqlite3_column_type(st, 1) == SQLITE_NULL ? json_null() :
+	    json_real(store_now() - sqlite3_column_double(st, 1)));
+	json_object_set_new(h, "backups_never_ok",
+	    json_integer(sqlite3_column_int(st, 2)));
+	sqlite3_reset(st);
+	return 0;
+}
+
+/* One element of GET /hosts/{id}'s backups, from fleet_host's query. */
+static int
+fleet_backup_row(struct store *s, sqlite3_stmt *st, json_t **out)
+{
+	json_t *errors;
+
+	(void)s;
+	errors = json_loads(store_text(st, 9), 0, NULL);
+	/* Eleven pairs: job, snapshot, kind, status, files, bytes,
+	 * stored_bytes, duration, finished, last_ok, errors. */
+	*out = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:f, "
+	    "s:o, s:o}", "job", store_text(st, 0), "snapshot",
+	    store_text(st, 1), "kind", store_text(st, 2), "status",
+	    store_text(st, 3), "files", (json_int_t)sqlite3_column_int64(st, 4),
+	    "bytes", (json_int_t)sqlite3_column_int64(st, 5), "stored_bytes",
+	    (json_int_t)sqlite3_column_int64(st, 6), "duration",
+	    sqlite3_column_double(st, 7), "finished",
+	    sqlite3_column_double(st, 8), "last_ok",
+	    fleet_real_or_null(st, 10), "errors",
+	    errors != NULL ? errors : json_array());
+	return *out != NULL ? 0 : -ENOMEM;
+}
+
 /* The list form of the host in the current row of a HOST_COLUMNS query. */
 #define HOST_COLUMNS "id, hostname, revoked IS NOT NULL, unreachable, " \
 	"last_seen, machine_id, enrolled, report_interval, inventory, " \
@@ -79,6 +134,10 @@ fleet_host_row(struct store *s, sqlite3_stmt *row, json_t **out)
 	    fleet_real_or_null(row, 4), "counts", counts);
 	if (h == NULL)
 		return -ENOMEM;
+	if (fleet_backup_age(s, store_text(row, 0), h) != 0) {
+		json_decref(h);
+		return -EIO;
+	}
 	*out = h;
 	return 0;
 }
@@ -140,6 +199,9 @@ fleet_host(struct store *s, const char *id, json_t **out)
 	static const char sel[] = "SELECT " HOST_COLUMNS " WHERE id = ?";
 	static const char chk[] = "SELECT result, since FROM checks WHERE "
 	    "agent_id = ? ORDER BY name";
+	static const char bk[] = "SELECT job, snapshot, kind, status, files, "
+	    "bytes, stored_bytes, duration, finished, errors, last_ok FROM "
+	    "backups WHERE agent_id = ? ORDER BY job";
 	json_t *h = NULL, *checks, *c;
 	sqlite3_stmt *st;
 	int rc, r;
@@ -192,6 +254,16 @@ fleet_host(struct store *s, const char *id, json_t **out)
 		r = -EIO;
 		goto out;
 	}
+	if ((st = store_stmt(s, bk)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if ((r = fleet_collect(s, st, "backups", fleet_backup_row,
+	    &c)) != 0)
+		goto out;
+	json_object_update(h, c);
+	json_decref(c);
 	*out = h;
 	h = NULL;	/* transferred */
 	r = 0;

@@ -258,6 +258,99 @@ ingest_check(const json_t *check, const char *where, char *err,
 	return 0;
 }
 
+/* A non-negative number member (integer or real), required. */
+static int
+ingest_req_count(const json_t *o, const char *key, const char *where,
+    char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return ingest_fail(err, errlen, "%s.%s: missing", where, key);
+	if (!json_is_number(v) || json_number_value(v) < 0 ||
+	    json_number_value(v) > (double)PORTAL_MAX_SEQ)
+		return ingest_fail(err, errlen, "%s.%s: expected a number "
+		    "from 0 to 2^53-1", where, key);
+	return 0;
+}
+
+/* One of the words in list (NULL-terminated); the message lists them. */
+static int
+ingest_req_word(const json_t *o, const char *key, const char *const *list,
+    const char *expect, const char *where, char *err, size_t errlen)
+{
+	const char *v;
+	int r;
+
+	if ((r = ingest_req_string(o, key, 16, where, err, errlen)) != 0)
+		return r;
+	v = json_string_value(json_object_get(o, key));
+	for (; *list != NULL; list++)
+		if (strcmp(v, *list) == 0)
+			return 0;
+	return ingest_fail(err, errlen, "%s.%s: expected %s", where, key,
+	    expect);
+}
+
+/* backup_result (protocol.md): what the ledger keeps of it, bounded. */
+static int
+ingest_backup_result(const json_t *p, const char *sub, char *err,
+    size_t errlen)
+{
+	static const char *const statuses[] = { "ok", "partial", "failed",
+	    NULL };
+	static const char *const kinds[] = { "full", "incremental", NULL };
+	const char *job, *snap;
+	json_t *v, *e;
+	size_t i, n;
+	int r;
+
+	if ((r = ingest_req_string(p, "job", PORTAL_MAX_BACKUP_JOB, sub, err,
+	    errlen)) != 0 ||
+	    (r = ingest_req_word(p, "status", statuses, "ok, partial or "
+	    "failed", sub, err, errlen)) != 0 ||
+	    (r = ingest_req_word(p, "kind", kinds, "full or incremental",
+	    sub, err, errlen)) != 0)
+		return r;
+	job = json_string_value(json_object_get(p, "job"));
+	if ((n = strspn(job, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+	    "wxyz0123456789._-")) != strlen(job))
+		return ingest_fail(err, errlen, "%s.job: only [A-Za-z0-9._-]",
+		    sub);
+	/* "" when the run failed before a snapshot existed. */
+	v = json_object_get(p, "snapshot");
+	if (!json_is_string(v) || json_string_length(v) > PORTAL_MAX_SNAPSHOT)
+		return ingest_fail(err, errlen, "%s.snapshot: expected a "
+		    "string of at most %d bytes", sub, PORTAL_MAX_SNAPSHOT);
+	snap = json_string_value(v);
+	if (strspn(snap, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._-") != json_string_length(v))
+		return ingest_fail(err, errlen, "%s.snapshot: only "
+		    "[A-Za-z0-9._-]", sub);
+	if ((r = ingest_req_count(p, "files", sub, err, errlen)) != 0 ||
+	    (r = ingest_req_count(p, "bytes", sub, err, errlen)) != 0 ||
+	    (r = ingest_req_count(p, "stored_bytes", sub, err, errlen)) != 0 ||
+	    (r = ingest_req_count(p, "duration", sub, err, errlen)) != 0)
+		return r;
+	if ((v = json_object_get(p, "started")) != NULL &&
+	    (r = ingest_req_count(p, "started", sub, err, errlen)) != 0)
+		return r;
+	if ((v = json_object_get(p, "errors")) != NULL) {
+		if (!json_is_array(v) ||
+		    json_array_size(v) > PORTAL_MAX_BACKUP_ERRORS)
+			return ingest_fail(err, errlen, "%s.errors: expected "
+			    "an array of at most %d strings", sub,
+			    PORTAL_MAX_BACKUP_ERRORS);
+		json_array_foreach(v, i, e)
+			if (!json_is_string(e) ||
+			    json_string_length(e) > PORTAL_MAX_BACKUP_ERROR)
+				return ingest_fail(err, errlen, "%s.errors[%zu]"
+				    ": expected a string of at most %d bytes",
+				    sub, i, PORTAL_MAX_BACKUP_ERROR);
+	}
+	return 0;
+}
+
 static int
 ingest_payload(const struct ingest_report *rep, const char *where,
     char *err, size_t errlen)
@@ -321,6 +414,11 @@ ingest_payload(const struct ingest_report *rep, const char *where,
 		if (i == sizeof(statuses) / sizeof(statuses[0]))
 			return ingest_fail(err, errlen, "%s.status: expected "
 			    "done, refused or failed", sub);
+	} else if (strcmp(rep->kind, "backup_result") == 0) {
+		snprintf(sub, sizeof(sub), "%s.payload", where);
+		if ((r = ingest_backup_result(rep->payload, sub, err,
+		    errlen)) != 0)
+			return r;
 	}
 	/* Other kinds are stored and acknowledged unread (protocol.md). */
 	return 0;

@@ -231,6 +231,85 @@ ledger_command_result(struct store *s, const char *agent_id, json_t *p,
 	return store_step(s, st) == SQLITE_DONE ? 0 : -EIO;
 }
 
+/*
+ * backup_result: the newest result of each job replaces the one before;
+ * last_ok is when the job last ended ok (its agent's clock: started plus
+ * duration, or the report's time), kept across failed runs. An agent may
+ * have PORTAL_MAX_BACKUPS jobs; results of further jobs are stored as
+ * reports only.
+ */
+static int
+ledger_backup_result(struct store *s, const char *agent_id,
+    const struct ingest_report *rep)
+{
+	static const char cnt[] = "SELECT count(*), sum(CASE WHEN job = ?2 "
+	    "THEN 1 ELSE 0 END) FROM backups WHERE agent_id = ?1";
+	static const char ups[] = "INSERT INTO backups (agent_id, job, "
+	    "snapshot, kind, status, files, bytes, stored_bytes, duration, "
+	    "finished, errors, last_ok) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+	    "?8, ?9, ?10, ?11, CASE WHEN ?5 = 'ok' THEN ?10 ELSE NULL END) "
+	    "ON CONFLICT (agent_id, job) DO UPDATE SET snapshot = ?3, "
+	    "kind = ?4, status = ?5, files = ?6, bytes = ?7, "
+	    "stored_bytes = ?8, duration = ?9, finished = ?10, errors = ?11, "
+	    "last_ok = CASE WHEN ?5 = 'ok' THEN ?10 ELSE backups.last_ok END";
+	json_t *p = rep->payload, *errors;
+	const char *job = json_string_value(json_object_get(p, "job"));
+	double duration, finished;
+	sqlite3_stmt *st;
+	char *etext;
+	int r, n, have;
+
+	if ((st = store_stmt(s, cnt)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, job, -1, SQLITE_STATIC);
+	if (store_step(s, st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return -EIO;
+	}
+	n = sqlite3_column_int(st, 0);
+	have = sqlite3_column_int(st, 1);
+	sqlite3_reset(st);
+	if (!have && n >= PORTAL_MAX_BACKUPS) {
+		log_warnx("agent %s: backup job %s beyond %d jobs not kept",
+		    agent_id, job, PORTAL_MAX_BACKUPS);
+		return 0;
+	}
+	duration = json_number_value(json_object_get(p, "duration"));
+	finished = json_is_number(json_object_get(p, "started")) ?
+	    json_number_value(json_object_get(p, "started")) + duration :
+	    rep->time;
+	errors = json_object_get(p, "errors");
+	etext = errors != NULL ? json_dumps(errors, JSON_COMPACT) :
+	    strdup("[]");
+	if (etext == NULL)
+		return -ENOMEM;
+	if ((st = store_stmt(s, ups)) == NULL) {
+		free(etext);
+		return -EIO;
+	}
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, job, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, json_string_value(json_object_get(p,
+	    "snapshot")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, json_string_value(json_object_get(p,
+	    "kind")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, json_string_value(json_object_get(p,
+	    "status")), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)json_number_value(
+	    json_object_get(p, "files")));
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)json_number_value(
+	    json_object_get(p, "bytes")));
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)json_number_value(
+	    json_object_get(p, "stored_bytes")));
+	sqlite3_bind_double(st, 9, duration);
+	sqlite3_bind_double(st, 10, finished);
+	sqlite3_bind_text(st, 11, etext, -1, SQLITE_STATIC);
+	r = store_step(s, st) == SQLITE_DONE ? 0 : -EIO;
+	free(etext);
+	return r;
+}
+
 static int ledger_sequence_reset(struct store *, const char *, json_t *,
     double);
 
@@ -257,6 +336,8 @@ ledger_apply(struct store *s, const char *agent_id,
 		    json_object_get(rep->payload, "host"));
 	else if (strcmp(rep->kind, "command_result") == 0)
 		return ledger_command_result(s, agent_id, rep->payload, now);
+	else if (strcmp(rep->kind, "backup_result") == 0)
+		return ledger_backup_result(s, agent_id, rep);
 	else if (strcmp(rep->kind, "sequence_reset") == 0)
 		return ledger_sequence_reset(s, agent_id, rep->payload, now);
 	return 0;

@@ -34,6 +34,13 @@
 #define PORTAL_MAX_ALERTS_PER_REQUEST	100
 /* Command ids ("cmd_<n>"), the same limit as the agent's (reply.h). */
 #define PORTAL_MAX_COMMAND_ID	64
+/* backup_result: a job name (agentd's [backup.NAME]), a snapshot id, the
+ * error texts of one run, and backup jobs kept per agent. */
+#define PORTAL_MAX_BACKUP_JOB	64
+#define PORTAL_MAX_SNAPSHOT	64
+#define PORTAL_MAX_BACKUP_ERRORS	16
+#define PORTAL_MAX_BACKUP_ERROR	1024
+#define PORTAL_MAX_BACKUPS	100
 /* Default connection cap; systemd/agentd-portal.service's LimitNOFILE fits it. */
 #define PORTAL_MAX_CONNECTIONS	10000
 /* A host is unreachable after this many silent report intervals. */

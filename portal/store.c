@@ -118,6 +118,24 @@ static const char *const migrations[] = {
 	"  id INTEGER PRIMARY KEY,"
 	"  at REAL NOT NULL,"
 	"  delta REAL NOT NULL);",
+	/*
+	 * 3: the latest backup_result of each backup job of an agent, and
+	 * when that job last ended ok (kept across failed runs).
+	 */
+	"CREATE TABLE backups ("
+	"  agent_id TEXT NOT NULL,"
+	"  job TEXT NOT NULL,"
+	"  snapshot TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  files BIGINT NOT NULL,"
+	"  bytes BIGINT NOT NULL,"
+	"  stored_bytes BIGINT NOT NULL,"
+	"  duration REAL NOT NULL,"
+	"  finished REAL NOT NULL,"
+	"  errors TEXT NOT NULL,"
+	"  last_ok REAL,"
+	"  PRIMARY KEY (agent_id, job));",
 };
 
 static int

@@ -88,6 +88,37 @@ mkdir -p "$T/r"
 "$BT" restore "file://$T/target" "$id" "$T/r" -k "$T/state/backup/x.key" \
 	2>"$T/err" || fail "restore: $(cat "$T/err")"
 $CMP "$S" "$T/r$S" >"$T/cmp" || fail "restored tree differs: $(head "$T/cmp")"
+# The system records beside it, encrypted, and what they decrypt to.
+# (Each only where the host has it: dpkg, lsblk, /etc/fstab.)
+if [ -x /usr/bin/dpkg ]; then
+	"$BT" sysrecord "file://$T/target" "$id" packages \
+		-k "$T/state/backup/x.key" >"$T/pkgs" 2>"$T/err" ||
+		fail "sysrecord packages: $(cat "$T/err") ($(ls "$T/target"))"
+	grep -Eq '^dpkg[[:space:]]+install$' "$T/pkgs" ||
+		fail "no dpkg in the package record: $(head -3 "$T/pkgs")"
+	grep -aq "dpkg" "$T/target/$id.sys-packages.enc" &&
+		fail "package record stored in clear"
+fi
+if [ -x /usr/bin/lsblk ] && lsblk -J -O >/dev/null 2>&1; then
+	"$BT" sysrecord "file://$T/target" "$id" disks \
+		-k "$T/state/backup/x.key" >"$T/disks" 2>"$T/err" ||
+		fail "sysrecord disks: $(cat "$T/err") ($(ls "$T/target"))"
+	python3 -c 'import json,sys; assert "blockdevices" in json.load(open(sys.argv[1]))' \
+		"$T/disks" || fail "disk record is not lsblk JSON: $(head -c 200 "$T/disks")"
+fi
+if [ -f /etc/fstab ]; then
+	"$BT" sysrecord "file://$T/target" "$id" fstab \
+		-k "$T/state/backup/x.key" >"$T/fstab" 2>"$T/err" ||
+		fail "sysrecord fstab: $(cat "$T/err") ($(ls "$T/target"))"
+	cmp -s "$T/fstab" /etc/fstab || fail "fstab record differs from /etc/fstab"
+	# A flipped byte is caught on read.
+	f=$T/target/$id.sys-fstab.enc
+	cp "$f" "$T/fstab.saved"
+	python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[-5] ^= 1; open(p, "wb").write(b)' "$f"
+	"$BT" sysrecord "file://$T/target" "$id" fstab -k "$T/state/backup/x.key" \
+		>/dev/null 2>&1 && fail "a tampered system record was read"
+	mv "$T/fstab.saved" "$f"
+fi
 
 out=$(ctl backup status --json)
 python3 - "$out" "$id" <<'PY' || fail "backup status --json: $out"

@@ -387,6 +387,47 @@ test_backup_errors(void **state)
 	    "[backup.empty]\n", expect, sizeof(expect) / sizeof(expect[0]));
 }
 
+/* backup.NAME's thresholds: stale_warning, stale_critical, stale_failures;
+ * and the check names it takes. */
+static void
+test_backup_stale_keys(void **state)
+{
+	static const char *const expect[] = {
+		"t.conf:4: stale_warning: '0' is not a duration from 1s to "
+		    "3650d (e.g. 36h)",
+		"t.conf:5: stale_critical: 'soon' is not a duration from 1s "
+		    "to 3650d (e.g. 36h)",
+		"t.conf:6: stale_failures: '0' is not a count from 1 to 1000",
+		"t.conf:7: [check.backup.a]: check names backup.* are the "
+		    "backup jobs' checks",
+	};
+	struct config *cfg = load_ok(
+	    "[backup.www]\n"
+	    "paths = /etc\n"
+	    "target = file:///srv/backup\n"
+	    "stale_warning = 36h\n"
+	    "stale_critical = 3d\n"
+	    "stale_failures = 5\n");
+	struct backup_conf *b;
+
+	(void)state;
+	b = config_find_backup(cfg, "www");
+	assert_non_null(b);
+	assert_int_equal(b->stale_warning, 36 * 3600);
+	assert_int_equal(b->stale_critical, 3 * 86400);
+	assert_int_equal(b->stale_failures, 5);
+	config_free(cfg);
+	load_fails(
+	    "[backup.a]\n"
+	    "paths = /etc\n"
+	    "target = file:///srv/backup\n"
+	    "stale_warning = 0\n"
+	    "stale_critical = soon\n"
+	    "stale_failures = 0\n"
+	    "[check.backup.a]\n"
+	    "command = /bin/true\n", expect, sizeof(expect) / sizeof(expect[0]));
+}
+
 int
 main(void)
 {
@@ -403,6 +444,7 @@ main(void)
 		cmocka_unit_test(test_section_as_judged),
 		cmocka_unit_test(test_backup_job),
 		cmocka_unit_test(test_backup_errors),
+		cmocka_unit_test(test_backup_stale_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,9 @@
  *   backuptool restore TARGET ID DIR [-k KEYFILE] [-p PATH]... [-n]
  *   backuptool verify TARGET ID [-k KEYFILE] prints "BAD path: why" lines
  *   backuptool list TARGET
+ *   backuptool sysrecord TARGET ID REC [-k KEYFILE]
+ *                                            prints a system record (-s on
+ *                                            backup writes them)
  * Exit 0 on success, 2 for a partial backup, 1 otherwise.
  */
 #include <errno.h>
@@ -30,6 +33,7 @@
 #include "retention.h"
 #include "restore.h"
 #include "snapshot.h"
+#include "sysrecord.h"
 #include "target.h"
 #include "verify.h"
 
@@ -69,7 +73,7 @@ main(int argc, char **argv)
 	uint8_t	 key[CRYPT_KEYBYTES];
 	struct target *t = NULL;
 	size_t	 nlist = 0, i, n;
-	int	 ch, r, level = 3, threads = 0, onefs = 0, dry = 0;
+	int	 ch, r, level = 3, threads = 0, onefs = 0, dry = 0, sys = 0;
 
 	log_init("backuptool", LOG_TARGET_STDERR, 0);
 	if (argc < 3)
@@ -92,9 +96,11 @@ main(int argc, char **argv)
 		optind = 5;
 	else if (strcmp(cmd, "verify") == 0)
 		optind = 4;
+	else if (strcmp(cmd, "sysrecord") == 0)
+		optind = 5;
 	if (optind > argc)
 		usage();
-	while ((ch = getopt(argc, argv, "1aj:k:L:l:nP:p:r:t:x:")) != -1) {
+	while ((ch = getopt(argc, argv, "1aj:k:L:l:nP:p:r:st:x:")) != -1) {
 		switch (ch) {
 		case '1':
 			onefs = 1;
@@ -122,6 +128,9 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			dry = 1;
+			break;
+		case 's':
+			sys = 1;
 			break;
 		case 't':
 			threads = atoi(optarg);
@@ -175,6 +184,10 @@ main(int argc, char **argv)
 			return 1;
 		}
 		printf("%s\n", st.id);
+		if (sys && (r = sysrecord_write(t, st.id, o.key)) < 0) {
+			fprintf(stderr, "system records: %s\n", strerror(-r));
+			return 1;
+		}
 		fprintf(stderr, "backup: %s entries %llu files %llu bytes %llu "
 		    "stored %llu unchanged %llu unreadable %llu changed %llu%s\n",
 		    st.id,
@@ -251,6 +264,18 @@ main(int argc, char **argv)
 		}
 		catalog_free(&c);
 		r = r ? 1 : 0;
+	} else if (strcmp(cmd, "sysrecord") == 0) {
+		char	*data;
+		size_t	 len;
+
+		if ((r = sysrecord_read(t, argv[3], argv[4],
+		    keyfile ? key : NULL, &data, &len)) != 0) {
+			fprintf(stderr, "sysrecord %s: %s\n", argv[4],
+			    strerror(-r));
+			return 1;
+		}
+		fwrite(data, 1, len, stdout);
+		free(data);
 	} else if (strcmp(cmd, "list") == 0) {
 		char	**names;
 
