@@ -291,7 +291,8 @@ test_example_matches_defaults(void **unused)
 	text = testutil_slurp(EXAMPLE, &len);
 	for (line = strtok_r(text, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
-		if (line[0] == '[') {
+		/* A commented-out section ("#[backup.NAME]") ends one too. */
+		if (line[0] == '[' || (line[0] == '#' && line[1] == '[')) {
 			ci = -1;
 			for (int i = 0; collectors[i] != NULL; i++) {
 				snprintf(key, sizeof(key), "[collector.%s]",
