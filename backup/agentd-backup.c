@@ -426,6 +426,7 @@ post:
 	}
 done:
 	target_close(t);
+	target_proxy_detach();
 	if (sftp_pid > 0)
 		while (waitpid(sftp_pid, NULL, 0) < 0 && errno == EINTR)
 			;

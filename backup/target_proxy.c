@@ -52,6 +52,14 @@ target_proxy_attach(int fd, pid_t pid, unsigned timeout)
 	proxy_broken = 0;
 }
 
+void
+target_proxy_detach(void)
+{
+	if (proxy_fd != -1)
+		close(proxy_fd);
+	proxy_fd = -1;
+}
+
 const char *
 target_proxy_error(void)
 {

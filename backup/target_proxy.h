@@ -19,6 +19,8 @@
 /* The reader side: fd is its end of the socketpair, pid the child (killed
  * when it does not answer within timeout seconds). */
 void	target_proxy_attach(int fd, pid_t pid, unsigned timeout);
+/* Closes the reader's end: the child sees EOF and exits. */
+void	target_proxy_detach(void);
 /* The child's reason for a failed open (sanitized), or "". */
 const char *target_proxy_error(void);
 
