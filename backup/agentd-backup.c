@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@
 #define BK_JOB_MAX	(256 * 1024)	/* the job frame, bytes */
 #define BK_LIST_MAX	256		/* paths, excludes, hook words */
 #define BK_ERROR_MAX	512
+#define BK_NOBODY	65534	/* the SFTP child's uid when run as root */
 /* Progress frames at most this often (usec). */
 #define BK_PROGRESS_USEC 500000ULL
 
@@ -298,9 +300,15 @@ bk_sftp_child(struct bk *b, pid_t *pidp)
 	if (pid == 0) {
 		close(sv[0]);
 		close(BK_FD);	/* agentd hears from the reader only */
+		target_sftp_configure(&c);	/* reads the key file */
+		/* As root, uid 0 alone would still open root's 0600 files:
+		 * the child becomes nobody first. */
+		if (geteuid() == 0 && (setgroups(0, NULL) < 0 ||
+		    setresgid(BK_NOBODY, BK_NOBODY, BK_NOBODY) < 0 ||
+		    setresuid(BK_NOBODY, BK_NOBODY, BK_NOBODY) < 0))
+			fatal("sftp child: cannot become uid %d", BK_NOBODY);
 		bk_drop_caps();
 		bk_log_caps();
-		target_sftp_configure(&c);
 		target_proxy_serve(sv[1], &target_sftp_ops, target_sftp_error);
 		_exit(0);
 	}

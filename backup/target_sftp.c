@@ -40,6 +40,11 @@
 
 static struct sftp_conf conf = { .timeout = 30 };
 static char sftp_err[512];
+/* The private key, read by target_sftp_configure before the child gives
+ * up its identity; key_err is why not. */
+static char *key_buf;
+static size_t key_len;
+static int key_err;
 
 struct sftp_state {
 	int		 sock, dead;
@@ -61,12 +66,17 @@ struct sftp_get {
 	LIBSSH2_SFTP_HANDLE *h;
 };
 
+static int sftp_read_key(char **buf, size_t *len);
+
 void
 target_sftp_configure(const struct sftp_conf *c)
 {
 	conf = *c;
 	if (conf.timeout == 0)
 		conf.timeout = 30;
+	sftp_err[0] = '\0';
+	if (conf.key_file != NULL)
+		key_err = sftp_read_key(&key_buf, &key_len);
 }
 
 const char *
@@ -330,12 +340,13 @@ sftp_open(const char *location, void **state)
 	char *user = NULL, *host = NULL, *port = NULL, *key = NULL;
 	char type[64];
 	const char *sp;
-	size_t keylen = 0;
 	int r;
 
 	*state = NULL;
+	if (key_err < 0)
+		return key_err;		/* sftp_err says why */
 	sftp_err[0] = '\0';
-	if (conf.host_key == NULL || conf.key_file == NULL ||
+	if (conf.host_key == NULL || key_buf == NULL ||
 	    (sp = strchr(conf.host_key, ' ')) == NULL ||
 	    (size_t)(sp - conf.host_key) >= sizeof(type)) {
 		snprintf(sftp_err, sizeof(sftp_err), "sftp_host_key and "
@@ -381,10 +392,8 @@ sftp_open(const char *location, void **state)
 	}
 	if ((r = sftp_check_host_key(s, host)) < 0)
 		goto out;
-	if ((r = sftp_read_key(&key, &keylen)) < 0)
-		goto out;
 	if (libssh2_userauth_publickey_frommemory(s->ssh, user, strlen(user),
-	    NULL, 0, key, keylen, NULL) != 0) {
+	    NULL, 0, key_buf, key_len, NULL) != 0) {
 		char *m = NULL;
 
 		libssh2_session_last_error(s->ssh, &m, NULL, 0);
@@ -402,10 +411,6 @@ sftp_open(const char *location, void **state)
 	}
 	r = 0;
 out:
-	if (key != NULL) {
-		explicit_bzero(key, keylen);
-		free(key);
-	}
 	free(user);
 	free(host);
 	free(port);

@@ -15,7 +15,9 @@ struct sftp_conf {
 	unsigned	 timeout;	/* seconds per blocking operation */
 };
 
-/* Before open: the settings every later open uses (borrowed). */
+/* Before open: the settings every later open uses (borrowed). Reads the
+ * key file now (0600, ours or root's), so the caller may then give up
+ * its identity and capabilities. */
 void	target_sftp_configure(const struct sftp_conf *c);
 /* The reason the last open failed, or "". */
 const char *target_sftp_error(void);

@@ -161,6 +161,8 @@ cp=$(child_pid)
 parent=$(awk '/^PPid:/ {print $2}' /proc/$cp/status)
 expect_eq "sftp child CapEff" "$(awk '/^CapEff:/ {print $2}' /proc/$cp/status)" 0000000000000000
 expect_eq "sftp child CapPrm" "$(awk '/^CapPrm:/ {print $2}' /proc/$cp/status)" 0000000000000000
+# Run as root, the child is nobody too: uid 0 alone opens root's files.
+expect_eq "sftp child uid" "$(awk '/^Uid:/ {print $2}' /proc/$cp/status)" 65534
 expect_eq "sftp child NoNewPrivs" "$(awk '/^NoNewPrivs:/ {print $2}' /proc/$cp/status)" 1
 # The reader keeps its CAP_DAC_READ_SEARCH (bit 2): the split is real.
 rcap=$(awk '/^CapEff:/ {print $2}' /proc/$parent/status)
