@@ -36,7 +36,7 @@
 
 #define TMP_PREFIX	".tmp-"
 #define SFTP_KEY_MAX	(64 * 1024)	/* a private key file, bytes */
-#define SFTP_CHUNK	(30 * 1024)	/* below libssh2's 32 KiB packet */
+#define SFTP_CHUNK	30000	/* libssh2 1.10's largest write packet */
 
 static struct sftp_conf conf = { .timeout = 30 };
 static char sftp_err[512];
@@ -511,9 +511,10 @@ sftp_put_write(void *put, const void *buf, size_t len)
 		if (p->s->dead)
 			return -ECONNABORTED;
 		chunk = len < SFTP_CHUNK ? len : SFTP_CHUNK;
-		sftp_pace(p->s, chunk);
 		if ((n = libssh2_sftp_write(p->h, c, chunk)) < 0)
 			return sftp_write_errno(p->s);
+		/* libssh2 may take less than asked: pace what it took. */
+		sftp_pace(p->s, (size_t)n);
 		c += n;
 		len -= (size_t)n;
 	}
