@@ -395,8 +395,9 @@ test_backup_sftp(void **state)
 		"t.conf:4: target: 'sftp://h/p' is not supported: only "
 		    "file:///ABSOLUTE/PATH and sftp://USER@HOST[:PORT]/PATH "
 		    "targets are",
-		"t.conf:5: bandwidth_limit: '5T' is not a rate in bytes per "
-		    "second (e.g. 10M, 512K, 0 for none)",
+		/* In parentheses: clang's -Wstring-concatenation. */
+		("t.conf:5: bandwidth_limit: '5T' is not a rate in bytes "
+		    "per second (e.g. 10M, 512K, 0 for none)"),
 		"t.conf:6: sftp_key_file: 'key' is not an absolute path",
 		"t.conf:7: sftp_timeout: '2h' is not a duration from 1s to 1h",
 		"t.conf:3: [backup.bad]: an sftp target needs sftp_host_key",
