@@ -675,10 +675,8 @@ config_backup_key(struct config_parse *p, const char *name, const char *key,
 			config_error(p, "target: '%s' is not supported: only "
 			    "file:///ABSOLUTE/PATH and sftp://USER@HOST[:PORT]/PATH "
 			    "targets are", value);
-		else {
+		else
 			config_set_string(&b->target, value);
-			b->sftp_line = p->line;
-		}
 	} else if (strcmp(key, "sftp_host_key") == 0) {
 		char *k;
 
@@ -918,7 +916,6 @@ config_validate(struct config_parse *p)
 			config_error(p, "[backup.%s]: randomized_delay needs a "
 			    "schedule", b->name);
 		if (b->target != NULL && strncmp(b->target, "sftp://", 7) == 0) {
-			p->line = b->sftp_line;
 			if (b->sftp_host_key == NULL)
 				config_error(p, "[backup.%s]: an sftp target "
 				    "needs sftp_host_key", b->name);

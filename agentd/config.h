@@ -53,7 +53,6 @@ struct backup_conf {
 	char		*sftp_host_key, *sftp_key_file;
 	unsigned long long bandwidth_limit;
 	unsigned	 sftp_timeout;
-	int		 sftp_line;	/* where target was set (errors) */
 	char		*schedule;	/* as written; NULL = on demand only */
 	struct cron	 cron;
 	unsigned	 randomized_delay; /* seconds */

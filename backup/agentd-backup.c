@@ -280,9 +280,10 @@ bk_sftp_child(struct bk *b, pid_t *pidp)
 	if (json_unpack_ex(b->sftp, &jerr, JSON_STRICT,
 	    "{s:s, s:s, s:I, s:I}", "host_key", &c.host_key,
 	    "key_file", &c.key_file, "bandwidth_limit", &bw,
-	    "timeout", &timeout) < 0 || bw < 0 || timeout < 1 ||
-	    timeout > 3600)
+	    "timeout", &timeout) < 0)
 		fatalx("malformed job frame: sftp: %s", jerr.text);
+	if (bw < 0 || timeout < 1 || timeout > 3600)
+		fatalx("malformed job frame: sftp: a value out of range");
 	c.bandwidth = (unsigned long long)bw;
 	c.timeout = (unsigned)timeout;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {

@@ -400,9 +400,9 @@ test_backup_sftp(void **state)
 		    "per second (e.g. 10M, 512K, 0 for none)"),
 		"t.conf:6: sftp_key_file: 'key' is not an absolute path",
 		"t.conf:7: sftp_timeout: '2h' is not a duration from 1s to 1h",
-		"t.conf:3: [backup.bad]: an sftp target needs sftp_host_key",
-		"t.conf:3: [backup.bad]: an sftp target needs sftp_key_file",
-		"t.conf:3: [backup.bad]: an sftp target needs encryption = yes",
+		"t.conf:1: [backup.bad]: an sftp target needs sftp_host_key",
+		"t.conf:1: [backup.bad]: an sftp target needs sftp_key_file",
+		"t.conf:1: [backup.bad]: an sftp target needs encryption = yes",
 	};
 	struct config *cfg = load_ok(
 	    "[backup.r]\n"
