@@ -75,7 +75,7 @@ Subsystem sftp internal-sftp
 EOF
 /usr/sbin/sshd -D -e -f "$T/ssh/sshd_config" 2>"$T/sshd.log" &
 SSHD_PID=$!
-wait_until 10 sh -c "ss -ltn | grep -q '127.0.0.1:$PORT '" ||
+wait_until 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT" ||
 	fail "sshd did not listen: $(cat "$T/sshd.log")"
 
 # The trees: small files, and random data for the paced runs.
