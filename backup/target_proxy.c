@@ -372,8 +372,10 @@ proxy_list(void *state, char ***names, size_t *n)
 	*names = NULL;
 	*n = 0;
 	if ((count = proxy_call(OP_LIST, 0, NULL, 0, &buf, &len,
-	    PROXY_LIST_MAX)) < 0)
+	    PROXY_LIST_MAX)) < 0) {
+		free(buf);
 		return count;
+	}
 	/* count names, each NUL-terminated, valid, in strictly rising
 	 * order (sorted and unique, as the contract says). */
 	r = 0;
