@@ -4,8 +4,9 @@
 # fails the run naming both fingerprints and uploads nothing; the network
 # child has CapEff 0 and bandwidth_limit paces the upload; a server that
 # stops answering fails the run within sftp_timeout and leaves the earlier
-# snapshots intact; a full disk on the server fails clearly and leaves no
-# object of the failed snapshot under a final name.
+# snapshots intact; a key file not 0600 is refused; a full disk
+# on the server fails clearly and leaves no object of the failed snapshot
+# under a final name.
 . tests/integration/lib.sh
 
 [ -x /usr/sbin/sshd ] || fail "no /usr/sbin/sshd (packaging/build-deps.sh installs openssh-server)"
@@ -206,6 +207,14 @@ mkdir -p "$T/r2"
 "$BT" restore "file://$H/repo" "$id2" "$T/r2" -k "$T/state/backup/slow.key" \
 	2>"$T/err" || fail "restore of $id2 after the hang: $(cat "$T/err")"
 $CMP "$T/big" "$T/r2$T/big" >"$T/cmp" || fail "slow tree differs: $(head "$T/cmp")"
+
+# --- the key file must be 0600 ----------------------------------------
+chmod 0644 "$T/ssh/client"
+timeout 30 "$AGENTCTL" --socket "$T/control.sock" backup run s >/dev/null 2>"$T/err" &&
+	fail "a run with a 0644 key file succeeded"
+grep -q "must be a regular file of mode 0600" "$T/err" ||
+	fail "no key file mode error: $(cat "$T/err")"
+chmod 0600 "$T/ssh/client"
 
 # --- a full disk on the server ----------------------------------------
 ctl backup run full >/dev/null 2>"$T/err"; rc=$?
