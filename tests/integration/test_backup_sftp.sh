@@ -1,6 +1,8 @@
 # The sftp:// target against a real OpenSSH sshd on 127.0.0.1 (its own
 # port, config and host key; a test user made here and removed at the end):
-# a run through the real agentd restores equal; a wrong pinned host key
+# a run through the real agentd restores equal; the backend's put, commit,
+# commit_new (-EEXIST), get, list, clean and remove work on the server
+# (sftptool); a wrong pinned host key
 # fails the run naming both fingerprints and uploads nothing; the network
 # child has CapEff 0 and bandwidth_limit paces the upload; a server that
 # stops answering fails the run within sftp_timeout and leaves the earlier
@@ -25,6 +27,13 @@ ${CC:-cc} -std=c17 -D_GNU_SOURCE -iquote backup -iquote lib \
 	$(pkg-config --libs libarchive libsodium libsystemd) -lm ||
 	fail "cannot build backuptool"
 BT=$T/backuptool
+make -s BUILD="$BUILD" "$BUILD/obj/backup/target_sftp.o" >/dev/null &&
+${CC:-cc} -std=c17 -D_GNU_SOURCE -iquote backup -iquote lib \
+	-Wall -Wextra -Werror $san -O2 -g \
+	-o "$T/sftptool" tests/integration/backup/sftptool.c \
+	"$BUILD/obj/backup/target_sftp.o" "$BUILD/libbackup.a" \
+	"$BUILD/libcommon.a" $(pkg-config --libs libssh2 libsodium libsystemd) \
+	-lm || fail "cannot build sftptool"
 CMP="python3 $TOP/tests/integration/backup/treecmp.py"
 
 # agentd itself must not load libssh2: only agentd-backup does.
@@ -132,6 +141,13 @@ mkdir -p "$T/r"
 "$BT" restore "file://$H/repo" "$id1" "$T/r" -k "$T/state/backup/s.key" \
 	2>"$T/err" || fail "restore: $(cat "$T/err")"
 $CMP "$S" "$T/r$S" >"$T/cmp" || fail "restored tree differs: $(head "$T/cmp")"
+
+# --- the backend's own operations over SFTP (no run uses them all yet) --
+out=$("$T/sftptool" "$HOSTKEY" "$T/ssh/client" "$U@127.0.0.1:$PORT$H/repo" 2>&1) ||
+	fail "sftptool: $out"
+expect_eq "sftptool" "$out" ok
+ls "$H/repo" | grep -q '^t1$' && fail "sftptool left t1"
+ls -a "$H/repo" | grep -q '^\.tmp-' && fail "sftptool left a temporary"
 
 # --- a wrong pinned host key: loud refusal, nothing uploaded -------------
 ctl backup run wrong >/dev/null 2>"$T/err"; rc=$?
