@@ -29,6 +29,8 @@ PORTAL_PKGS := libmicrohttpd sqlite3 gnutls
 # Only the backup engine (backup/, build/libbackup.a) and what links it load
 # libarchive and libsodium; agentd, the reporter and the portal never do.
 BACKUP_PKGS := libarchive libsodium
+# libssh2 loads only in agentd-backup, whose network child alone calls it.
+SFTP_LIBS = $(shell pkg-config --libs libssh2)
 
 # Deferred (=) so that `make check` can install the packages before use.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(NET_PKGS) $(PORTAL_PKGS))
@@ -65,7 +67,7 @@ MAINS	:= agentd/agentd.c agentd/agentctl.c agentd/reporter.c portal/portal.c \
 COMMON_SRCS := $(wildcard lib/*.c)
 AGENT_SRCS := $(filter-out $(MAINS),$(wildcard agentd/*.c collectors/*.c))
 PORTAL_SRCS := $(filter-out $(MAINS),$(wildcard portal/*.c))
-BACKUP_SRCS := $(filter-out $(MAINS),$(wildcard backup/*.c))
+BACKUP_SRCS := $(filter-out $(MAINS) backup/target_sftp.c,$(wildcard backup/*.c))
 OBJ	:= $(BUILD)/obj
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(OBJ)/%.o)
 AGENT_OBJS := $(AGENT_SRCS:%.c=$(OBJ)/%.o)
@@ -138,8 +140,8 @@ $(BUILD)/agentd-reporter: $(OBJ)/agentd/reporter.o $(BUILD)/libagentd.a $(BUILD)
 
 # The backup helper: the engine and lib/ only; libarchive and libsodium
 # load here and never in agentd.
-$(BUILD)/agentd-backup: $(OBJ)/backup/agentd-backup.o $(BUILD)/libbackup.a $(BUILD)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(BACKUP_LIBS) -lm
+$(BUILD)/agentd-backup: $(OBJ)/backup/agentd-backup.o $(OBJ)/backup/target_sftp.o $(BUILD)/libbackup.a $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(BACKUP_LIBS) $(SFTP_LIBS) -lm
 
 $(BUILD)/libportal.a: $(PORTAL_OBJS)
 	rm -f $@

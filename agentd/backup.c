@@ -212,6 +212,15 @@ backup_job_frame(const struct config *cfg, const struct backup_conf *bc)
 	    "pre_hook", backup_strings(bc->pre_hook),
 	    "post_hook", backup_strings(bc->post_hook));
 	free(key);
+	/* Four pairs: host_key, key_file, bandwidth_limit, timeout. */
+	if (o != NULL && strncmp(bc->target, "sftp://", 7) == 0 &&
+	    json_object_set_new(o, "sftp", json_pack("{s:s, s:s, s:I, s:I}",
+	    "host_key", bc->sftp_host_key, "key_file", bc->sftp_key_file,
+	    "bandwidth_limit", (json_int_t)bc->bandwidth_limit,
+	    "timeout", (json_int_t)bc->sftp_timeout)) < 0) {
+		json_decref(o);
+		o = NULL;
+	}
 	if (o == NULL)
 		fatalx("cannot encode backup job %s", bc->name);
 	return o;

@@ -156,6 +156,8 @@ config_backup_free(struct backup_conf *b)
 	argv_free(b->paths);
 	argv_free(b->excludes);
 	free(b->target);
+	free(b->sftp_host_key);
+	free(b->sftp_key_file);
 	free(b->schedule);
 	argv_free(b->pre_hook);
 	argv_free(b->post_hook);
@@ -218,6 +220,7 @@ config_add_backup(struct config_parse *p, const char *name)
 	b->name = xstrdup(name);
 	b->compression = 3;
 	b->encryption = true;
+	b->sftp_timeout = 30;
 	b->file = xstrdup(p->file);
 	b->line = p->section_line;
 	return b;
@@ -549,22 +552,86 @@ config_command(struct config_parse *p, const char *key, const char *value)
 	return argv;
 }
 
-/* Only file:///abs/path for now; the engine's other targets come with
- * their own keys (credentials, pinned host key). */
+/* file:///abs/path, or sftp://user@host[:port]/path (with the sftp_* keys
+ * checked once the section is read). */
 static int
 config_backup_target_ok(const char *value)
 {
-	const char *path;
+	const char *path, *at, *slash;
 
-	if (strncmp(value, "file://", 7) != 0)
+	if (strncmp(value, "file://", 7) == 0)
+		path = value + 7;
+	else if (strncmp(value, "sftp://", 7) == 0) {
+		at = strchr(value + 7, '@');
+		slash = strchr(value + 7, '/');
+		if (at == NULL || at == value + 7 || slash == NULL ||
+		    slash < at || slash == at + 1 || slash[1] == '\0')
+			return 0;
+		path = slash;
+	} else
 		return 0;
-	path = value + 7;
-	if (path[0] != '/' || strlen(path) >= PATH_MAX)
+	if (path[0] != '/' || strlen(value) >= PATH_MAX)
 		return 0;
-	for (; *path != '\0'; path++)
-		if ((unsigned char)*path < 0x20 || *path == 0x7f)
+	for (path = value; *path != '\0'; path++)
+		if ((unsigned char)*path <= 0x20 || *path == 0x7f)
 			return 0;
 	return 1;
+}
+
+/* "ssh-ed25519 AAAA...", "ecdsa-sha2-nistp256 AAAA...", "ssh-rsa AAAA..."
+ * (a trailing comment is dropped). The blob is checked by the child. */
+static int
+config_host_key_ok(const char *value, char **out)
+{
+	static const char *const types[] = { "ssh-ed25519",
+	    "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+	    "ecdsa-sha2-nistp521", "ssh-rsa" };
+	const char *sp = strchr(value, ' '), *b, *e;
+	size_t i;
+
+	if (sp == NULL)
+		return 0;
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strlen(types[i]) == (size_t)(sp - value) &&
+		    strncmp(types[i], value, (size_t)(sp - value)) == 0)
+			break;
+	if (i == sizeof(types) / sizeof(types[0]))
+		return 0;
+	b = sp + 1;
+	for (e = b; (*e >= 'A' && *e <= 'Z') || (*e >= 'a' && *e <= 'z') ||
+	    (*e >= '0' && *e <= '9') || *e == '+' || *e == '/' || *e == '='; e++)
+		;
+	if (e - b < 16 || (*e != '\0' && *e != ' '))
+		return 0;
+	xasprintf(out, "%s %.*s", types[i], (int)(e - b), b);
+	return 1;
+}
+
+/* "10M" (bytes/s; K, M, G are powers of 1024), "0" for no limit. */
+static int
+config_parse_rate(const char *s, unsigned long long *out)
+{
+	unsigned long long n, mul = 1;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -EINVAL;
+	if (*end == 'K' || *end == 'k')
+		mul = 1024;
+	else if (*end == 'M')
+		mul = 1024 * 1024;
+	else if (*end == 'G')
+		mul = 1024ULL * 1024 * 1024;
+	if (mul != 1)
+		end++;
+	if (*end != '\0' || n > (1ULL << 40) / mul)
+		return -EINVAL;
+	*out = n * mul;
+	return 0;
 }
 
 static void
@@ -606,9 +673,37 @@ config_backup_key(struct config_parse *p, const char *name, const char *key,
 	} else if (strcmp(key, "target") == 0) {
 		if (!config_backup_target_ok(value))
 			config_error(p, "target: '%s' is not supported: only "
-			    "file:///ABSOLUTE/PATH targets are", value);
+			    "file:///ABSOLUTE/PATH and sftp://USER@HOST[:PORT]/PATH "
+			    "targets are", value);
 		else
 			config_set_string(&b->target, value);
+	} else if (strcmp(key, "sftp_host_key") == 0) {
+		char *k;
+
+		if (!config_host_key_ok(value, &k))
+			config_error(p, "sftp_host_key: not an ssh public key "
+			    "line (e.g. ssh-ed25519 AAAA..., as in the "
+			    "server's ssh_host_ed25519_key.pub)");
+		else {
+			free(b->sftp_host_key);
+			b->sftp_host_key = k;
+		}
+	} else if (strcmp(key, "sftp_key_file") == 0) {
+		if (value[0] != '/')
+			config_error(p, "sftp_key_file: '%s' is not an absolute "
+			    "path", value);
+		else
+			config_set_string(&b->sftp_key_file, value);
+	} else if (strcmp(key, "sftp_timeout") == 0) {
+		if (config_parse_duration(value, &b->sftp_timeout) != 0 ||
+		    b->sftp_timeout < 1 || b->sftp_timeout > 3600)
+			config_error(p, "sftp_timeout: '%s' is not a duration "
+			    "from 1s to 1h", value);
+	} else if (strcmp(key, "bandwidth_limit") == 0) {
+		if (config_parse_rate(value, &b->bandwidth_limit) != 0)
+			config_error(p, "bandwidth_limit: '%s' is not a rate in "
+			    "bytes per second (e.g. 10M, 512K, 0 for none)",
+			    value);
 	} else if (strcmp(key, "schedule") == 0) {
 		free(b->schedule);
 		b->schedule = NULL;
@@ -842,6 +937,18 @@ config_validate(struct config_parse *p)
 		if (b->randomized_delay != 0 && b->schedule == NULL)
 			config_error(p, "[backup.%s]: randomized_delay needs a "
 			    "schedule", b->name);
+		if (b->target != NULL && strncmp(b->target, "sftp://", 7) == 0) {
+			if (b->sftp_host_key == NULL)
+				config_error(p, "[backup.%s]: an sftp target "
+				    "needs sftp_host_key", b->name);
+			if (b->sftp_key_file == NULL)
+				config_error(p, "[backup.%s]: an sftp target "
+				    "needs sftp_key_file", b->name);
+			/* The remote side must never see plaintext. */
+			if (!b->encryption)
+				config_error(p, "[backup.%s]: an sftp target "
+				    "needs encryption = yes", b->name);
+		}
 	}
 }
 

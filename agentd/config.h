@@ -47,7 +47,12 @@ struct backup_conf {
 	char		**paths;	/* argv_split, owned; NULL = missing */
 	char		**excludes;	/* argv_split, owned; may be NULL */
 	bool		 one_file_system;
-	char		*target;	/* "file:///abs/path" */
+	char		*target;	/* "file:///abs/path", "sftp://u@h:p/path" */
+	/* sftp:// only: the pinned host key ("ssh-ed25519 AAAA..."), the
+	 * private key file, bytes/s (0 = no limit), seconds per operation. */
+	char		*sftp_host_key, *sftp_key_file;
+	unsigned long long bandwidth_limit;
+	unsigned	 sftp_timeout;
 	char		*schedule;	/* as written; NULL = on demand only */
 	struct cron	 cron;
 	unsigned	 randomized_delay; /* seconds */

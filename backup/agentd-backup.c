@@ -13,24 +13,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
+#include <linux/capability.h>
 
 #include "crypt.h"
 #include "log.h"
 #include "snapshot.h"
 #include "sysrecord.h"
 #include "target.h"
+#include "target_proxy.h"
+#include "target_sftp.h"
 #include "xmalloc.h"
 
 #define BK_FD		3
 #define BK_JOB_MAX	(256 * 1024)	/* the job frame, bytes */
 #define BK_LIST_MAX	256		/* paths, excludes, hook words */
 #define BK_ERROR_MAX	512
+#define BK_NOBODY	65534	/* the SFTP child's uid when run as root */
 /* Progress frames at most this often (usec). */
 #define BK_PROGRESS_USEC 500000ULL
 
@@ -42,6 +50,7 @@ struct bk {
 	char		*pre[BK_LIST_MAX + 1], *post[BK_LIST_MAX + 1];
 	size_t		 npaths, nexcludes;
 	int		 one_file_system, compression;
+	json_t		*sftp;		/* the sftp settings; NULL if none */
 	uint64_t	 started, last_progress, last_bytes;
 	char		 error[BK_ERROR_MAX];
 };
@@ -124,7 +133,7 @@ static void
 bk_read_job(struct bk *b, json_t **root)
 {
 	unsigned char hdr[4];
-	json_t *o, *paths, *excl, *pre, *post;
+	json_t *o, *paths, *excl, *pre, *post, *sftp = NULL;
 	json_error_t jerr;
 	const char *t, *hook[BK_LIST_MAX];
 	size_t len, n;
@@ -141,14 +150,15 @@ bk_read_job(struct bk *b, json_t **root)
 		fatalx("short job frame");
 	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	free(buf);
-	/* Ten pairs: t, job, paths, excludes, one_file_system, target,
-	 * compression, key_file, pre_hook, post_hook. */
+	/* Ten pairs and an optional one: t, job, paths, excludes,
+	 * one_file_system, target, compression, key_file, pre_hook,
+	 * post_hook, sftp. */
 	if (o == NULL || json_unpack_ex(o, &jerr, JSON_STRICT,
-	    "{s:s, s:s, s:o, s:o, s:b, s:s, s:i, s:s, s:o, s:o}",
+	    "{s:s, s:s, s:o, s:o, s:b, s:s, s:i, s:s, s:o, s:o, s?o}",
 	    "t", &t, "job", &b->job, "paths", &paths, "excludes", &excl,
 	    "one_file_system", &b->one_file_system, "target", &b->target,
 	    "compression", &b->compression, "key_file", &b->key_file,
-	    "pre_hook", &pre, "post_hook", &post) < 0 ||
+	    "pre_hook", &pre, "post_hook", &post, "sftp", &sftp) < 0 ||
 	    strcmp(t, "job") != 0 ||
 	    bk_strings(paths, b->paths, BK_LIST_MAX, &b->npaths) < 0 ||
 	    b->npaths == 0 ||
@@ -164,6 +174,7 @@ bk_read_job(struct bk *b, json_t **root)
 		fatalx("malformed job frame: post_hook");
 	for (size_t i = 0; i < n; i++)
 		b->post[i] = (char *)hook[i];
+	b->sftp = sftp;
 	*root = o;
 }
 
@@ -214,6 +225,99 @@ bk_hook(struct bk *b, const char *which, char **argv)
 		snprintf(b->error, sizeof(b->error), "%s %s was killed by "
 		    "signal %d", which, argv[0], WTERMSIG(status));
 	return -1;
+}
+
+/* Drops every capability, for good: the SFTP child must not be able to
+ * read what the reader can. */
+static void
+bk_drop_caps(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { { 0 } };
+
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
+	    errno != EINVAL)
+		fatal("PR_CAP_AMBIENT_CLEAR_ALL");
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		fatal("capset");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fatal("PR_SET_NO_NEW_PRIVS");
+}
+
+/* The CapEff line of our status, for the log (tests read it). */
+static void
+bk_log_caps(void)
+{
+	char line[256];
+	FILE *f;
+
+	if ((f = fopen("/proc/self/status", "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "CapEff:", 7) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			log_debug("sftp child %ld: %s", (long)getpid(), line);
+		}
+	fclose(f);
+}
+
+/*
+ * An sftp:// target: the network side is a child forked before anything is
+ * read, with no capability, that serves target_sftp_ops over a socketpair;
+ * this process talks to it through target_proxy_ops and sends it only
+ * names and encrypted bytes (docs/architecture.md).
+ */
+static int
+bk_sftp_child(struct bk *b, pid_t *pidp)
+{
+	struct sftp_conf c = { 0 };
+	json_int_t bw = 0, timeout = 30;
+	json_error_t jerr;
+	int sv[2];
+	pid_t pid;
+
+	/* Four pairs: host_key, key_file, bandwidth_limit, timeout. */
+	if (json_unpack_ex(b->sftp, &jerr, JSON_STRICT,
+	    "{s:s, s:s, s:I, s:I}", "host_key", &c.host_key,
+	    "key_file", &c.key_file, "bandwidth_limit", &bw,
+	    "timeout", &timeout) < 0)
+		fatalx("malformed job frame: sftp: %s", jerr.text);
+	if (bw < 0 || timeout < 1 || timeout > 3600)
+		fatalx("malformed job frame: sftp: a value out of range");
+	c.bandwidth = (unsigned long long)bw;
+	c.timeout = (unsigned)timeout;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		snprintf(b->error, sizeof(b->error), "socketpair: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) < 0) {
+		snprintf(b->error, sizeof(b->error), "fork: %s",
+		    strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		close(BK_FD);	/* agentd hears from the reader only */
+		target_sftp_configure(&c);	/* reads the key file */
+		/* As root, uid 0 alone would still open root's 0600 files:
+		 * the child becomes nobody first. */
+		if (geteuid() == 0 && (setgroups(0, NULL) < 0 ||
+		    setresgid(BK_NOBODY, BK_NOBODY, BK_NOBODY) < 0 ||
+		    setresuid(BK_NOBODY, BK_NOBODY, BK_NOBODY) < 0))
+			fatal("sftp child: cannot become uid %d", BK_NOBODY);
+		bk_drop_caps();
+		bk_log_caps();
+		target_proxy_serve(sv[1], &target_sftp_ops, target_sftp_error);
+		_exit(0);
+	}
+	close(sv[1]);
+	target_proxy_attach(sv[0], pid, c.timeout);
+	*pidp = pid;
+	return 0;
 }
 
 /* The job's key, made at the first run (docs/agentd.conf.example). */
@@ -276,6 +380,7 @@ main(int argc, char **argv)
 	json_t *job = NULL;
 	char saved[BK_ERROR_MAX], hook_err[BK_ERROR_MAX];
 	int r, encrypted;
+	pid_t sftp_pid = -1;
 
 	(void)argv;
 	log_init("agentd-backup", argc > 1 ? LOG_TARGET_STDERR :
@@ -287,13 +392,16 @@ main(int argc, char **argv)
 	b.last_progress = b.started - BK_PROGRESS_USEC;
 	encrypted = b.key_file[0] != '\0';
 
+	if (b.sftp != NULL && bk_sftp_child(&b, &sftp_pid) < 0)
+		goto done;
 	if (bk_hook(&b, "pre_hook", b.pre) < 0)
 		goto done;
 	if (encrypted && bk_key(&b, key) < 0)
 		goto post;
 	if ((r = target_open(b.target, &t)) < 0) {
 		snprintf(b.error, sizeof(b.error), "target %s: %s", b.target,
-		    strerror(-r));
+		    b.sftp != NULL && target_proxy_error()[0] != '\0' ?
+		    target_proxy_error() : strerror(-r));
 		goto post;
 	}
 	o.paths = b.paths;
@@ -333,6 +441,10 @@ post:
 	}
 done:
 	target_close(t);
+	target_proxy_detach();
+	if (sftp_pid > 0)
+		while (waitpid(sftp_pid, NULL, 0) < 0 && errno == EINTR)
+			;
 	explicit_bzero(key, sizeof(key));
 	/* Eight pairs: t, snapshot, status, files, bytes, stored_bytes,
 	 * duration, error. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "target.h"
+#include "target_proxy.h"
 #include "xmalloc.h"
 
 struct target {
@@ -27,6 +28,7 @@ struct target_get {
 
 static const struct target_ops *const backends[] = {
 	&target_file_ops,
+	&target_proxy_ops,	/* sftp://, served by agentd-backup's child */
 };
 
 int

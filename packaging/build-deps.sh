@@ -9,7 +9,8 @@ libcurl4-openssl-dev zlib1g-dev libmicrohttpd-dev libsqlite3-dev libgnutls28-dev
 monitoring-plugins-basic collectd-core openssl procps python3 curl
 systemd man-db
 dbus-daemon systemd-journal-remote
-libarchive-dev libsodium-dev zstd acl libcap2-bin"
+libarchive-dev libsodium-dev zstd acl libcap2-bin
+libssh2-1-dev openssh-server openssh-client"
 
 missing=""
 for p in $pkgs; do
@@ -32,4 +33,5 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 # collectd-core is only the benchmark's peer: never start it as a service.
+# openssh-server is test_backup_sftp.sh's server: the test runs its own sshd.
 $sudo apt-get install -y -qq --no-install-recommends $missing

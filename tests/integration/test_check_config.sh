@@ -86,15 +86,28 @@ expect_eq "missing config" "$out" "/nonexistent.conf: cannot open: No such file 
 write_config <<EOF2
 [backup.www]
 paths = /etc "/srv/my data"
-target = sftp://u@h/p
+target = ftp://u@h/p
 compression = 0
 pre_hook = dump-db
 [backup.nopaths]
 target = file:///srv/b
+[backup.s]
+paths = /etc
+target = sftp://u@h:2222/srv/b
+encryption = no
+bandwidth_limit = 10X
+sftp_host_key = ssh-dss AAAAB3NzaC1kc3MAAACBAP
+sftp_timeout = 0
 EOF2
 out=$("$AGENTD" --config "$T/agentd.conf" --check-config 2>&1); rc=$?
 expect_eq "backup check-config exit" $rc 1
-expect_match "backup target" "$out" "^$T/agentd.conf:7: target: 'sftp://u@h/p' is not supported: only file:///ABSOLUTE/PATH targets are$"
+expect_match "backup target" "$out" "^$T/agentd.conf:7: target: 'ftp://u@h/p' is not supported: only file:///ABSOLUTE/PATH and sftp://USER@HOST\\[:PORT\\]/PATH targets are$"
+expect_match "bandwidth_limit" "$out" "^$T/agentd.conf:16: bandwidth_limit: '10X' is not a rate in bytes per second"
+expect_match "sftp_host_key" "$out" "^$T/agentd.conf:17: sftp_host_key: not an ssh public key line"
+expect_match "sftp_timeout" "$out" "^$T/agentd.conf:18: sftp_timeout: '0' is not a duration from 1s to 1h$"
+expect_match "sftp host key missing" "$out" "^$T/agentd.conf:12: \\[backup.s\\]: an sftp target needs sftp_host_key$"
+expect_match "sftp key file missing" "$out" "^$T/agentd.conf:12: \\[backup.s\\]: an sftp target needs sftp_key_file$"
+expect_match "sftp without encryption" "$out" "^$T/agentd.conf:12: \\[backup.s\\]: an sftp target needs encryption = yes$"
 expect_match "backup compression" "$out" "^$T/agentd.conf:8: compression: '0' is not a zstd level from 1 to 19$"
 expect_match "backup hook" "$out" "^$T/agentd.conf:9: pre_hook: 'dump-db' is not an absolute path"
 expect_match "backup missing" "$out" "^$T/agentd.conf:5: \\[backup.www\\]: missing 'target'$"
@@ -104,6 +117,13 @@ write_config <<EOF2
 paths = /etc
 target = file:///srv/backup
 schedule = 0 2 * * *
+[backup.remote]
+paths = /etc
+target = sftp://backup@192.0.2.7:2222/srv/backups/web1
+sftp_host_key = ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBWkT8Zb1bH8q7Ydxk2z5cOvxg7dXo3zKqJ6y0Cz4bR2 root@nas
+sftp_key_file = /etc/agentd/backup_ed25519
+bandwidth_limit = 10M
+sftp_timeout = 1m
 EOF2
 out=$("$AGENTD" --config "$T/agentd.conf" --check-config 2>&1) ||
     fail "a good backup job is refused: $out"

@@ -355,8 +355,9 @@ static void
 test_backup_errors(void **state)
 {
 	static const char *const expect[] = {
-		"t.conf:3: target: 'sftp://u@h/p' is not supported: only "
-		    "file:///ABSOLUTE/PATH targets are",
+		"t.conf:3: target: 'ftp://u@h/p' is not supported: only "
+		    "file:///ABSOLUTE/PATH and sftp://USER@HOST[:PORT]/PATH "
+		    "targets are",
 		"t.conf:4: compression: '20' is not a zstd level from 1 to 19",
 		"t.conf:5: schedule: minute: '61' is not a number from 0 to 59",
 		"t.conf:6: pre_hook: 'true' is not an absolute path (no shell "
@@ -376,7 +377,7 @@ test_backup_errors(void **state)
 	load_fails(
 	    "[backup.a]\n"
 	    "paths = /etc\n"
-	    "target = sftp://u@h/p\n"
+	    "target = ftp://u@h/p\n"
 	    "compression = 20\n"
 	    "schedule = 61 * * * *\n"
 	    "pre_hook = true\n"
@@ -428,6 +429,55 @@ test_backup_stale_keys(void **state)
 	    "command = /bin/true\n", expect, sizeof(expect) / sizeof(expect[0]));
 }
 
+static void
+test_backup_sftp(void **state)
+{
+	static const char *const expect[] = {
+		"t.conf:4: target: 'sftp://h/p' is not supported: only "
+		    "file:///ABSOLUTE/PATH and sftp://USER@HOST[:PORT]/PATH "
+		    "targets are",
+		/* In parentheses: clang's -Wstring-concatenation. */
+		("t.conf:5: bandwidth_limit: '5T' is not a rate in bytes "
+		    "per second (e.g. 10M, 512K, 0 for none)"),
+		"t.conf:6: sftp_key_file: 'key' is not an absolute path",
+		"t.conf:7: sftp_timeout: '2h' is not a duration from 1s to 1h",
+		"t.conf:1: [backup.bad]: an sftp target needs sftp_host_key",
+		"t.conf:1: [backup.bad]: an sftp target needs sftp_key_file",
+		"t.conf:1: [backup.bad]: an sftp target needs encryption = yes",
+	};
+	struct config *cfg = load_ok(
+	    "[backup.r]\n"
+	    "paths = /etc\n"
+	    "target = sftp://bk@nas.example:2222/srv/b\n"
+	    "sftp_host_key = ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBWk root@nas\n"
+	    "sftp_key_file = /etc/agentd/bk_key\n"
+	    "bandwidth_limit = 10M\n"
+	    "sftp_timeout = 2m\n");
+	struct backup_conf *b;
+
+	(void)state;
+	b = config_find_backup(cfg, "r");
+	assert_non_null(b);
+	assert_string_equal(b->target, "sftp://bk@nas.example:2222/srv/b");
+	/* The comment after the key is dropped. */
+	assert_string_equal(b->sftp_host_key,
+	    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBWk");
+	assert_string_equal(b->sftp_key_file, "/etc/agentd/bk_key");
+	assert_int_equal(b->bandwidth_limit, 10 * 1024 * 1024);
+	assert_int_equal(b->sftp_timeout, 120);
+	config_free(cfg);
+
+	load_fails(
+	    "[backup.bad]\n"
+	    "paths = /etc\n"
+	    "target = sftp://u@h:22/p\n"
+	    "target = sftp://h/p\n"
+	    "bandwidth_limit = 5T\n"
+	    "sftp_key_file = key\n"
+	    "sftp_timeout = 2h\n"
+	    "encryption = no\n", expect, sizeof(expect) / sizeof(expect[0]));
+}
+
 int
 main(void)
 {
@@ -445,6 +495,7 @@ main(void)
 		cmocka_unit_test(test_backup_job),
 		cmocka_unit_test(test_backup_errors),
 		cmocka_unit_test(test_backup_stale_keys),
+		cmocka_unit_test(test_backup_sftp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
