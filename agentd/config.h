@@ -55,6 +55,12 @@ struct backup_conf {
 	bool		 encryption;
 	char		**pre_hook;	/* absolute argv, owned; NULL = none */
 	char		**post_hook;
+	/* A full snapshot at least this often (seconds; 0: only the first
+	 * run), incrementals in between. */
+	unsigned	 full_every;
+	/* Retention (backup/retention.h), applied after each ok run and by
+	 * agentctl backup forget; every keep_* 0 keeps everything. */
+	unsigned	 keep_last, keep_daily, keep_weekly, keep_monthly;
 	char		*file;		/* where first defined */
 	int		 line;
 };
