@@ -105,6 +105,12 @@ $(OBJ)/backup/%.o: backup/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(BACKUP_CFLAGS) $(BACKUP_INC) -MMD -MP -c -o $@ $<
 
+# agentctl runs the engine itself as root (backup list, verify, forget):
+# of the agent's programs it alone sees backup/ and links libbackup.
+$(OBJ)/agentd/agentctl.o: agentd/agentctl.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(BACKUP_CFLAGS) $(AGENTD_INC) -iquote backup -MMD -MP -c -o $@ $<
+
 $(OBJ)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(BACKUP_CFLAGS) $(ALL_INC) -MMD -MP -c -o $@ $<
@@ -124,8 +130,8 @@ $(BUILD)/libbackup.a: $(BACKUP_OBJS)
 $(BUILD)/agentd: $(OBJ)/agentd/agentd.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BUILD)/agentctl: $(OBJ)/agentd/agentctl.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) -lm
+$(BUILD)/agentctl: $(OBJ)/agentd/agentctl.o $(BUILD)/libagentd.a $(BUILD)/libbackup.a $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(BACKUP_LIBS) -lm
 
 $(BUILD)/agentd-reporter: $(OBJ)/agentd/reporter.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) -lm
