@@ -40,8 +40,8 @@ struct check_conf {
 	int			 line;
 };
 
-/* [backup.NAME]: one backup job (docs/backup-format.md). Only full
- * snapshots to a file:// target so far. */
+/* [backup.NAME]: one backup job (docs/backup-format.md): full and
+ * incremental snapshots to a file:// target, with retention. */
 struct backup_conf {
 	char		*name;
 	char		**paths;	/* argv_split, owned; NULL = missing */
