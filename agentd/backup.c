@@ -23,6 +23,9 @@
 
 /* Counts and sizes: 2^53, what a JSON number holds exactly. */
 #define BACKUP_COUNT_MAX	(1LL << 53)
+/* How long a scheduled run waits for its target's lock (another job on the
+ * same target running): seconds. A run asked for now does not wait. */
+#define BACKUP_LOCK_WAIT	3600
 /* A run's duration: ten years is not one. */
 #define BACKUP_DURATION_MAX	(3650.0 * 86400)
 
@@ -198,7 +201,7 @@ backup_lock_path(const char *state_dir, const char *target, char *buf,
 /* The job frame agentd-backup reads first (backup/agentd-backup.c). */
 static json_t *
 backup_job_frame(const struct config *cfg, const struct backup_conf *bc,
-    bool full)
+    bool full, bool scheduled)
 {
 	char key[PATH_MAX], lock[PATH_MAX];
 	json_t *o;
@@ -207,19 +210,20 @@ backup_job_frame(const struct config *cfg, const struct backup_conf *bc,
 	if (bc->encryption)
 		backup_key_path(cfg->state_dir, bc->name, key, sizeof(key));
 	backup_lock_path(cfg->state_dir, bc->target, lock, sizeof(lock));
-	/* Seventeen pairs: t, job, paths, excludes, one_file_system,
+	/* Eighteen pairs: t, job, paths, excludes, one_file_system,
 	 * target, compression, key_file, pre_hook, post_hook, lock_file,
-	 * full, full_every, keep_last, keep_daily, keep_weekly,
+	 * lock_wait, full, full_every, keep_last, keep_daily, keep_weekly,
 	 * keep_monthly. */
 	o = json_pack("{s:s, s:s, s:o, s:o, s:b, s:s, s:i, s:s, s:o, s:o, "
-	    "s:s, s:b, s:I, s:I, s:I, s:I, s:I}",
+	    "s:s, s:i, s:b, s:I, s:I, s:I, s:I, s:I}",
 	    "t", "job", "job", bc->name, "paths", backup_strings(bc->paths),
 	    "excludes", backup_strings(bc->excludes),
 	    "one_file_system", bc->one_file_system, "target", bc->target,
 	    "compression", bc->compression, "key_file", key,
 	    "pre_hook", backup_strings(bc->pre_hook),
 	    "post_hook", backup_strings(bc->post_hook),
-	    "lock_file", lock, "full", full,
+	    "lock_file", lock, "lock_wait", scheduled ? BACKUP_LOCK_WAIT : 0,
+	    "full", full,
 	    "full_every", (json_int_t)bc->full_every,
 	    "keep_last", (json_int_t)bc->keep_last,
 	    "keep_daily", (json_int_t)bc->keep_daily,
@@ -345,7 +349,7 @@ backup_find(struct backup *b, const char *name)
 }
 
 static int
-backup_job_start(struct backup_job *j, bool full)
+backup_job_start(struct backup_job *j, bool full, bool scheduled)
 {
 	const struct config *cfg = sched_config(j->backup->sched);
 	const struct backup_conf *bc;
@@ -354,7 +358,7 @@ backup_job_start(struct backup_job *j, bool full)
 		return -EBUSY;
 	if ((bc = config_find_backup((struct config *)cfg, j->name)) == NULL)
 		return -ENOENT;
-	j->frame = backup_job_frame(cfg, bc, full);
+	j->frame = backup_job_frame(cfg, bc, full, scheduled);
 	j->running = true;
 	j->run = ++j->backup->runs;
 	j->started = time(NULL);
@@ -374,7 +378,7 @@ backup_start(struct backup *b, const char *name, bool full, uint64_t *run)
 
 	if (j == NULL)
 		return -ENOENT;
-	if ((r = backup_job_start(j, full)) == 0)
+	if ((r = backup_job_start(j, full, false)) == 0)
 		*run = j->run;
 	return r;
 }
@@ -385,7 +389,7 @@ backup_on_cal(struct sched_cal *e, void *userdata)
 	struct backup_job *j = userdata;
 
 	(void)e;
-	if (backup_job_start(j, false) == -EBUSY)
+	if (backup_job_start(j, false, true) == -EBUSY)
 		log_warnx("backup %s: still running at its scheduled time; "
 		    "this run skipped", j->name);
 }

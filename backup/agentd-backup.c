@@ -41,6 +41,7 @@ struct bk {
 	const char	*target;
 	const char	*key_file;	/* "" = not encrypted */
 	const char	*lock_file;	/* the target's local flock file */
+	int		 lock_wait;	/* seconds to wait for a busy target */
 	int		 full;		/* a full snapshot forced */
 	json_int_t	 full_every;	/* seconds */
 	struct retention_policy keep;
@@ -148,22 +149,24 @@ bk_read_job(struct bk *b, json_t **root)
 		fatalx("short job frame");
 	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	free(buf);
-	/* Seventeen pairs: t, job, paths, excludes, one_file_system,
+	/* Eighteen pairs: t, job, paths, excludes, one_file_system,
 	 * target, compression, key_file, pre_hook, post_hook, lock_file,
-	 * full, full_every, keep_last, keep_daily, keep_weekly,
+	 * lock_wait, full, full_every, keep_last, keep_daily, keep_weekly,
 	 * keep_monthly. */
 	if (o == NULL || json_unpack_ex(o, &jerr, JSON_STRICT,
-	    "{s:s, s:s, s:o, s:o, s:b, s:s, s:i, s:s, s:o, s:o, s:s, s:b, "
-	    "s:I, s:I, s:I, s:I, s:I}",
+	    "{s:s, s:s, s:o, s:o, s:b, s:s, s:i, s:s, s:o, s:o, s:s, s:i, "
+	    "s:b, s:I, s:I, s:I, s:I, s:I}",
 	    "t", &t, "job", &b->job, "paths", &paths, "excludes", &excl,
 	    "one_file_system", &b->one_file_system, "target", &b->target,
 	    "compression", &b->compression, "key_file", &b->key_file,
 	    "pre_hook", &pre, "post_hook", &post,
-	    "lock_file", &b->lock_file, "full", &b->full,
+	    "lock_file", &b->lock_file, "lock_wait", &b->lock_wait,
+	    "full", &b->full,
 	    "full_every", &b->full_every, "keep_last", &keep[0],
 	    "keep_daily", &keep[1], "keep_weekly", &keep[2],
 	    "keep_monthly", &keep[3]) < 0 ||
 	    strcmp(t, "job") != 0 || b->lock_file[0] != '/' ||
+	    b->lock_wait < 0 || b->lock_wait > 86400 ||
 	    b->full_every < 0 || b->full_every > INT32_MAX ||
 	    keep[0] < 0 || keep[0] > UINT32_MAX / 2 ||
 	    keep[1] < 0 || keep[1] > UINT32_MAX / 2 ||
@@ -304,6 +307,29 @@ bk_mkdir_for(const char *file)
 }
 
 /*
+ * Takes the target's lock; a scheduled run (lock_wait > 0) whose target
+ * another run holds tries again every second for up to lock_wait seconds
+ * (jobs sharing a target take turns), one asked for now fails at once.
+ */
+static int
+bk_lock(struct bk *b, struct target *t, struct backup_lock **lk,
+    struct lock_info *holder)
+{
+	uint64_t until = bk_now() + (uint64_t)b->lock_wait * 1000000;
+	int r, told = 0;
+
+	while ((r = lock_acquire(t, b->lock_file, b->job, lk, holder)) ==
+	    -EBUSY && bk_now() < until) {
+		if (!told++)
+			log_info("backup %s: target busy (another run holds "
+			    "the lock); waiting up to %d s", b->job,
+			    b->lock_wait);
+		sleep(1);
+	}
+	return r;
+}
+
+/*
  * Retention after an ok run, under the run's lock: the catalog anew (the
  * new snapshot in it), the plan, and what it forgets removed. The count
  * forgotten, or -errno with the reason in b->error.
@@ -377,8 +403,9 @@ main(int argc, char **argv)
 	}
 	/* The lock before the hooks: a busy target runs no pre_hook. It
 	 * also removes what interrupted runs left (lock.h). */
-	if ((r = bk_mkdir_for(b.lock_file)) < 0 ||
-	    (r = lock_acquire(t, b.lock_file, b.job, &lk, &holder)) < 0) {
+	if ((r = bk_mkdir_for(b.lock_file)) == 0)
+		r = bk_lock(&b, t, &lk, &holder);
+	if (r < 0) {
 		if (r == -EBUSY && holder.pid != 0)
 			snprintf(b.error, sizeof(b.error), "target busy "
 			    "(another run holds the lock: pid %ld on %.200s, "

@@ -20,9 +20,10 @@ SH
 chmod 0755 "$T/slowhook"
 
 # keep_* all 0 while the chain is built: every run keeps everything.
-job() {	# KEEP_LAST
+job() {	# KEEP_LAST [SCHEDULE]
 	write_config <<EOF2
 [backup.r]
+schedule = ${2:-}
 paths = $S
 target = file://$TG
 full_every = 7d
@@ -162,5 +163,23 @@ expect_eq "run after a stale lock" "$(last_field status)" ok
 expect_eq "run 7 parent" "$(last_field parent)" "$id6"
 [ -e "$TG/lock" ] && fail "lock left after a clean run: $(cat "$TG/lock")"
 touch "$T/slow.go"
+
+# --- a scheduled run waits for a busy target --------------------------
+# Its catch-up run at start finds the local flock held (as by another
+# job's run on the same target) and takes its turn when it is free.
+stop_agentd || fail "agentd did not stop cleanly"
+lockf=$(ls "$T/state/backup/"target-*.lock) || fail "no local lock file"
+flock "$lockf" sleep 3 &
+HOLD=$!
+wait_until 5 sh -c "! flock -n '$lockf' true" || fail "could not hold $lockf"
+job 1 "0 2 * * *"
+printf '%s backup.r\n' $(( $(date +%s) - 2 * 86400 )) > "$T/state/calendar"
+start_agentd
+wait_until 10 grep -q "backup r: target busy (another run holds the lock); waiting up to 3600 s" \
+	"$T/agentd.log" || fail "the scheduled run did not wait for the lock"
+wait "$HOLD"
+r_ok() { [ "$(last_field status)" = ok ]; }
+wait_until 10 r_ok ||
+	fail "the scheduled run did not succeed after the wait: $(ctl backup status)"
 
 stop_agentd || fail "agentd did not stop cleanly"
