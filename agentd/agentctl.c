@@ -873,13 +873,14 @@ ctl_bk_list_job(const struct backup_conf *bc, json_t *a)
 		ret = -1;
 		goto out;
 	}
-	if (c.unreadable > 0) {
-		fprintf(stderr, "agentctl: backup %s: %zu manifests on %s "
-		    "cannot be read (damaged, or another key); see "
-		    "`agentctl backup verify`\n", bc->name, c.unreadable,
-		    bc->target);
-		ret = -1;
-	}
+	/* Not a failure: another job's snapshots on a shared target are
+	 * encrypted with its own key and look just like damaged ones here;
+	 * verify tells damage apart. */
+	if (c.unreadable > 0)
+		fprintf(stderr, "agentctl: backup %s: %zu manifests on %s do "
+		    "not open with this job's key (another job's on the same "
+		    "target, or damaged: `agentctl backup verify` checks a "
+		    "snapshot)\n", bc->name, c.unreadable, bc->target);
 	for (size_t i = 0; i < c.n; i++) {
 		const struct catalog_entry *e = &c.entries[i];
 

@@ -182,4 +182,17 @@ r_ok() { [ "$(last_field status)" = ok ]; }
 wait_until 10 r_ok ||
 	fail "the scheduled run did not succeed after the wait: $(ctl backup status)"
 
+# Two jobs, each with its own key, on one target: list shows both, each
+# job's snapshots from its own key, and the other's are not an error.
+ctl backup run slow >/dev/null 2>"$T/err" || fail "slow run: $(cat "$T/err")"
+ectl backup list --json >"$T/all.json" 2>"$T/err" ||
+	fail "backup list (all jobs): $(cat "$T/err")"
+python3 - "$T/all.json" <<'PY' || fail "backup list (all jobs): $(cat "$T/all.json")"
+import json, sys
+a = json.load(open(sys.argv[1]))
+jobs = sorted(set(s["job"] for s in a))
+assert jobs == ["r", "slow"], jobs
+assert [s["files"] for s in a if s["job"] == "slow"] == [1], a
+PY
+
 stop_agentd || fail "agentd did not stop cleanly"
