@@ -471,7 +471,7 @@ ctl_backup_run(const char *name, bool full)
 	    "backup_run", "name", name, "full", full)), *st, *b, *last, *p;
 	json_int_t run = json_integer_value(json_object_get(reply, "run"));
 	const char *status;
-	char snap[160], err[512], bytes[32], rate[32];
+	char snap[160], err[512], bytes[32], rate[32], kind[32], parent[160];
 	bool tty = isatty(STDOUT_FILENO), shown = false;
 	size_t i;
 	json_t *e;
@@ -517,9 +517,12 @@ ctl_backup_run(const char *name, bool full)
 	    rate, sizeof(rate));
 	if (snap[0] != '\0')
 		printf("%s\n", snap);
-	fprintf(stderr, "backup %s: %s, %lld files, %s (%s stored), %.1fs\n",
-	    name, status, (long long)json_integer_value(json_object_get(last,
-	    "files")), bytes, rate, json_number_value(json_object_get(last,
+	ctl_text(last, "parent", parent, sizeof(parent));
+	fprintf(stderr, "backup %s: %s, %s%s%s, %lld files, %s (%s stored), "
+	    "%.1fs\n", name, status, ctl_text(last, "kind", kind,
+	    sizeof(kind)), parent[0] != '\0' ? " on " : "", parent,
+	    (long long)json_integer_value(json_object_get(last, "files")),
+	    bytes, rate, json_number_value(json_object_get(last,
 	    "duration")));
 	json_array_foreach(json_object_get(last, "errors"), i, e)
 		fprintf(stderr, "  %s\n", log_escape(err, sizeof(err),

@@ -65,6 +65,8 @@ id1=$(run)
 expect_eq "run 1 kind" "$(last_field kind)" full
 printf 'two\n' > "$S/small"
 id2=$(run)
+grep -q "^backup r: ok, incremental on $id1, 2 files, " "$T/err" ||
+	fail "run 2's summary: $(cat "$T/err")"
 expect_eq "run 2 kind" "$(last_field kind)" incremental
 expect_eq "run 2 parent" "$(last_field parent)" "$id1"
 id3=$(run --full)
