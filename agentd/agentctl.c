@@ -1077,8 +1077,13 @@ ctl_backup_forget(const char *name, int dry)
 	pol.keep_daily = bc->keep_daily;
 	pol.keep_weekly = bc->keep_weekly;
 	pol.keep_monthly = bc->keep_monthly;
-	if (ctl_bk_open(bc, &t, key, &k, 0) != 0)
-		return EXIT_REFUSED;
+	if ((r = ctl_bk_open(bc, &t, key, &k, 1)) != 0) {
+		if (r < 0)
+			return EXIT_REFUSED;
+		printf("no snapshots: job %s has never run here (no key)\n",
+		    name);
+		return 0;
+	}
 	if (ctl_bk_lock_file(bc, lock, sizeof(lock)) != 0)
 		goto out;
 	if ((r = lock_acquire(t, lock, bc->name, &lk, &holder)) != 0) {
