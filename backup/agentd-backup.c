@@ -384,6 +384,7 @@ main(int argc, char **argv)
 	json_t *job = NULL;
 	char saved[BK_ERROR_MAX], hook_err[BK_ERROR_MAX];
 	char parent[MANIFEST_ID_MAX] = "";
+	int64_t newest;
 	int r, encrypted, full = 1, forgotten = 0;
 
 	(void)argv;
@@ -435,6 +436,14 @@ main(int argc, char **argv)
 		full = 0;
 		snprintf(parent, sizeof(parent), "%s", catalog_latest(&c)->id);
 	}
+	/* Ids carry the start second and then random bytes: a snapshot
+	 * started in the same second as the job's newest could sort before
+	 * it and the next run would take the older one for the newest. So
+	 * start in a later second (bounded: a clock stepped back gets two
+	 * seconds, not a hang). */
+	newest = catalog_latest(&c) != NULL ? catalog_latest(&c)->started : 0;
+	for (int i = 0; i < 3 && (int64_t)time(NULL) <= newest; i++)
+		sleep(1);
 	catalog_free(&c);
 	o.paths = b.paths;
 	o.npaths = b.npaths;

@@ -15,7 +15,7 @@ head -c 400000 /dev/urandom > "$S/d/big"
 printf 'one\n' > "$S/small"
 cat > "$T/slowhook" <<SH
 #!/bin/sh
-while [ ! -e $T/slow.go ]; do sleep 0.1; done
+while [ ! -e $T/slow.go ] && [ -d $T ]; do sleep 0.1; done
 SH
 chmod 0755 "$T/slowhook"
 
