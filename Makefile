@@ -107,6 +107,12 @@ $(OBJ)/backup/%.o: backup/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(BACKUP_CFLAGS) $(BACKUP_INC) -MMD -MP -c -o $@ $<
 
+# agentctl runs the engine itself as root (backup list, verify, forget):
+# of the agent's programs it alone sees backup/ and links libbackup.
+$(OBJ)/agentd/agentctl.o: agentd/agentctl.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(BACKUP_CFLAGS) $(AGENTD_INC) -iquote backup -MMD -MP -c -o $@ $<
+
 $(OBJ)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(BACKUP_CFLAGS) $(ALL_INC) -MMD -MP -c -o $@ $<
@@ -125,12 +131,6 @@ $(BUILD)/libbackup.a: $(BACKUP_OBJS)
 
 $(BUILD)/agentd: $(OBJ)/agentd/agentd.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
-
-# agentctl restores as root itself (docs/architecture.md): it alone of the
-# agent side links the backup engine beside agentd-backup.
-$(OBJ)/agentd/agentctl.o: agentd/agentctl.c
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(BACKUP_CFLAGS) $(AGENTD_INC) -iquote backup -MMD -MP -c -o $@ $<
 
 $(BUILD)/agentctl: $(OBJ)/agentd/agentctl.o $(BUILD)/libagentd.a $(BUILD)/libbackup.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(BACKUP_LIBS) -lm

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,16 +29,21 @@
 
 #include <jansson.h>
 
+#include "backup.h"
 #include "catalog.h"
 #include "config.h"
-#include "crypt.h"
 #include "control.h"
+#include "crypt.h"
 #include "enroll.h"
 #include "identity.h"
 #include "kit.h"
+#include "lock.h"
 #include "log.h"
 #include "restore.h"
+#include "retention.h"
 #include "sysfile.h"
+#include "target.h"
+#include "verify.h"
 #include "xmalloc.h"
 
 #define EXIT_REFUSED	1
@@ -68,9 +74,10 @@ ctl_usage(FILE *fp)
 	    "perfdata\n"
 	    "  check run NAME     run a check now and print its result (exit "
 	    "code = state)\n"
-	    "  backup run NAME    run backup job NAME now, wait, print the "
-	    "snapshot id\n"
-	    "                     (exit 0 ok, 2 partial, 1 failed)\n"
+	    "  backup run NAME [--full]  run backup job NAME now (--full: a "
+	    "full snapshot),\n"
+	    "                     wait, print the snapshot id (exit 0 ok, 2 "
+	    "partial, 1 failed)\n"
 	    "  backup status [--json]  every backup job: running, last result, "
 	    "next run\n"
 	    "  backup kit NAME --out FILE [--force]\n"
@@ -86,6 +93,14 @@ ctl_usage(FILE *fp)
 	    "as restore]\n"
 	    "                     restore from the recovery kit alone (no "
 	    "config, no state)\n"
+	    "  backup list [NAME] [--json]  the snapshots on the jobs' targets\n"
+	    "  backup verify NAME SNAPSHOT|latest  re-read, decrypt and "
+	    "re-hash a snapshot\n"
+	    "                     and its chain; names every bad file (exit 1)\n"
+	    "  backup forget NAME [--dry-run]  apply the job's retention "
+	    "(keep_*)\n"
+	    "                     (list, verify and forget run here, as root, "
+	    "without agentd)\n"
 	    "  reload             re-read the config (the running one stays if "
 	    "the new one is bad)\n"
 	    "  version            agentctl's version\n"
@@ -221,17 +236,15 @@ ctl_call(json_t *req)
 	return reply;
 }
 
-/* Checks the reply's "ok"; prints the agent's error and exits if false. */
+/* Sends req (taken); checks the reply's "ok"; prints the agent's error
+ * and exits if false. */
 static json_t *
-ctl_request(const char *cmd, const char *name)
+ctl_request_json(json_t *req)
 {
-	json_t *req = json_object(), *reply, *errs, *e;
+	json_t *reply, *errs, *e;
 	const char *msg;
 	size_t i;
 
-	json_object_set_new(req, "cmd", json_string(cmd));
-	if (name != NULL)
-		json_object_set_new(req, "name", json_string(name));
 	reply = ctl_call(req);
 	if (json_is_true(json_object_get(reply, "ok")))
 		return reply;
@@ -242,6 +255,17 @@ ctl_request(const char *cmd, const char *name)
 		fprintf(stderr, "%s\n", json_string_value(e));
 	json_decref(reply);
 	exit(EXIT_REFUSED);
+}
+
+static json_t *
+ctl_request(const char *cmd, const char *name)
+{
+	json_t *req = json_object();
+
+	json_object_set_new(req, "cmd", json_string(cmd));
+	if (name != NULL)
+		json_object_set_new(req, "name", json_string(name));
+	return ctl_request_json(req);
 }
 
 /* Text from the agent came from plugins: never let it drive the terminal. */
@@ -460,12 +484,13 @@ ctl_backup_find(json_t *reply, const char *name)
  * result is there. Exit 0 ok, 2 partial, 1 failed (or refused).
  */
 static int
-ctl_backup_run(const char *name)
+ctl_backup_run(const char *name, bool full)
 {
-	json_t *reply = ctl_request("backup_run", name), *st, *b, *last, *p;
+	json_t *reply = ctl_request_json(json_pack("{s:s, s:s, s:b}", "cmd",
+	    "backup_run", "name", name, "full", full)), *st, *b, *last, *p;
 	json_int_t run = json_integer_value(json_object_get(reply, "run"));
 	const char *status;
-	char snap[160], err[512], bytes[32], rate[32];
+	char snap[160], err[512], bytes[32], rate[32], kind[32], parent[160];
 	bool tty = isatty(STDOUT_FILENO), shown = false;
 	size_t i;
 	json_t *e;
@@ -511,9 +536,12 @@ ctl_backup_run(const char *name)
 	    rate, sizeof(rate));
 	if (snap[0] != '\0')
 		printf("%s\n", snap);
-	fprintf(stderr, "backup %s: %s, %lld files, %s (%s stored), %.1fs\n",
-	    name, status, (long long)json_integer_value(json_object_get(last,
-	    "files")), bytes, rate, json_number_value(json_object_get(last,
+	ctl_text(last, "parent", parent, sizeof(parent));
+	fprintf(stderr, "backup %s: %s, %s%s%s, %lld files, %s (%s stored), "
+	    "%.1fs\n", name, status, ctl_text(last, "kind", kind,
+	    sizeof(kind)), parent[0] != '\0' ? " on " : "", parent,
+	    (long long)json_integer_value(json_object_get(last, "files")),
+	    bytes, rate, json_number_value(json_object_get(last,
 	    "duration")));
 	json_array_foreach(json_object_get(last, "errors"), i, e)
 		fprintf(stderr, "  %s\n", log_escape(err, sizeof(err),
@@ -1014,6 +1042,62 @@ ctl_restore_opts(int argc, char **argv, struct ctl_restore_args *a,
 	return 0;
 }
 
+/* ---- backup list, verify, forget: the engine, here, as root ---- */
+
+/* The job of the config, or NULL with a message. */
+static const struct backup_conf *
+ctl_bk_job(const char *name)
+{
+	char esc[160];
+
+	if (ctl_config == NULL) {
+		fprintf(stderr, "agentctl: no config at %s, so no backup "
+		    "jobs\n", ctl_config_path);
+		return NULL;
+	}
+	for (size_t i = 0; i < ctl_config->nbackups; i++)
+		if (strcmp(ctl_config->backups[i].name, name) == 0)
+			return &ctl_config->backups[i];
+	fprintf(stderr, "agentctl: no backup job %s in %s\n",
+	    log_escape(esc, sizeof(esc), name), ctl_config_path);
+	return NULL;
+}
+
+/* Opens the job's target and loads its key (when it has encryption);
+ * *keyp NULL for none. 0; 1 when there is no key yet and no_key_ok (the
+ * job never ran here, so it has no snapshot); -1 with a message. */
+static int
+ctl_bk_open(const struct backup_conf *bc, struct target **t, uint8_t *key,
+    const uint8_t **keyp, int no_key_ok)
+{
+	char path[PATH_MAX];
+	int r;
+
+	*t = NULL;
+	*keyp = NULL;
+	if (bc->encryption) {
+		backup_key_path(ctl_state_dir(), bc->name, path, sizeof(path));
+		if ((r = crypt_key_load(path, key)) == -ENOENT && no_key_ok)
+			return 1;
+		if (r != 0) {
+			fprintf(stderr, "agentctl: backup %s: key %s: %s%s\n",
+			    bc->name, path, r == -EINVAL ? "malformed" :
+			    strerror(-r), r == -ENOENT ? " (the job has "
+			    "never run here?)" : "");
+			return -1;
+		}
+		*keyp = key;
+	}
+	if ((r = target_open(bc->target, t)) != 0) {
+		fprintf(stderr, "agentctl: backup %s: target %s: %s\n",
+		    bc->name, bc->target, strerror(-r));
+		explicit_bzero(key, CRYPT_KEYBYTES);
+		*keyp = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 static int
 ctl_restore(int argc, char **argv)
 {
@@ -1323,6 +1407,327 @@ ctl_dr_restore(int argc, char **argv)
 	return r;
 }
 
+static void
+ctl_bk_time(int64_t secs, char *buf, size_t len)
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+
+	if (secs <= 0 || localtime_r(&t, &tm) == NULL)
+		snprintf(buf, len, "-");
+	else
+		strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* One job's snapshots into a (JSON) or onto stdout. 0, or -1. */
+static int
+ctl_bk_list_job(const struct backup_conf *bc, json_t *a)
+{
+	uint8_t key[CRYPT_KEYBYTES];
+	const uint8_t *k;
+	struct target *t;
+	struct catalog c;
+	char when[32], size[32], stored[32];
+	int r, ret = 0;
+
+	if ((r = ctl_bk_open(bc, &t, key, &k, 1)) != 0)
+		return r > 0 ? 0 : -1;
+	if ((r = catalog_load(t, k, bc->name, &c)) != 0) {
+		fprintf(stderr, "agentctl: backup %s: cannot list %s: %s\n",
+		    bc->name, bc->target, strerror(-r));
+		ret = -1;
+		goto out;
+	}
+	/* Not a failure: another job's snapshots on a shared target are
+	 * encrypted with its own key and look just like damaged ones here;
+	 * verify tells damage apart. */
+	if (c.unreadable > 0)
+		fprintf(stderr, "agentctl: backup %s: %zu manifests on %s do "
+		    "not open with this job's key (another job's on the same "
+		    "target, or damaged: `agentctl backup verify` checks a "
+		    "snapshot)\n", bc->name, c.unreadable, bc->target);
+	for (size_t i = 0; i < c.n; i++) {
+		const struct catalog_entry *e = &c.entries[i];
+
+		if (a != NULL) {
+			/* Eleven pairs: id, job, kind, parent, started,
+			 * finished, files, bytes, stored_bytes, status,
+			 * target. */
+			json_array_append_new(a, json_pack("{s:s, s:s, s:s, "
+			    "s:o, s:I, s:o, s:I, s:I, s:I, s:s, s:s}",
+			    "id", e->id, "job", bc->name,
+			    "kind", e->incremental ? "incremental" : "full",
+			    "parent", e->parent[0] != '\0' ?
+			    json_string(e->parent) : json_null(),
+			    "started", (json_int_t)e->started,
+			    "finished", e->finished != 0 ?
+			    json_integer((json_int_t)e->finished) :
+			    json_null(),
+			    "files", (json_int_t)e->files,
+			    "bytes", (json_int_t)e->bytes,
+			    "stored_bytes", (json_int_t)e->stored_bytes,
+			    "status", e->partial ? "partial" : "ok",
+			    "target", bc->target));
+			continue;
+		}
+		ctl_bk_time(e->started, when, sizeof(when));
+		ctl_bytes((json_int_t)e->bytes, size, sizeof(size));
+		ctl_bytes((json_int_t)e->stored_bytes, stored, sizeof(stored));
+		printf("%-12s %-26s %-11s %-19s %8llu %10s %10s %-7s %s\n",
+		    bc->name, e->id, e->incremental ? "incremental" : "full",
+		    when, (unsigned long long)e->files, size, stored,
+		    e->partial ? "partial" : "ok",
+		    e->parent[0] != '\0' ? e->parent : "-");
+	}
+	catalog_free(&c);
+out:
+	target_close(t);
+	explicit_bzero(key, sizeof(key));
+	return ret;
+}
+
+/* backup list [NAME] [--json]: every job's snapshots, or NAME's. */
+static int
+ctl_backup_list(const char *name, int as_json)
+{
+	const struct backup_conf *bc;
+	json_t *a = as_json ? json_array() : NULL;
+	int ret = 0;
+
+	if (name != NULL && (bc = ctl_bk_job(name)) == NULL) {
+		json_decref(a);
+		return EXIT_REFUSED;
+	}
+	if (!as_json)
+		printf("%-12s %-26s %-11s %-19s %8s %10s %10s %-7s %s\n", "JOB",
+		    "SNAPSHOT", "KIND", "STARTED", "FILES", "SIZE", "STORED",
+		    "STATUS", "PARENT");
+	for (size_t i = 0; ctl_config != NULL && i < ctl_config->nbackups;
+	    i++) {
+		bc = &ctl_config->backups[i];
+		if (name != NULL && strcmp(bc->name, name) != 0)
+			continue;
+		if (ctl_bk_list_job(bc, a) != 0)
+			ret = EXIT_REFUSED;
+	}
+	if (as_json) {
+		json_dumpf(a, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(a);
+	}
+	return ret;
+}
+
+static void
+ctl_bk_bad(void *arg, const char *path, const char *why)
+{
+	char esc[8192];
+
+	(*(unsigned long long *)arg)++;
+	/* Names come from a snapshot: never let them drive the terminal. */
+	printf("BAD %s: %s\n", log_escape(esc, sizeof(esc), path), why);
+}
+
+/* backup verify NAME SNAPSHOT|latest. Exit 0 intact, 1 anything bad. */
+static int
+ctl_backup_verify(const char *name, const char *snap)
+{
+	const struct backup_conf *bc;
+	uint8_t key[CRYPT_KEYBYTES];
+	const uint8_t *k;
+	struct target *t;
+	struct catalog c = { 0 };
+	struct verify_stats st = { 0 };
+	unsigned long long bad = 0;
+	char id[MANIFEST_ID_MAX], esc[160];
+	int r, ret = EXIT_REFUSED;
+
+	if ((bc = ctl_bk_job(name)) == NULL)
+		return EXIT_REFUSED;
+	if (ctl_bk_open(bc, &t, key, &k, 0) != 0)
+		return EXIT_REFUSED;
+	if (strcmp(snap, "latest") == 0) {
+		if ((r = catalog_load(t, k, bc->name, &c)) != 0 ||
+		    catalog_latest(&c) == NULL) {
+			fprintf(stderr, "agentctl: backup %s: %s\n", name,
+			    r != 0 ? strerror(-r) : "no snapshot");
+			goto out;
+		}
+		snprintf(id, sizeof(id), "%s", catalog_latest(&c)->id);
+	} else if (!target_name_valid(snap) || strlen(snap) >= sizeof(id)) {
+		fprintf(stderr, "agentctl: '%s' is not a snapshot id\n",
+		    log_escape(esc, sizeof(esc), snap));
+		goto out;
+	} else
+		snprintf(id, sizeof(id), "%s", snap);
+	r = verify_snapshot(t, id, k, ctl_bk_bad, &bad, &st);
+	if (r == 0) {
+		printf("%s: ok, %llu entries, %llu files, %llu bytes "
+		    "re-hashed\n", id, (unsigned long long)st.entries,
+		    (unsigned long long)st.files,
+		    (unsigned long long)st.bytes);
+		ret = 0;
+	} else if (r == -EBADMSG)
+		fprintf(stderr, "agentctl: backup %s: snapshot %s is damaged: "
+		    "%llu problems\n", name, id, bad);
+	else
+		fprintf(stderr, "agentctl: backup %s: snapshot %s cannot be "
+		    "read: %s\n", name, id, r == -ENOENT ? "no such snapshot" :
+		    strerror(-r));
+out:
+	catalog_free(&c);
+	target_close(t);
+	explicit_bzero(key, sizeof(key));
+	return ret;
+}
+
+/*
+ * The target's local lock file, made here (as root) so that agentd's own
+ * runs, as its user, can still open it: the directory and the file get
+ * the owner of state_dir.
+ */
+static int
+ctl_bk_lock_file(const struct backup_conf *bc, char *path, size_t len)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if (stat(ctl_state_dir(), &st) != 0) {
+		fprintf(stderr, "agentctl: %s: %s\n", ctl_state_dir(),
+		    strerror(errno));
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s/backup", ctl_state_dir());
+	if (mkdir(dir, 0700) == 0 && chown(dir, st.st_uid, st.st_gid) != 0)
+		fprintf(stderr, "agentctl: warning: chown %s: %s\n", dir,
+		    strerror(errno));
+	backup_lock_path(ctl_state_dir(), bc->target, path, len);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) < 0) {
+		fprintf(stderr, "agentctl: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (fchown(fd, st.st_uid, st.st_gid) != 0)
+		fprintf(stderr, "agentctl: warning: chown %s: %s\n", path,
+		    strerror(errno));
+	close(fd);
+	return 0;
+}
+
+/* backup forget NAME [--dry-run]: retention as after each ok run, under
+ * the target's lock; the plan printed, kept ones with their reasons. */
+static int
+ctl_backup_forget(const char *name, int dry)
+{
+	const struct backup_conf *bc;
+	struct retention_policy pol;
+	struct backup_lock *lk = NULL;
+	struct lock_info holder;
+	uint8_t key[CRYPT_KEYBYTES];
+	const uint8_t *k;
+	struct target *t;
+	struct catalog c = { 0 };
+	unsigned *keep = NULL;
+	char lock[PATH_MAX], why[80];
+	size_t gone = 0;
+	int r, ret = EXIT_REFUSED;
+
+	if ((bc = ctl_bk_job(name)) == NULL)
+		return EXIT_REFUSED;
+	pol.keep_last = bc->keep_last;
+	pol.keep_daily = bc->keep_daily;
+	pol.keep_weekly = bc->keep_weekly;
+	pol.keep_monthly = bc->keep_monthly;
+	if ((r = ctl_bk_open(bc, &t, key, &k, 1)) != 0) {
+		if (r < 0)
+			return EXIT_REFUSED;
+		printf("no snapshots: job %s has never run here (no key)\n",
+		    name);
+		return 0;
+	}
+	if (ctl_bk_lock_file(bc, lock, sizeof(lock)) != 0)
+		goto out;
+	if ((r = lock_acquire(t, lock, bc->name, &lk, &holder)) != 0) {
+		if (r == -EBUSY && holder.pid != 0)
+			fprintf(stderr, "agentctl: backup %s: target busy "
+			    "(another run holds the lock: pid %ld on %s)\n",
+			    name, holder.pid, log_escape(why, sizeof(why),
+			    holder.host));
+		else if (r == -EBUSY)
+			fprintf(stderr, "agentctl: backup %s: target busy "
+			    "(another run holds the lock)\n", name);
+		else
+			fprintf(stderr, "agentctl: backup %s: cannot lock "
+			    "the target: %s\n", name, strerror(-r));
+		goto out;
+	}
+	if ((r = catalog_load(t, k, bc->name, &c)) != 0) {
+		fprintf(stderr, "agentctl: backup %s: cannot list %s: %s\n",
+		    name, bc->target, strerror(-r));
+		goto out;
+	}
+	keep = xcalloc(c.n + 1, sizeof(*keep));
+	retention_plan(&c, &pol, keep);
+	for (size_t i = 0; i < c.n; i++) {
+		if (keep[i] != 0)
+			printf("keep   %s  %s\n", c.entries[i].id,
+			    retention_reasons(keep[i], why, sizeof(why)));
+		else {
+			printf("forget %s\n", c.entries[i].id);
+			gone++;
+		}
+	}
+	if (dry) {
+		printf("dry run: %zu of %zu snapshots would be forgotten\n",
+		    gone, c.n);
+		ret = 0;
+	} else if (gone > 0 && (r = retention_apply(t, &c, keep,
+	    k != NULL)) != 0)
+		fprintf(stderr, "agentctl: backup %s: forgetting: %s\n", name,
+		    strerror(-r));
+	else {
+		printf("%zu of %zu snapshots forgotten\n", gone, c.n);
+		ret = 0;
+	}
+out:
+	free(keep);
+	catalog_free(&c);
+	lock_release(lk);
+	target_close(t);
+	explicit_bzero(key, sizeof(key));
+	return ret;
+}
+
+/* backup list|verify|forget: argv[0] is "backup". -1: not one of them. */
+static int
+ctl_backup_engine(int argc, char **argv)
+{
+	const char *name = NULL;
+	int as_json = 0, i;
+
+	if (strcmp(argv[1], "list") == 0) {
+		for (i = 2; i < argc; i++) {
+			if (strcmp(argv[i], "--json") == 0)
+				as_json = 1;
+			else if (name == NULL && argv[i][0] != '-')
+				name = argv[i];
+			else
+				return -1;
+		}
+		return ctl_backup_list(name, as_json);
+	}
+	if (strcmp(argv[1], "verify") == 0 && argc == 4)
+		return ctl_backup_verify(argv[2], argv[3]);
+	if (strcmp(argv[1], "forget") == 0 && (argc == 3 || (argc == 4 &&
+	    strcmp(argv[3], "--dry-run") == 0)))
+		return ctl_backup_forget(argv[2], argc == 4);
+	if (strcmp(argv[1], "forget") == 0 && argc == 4 &&
+	    strcmp(argv[2], "--dry-run") == 0)
+		return ctl_backup_forget(argv[3], 1);
+	return -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1364,6 +1769,19 @@ main(int argc, char **argv)
 		printf("agentctl %s\n", AGENTD_VERSION);
 		return 0;
 	}
+	/* backup list/verify/forget run the engine here: the jobs come
+	 * from the config, no agentd needed. */
+	if (argc >= 2 && strcmp(argv[0], "backup") == 0 &&
+	    (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "verify") == 0 ||
+	    strcmp(argv[1], "forget") == 0)) {
+		ctl_load_config();
+		if ((r = ctl_backup_engine(argc, argv)) < 0) {
+			ctl_usage(stderr);
+			r = EXIT_USAGE;
+		}
+		config_free(ctl_config);
+		return r;
+	}
 	/* Enrolment, restore and the kit need state_dir (and the jobs); the
 	 * others need the config only when no socket was named. dr-restore
 	 * needs none: a DR host may have no config at all. */
@@ -1398,7 +1816,10 @@ main(int argc, char **argv)
 		return ctl_check_run(argv[2]);
 	if (argc == 3 && strcmp(argv[0], "backup") == 0 &&
 	    strcmp(argv[1], "run") == 0)
-		return ctl_backup_run(argv[2]);
+		return ctl_backup_run(argv[2], false);
+	if (argc == 4 && strcmp(argv[0], "backup") == 0 &&
+	    strcmp(argv[1], "run") == 0 && strcmp(argv[3], "--full") == 0)
+		return ctl_backup_run(argv[2], true);
 	if ((argc == 2 || argc == 3) && strcmp(argv[0], "backup") == 0 &&
 	    strcmp(argv[1], "status") == 0 &&
 	    (argc == 2 || strcmp(argv[2], "--json") == 0))

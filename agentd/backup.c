@@ -5,6 +5,7 @@
  * checked by backup_msg_check before anything is used.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,9 @@
 
 /* Counts and sizes: 2^53, what a JSON number holds exactly. */
 #define BACKUP_COUNT_MAX	(1LL << 53)
+/* How long a scheduled run waits for its target's lock (another job on the
+ * same target running): seconds. A run asked for now does not wait. */
+#define BACKUP_LOCK_WAIT	3600
 /* A run's duration: ten years is not one. */
 #define BACKUP_DURATION_MAX	(3650.0 * 86400)
 /* How often backup.NAME is looked at again: staleness grows with time. */
@@ -119,8 +123,8 @@ backup_id_ok(const char *id)
 int
 backup_msg_check(json_t *msg, char *err, size_t errlen)
 {
-	json_int_t files, bytes, rate, stored;
-	const char *t, *id, *status, *error;
+	json_int_t files, bytes, rate, stored, forgotten;
+	const char *t, *id, *status, *error, *kind, *parent;
 	json_error_t jerr;
 	double duration;
 
@@ -147,14 +151,28 @@ backup_msg_check(json_t *msg, char *err, size_t errlen)
 		snprintf(err, errlen, "unknown frame type");
 		return -EBADMSG;
 	}
-	/* Eight pairs: t, snapshot, status, files, bytes, stored_bytes,
-	 * duration, error. */
+	/* Eleven pairs: t, snapshot, status, kind, parent, files, bytes,
+	 * stored_bytes, forgotten, duration, error. */
 	if (json_unpack_ex(msg, &jerr, JSON_STRICT,
-	    "{s:s, s:s, s:s, s:I, s:I, s:I, s:F, s:s}", "t", &t,
-	    "snapshot", &id, "status", &status, "files", &files,
-	    "bytes", &bytes, "stored_bytes", &stored, "duration", &duration,
-	    "error", &error) < 0) {
+	    "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:F, s:s}",
+	    "t", &t, "snapshot", &id, "status", &status, "kind", &kind,
+	    "parent", &parent, "files", &files, "bytes", &bytes,
+	    "stored_bytes", &stored, "forgotten", &forgotten,
+	    "duration", &duration, "error", &error) < 0) {
 		snprintf(err, errlen, "result: %s", jerr.text);
+		return -EBADMSG;
+	}
+	/* A full has no parent, an incremental one (also when the run
+	 * failed: the kind is what it was to be). */
+	if ((strcmp(kind, "full") != 0 || *parent != '\0') &&
+	    (strcmp(kind, "incremental") != 0 || *parent == '\0' ||
+	    !backup_id_ok(parent))) {
+		snprintf(err, errlen, "result: kind is not full without a "
+		    "parent or incremental with one");
+		return -EBADMSG;
+	}
+	if (!backup_count_ok(forgotten)) {
+		snprintf(err, errlen, "result: a count out of range");
 		return -EBADMSG;
 	}
 	if (strcmp(status, "ok") != 0 && strcmp(status, "partial") != 0 &&
@@ -193,25 +211,65 @@ backup_strings(char **v)
 	return a;
 }
 
+/* FNV-1a: one lock file per target URL, whatever its length or bytes. */
+static uint64_t
+backup_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+void
+backup_key_path(const char *state_dir, const char *job, char *buf,
+    size_t len)
+{
+	snprintf(buf, len, "%s/backup/%s.key", state_dir, job);
+}
+
+void
+backup_lock_path(const char *state_dir, const char *target, char *buf,
+    size_t len)
+{
+	snprintf(buf, len, "%s/backup/target-%016llx.lock", state_dir,
+	    (unsigned long long)backup_hash(target));
+}
+
 /* The job frame agentd-backup reads first (backup/agentd-backup.c). */
 static json_t *
-backup_job_frame(const struct config *cfg, const struct backup_conf *bc)
+backup_job_frame(const struct config *cfg, const struct backup_conf *bc,
+    bool full, bool scheduled)
 {
-	char *key = NULL;
+	char key[PATH_MAX], lock[PATH_MAX];
 	json_t *o;
 
+	key[0] = '\0';
 	if (bc->encryption)
-		xasprintf(&key, "%s/backup/%s.key", cfg->state_dir, bc->name);
-	/* Ten pairs: t, job, paths, excludes, one_file_system, target,
-	 * compression, key_file, pre_hook, post_hook. */
-	o = json_pack("{s:s, s:s, s:o, s:o, s:b, s:s, s:i, s:s, s:o, s:o}",
+		backup_key_path(cfg->state_dir, bc->name, key, sizeof(key));
+	backup_lock_path(cfg->state_dir, bc->target, lock, sizeof(lock));
+	/* Eighteen pairs: t, job, paths, excludes, one_file_system,
+	 * target, compression, key_file, pre_hook, post_hook, lock_file,
+	 * lock_wait, full, full_every, keep_last, keep_daily, keep_weekly,
+	 * keep_monthly. */
+	o = json_pack("{s:s, s:s, s:o, s:o, s:b, s:s, s:i, s:s, s:o, s:o, "
+	    "s:s, s:i, s:b, s:I, s:I, s:I, s:I, s:I}",
 	    "t", "job", "job", bc->name, "paths", backup_strings(bc->paths),
 	    "excludes", backup_strings(bc->excludes),
 	    "one_file_system", bc->one_file_system, "target", bc->target,
-	    "compression", bc->compression, "key_file", key != NULL ? key : "",
+	    "compression", bc->compression, "key_file", key,
 	    "pre_hook", backup_strings(bc->pre_hook),
-	    "post_hook", backup_strings(bc->post_hook));
-	free(key);
+	    "post_hook", backup_strings(bc->post_hook),
+	    "lock_file", lock, "lock_wait", scheduled ? BACKUP_LOCK_WAIT : 0,
+	    "full", full,
+	    "full_every", (json_int_t)bc->full_every,
+	    "keep_last", (json_int_t)bc->keep_last,
+	    "keep_daily", (json_int_t)bc->keep_daily,
+	    "keep_weekly", (json_int_t)bc->keep_weekly,
+	    "keep_monthly", (json_int_t)bc->keep_monthly);
 	/* Four pairs: host_key, key_file, bandwidth_limit, timeout. */
 	if (o != NULL && strncmp(bc->target, "sftp://", 7) == 0 &&
 	    json_object_set_new(o, "sftp", json_pack("{s:s, s:s, s:I, s:I}",
@@ -259,7 +317,8 @@ backup_on_exit(struct helper *h, const struct helper_exit *ex, void *arg)
 {
 	struct backup_job *j = arg;
 	const char *status = "failed", *snapshot = "", *error = "";
-	json_int_t files = 0, bytes = 0, stored = 0;
+	const char *kind = "full", *parent = "";
+	json_int_t files = 0, bytes = 0, stored = 0, forgotten = 0;
 	double duration;
 	char why[BACKUP_ERROR_MAX + 256], esc[BACKUP_ERROR_MAX + 64];
 	int expect, r;
@@ -270,9 +329,14 @@ backup_on_exit(struct helper *h, const struct helper_exit *ex, void *arg)
 	    time_now(CLOCK_MONOTONIC)) / 1e6;
 	why[0] = '\0';
 	if (j->result != NULL) {
-		json_unpack(j->result, "{s:s, s:s, s:I, s:I, s:I, s:s}",
-		    "status", &status, "snapshot", &snapshot, "files", &files,
-		    "bytes", &bytes, "stored_bytes", &stored, "error", &error);
+		/* Nine pairs: status, snapshot, kind, parent, files, bytes,
+		 * stored_bytes, forgotten, error (checked whole by
+		 * backup_msg_check). */
+		json_unpack(j->result, "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, "
+		    "s:I, s:s}", "status", &status, "snapshot", &snapshot,
+		    "kind", &kind, "parent", &parent, "files", &files,
+		    "bytes", &bytes, "stored_bytes", &stored,
+		    "forgotten", &forgotten, "error", &error);
 		expect = strcmp(status, "ok") == 0 ? 0 :
 		    strcmp(status, "partial") == 0 ? 2 : 1;
 		if (ex->status != expect) {
@@ -288,18 +352,20 @@ backup_on_exit(struct helper *h, const struct helper_exit *ex, void *arg)
 	errors = json_array();
 	if (why[0] != '\0')
 		json_array_append_new(errors, json_string(why));
-	/* Eleven pairs: job, snapshot, kind, status, files, bytes,
-	 * stored_bytes, duration, errors, run, started. */
-	p = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:o, s:I, "
-	    "s:I}", "job", j->name, "snapshot", snapshot, "kind", "full",
-	    "status", status, "files", files, "bytes", bytes,
-	    "stored_bytes", stored, "duration", duration, "errors", errors,
+	/* Thirteen pairs: job, snapshot, kind, parent, status, files,
+	 * bytes, stored_bytes, forgotten, duration, errors, run, started. */
+	p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, "
+	    "s:o, s:I, s:I}", "job", j->name, "snapshot", snapshot,
+	    "kind", kind, "parent", parent, "status", status, "files", files,
+	    "bytes", bytes, "stored_bytes", stored, "forgotten", forgotten,
+	    "duration", duration, "errors", errors,
 	    "run", (json_int_t)j->run, "started", (json_int_t)j->started);
 	if (p == NULL)
 		fatalx("cannot encode a backup result");
 	if (strcmp(status, "ok") == 0)
-		log_info("backup %s: snapshot %s, %lld files, %lld bytes",
-		    j->name, snapshot, (long long)files, (long long)bytes);
+		log_info("backup %s: %s snapshot %s, %lld files, %lld bytes",
+		    j->name, kind, snapshot, (long long)files,
+		    (long long)bytes);
 	else
 		log_warnx("backup %s: %s%s%s", j->name, status,
 		    why[0] != '\0' ? ": " : "",
@@ -340,7 +406,7 @@ backup_find(struct backup *b, const char *name)
 }
 
 static int
-backup_job_start(struct backup_job *j)
+backup_job_start(struct backup_job *j, bool full, bool scheduled)
 {
 	const struct config *cfg = sched_config(j->backup->sched);
 	const struct backup_conf *bc;
@@ -349,27 +415,27 @@ backup_job_start(struct backup_job *j)
 		return -EBUSY;
 	if ((bc = config_find_backup((struct config *)cfg, j->name)) == NULL)
 		return -ENOENT;
-	j->frame = backup_job_frame(cfg, bc);
+	j->frame = backup_job_frame(cfg, bc, full, scheduled);
 	j->running = true;
 	j->run = ++j->backup->runs;
 	j->started = time(NULL);
 	j->started_mono = time_now(CLOCK_MONOTONIC);
 	j->files = j->bytes = j->rate = 0;
-	log_info("backup %s: run %llu started", j->name,
-	    (unsigned long long)j->run);
+	log_info("backup %s: run %llu started%s", j->name,
+	    (unsigned long long)j->run, full ? " (full forced)" : "");
 	helper_start(j->helper);
 	return 0;
 }
 
 int
-backup_start(struct backup *b, const char *name, uint64_t *run)
+backup_start(struct backup *b, const char *name, bool full, uint64_t *run)
 {
 	struct backup_job *j = backup_find(b, name);
 	int r;
 
 	if (j == NULL)
 		return -ENOENT;
-	if ((r = backup_job_start(j)) == 0)
+	if ((r = backup_job_start(j, full, false)) == 0)
 		*run = j->run;
 	return r;
 }
@@ -380,7 +446,7 @@ backup_on_cal(struct sched_cal *e, void *userdata)
 	struct backup_job *j = userdata;
 
 	(void)e;
-	if (backup_job_start(j) == -EBUSY)
+	if (backup_job_start(j, false, true) == -EBUSY)
 		log_warnx("backup %s: still running at its scheduled time; "
 		    "this run skipped", j->name);
 }

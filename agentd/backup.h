@@ -7,6 +7,7 @@
 #ifndef BACKUP_H
 #define BACKUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,15 +33,24 @@ void	backup_apply(struct backup *b);
 /* Starts a run of job name now. 0 with *run (its number, for
  * backup_status's "last"."run"), -ENOENT (no such job), -EBUSY (already
  * running). */
-int	backup_start(struct backup *b, const char *name, uint64_t *run);
+int	backup_start(struct backup *b, const char *name, bool full,
+	    uint64_t *run);
 /* [{"job","running","run","progress"?,"last"?,"schedule","next_run"}...]
  * for agentctl backup status. New reference. */
 json_t	*backup_status(struct backup *b);
 /* Checks one frame from agentd-backup whole: {"t":"progress","files":N,
- * "bytes":N,"rate":N} or {"t":"result","snapshot":S,"status":S,"files":N,
- * "bytes":N,"stored_bytes":N,"duration":R,"error":S}, nothing else. 0, or
- * -EBADMSG with the reason in err. */
+ * "bytes":N,"rate":N} or {"t":"result","snapshot":S,"status":S,"kind":S,
+ * "parent":S,"files":N,"bytes":N,"stored_bytes":N,"forgotten":N,
+ * "duration":R,"error":S}, nothing else. 0, or -EBADMSG with the reason
+ * in err. */
 int	backup_msg_check(json_t *msg, char *err, size_t errlen);
+/* Where a job's key lives (state_dir/backup/JOB.key), and the local
+ * flock file of a target (one per target URL: lock.h), for agentd-backup
+ * and agentctl alike. */
+void	backup_key_path(const char *state_dir, const char *job, char *buf,
+	    size_t len);
+void	backup_lock_path(const char *state_dir, const char *target, char *buf,
+	    size_t len);
 /* Stops what runs (blocking: shutdown only) and frees. */
 void	backup_free(struct backup *b);
 

@@ -147,6 +147,7 @@ command_run_backup(struct command_run *run, json_t *args)
 {
 	/* args.job; args.name as docs/protocol.md first had it. */
 	const char *job = json_string_value(json_object_get(args, "job"));
+	json_t *full;
 	char detail[160];
 	uint64_t n;
 	int e;
@@ -163,7 +164,15 @@ command_run_backup(struct command_run *run, json_t *args)
 		    NULL);
 		return;
 	}
-	if ((e = backup_start(run->command->backup, job, &n)) < 0) {
+	/* args.full (optional): a full snapshot whatever full_every says. */
+	full = json_object_get(args, "full");
+	if (full != NULL && !json_is_boolean(full)) {
+		command_answer(run, "failed", "run_backup: args.full is not a "
+		    "boolean", NULL);
+		return;
+	}
+	if ((e = backup_start(run->command->backup, job, json_is_true(full),
+	    &n)) < 0) {
 		command_answer(run, e == -EBUSY ? "refused" : "failed",
 		    e == -EBUSY ? "already running" : "no such backup job",
 		    NULL);

@@ -221,6 +221,14 @@ config_add_backup(struct config_parse *p, const char *name)
 	b->compression = 3;
 	b->encryption = true;
 	b->sftp_timeout = 30;
+	/* The defaults of docs/agentd.conf.example: a weekly full, and
+	 * about a week, two weeks of days, two months of weeks and a year
+	 * of months kept. */
+	b->full_every = 7 * 86400;
+	b->keep_last = 7;
+	b->keep_daily = 14;
+	b->keep_weekly = 8;
+	b->keep_monthly = 12;
 	b->file = xstrdup(p->file);
 	b->line = p->section_line;
 	return b;
@@ -727,6 +735,28 @@ config_backup_key(struct config_parse *p, const char *name, const char *key,
 			    "from 1 to 19", value);
 		else
 			b->compression = (int)n;
+	} else if (strcmp(key, "full_every") == 0) {
+		if (config_parse_duration(value, &b->full_every) != 0 ||
+		    b->full_every > 366 * 86400)
+			config_error(p, "full_every: '%s' is not a duration from "
+			    "0 to 366d (e.g. 7d; 0: only the first run is full)",
+			    value);
+	} else if (strncmp(key, "keep_", 5) == 0 &&
+	    (strcmp(key + 5, "last") == 0 || strcmp(key + 5, "daily") == 0 ||
+	    strcmp(key + 5, "weekly") == 0 ||
+	    strcmp(key + 5, "monthly") == 0)) {
+		unsigned *keep = key[5] == 'l' ? &b->keep_last :
+		    key[5] == 'd' ? &b->keep_daily :
+		    key[5] == 'w' ? &b->keep_weekly : &b->keep_monthly;
+
+		errno = 0;
+		n = strtoul(value, &end, 10);
+		if (errno != 0 || *end != '\0' || value[0] < '0' ||
+		    value[0] > '9' || n > 100000)
+			config_error(p, "%s: '%s' is not a number from 0 to "
+			    "100000", key, value);
+		else
+			*keep = (unsigned)n;
 	} else if (strcmp(key, "encryption") == 0) {
 		if (config_parse_bool(value, &b->encryption) != 0)
 			config_error(p, "encryption: '%s' is not yes or no",

@@ -40,8 +40,8 @@ struct check_conf {
 	int			 line;
 };
 
-/* [backup.NAME]: one backup job (docs/backup-format.md). Only full
- * snapshots to a file:// target so far. */
+/* [backup.NAME]: one backup job (docs/backup-format.md): full and
+ * incremental snapshots to a file:// target, with retention. */
 struct backup_conf {
 	char		*name;
 	char		**paths;	/* argv_split, owned; NULL = missing */
@@ -64,6 +64,12 @@ struct backup_conf {
 	 * without one), and failed runs in a row that make it CRITICAL
 	 * (0 = BACKUPSTALE_FAILURES). */
 	unsigned	 stale_warning, stale_critical, stale_failures;
+	/* A full snapshot at least this often (seconds; 0: only the first
+	 * run), incrementals in between. */
+	unsigned	 full_every;
+	/* Retention (backup/retention.h), applied after each ok run and by
+	 * agentctl backup forget; every keep_* 0 keeps everything. */
+	unsigned	 keep_last, keep_daily, keep_weekly, keep_monthly;
 	char		*file;		/* where first defined */
 	int		 line;
 };

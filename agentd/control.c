@@ -70,7 +70,7 @@ control_parse_request(const char *line, size_t len,
 		{ "backup_status", CONTROL_BACKUP_STATUS },
 	};
 	json_error_t jerr;
-	json_t *root, *cmd, *name;
+	json_t *root, *cmd, *name, *full;
 	const char *s;
 	int r = -EINVAL;
 
@@ -111,6 +111,16 @@ control_parse_request(const char *line, size_t len,
 			goto out;
 		}
 		strcpy(req->name, s);
+	}
+	if (req->cmd == CONTROL_BACKUP_RUN &&
+	    (full = json_object_get(root, "full")) != NULL) {
+		if (!json_is_boolean(full)) {
+			snprintf(err, errlen, "backup_run: 'full' is not a "
+			    "boolean");
+			r = -EINVAL;
+			goto out;
+		}
+		req->full = json_is_true(full);
 	}
 out:
 	json_decref(root);
@@ -335,7 +345,8 @@ control_handle(struct control_conn *conn, const char *line, size_t len)
 			    "stopping"));
 			break;
 		}
-		o = json_pack("{s:s}", "job", req.name);
+		/* Two pairs: job, full. */
+		o = json_pack("{s:s, s:b}", "job", req.name, "full", req.full);
 		(void)command_run(report_commands(c->info.report), "run_backup",
 		    o, control_backup_done, conn, &conn->run);
 		json_decref(o);

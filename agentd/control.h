@@ -5,6 +5,7 @@
 #ifndef CONTROL_H
 #define CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
@@ -32,11 +33,12 @@ enum control_cmd {
 struct control_request {
 	enum control_cmd cmd;
 	char		 name[65];	/* check_run, backup_run */
+	bool		 full;		/* backup_run: force a full snapshot */
 };
 
 /* Parses one request line: {"cmd":"status"|"checks"|"reload"|
- * "backup_status"} or {"cmd":"check_run"|"backup_run","name":"..."};
- * unknown fields are ignored. Returns 0,
+ * "backup_status"} or {"cmd":"check_run"|"backup_run","name":"..."},
+ * backup_run with an optional boolean "full"; unknown fields are ignored. Returns 0,
  * or -EINVAL with a message for the client in err. */
 int	control_parse_request(const char *line, size_t len,
 	    struct control_request *req, char *err, size_t errlen);

@@ -25,8 +25,11 @@
 #include <jansson.h>
 #include <linux/capability.h>
 
+#include "catalog.h"
 #include "crypt.h"
+#include "lock.h"
 #include "log.h"
+#include "retention.h"
 #include "snapshot.h"
 #include "sysrecord.h"
 #include "target.h"
@@ -46,6 +49,11 @@ struct bk {
 	const char	*job;
 	const char	*target;
 	const char	*key_file;	/* "" = not encrypted */
+	const char	*lock_file;	/* the target's local flock file */
+	int		 lock_wait;	/* seconds to wait for a busy target */
+	int		 full;		/* a full snapshot forced */
+	json_int_t	 full_every;	/* seconds */
+	struct retention_policy keep;
 	const char	*paths[BK_LIST_MAX], *excludes[BK_LIST_MAX];
 	char		*pre[BK_LIST_MAX + 1], *post[BK_LIST_MAX + 1];
 	size_t		 npaths, nexcludes;
@@ -136,6 +144,7 @@ bk_read_job(struct bk *b, json_t **root)
 	json_t *o, *paths, *excl, *pre, *post, *sftp = NULL;
 	json_error_t jerr;
 	const char *t, *hook[BK_LIST_MAX];
+	json_int_t keep[4];
 	size_t len, n;
 	char *buf;
 
@@ -150,22 +159,39 @@ bk_read_job(struct bk *b, json_t **root)
 		fatalx("short job frame");
 	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	free(buf);
-	/* Ten pairs and an optional one: t, job, paths, excludes,
+	/* Eighteen pairs and an optional one: t, job, paths, excludes,
 	 * one_file_system, target, compression, key_file, pre_hook,
-	 * post_hook, sftp. */
+	 * post_hook, lock_file, lock_wait, full, full_every, keep_last,
+	 * keep_daily, keep_weekly, keep_monthly, sftp. */
 	if (o == NULL || json_unpack_ex(o, &jerr, JSON_STRICT,
-	    "{s:s, s:s, s:o, s:o, s:b, s:s, s:i, s:s, s:o, s:o, s?o}",
+	    "{s:s, s:s, s:o, s:o, s:b, s:s, s:i, s:s, s:o, s:o, s:s, s:i, "
+	    "s:b, s:I, s:I, s:I, s:I, s:I, s?o}",
 	    "t", &t, "job", &b->job, "paths", &paths, "excludes", &excl,
 	    "one_file_system", &b->one_file_system, "target", &b->target,
 	    "compression", &b->compression, "key_file", &b->key_file,
-	    "pre_hook", &pre, "post_hook", &post, "sftp", &sftp) < 0 ||
-	    strcmp(t, "job") != 0 ||
+	    "pre_hook", &pre, "post_hook", &post,
+	    "lock_file", &b->lock_file, "lock_wait", &b->lock_wait,
+	    "full", &b->full,
+	    "full_every", &b->full_every, "keep_last", &keep[0],
+	    "keep_daily", &keep[1], "keep_weekly", &keep[2],
+	    "keep_monthly", &keep[3], "sftp", &sftp) < 0 ||
+	    strcmp(t, "job") != 0 || b->lock_file[0] != '/' ||
+	    b->lock_wait < 0 || b->lock_wait > 86400 ||
+	    b->full_every < 0 || b->full_every > INT32_MAX ||
+	    keep[0] < 0 || keep[0] > UINT32_MAX / 2 ||
+	    keep[1] < 0 || keep[1] > UINT32_MAX / 2 ||
+	    keep[2] < 0 || keep[2] > UINT32_MAX / 2 ||
+	    keep[3] < 0 || keep[3] > UINT32_MAX / 2 ||
 	    bk_strings(paths, b->paths, BK_LIST_MAX, &b->npaths) < 0 ||
 	    b->npaths == 0 ||
 	    bk_strings(excl, b->excludes, BK_LIST_MAX, &b->nexcludes) < 0 ||
 	    b->compression < 1 || b->compression > 19)
 		fatalx("malformed job frame: %s", o == NULL ? jerr.text :
 		    jerr.text[0] != '\0' ? jerr.text : "bad member");
+	b->keep.keep_last = (unsigned)keep[0];
+	b->keep.keep_daily = (unsigned)keep[1];
+	b->keep.keep_weekly = (unsigned)keep[2];
+	b->keep.keep_monthly = (unsigned)keep[3];
 	if (bk_strings(pre, hook, BK_LIST_MAX, &n) < 0)
 		fatalx("malformed job frame: pre_hook");
 	for (size_t i = 0; i < n; i++)
@@ -368,6 +394,85 @@ bk_progress(const struct snapshot_stats *st, void *arg)
 	    "rate", rate));
 }
 
+/* mkdir -p of the lock file's directory, one level (state_dir exists). */
+static int
+bk_mkdir_for(const char *file)
+{
+	char *dir = xstrdup(file), *slash;
+	int r = 0;
+
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			r = -errno;
+	}
+	free(dir);
+	return r;
+}
+
+/*
+ * Takes the target's lock; a scheduled run (lock_wait > 0) whose target
+ * another run holds tries again every second for up to lock_wait seconds
+ * (jobs sharing a target take turns), one asked for now fails at once.
+ */
+static int
+bk_lock(struct bk *b, struct target *t, struct backup_lock **lk,
+    struct lock_info *holder)
+{
+	uint64_t until = bk_now() + (uint64_t)b->lock_wait * 1000000;
+	int r, told = 0;
+
+	while ((r = lock_acquire(t, b->lock_file, b->job, lk, holder)) ==
+	    -EBUSY && bk_now() < until) {
+		if (!told++)
+			log_info("backup %s: target busy (another run holds "
+			    "the lock); waiting up to %d s", b->job,
+			    b->lock_wait);
+		sleep(1);
+	}
+	return r;
+}
+
+/*
+ * Retention after an ok run, under the run's lock: the catalog anew (the
+ * new snapshot in it), the plan, and what it forgets removed. The count
+ * forgotten, or -errno with the reason in b->error.
+ */
+static int
+bk_forget(struct bk *b, struct target *t, const uint8_t *key)
+{
+	struct catalog c;
+	unsigned *keep = NULL;
+	char why[64];
+	size_t i;
+	int r, n = 0;
+
+	if ((r = catalog_load(t, key, b->job, &c)) != 0) {
+		snprintf(b->error, sizeof(b->error), "retention: cannot list "
+		    "the target: %s", strerror(-r));
+		return r;
+	}
+	keep = xcalloc(c.n + 1, sizeof(*keep));
+	retention_plan(&c, &b->keep, keep);
+	for (i = 0; i < c.n; i++)
+		if (keep[i] == 0) {
+			n++;
+			log_info("backup %s: forgetting %s", b->job,
+			    c.entries[i].id);
+		} else
+			log_debug("backup %s: keeping %s (%s)", b->job,
+			    c.entries[i].id, retention_reasons(keep[i], why,
+			    sizeof(why)));
+	if (n > 0 && (r = retention_apply(t, &c, keep, key != NULL)) != 0) {
+		snprintf(b->error, sizeof(b->error), "retention: %s",
+		    strerror(-r));
+		n = r;
+	}
+	free(keep);
+	catalog_free(&c);
+	return n;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -375,12 +480,17 @@ main(int argc, char **argv)
 	struct snapshot_stats st = { 0 };
 	struct snapshot_opts o = { 0 };
 	struct target *t = NULL;
+	struct backup_lock *lk = NULL;
+	struct lock_info holder;
+	struct catalog c = { 0 };
 	uint8_t key[CRYPT_KEYBYTES];
 	const char *status = "failed";
 	json_t *job = NULL;
 	char saved[BK_ERROR_MAX], hook_err[BK_ERROR_MAX];
-	int r, encrypted;
 	pid_t sftp_pid = -1;
+	char parent[MANIFEST_ID_MAX] = "";
+	int64_t newest;
+	int r, encrypted, full = 1, forgotten = 0;
 
 	(void)argv;
 	log_init("agentd-backup", argc > 1 ? LOG_TARGET_STDERR :
@@ -394,16 +504,55 @@ main(int argc, char **argv)
 
 	if (b.sftp != NULL && bk_sftp_child(&b, &sftp_pid) < 0)
 		goto done;
-	if (bk_hook(&b, "pre_hook", b.pre) < 0)
-		goto done;
-	if (encrypted && bk_key(&b, key) < 0)
-		goto post;
 	if ((r = target_open(b.target, &t)) < 0) {
 		snprintf(b.error, sizeof(b.error), "target %s: %s", b.target,
 		    b.sftp != NULL && target_proxy_error()[0] != '\0' ?
 		    target_proxy_error() : strerror(-r));
+		goto done;
+	}
+	/* The lock before the hooks: a busy target runs no pre_hook. It
+	 * also removes what interrupted runs left (lock.h). */
+	if ((r = bk_mkdir_for(b.lock_file)) == 0)
+		r = bk_lock(&b, t, &lk, &holder);
+	if (r < 0) {
+		if (r == -EBUSY && holder.pid != 0)
+			snprintf(b.error, sizeof(b.error), "target busy "
+			    "(another run holds the lock: pid %ld on %.200s, "
+			    "job %.64s)", holder.pid, holder.host,
+			    holder.job[0] != '\0' ? holder.job : "-");
+		else if (r == -EBUSY)
+			snprintf(b.error, sizeof(b.error), "target busy "
+			    "(another run holds the lock)");
+		else
+			snprintf(b.error, sizeof(b.error), "cannot lock the "
+			    "target (%s): %s", b.lock_file, strerror(-r));
+		goto done;
+	}
+	if (bk_hook(&b, "pre_hook", b.pre) < 0)
+		goto done;
+	if (encrypted && bk_key(&b, key) < 0)
+		goto post;
+	/* Full or incremental: forced, or as full_every and the chain say;
+	 * an incremental's parent is the job's newest snapshot. */
+	if ((r = catalog_load(t, encrypted ? key : NULL, b.job, &c)) < 0) {
+		snprintf(b.error, sizeof(b.error), "cannot list the target: "
+		    "%s", strerror(-r));
 		goto post;
 	}
+	if (!b.full && !retention_needs_full(&c, (int64_t)b.full_every,
+	    (int64_t)time(NULL))) {
+		full = 0;
+		snprintf(parent, sizeof(parent), "%s", catalog_latest(&c)->id);
+	}
+	/* Ids carry the start second and then random bytes: a snapshot
+	 * started in the same second as the job's newest could sort before
+	 * it and the next run would take the older one for the newest. So
+	 * start in a later second (bounded: a clock stepped back gets two
+	 * seconds, not a hang). */
+	newest = catalog_latest(&c) != NULL ? catalog_latest(&c)->started : 0;
+	for (int i = 0; i < 3 && (int64_t)time(NULL) <= newest; i++)
+		sleep(1);
+	catalog_free(&c);
 	o.paths = b.paths;
 	o.npaths = b.npaths;
 	o.excludes = b.excludes;
@@ -411,6 +560,8 @@ main(int argc, char **argv)
 	o.one_file_system = b.one_file_system;
 	o.compression = b.compression;
 	o.key = encrypted ? key : NULL;
+	o.parent = full ? NULL : parent;
+	o.job = b.job;
 	o.progress = bk_progress;
 	o.progress_arg = &b;
 	if ((r = snapshot_create(t, &o, &st)) < 0) {
@@ -420,16 +571,23 @@ main(int argc, char **argv)
 		goto post;
 	}
 	if (st.partial) {
+		/* No retention after a partial run: it would count towards
+		 * keep_last and could push out the last whole snapshot. */
 		status = "partial";
 		snprintf(b.error, sizeof(b.error), "%llu unreadable (see the "
 		    "log)", (unsigned long long)st.unreadable);
-	} else
+	} else {
 		status = "ok";
+	}
 	/* The package selection and disk layout, for a DR restore; a host
 	 * that cannot give them is no reason to fail the snapshot. */
 	if ((r = sysrecord_write(t, st.id, o.key)) < 0)
 		log_warnx("backup %s: system records: %s", b.job,
 		    strerror(-r));
+	/* A failed forget leaves the snapshot ok; it is told. */
+	if (strcmp(status, "ok") == 0 &&
+	    (r = bk_forget(&b, t, encrypted ? key : NULL)) > 0)
+		forgotten = r;
 post:
 	/* A failing post_hook is told, after any earlier error; the
 	 * snapshot it follows stands. */
@@ -440,18 +598,21 @@ post:
 		    hook_err);
 	}
 done:
+	lock_release(lk);
 	target_close(t);
 	target_proxy_detach();
 	if (sftp_pid > 0)
 		while (waitpid(sftp_pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	explicit_bzero(key, sizeof(key));
-	/* Eight pairs: t, snapshot, status, files, bytes, stored_bytes,
-	 * duration, error. */
-	bk_send(json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:s}",
-	    "t", "result", "snapshot", st.id, "status", status,
+	/* Eleven pairs: t, snapshot, status, kind, parent, files, bytes,
+	 * stored_bytes, forgotten, duration, error. */
+	bk_send(json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, "
+	    "s:f, s:s}", "t", "result", "snapshot", st.id, "status", status,
+	    "kind", full ? "full" : "incremental", "parent", parent,
 	    "files", (json_int_t)st.files, "bytes", (json_int_t)st.bytes,
 	    "stored_bytes", (json_int_t)st.stored_bytes,
+	    "forgotten", (json_int_t)forgotten,
 	    "duration", (double)(bk_now() - b.started) / 1e6,
 	    "error", b.error));
 	json_decref(job);

@@ -198,7 +198,7 @@ kill -HUP "$AGENTD_PID"
 sleep 0.5
 before=$(ls "$H/repo" | grep -v '^lock$' | sort)
 start=$(date +%s.%N)
-ctl backup run slow >/dev/null 2>"$T/err" &
+ctl backup run slow --full >/dev/null 2>"$T/err" &
 HANG=$!
 # Upload under way: freeze every process of the server's session.
 wait_until 10 sh -c "ls -a '$H/repo' | grep -q '^\.tmp-'" ||

@@ -127,6 +127,20 @@ sftp_timeout = 1m
 EOF2
 out=$("$AGENTD" --config "$T/agentd.conf" --check-config 2>&1) ||
     fail "a good backup job is refused: $out"
+# full_every and keep_*: file:line for each bad value.
+write_config <<EOF2
+[backup.k]
+paths = /etc
+target = file:///srv/backup
+full_every = 2w
+keep_daily = many
+keep_last = 3
+EOF2
+out=$("$AGENTD" --config "$T/agentd.conf" --check-config 2>&1); rc=$?
+expect_eq "backup keep_* check-config exit" $rc 1
+expect_match "backup full_every" "$out" "^$T/agentd.conf:8: full_every: '2w' is not a duration from 0 to 366d"
+expect_match "backup keep_daily" "$out" "^$T/agentd.conf:9: keep_daily: 'many' is not a number from 0 to 100000$"
+[ "$(printf '%s\n' "$out" | wc -l)" -eq 2 ] || fail "want 2 errors: $out"
 
 # The shipped example is valid, and uncommenting every default changes
 # nothing that the parser would refuse.

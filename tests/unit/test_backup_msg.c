@@ -30,8 +30,11 @@ check(const char *text)
 }
 
 #define RESULT(snap, status, files, dur, error) \
+	RESULT_KIND(snap, status, "\"full\"", "\"\"", files, dur, error)
+#define RESULT_KIND(snap, status, kind, parent, files, dur, error) \
 	"{\"t\":\"result\",\"snapshot\":" snap ",\"status\":" status \
-	",\"files\":" files ",\"bytes\":10,\"stored_bytes\":5,\"duration\":" \
+	",\"kind\":" kind ",\"parent\":" parent ",\"files\":" files \
+	",\"bytes\":10,\"stored_bytes\":5,\"forgotten\":0,\"duration\":" \
 	dur ",\"error\":" error "}"
 
 static void
@@ -46,6 +49,8 @@ test_good(void **state)
 	    "\"1 unreadable\"")), 0);
 	assert_int_equal(check(RESULT("\"\"", "\"failed\"", "0", "2",
 	    "\"pre_hook failed\"")), 0);
+	assert_int_equal(check(RESULT_KIND("\"b\"", "\"ok\"",
+	    "\"incremental\"", "\"a\"", "1", "1", "\"\"")), 0);
 }
 
 static void
@@ -73,9 +78,20 @@ test_bad(void **state)
 		RESULT("\"x\"", "\"ok\"", "1", "1e12", "\"\""),
 		RESULT("\"x\"", "\"ok\"", "1", "\"1\"", "\"\""),
 		RESULT("\"x\"", "\"ok\"", "1", "1", "null"),
+		/* kind and parent: a full with a parent, an incremental
+		 * without one or with a bad one, another kind */
+		RESULT_KIND("\"x\"", "\"ok\"", "\"full\"", "\"a\"", "1", "1",
+		    "\"\""),
+		RESULT_KIND("\"x\"", "\"ok\"", "\"incremental\"", "\"\"", "1",
+		    "1", "\"\""),
+		RESULT_KIND("\"x\"", "\"ok\"", "\"incremental\"", "\"../a\"",
+		    "1", "1", "\"\""),
+		RESULT_KIND("\"x\"", "\"ok\"", "\"differential\"", "\"\"",
+		    "1", "1", "\"\""),
 		"{\"t\":\"result\",\"snapshot\":\"x\",\"status\":\"ok\"}",
 		"{\"t\":\"result\",\"snapshot\":\"x\",\"status\":\"ok\","
-		    "\"files\":1,\"bytes\":10,\"stored_bytes\":5,"
+		    "\"kind\":\"full\",\"parent\":\"\",\"files\":1,"
+		    "\"bytes\":10,\"stored_bytes\":5,\"forgotten\":0,"
 		    "\"duration\":1,\"error\":\"\",\"extra\":true}",
 	};
 	char big[BACKUP_ERROR_MAX + 200], id[BACKUP_ID_MAX + 40];

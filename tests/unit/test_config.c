@@ -327,6 +327,9 @@ test_backup_job(void **state)
 	    "schedule = 0 2 * * *\n"
 	    "randomized_delay = 30m\n"
 	    "compression = 7\n"
+	    "full_every = 2d\n"
+	    "keep_last = 3\n"
+	    "keep_weekly = 0\n"
 	    "pre_hook = /bin/true 'a b'\n");
 	struct backup_conf *b;
 
@@ -344,6 +347,11 @@ test_backup_job(void **state)
 	assert_int_equal(b->randomized_delay, 1800);
 	assert_int_equal(b->compression, 7);
 	assert_true(b->encryption);		/* the default */
+	assert_int_equal(b->full_every, 2 * 86400);
+	assert_int_equal(b->keep_last, 3);
+	assert_int_equal(b->keep_daily, 14);	/* the defaults */
+	assert_int_equal(b->keep_weekly, 0);
+	assert_int_equal(b->keep_monthly, 12);
 	assert_string_equal(b->pre_hook[0], "/bin/true");
 	assert_string_equal(b->pre_hook[1], "a b");
 	assert_null(b->post_hook);
@@ -362,7 +370,7 @@ test_backup_errors(void **state)
 		"t.conf:5: schedule: minute: '61' is not a number from 0 to 59",
 		"t.conf:6: pre_hook: 'true' is not an absolute path (no shell "
 		    "and no PATH lookup)",
-		"t.conf:7: unknown key 'keep_last' in [backup.a]",
+		"t.conf:7: unknown key 'keep_hourly' in [backup.a]",
 		"t.conf:8: paths: 'rel' is not an absolute path",
 		"t.conf:9: encryption: 'maybe' is not yes or no",
 		"t.conf:10: [backup.b/c]: a backup job name is 1 to 64 "
@@ -371,6 +379,16 @@ test_backup_errors(void **state)
 		"t.conf:1: [backup.a]: missing 'target'",
 		"t.conf:11: [backup.empty]: missing 'paths'",
 		"t.conf:11: [backup.empty]: missing 'target'",
+	};
+	static const char *const expect_keep[] = {
+		"t.conf:4: full_every: '1w' is not a duration from 0 to 366d "
+		    "(e.g. 7d; 0: only the first run is full)",
+		"t.conf:5: full_every: '400d' is not a duration from 0 to 366d "
+		    "(e.g. 7d; 0: only the first run is full)",
+		"t.conf:6: keep_last: '-1' is not a number from 0 to 100000",
+		"t.conf:7: keep_daily: '7x' is not a number from 0 to 100000",
+		"t.conf:8: keep_monthly: '100001' is not a number from 0 to "
+		    "100000",
 	};
 
 	(void)state;
@@ -381,11 +399,21 @@ test_backup_errors(void **state)
 	    "compression = 20\n"
 	    "schedule = 61 * * * *\n"
 	    "pre_hook = true\n"
-	    "keep_last = 7\n"
+	    "keep_hourly = 7\n"
 	    "paths = rel\n"
 	    "encryption = maybe\n"
 	    "[backup.b/c]\n"
 	    "[backup.empty]\n", expect, sizeof(expect) / sizeof(expect[0]));
+	load_fails(
+	    "[backup.a]\n"
+	    "paths = /etc\n"
+	    "target = file:///b\n"
+	    "full_every = 1w\n"
+	    "full_every = 400d\n"
+	    "keep_last = -1\n"
+	    "keep_daily = 7x\n"
+	    "keep_monthly = 100001\n", expect_keep,
+	    sizeof(expect_keep) / sizeof(expect_keep[0]));
 }
 
 /* backup.NAME's thresholds: stale_warning, stale_critical, stale_failures;

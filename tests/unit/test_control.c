@@ -38,6 +38,10 @@ test_valid(void **state)
 	    &req, err, sizeof(err)), 0);
 	assert_int_equal(req.cmd, CONTROL_BACKUP_RUN);
 	assert_string_equal(req.name, "www");
+	assert_false(req.full);
+	assert_int_equal(parse("{\"cmd\":\"backup_run\",\"name\":\"www\","
+	    "\"full\":true}", &req, err, sizeof(err)), 0);
+	assert_true(req.full);
 	assert_int_equal(parse("{\"cmd\":\"backup_status\"}", &req, err,
 	    sizeof(err)), 0);
 	assert_int_equal(req.cmd, CONTROL_BACKUP_STATUS);
@@ -63,6 +67,8 @@ test_errors(void **state)
 		{ "{\"cmd\":\"backup_run\"}", "backup_run needs a string field "
 		  "'name'" },
 		{ "{\"cmd\":\"backup_run\",\"name\":[\"x\"]}", "backup_run needs" },
+		{ "{\"cmd\":\"backup_run\",\"name\":\"x\",\"full\":\"yes\"}",
+		  "backup_run: 'full' is not a boolean" },
 	};
 	struct control_request req;
 	char err[256];
