@@ -139,7 +139,7 @@ grep -q "^keep ${ids[4]} last$" "$T/fg" && grep -q "^keep ${ids[0]} chain$" "$T/
 # A new full and an incremental on it: now the old chain goes.
 id5=$($BT backup "$TG" $K -j chain "$S" 2>/dev/null) || fail "backup 5"
 sleep 1.05
-id6=$($BT backup "$TG" $K -j chain -a "$S" 2>"$T/bk.6") || fail "backup 6"
+id6=$($BT backup "$TG" $K -j chain -a "$S" 2>"$T/bk.6") || { cat "$T/bk.6"; fail "backup 6"; }
 grep -q " unchanged [1-9]" "$T/bk.6" || { cat "$T/bk.6"; fail "-a did not make an incremental"; }
 rm -rf "$T/copy.6"; cp -a "$S" "$T/copy.6"
 $BT forget "$TG" $K -j chain -n -r 1,0,0,0 >"$T/fg" || fail "forget -n"

@@ -158,8 +158,10 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "backup") == 0 && autoparent) {
 		struct catalog c;
 
-		if (catalog_load(t, keyfile ? key : NULL, job, &c) != 0)
+		if ((r = catalog_load(t, keyfile ? key : NULL, job, &c)) != 0) {
+			fprintf(stderr, "catalog: %s\n", strerror(-r));
 			return 1;
+		}
 		if (catalog_latest(&c) != NULL)
 			parent = strdup(catalog_latest(&c)->id);
 		catalog_free(&c);
