@@ -19,69 +19,8 @@
 #include "log.h"
 #include "portal.h"
 #include "store.h"
+#include "portalfix.h"
 #include "testutil.h"
-
-struct fixture {
-	char			 dir[64];
-	char			 path[96];
-	struct store		*store;
-	struct credential_enrolment e;
-};
-
-static int
-setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	char err[256], tok[AUTH_TOKEN_LEN];
-	json_t *host;
-
-	log_init("test", LOG_TARGET_STDERR, 0);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/portal-backup.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/db", f->dir);
-	if (store_open(f->path, &f->store, err, sizeof(err)) != 0) {
-		fprintf(stderr, "store_open: %s\n", err);
-		return -1;
-	}
-	host = json_pack("{s:s, s:s}", "hostname", "web-01", "machine_id",
-	    "m1");
-	if (credential_token_create(f->store, 3600, NULL, tok,
-	    sizeof(tok)) != 0 ||
-	    credential_enroll(f->store, tok, host, NULL, 60, &f->e) != 0)
-		return -1;
-	json_decref(host);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	store_close(f->store);
-	testutil_rm_tree(f->dir);
-	free(f);
-	return 0;
-}
-
-static void
-post(struct store *s, const char *agent, const char *json)
-{
-	struct ingest_batch *b = calloc(1, sizeof(*b));
-	json_t *cmds;
-	char err[256];
-	long long ack;
-
-	if (ingest_parse_reports(json, strlen(json), b, err,
-	    sizeof(err)) != 0)
-		fail_msg("parse: %s", err);
-	assert_int_equal(ledger_store(s, agent, b, &ack, &cmds), 0);
-	ingest_batch_clear(b);
-	free(b);
-	json_decref(cmds);
-}
 
 /* A backup_result report of job "www" with the given payload tail. */
 static char *
@@ -102,7 +41,7 @@ result(long long seq, const char *status, double started, const char *snap)
 }
 
 static json_t *
-host_backups(struct fixture *f)
+host_backups(struct portalfix *f)
 {
 	json_t *h, *b;
 
@@ -114,7 +53,7 @@ host_backups(struct fixture *f)
 }
 
 static json_t *
-list_host(struct fixture *f)
+list_host(struct portalfix *f)
 {
 	json_t *l, *h;
 
@@ -128,7 +67,7 @@ list_host(struct fixture *f)
 static void
 test_latest_and_last_ok(void **state)
 {
-	struct fixture *f = *state;
+	struct portalfix *f = *state;
 	double t0 = (double)(long long)store_now() - 7200;
 	json_t *b, *e, *h;
 	char *s;
@@ -141,7 +80,8 @@ test_latest_and_last_ok(void **state)
 	assert_true(json_is_null(json_object_get(h, "backup_age")));
 	json_decref(h);
 
-	post(f->store, f->e.agent_id, s = result(1, "ok", t0, "S1"));
+	portalfix_post(f->store, f->e.agent_id,
+	    s = result(1, "ok", t0, "S1"));
 	free(s);
 	b = host_backups(f);
 	assert_int_equal(json_array_size(b), 1);
@@ -167,7 +107,8 @@ test_latest_and_last_ok(void **state)
 	json_decref(b);
 
 	/* A failed run replaces the result; the last good time stays. */
-	post(f->store, f->e.agent_id, s = result(2, "failed", t0 + 3600, ""));
+	portalfix_post(f->store, f->e.agent_id,
+	    s = result(2, "failed", t0 + 3600, ""));
 	free(s);
 	b = host_backups(f);
 	assert_int_equal(json_array_size(b), 1);
@@ -257,8 +198,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_latest_and_last_ok, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_latest_and_last_ok,
+		    portalfix_setup, portalfix_teardown),
 		cmocka_unit_test(test_bounds),
 	};
 

@@ -19,69 +19,8 @@
 #include "log.h"
 #include "portal.h"
 #include "store.h"
+#include "portalfix.h"
 #include "testutil.h"
-
-struct fixture {
-	char			 dir[64];
-	char			 path[96];
-	struct store		*store;
-	struct credential_enrolment e;
-};
-
-static int
-setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	char err[256], tok[AUTH_TOKEN_LEN];
-	json_t *host;
-
-	log_init("test", LOG_TARGET_STDERR, 0);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/portal-ledger.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/db", f->dir);
-	if (store_open(f->path, &f->store, err, sizeof(err)) != 0) {
-		fprintf(stderr, "store_open: %s\n", err);
-		return -1;
-	}
-	host = json_pack("{s:s, s:s}", "hostname", "web-01", "machine_id",
-	    "m1");
-	if (credential_token_create(f->store, 3600, NULL, tok,
-	    sizeof(tok)) != 0 ||
-	    credential_enroll(f->store, tok, host, NULL, 60, &f->e) != 0)
-		return -1;
-	json_decref(host);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	store_close(f->store);
-	testutil_rm_tree(f->dir);
-	free(f);
-	return 0;
-}
-
-static void
-post(struct store *s, const char *agent, const char *json)
-{
-	struct ingest_batch *b = calloc(1, sizeof(*b));
-	json_t *cmds;
-	char err[256];
-	long long ack;
-
-	if (ingest_parse_reports(json, strlen(json), b, err,
-	    sizeof(err)) != 0)
-		fail_msg("parse: %s", err);
-	assert_int_equal(ledger_store(s, agent, b, &ack, &cmds), 0);
-	ingest_batch_clear(b);
-	free(b);
-	json_decref(cmds);
-}
 
 /* A state_change report of check "disk". */
 static void
@@ -94,11 +33,11 @@ post_state(struct store *s, const char *agent, long long seq, double when,
 	    "\"kind\": \"state_change\", \"time\": %.0f, \"payload\": "
 	    "{\"check\": {\"name\": \"disk\", \"state\": \"%s\", "
 	    "\"when\": %.0f}}}]}", seq, when, state, when);
-	post(s, agent, json);
+	portalfix_post(s, agent, json);
 }
 
 static const char *
-disk_state(struct fixture *f)
+disk_state(struct portalfix *f)
 {
 	static char state[16];
 	json_t *h, *c;
@@ -116,7 +55,7 @@ disk_state(struct fixture *f)
 }
 
 static size_t
-open_alerts(struct fixture *f)
+open_alerts(struct portalfix *f)
 {
 	json_t *a;
 	size_t n;
@@ -131,7 +70,7 @@ open_alerts(struct fixture *f)
 static void
 test_future_stamp(void **state)
 {
-	struct fixture *f = *state;
+	struct portalfix *f = *state;
 	double now = store_now();
 
 	post_state(f->store, f->e.agent_id, 1, now + 86400, "CRITICAL");
@@ -172,13 +111,13 @@ heartbeat(long long seq, const char *prefix, int n, const char *state)
 static void
 test_bounds(void **state)
 {
-	struct fixture *f = *state;
+	struct portalfix *f = *state;
 	json_t *h;
 	char *s;
 
 	/* every check critical at once: at most the per-request alerts */
 	s = heartbeat(1, "c", PORTAL_MAX_CHECKS, "CRITICAL");
-	post(f->store, f->e.agent_id, s);
+	portalfix_post(f->store, f->e.agent_id, s);
 	free(s);
 	assert_int_equal(open_alerts(f), PORTAL_MAX_ALERTS_PER_REQUEST);
 	/* the states are all kept */
@@ -188,7 +127,7 @@ test_bounds(void **state)
 	json_decref(h);
 	/* new checks beyond the per-agent bound are not recorded */
 	s = heartbeat(2, "new", 10, "OK");
-	post(f->store, f->e.agent_id, s);
+	portalfix_post(f->store, f->e.agent_id, s);
 	free(s);
 	assert_int_equal(fleet_host(f->store, f->e.agent_id, &h), 0);
 	assert_int_equal(json_array_size(json_object_get(h, "checks")),
@@ -199,14 +138,14 @@ test_bounds(void **state)
 static void
 test_alert_paging(void **state)
 {
-	struct fixture *f = *state;
+	struct portalfix *f = *state;
 	json_t *a, *e;
 	long long before = 0, prev = 0;
 	size_t i, total = 0, pages = 0;
 	char *s;
 
 	s = heartbeat(1, "c", 25, "CRITICAL");
-	post(f->store, f->e.agent_id, s);
+	portalfix_post(f->store, f->e.agent_id, s);
 	free(s);
 	for (;;) {
 		assert_int_equal(fleet_alerts(f->store, 0, 10, before, &a), 0);
@@ -238,11 +177,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_future_stamp, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_bounds, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_alert_paging, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_future_stamp,
+		    portalfix_setup, portalfix_teardown),
+		cmocka_unit_test_setup_teardown(test_bounds,
+		    portalfix_setup, portalfix_teardown),
+		cmocka_unit_test_setup_teardown(test_alert_paging,
+		    portalfix_setup, portalfix_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
