@@ -9,7 +9,7 @@ demo=$top/build/demo
 plugins=/usr/lib/nagios/plugins
 port=${DEMO_PORT:-8443}
 rm -rf "$demo"
-mkdir -p "$demo/state" "$demo/certs"
+mkdir -p "$demo/state" "$demo/certs" "$demo/backups" "$demo/restore"
 sh tests/integration/portal/mkcerts.sh "$demo/certs"
 
 "$top/build/agentd-portal" serve --listen "127.0.0.1:$port" \
@@ -38,6 +38,11 @@ command = $plugins/check_disk -w 10% -c 5% -p /
 command = $plugins/check_procs -w 2000 -c 4000
 [check.users]
 command = $plugins/check_users -w 20 -c 50
+
+# An encrypted backup of /etc into build/demo/backups (docs/backup.md).
+[backup.etc]
+paths = /etc
+target = file://$demo/backups
 EOF
 
 "$top/build/agentd-portal" token create --db "$demo/portal.db" --expires 1h \
@@ -67,6 +72,13 @@ while [ $i -lt 150 ]; do
 done
 $ctl status
 echo
+echo "demo: a backup of /etc (agentctl backup run etc), then a restore:"
+$ctl backup run etc || echo "demo: the backup did not succeed (see $demo/agentd.log)"
+actl="$top/build/agentctl --config $demo/agentd.conf"
+$actl backup list etc || true
+$actl restore etc latest --to "$demo/restore" ||
+    echo "demo: the restore did not succeed"
+echo
 echo "demo: the portal's view of the fleet (GET /api/v1/hosts):"
 curl -s --cacert "$demo/certs/ca.pem" \
     -H "Authorization: Bearer $(cat "$demo/operator-token")" \
@@ -82,7 +94,10 @@ portal at https://127.0.0.1:$port (pid $portal) every 10 s.
            curl --cacert $demo/certs/ca.pem -H "Authorization: Bearer \$(cat $demo/operator-token)" https://127.0.0.1:$port/api/v1/hosts
            curl ... https://127.0.0.1:$port/api/v1/alerts
            kill -STOP $portal; sleep 40; kill -CONT $portal   (an outage: watch the spool, then the catch-up)
-Backups and support sessions join this demo as they are built. Ctrl-C stops it.
+  backups  $demo/backups (encrypted; key in $demo/state/backup), restored into $demo/restore
+           $ctl backup run etc; $actl backup list etc; $actl backup verify etc latest
+           $actl backup kit etc --out $demo/etc.kit; $actl dr-restore --kit $demo/etc.kit --to DIR
+Support sessions join this demo when they are built. Ctrl-C stops it.
 EOF
 if [ -n "${DEMO_SECONDS:-}" ]; then
 	sleep "$DEMO_SECONDS"
