@@ -70,6 +70,7 @@ main(int argc, char **argv)
 	struct backup_lock *lk = NULL;
 	struct lock_info holder;
 	int	 autoparent = 0;
+	char	 latest[MANIFEST_ID_MAX];	/* -a: the parent */
 	uint8_t	 key[CRYPT_KEYBYTES];
 	struct target *t = NULL;
 	size_t	 nlist = 0, i, n;
@@ -162,8 +163,11 @@ main(int argc, char **argv)
 			fprintf(stderr, "catalog: %s\n", strerror(-r));
 			return 1;
 		}
-		if (catalog_latest(&c) != NULL)
-			parent = strdup(catalog_latest(&c)->id);
+		if (catalog_latest(&c) != NULL) {
+			snprintf(latest, sizeof(latest), "%s",
+			    catalog_latest(&c)->id);
+			parent = latest;
+		}
 		catalog_free(&c);
 	}
 	if (strcmp(cmd, "backup") == 0) {
