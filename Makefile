@@ -211,4 +211,4 @@ clean:
 .PHONY: all deps check test demo fuzz install clean deb rpm check-system
 .SECONDARY:
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(OBJ) -name '*.d' -type f 2>/dev/null)
