@@ -772,9 +772,14 @@ snapshot_source_error(const struct snapshot_source *src)
 	return src->err;
 }
 
-int
-snapshot_load_manifest(struct target *t, const char *id, const uint8_t *key,
-    struct manifest *m)
+/*
+ * Reads at most max bytes of id's manifest object (decrypted) into *bufp.
+ * With whole, more than max is -EFBIG; without, the rest is not read (a
+ * header is all the caller wants).
+ */
+static int
+snapshot_read_manifest(struct target *t, const char *id, const uint8_t *key,
+    size_t max, int whole, char **bufp, size_t *lenp)
 {
 	struct snapshot_source *s = NULL;
 	char	*buf = NULL;
@@ -782,16 +787,17 @@ snapshot_load_manifest(struct target *t, const char *id, const uint8_t *key,
 	ssize_t	 n;
 	int	 r;
 
-	manifest_init(m);
 	if ((r = source_open(t, id, 1, key, &s)) != 0)
 		goto out;
 	for (;;) {
-		if (cap - len < 65536) {
-			cap = cap ? cap * 2 : 1024 * 1024;
-			if (cap > SNAPSHOT_MANIFEST_MAX + 65536) {
-				r = -EFBIG;
-				goto out;
+		if (len == cap) {
+			if (cap >= max) {
+				r = whole ? -EFBIG : 0;
+				break;
 			}
+			cap = cap ? cap * 2 : 65536;
+			if (cap > max)
+				cap = max;
 			buf = xreallocarray(buf, cap, 1);
 		}
 		if ((n = source_read(s, buf + len, cap - len)) < 0) {
@@ -802,9 +808,30 @@ snapshot_load_manifest(struct target *t, const char *id, const uint8_t *key,
 			break;
 		len += (size_t)n;
 	}
-	r = manifest_parse(m, buf, len);
  out:
 	source_close(s);
+	if (r != 0) {
+		free(buf);
+		buf = NULL;
+		len = 0;
+	}
+	*bufp = buf;
+	*lenp = len;
+	return r;
+}
+
+int
+snapshot_load_manifest(struct target *t, const char *id, const uint8_t *key,
+    struct manifest *m)
+{
+	char	*buf;
+	size_t	 len;
+	int	 r;
+
+	manifest_init(m);
+	if ((r = snapshot_read_manifest(t, id, key, SNAPSHOT_MANIFEST_MAX + 1,
+	    1, &buf, &len)) == 0)
+		r = manifest_parse(m, buf, len);
 	free(buf);
 	return r;
 }
@@ -813,28 +840,14 @@ int
 snapshot_load_header(struct target *t, const char *id, const uint8_t *key,
     struct manifest *m)
 {
-	struct snapshot_source *s = NULL;
-	char	*buf = NULL;
-	size_t	 len = 0, cap = 65536;
-	ssize_t	 n;
+	char	*buf;
+	size_t	 len;
 	int	 r;
 
 	manifest_init(m);
-	if ((r = source_open(t, id, 1, key, &s)) != 0)
-		goto out;
-	buf = xcalloc(cap, 1);
-	while (len < cap) {
-		if ((n = source_read(s, buf + len, cap - len)) < 0) {
-			r = (int)n;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	r = manifest_parse_header(m, buf, len);
- out:
-	source_close(s);
+	if ((r = snapshot_read_manifest(t, id, key, 65536, 0, &buf,
+	    &len)) == 0)
+		r = manifest_parse_header(m, buf, len);
 	free(buf);
 	return r;
 }
