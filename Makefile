@@ -28,7 +28,7 @@ NET_PKGS := libcurl zlib
 PORTAL_PKGS := libmicrohttpd sqlite3 gnutls
 # Only the backup engine (backup/, build/libbackup.a) and what links it load
 # libarchive and libsodium; agentd, the reporter and the portal never do.
-BACKUP_PKGS := libarchive libsodium
+BACKUP_PKGS := libarchive libsodium nettle
 # libssh2 loads only in agentd-backup, whose network child alone calls it.
 SFTP_LIBS = $(shell pkg-config --libs libssh2)
 
@@ -143,6 +143,14 @@ $(BUILD)/agentd-reporter: $(OBJ)/agentd/reporter.o $(BUILD)/libagentd.a $(BUILD)
 $(BUILD)/agentd-backup: $(OBJ)/backup/agentd-backup.o $(OBJ)/backup/target_sftp.o $(BUILD)/libbackup.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(BACKUP_LIBS) $(SFTP_LIBS) -lm
 
+# The engine's test driver, for the backup integration tests and
+# bench/backup; built with the same flags (and sanitizers) as the rest.
+$(BUILD)/backuptool: $(OBJ)/tests/integration/backup/backuptool.o $(BUILD)/libbackup.a $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(BACKUP_LIBS) -lm
+
+$(BUILD)/sftptool: $(OBJ)/tests/integration/backup/sftptool.o $(OBJ)/backup/target_sftp.o $(BUILD)/libbackup.a $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(BACKUP_LIBS) $(SFTP_LIBS) -lm
+
 $(BUILD)/libportal.a: $(PORTAL_OBJS)
 	rm -f $@
 	ar rcs $@ $^
@@ -163,7 +171,7 @@ check: deps
 	@$(MAKE) --no-print-directory test
 
 # Unit tests run under valgrind unless sanitizers are on (they do not mix).
-test: all $(UNIT_BINS)
+test: all $(UNIT_BINS) $(BUILD)/backuptool $(BUILD)/sftptool
 	@SANITIZE=$(SANITIZE) sh tests/run-unit.sh $(UNIT_BINS)
 	@BUILD=$(BUILD) sh tests/integration/run.sh
 

@@ -14,8 +14,8 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <sodium.h>
 
+#include "digest.h"
 #include "log.h"
 #include "manifest.h"
 #include "restore.h"
@@ -53,34 +53,21 @@ selected(const struct restore_opts *o, const char *path)
 	return 0;
 }
 
-static void
-hash_zeros(crypto_hash_sha256_state *h, uint64_t n)
-{
-	static const uint8_t zeros[65536];
-	size_t	 k;
-
-	while (n > 0) {
-		k = n > sizeof(zeros) ? sizeof(zeros) : (size_t)n;
-		crypto_hash_sha256_update(h, zeros, k);
-		n -= k;
-	}
-}
-
 /* Copies an entry's data to disk, hashing it. 0, or -EBADMSG when the
  * archive could not be read (fatal), or -EIO when the disk write failed. */
 static int
 copy_data(struct archive *ar, struct archive *aw, struct archive_entry *e,
     uint8_t sha[32], uint64_t *bytes)
 {
-	crypto_hash_sha256_state h;
+	struct digest d;
 	const void *buf;
 	size_t	 len;
 	la_int64_t off;
-	uint64_t pos = 0, size = (uint64_t)archive_entry_size(e);
+	uint64_t size = (uint64_t)archive_entry_size(e);
 	char	 eb[ESC_MAX];
 	int	 r;
 
-	crypto_hash_sha256_init(&h);
+	digest_init(&d);
 	for (;;) {
 		r = archive_read_data_block(ar, &buf, &len, &off);
 		if (r == ARCHIVE_EOF)
@@ -89,10 +76,7 @@ copy_data(struct archive *ar, struct archive *aw, struct archive_entry *e,
 			log_warnx("%s", archive_error_string(ar));
 			return -EBADMSG;
 		}
-		if ((uint64_t)off > pos)
-			hash_zeros(&h, (uint64_t)off - pos);
-		crypto_hash_sha256_update(&h, buf, len);
-		pos = (uint64_t)off + len;
+		digest_block(&d, buf, len, (uint64_t)off);
 		if (aw != NULL &&
 		    archive_write_data_block(aw, buf, len, off) < ARCHIVE_OK) {
 			log_warnx("%s: %s", log_escape(eb, sizeof(eb),
@@ -101,10 +85,8 @@ copy_data(struct archive *ar, struct archive *aw, struct archive_entry *e,
 			return -EIO;
 		}
 	}
-	if (pos < size)
-		hash_zeros(&h, size - pos);
 	*bytes += size;
-	crypto_hash_sha256_final(&h, sha);
+	digest_final(&d, size, sha);
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "crypt.h"
+#include "digest.h"
 #include "log.h"
 #include "manifest.h"
 #include "snapshot.h"
@@ -182,19 +183,6 @@ entry_type(mode_t mode)
 	}
 }
 
-static void
-hash_zeros(crypto_hash_sha256_state *h, uint64_t n)
-{
-	static const uint8_t zeros[65536];
-	size_t	 k;
-
-	while (n > 0) {
-		k = n > sizeof(zeros) ? sizeof(zeros) : (size_t)n;
-		crypto_hash_sha256_update(h, zeros, k);
-		n -= k;
-	}
-}
-
 /* Writes n zero bytes of a hole: the pax writer drops those that fall in
  * the entry's sparse map and stores the rest (bsdtar does the same). */
 static int
@@ -222,15 +210,14 @@ static int
 copy_data(struct walk *w, struct archive *disk, struct archive_entry *e,
     uint8_t sha[32])
 {
-	crypto_hash_sha256_state h;
+	struct digest d;
 	const void *buf;
 	size_t	 len;
 	la_int64_t off;
-	uint64_t pos = 0, size = (uint64_t)archive_entry_size(e);
 	char	 eb[ESC_MAX];
 	int	 r, rv = 0;
 
-	crypto_hash_sha256_init(&h);
+	digest_init(&d);
 	for (;;) {
 		r = archive_read_data_block(disk, &buf, &len, &off);
 		if (r == ARCHIVE_EOF)
@@ -243,21 +230,16 @@ copy_data(struct walk *w, struct archive *disk, struct archive_entry *e,
 				break;
 			}
 		}
-		if ((uint64_t)off > pos) {
-			hash_zeros(&h, (uint64_t)off - pos);
-			if (write_zeros(w->aw, (uint64_t)off - pos) != 0)
-				goto fail;
-		}
-		crypto_hash_sha256_update(&h, buf, len);
+		if ((uint64_t)off > d.pos &&
+		    write_zeros(w->aw, (uint64_t)off - d.pos) != 0)
+			goto fail;
+		digest_block(&d, buf, len, (uint64_t)off);
 		if (len > 0 && archive_write_data(w->aw, buf, len) < 0)
 			goto fail;
-		pos = (uint64_t)off + len;
 	}
 	/* A file that shrank, or a hole at its end: the archive has zeros
 	 * (finish_entry pads), so the hash has them too. */
-	if (pos < size)
-		hash_zeros(&h, size - pos);
-	crypto_hash_sha256_final(&h, sha);
+	digest_final(&d, (uint64_t)archive_entry_size(e), sha);
 	return rv;
  fail:
 	log_warnx("%s: %s", esc(eb, archive_entry_pathname(e)),

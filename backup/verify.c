@@ -11,48 +11,30 @@
 #include <archive_entry.h>
 #include <sodium.h>
 
+#include "digest.h"
 #include "manifest.h"
 #include "snapshot.h"
 #include "verify.h"
 #include "xmalloc.h"
 
-static void
-hash_zeros(crypto_hash_sha256_state *h, uint64_t n)
-{
-	static const uint8_t zeros[65536];
-	size_t	 k;
-
-	while (n > 0) {
-		k = n > sizeof(zeros) ? sizeof(zeros) : (size_t)n;
-		crypto_hash_sha256_update(h, zeros, k);
-		n -= k;
-	}
-}
-
 /* Hashes the current entry's data; 0 or -1 when the archive broke. */
 static int
 hash_data(struct archive *ar, struct archive_entry *e, uint8_t sha[32])
 {
-	crypto_hash_sha256_state h;
+	struct digest d;
 	const void *buf;
 	size_t	 len;
 	la_int64_t off;
-	uint64_t pos = 0, size = (uint64_t)archive_entry_size(e);
 	int	 r;
 
-	crypto_hash_sha256_init(&h);
+	digest_init(&d);
 	while ((r = archive_read_data_block(ar, &buf, &len, &off)) !=
 	    ARCHIVE_EOF) {
 		if (r < ARCHIVE_WARN)
 			return -1;
-		if ((uint64_t)off > pos)
-			hash_zeros(&h, (uint64_t)off - pos);
-		crypto_hash_sha256_update(&h, buf, len);
-		pos = (uint64_t)off + len;
+		digest_block(&d, buf, len, (uint64_t)off);
 	}
-	if (pos < size)
-		hash_zeros(&h, size - pos);
-	crypto_hash_sha256_final(&h, sha);
+	digest_final(&d, (uint64_t)archive_entry_size(e), sha);
 	return 0;
 }
 

@@ -7,19 +7,9 @@
 # loads neither libarchive nor libsodium.
 . tests/integration/lib.sh
 
-make -s BUILD="$BUILD" "$BUILD/libbackup.a" "$BUILD/libcommon.a" \
-	"$BUILD/agentd-backup" >/dev/null || fail "cannot build the backup parts"
-san=""
-nm "$BUILD/libbackup.a" 2>/dev/null | grep -q __asan_ &&
-	san="-fsanitize=address,undefined"
-${CC:-cc} -std=c17 -D_GNU_SOURCE -iquote backup -iquote lib \
-	-Wall -Wextra -Werror $san \
-	$(pkg-config --cflags libarchive libsodium) -O2 -g \
-	-o "$T/backuptool" tests/integration/backup/backuptool.c \
-	"$BUILD/libbackup.a" "$BUILD/libcommon.a" \
-	$(pkg-config --libs libarchive libsodium libsystemd) -lm ||
-	fail "cannot build backuptool"
-BT=$T/backuptool
+make -s BUILD="$BUILD" "$BUILD/backuptool" "$BUILD/agentd-backup" \
+	>/dev/null || fail "cannot build the backup parts"
+BT=$BUILD/backuptool
 CMP="python3 $TOP/tests/integration/backup/treecmp.py"
 
 # agentd must not load the archive or crypto libraries.

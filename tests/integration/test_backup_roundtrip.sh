@@ -16,20 +16,9 @@ trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 [ "$(id -u)" -eq 0 ] || fail "needs root (owners, devices, capabilities)"
 
-make -s BUILD="$BUILD" "$BUILD/libbackup.a" "$BUILD/libcommon.a" \
-	>/dev/null || fail "cannot build $BUILD/libbackup.a"
-san=""
-nm "$BUILD/libbackup.a" 2>/dev/null | grep -q __asan_ &&
-	san="-fsanitize=address,undefined"
-${CC:-cc} -std=c17 -D_GNU_SOURCE -iquote backup -iquote lib \
-	-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-	-Wmissing-prototypes -Wformat=2 $san \
-	$(pkg-config --cflags libarchive libsodium) -O2 -g \
-	-o "$T/backuptool" tests/integration/backup/backuptool.c \
-	"$BUILD/libbackup.a" "$BUILD/libcommon.a" \
-	$(pkg-config --libs libarchive libsodium libsystemd) -lm ||
-	fail "cannot build backuptool"
-BT=$T/backuptool
+make -s BUILD="$BUILD" "$BUILD/backuptool" >/dev/null ||
+	fail "cannot build $BUILD/backuptool"
+BT=$BUILD/backuptool
 CMP="python3 $TOP/tests/integration/backup/treecmp.py"
 
 # --- the tree ---------------------------------------------------------

@@ -14,26 +14,9 @@
 [ -x /usr/sbin/sshd ] || fail "no /usr/sbin/sshd (packaging/build-deps.sh installs openssh-server)"
 [ "$(id -u)" -eq 0 ] || fail "needs root (a test user, a tmpfs)"
 
-make -s BUILD="$BUILD" "$BUILD/libbackup.a" "$BUILD/libcommon.a" \
+make -s BUILD="$BUILD" "$BUILD/backuptool" "$BUILD/sftptool" \
 	"$BUILD/agentd-backup" >/dev/null || fail "cannot build the backup parts"
-san=""
-nm "$BUILD/libbackup.a" 2>/dev/null | grep -q __asan_ &&
-	san="-fsanitize=address,undefined"
-${CC:-cc} -std=c17 -D_GNU_SOURCE -iquote backup -iquote lib \
-	-Wall -Wextra -Werror $san \
-	$(pkg-config --cflags libarchive libsodium) -O2 -g \
-	-o "$T/backuptool" tests/integration/backup/backuptool.c \
-	"$BUILD/libbackup.a" "$BUILD/libcommon.a" \
-	$(pkg-config --libs libarchive libsodium libsystemd) -lm ||
-	fail "cannot build backuptool"
-BT=$T/backuptool
-make -s BUILD="$BUILD" "$BUILD/obj/backup/target_sftp.o" >/dev/null &&
-${CC:-cc} -std=c17 -D_GNU_SOURCE -iquote backup -iquote lib \
-	-Wall -Wextra -Werror $san -O2 -g \
-	-o "$T/sftptool" tests/integration/backup/sftptool.c \
-	"$BUILD/obj/backup/target_sftp.o" "$BUILD/libbackup.a" \
-	"$BUILD/libcommon.a" $(pkg-config --libs libssh2 libsodium libsystemd) \
-	-lm || fail "cannot build sftptool"
+BT=$BUILD/backuptool
 CMP="python3 $TOP/tests/integration/backup/treecmp.py"
 
 # agentd itself must not load libssh2: only agentd-backup does.
@@ -143,7 +126,7 @@ mkdir -p "$T/r"
 $CMP "$S" "$T/r$S" >"$T/cmp" || fail "restored tree differs: $(head "$T/cmp")"
 
 # --- the backend's own operations over SFTP (no run uses them all yet) --
-out=$("$T/sftptool" "$HOSTKEY" "$T/ssh/client" "$U@127.0.0.1:$PORT$H/repo" 2>&1) ||
+out=$("$BUILD/sftptool" "$HOSTKEY" "$T/ssh/client" "$U@127.0.0.1:$PORT$H/repo" 2>&1) ||
 	fail "sftptool: $out"
 expect_eq "sftptool" "$out" ok
 ls "$H/repo" | grep -q '^t1$' && fail "sftptool left t1"
