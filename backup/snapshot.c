@@ -28,6 +28,7 @@
 #include "xmalloc.h"
 
 #define ESC_MAX		1024
+#define WALK_BUF	(64 * 1024)
 
 struct snapshot_source {
 	struct target_get *get;
@@ -51,6 +52,9 @@ struct walk {
 	struct manifest	*m;
 	struct manifest	*parent;	/* NULL for a full */
 	struct snapshot_stats *stats;
+	struct archive	*meta;		/* attributes of what is archived */
+	struct archive	*meta_sparse;	/* the same, and the holes */
+	uint8_t		*buf;		/* WALK_BUF bytes of file data */
 };
 
 static const char *
@@ -201,41 +205,51 @@ write_zeros(struct archive *aw, uint64_t n)
 }
 
 /*
- * Copies a regular file's data from the disk reader into the archive,
- * hashing it (holes as zeros). 0, or -EIO when the file could not be read
- * to its end (the archive then holds zeros for the rest), or -EPIPE when
- * the archive writer failed, which is fatal.
+ * Copies a regular file's data from fd into the archive, hashing it (holes
+ * as zeros). Only the data regions of a sparse file are read. 0, or -EIO
+ * when the file could not be read to its end (the archive then holds zeros
+ * for the rest), or -EPIPE when the archive writer failed, which is fatal.
  */
 static int
-copy_data(struct walk *w, struct archive *disk, struct archive_entry *e,
-    uint8_t sha[32])
+copy_data(struct walk *w, int fd, struct archive_entry *e, uint8_t sha[32])
 {
 	struct digest d;
-	const void *buf;
-	size_t	 len;
-	la_int64_t off;
+	la_int64_t off = 0, len = archive_entry_size(e);
+	ssize_t	 n = 0;
 	char	 eb[ESC_MAX];
-	int	 r, rv = 0;
+	int	 rv = 0, sparse = archive_entry_sparse_reset(e) > 0;
 
 	digest_init(&d);
-	for (;;) {
-		r = archive_read_data_block(disk, &buf, &len, &off);
-		if (r == ARCHIVE_EOF)
-			break;
-		if (r < ARCHIVE_OK) {
-			log_warnx("%s: %s", esc(eb, archive_entry_sourcepath(e)),
-			    archive_error_string(disk));
-			if (r <= ARCHIVE_FAILED) {
-				rv = -EIO;
-				break;
-			}
-		}
+	while (!sparse || archive_entry_sparse_next(e, &off, &len) ==
+	    ARCHIVE_OK) {
 		if ((uint64_t)off > d.pos &&
 		    write_zeros(w->aw, (uint64_t)off - d.pos) != 0)
 			goto fail;
-		digest_block(&d, buf, len, (uint64_t)off);
-		if (len > 0 && archive_write_data(w->aw, buf, len) < 0)
-			goto fail;
+		if (sparse && lseek(fd, off, SEEK_SET) == -1)
+			len = -1;
+		while (len > 0) {
+			n = read(fd, w->buf, len < WALK_BUF ? (size_t)len :
+			    WALK_BUF);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;	/* an error, or it shrank */
+			digest_block(&d, w->buf, (size_t)n, (uint64_t)off);
+			if (archive_write_data(w->aw, w->buf, (size_t)n) < 0)
+				goto fail;
+			off += n;
+			len -= n;
+		}
+		if (len != 0) {
+			if (len < 0 || n < 0) {
+				log_warn("%s", esc(eb,
+				    archive_entry_sourcepath(e)));
+				rv = -EIO;
+			}
+			break;
+		}
+		if (!sparse)
+			break;
 	}
 	/* A file that shrank, or a hole at its end: the archive has zeros
 	 * (finish_entry pads), so the hash has them too. */
@@ -249,11 +263,11 @@ copy_data(struct walk *w, struct archive *disk, struct archive_entry *e,
 
 /* Did the file change while it was read? */
 static int
-changed_since(struct archive_entry *e)
+changed_since(int fd, struct archive_entry *e)
 {
 	struct stat st;
 
-	if (lstat(archive_entry_sourcepath(e), &st) == -1)
+	if (fstat(fd, &st) == -1)
 		return 1;
 	return st.st_size != archive_entry_size(e) ||
 	    st.st_mtim.tv_sec != archive_entry_mtime(e) ||
@@ -345,16 +359,79 @@ unchanged(struct walk *w, struct archive_entry *e)
 	return pe;
 }
 
+/*
+ * Fills in what the walk left out (flags, ACLs, xattrs, holes) for an entry
+ * that will be archived, from the file opened for its data when there is
+ * one; st is what that descriptor says. Only a file whose blocks do not
+ * cover its size is searched for holes. ARCHIVE_OK, or a libarchive status.
+ */
+static int
+walk_attributes(struct walk *w, struct archive_entry *e, int fd,
+    const struct stat *st)
+{
+	struct archive *a;
+	struct stat copy;
+	char	 eb[ESC_MAX];
+	int	 r;
+
+	if (st == NULL) {
+		copy = *archive_entry_stat(e);
+		st = &copy;
+	}
+	a = fd >= 0 && st->st_blocks * 512 < st->st_size ? w->meta_sparse :
+	    w->meta;
+	if ((r = archive_read_disk_entry_from_file(a, e, fd, st)) < ARCHIVE_OK)
+		log_warnx("%s: %s", esc(eb, archive_entry_sourcepath(e)),
+		    archive_error_string(a));
+	return r;
+}
+
+/*
+ * Opens a regular file for its data, before its header is written: an
+ * unreadable file is left out rather than stored as zeros. The entry takes
+ * the attributes of what was opened (the path may have been replaced
+ * since the walk saw it). The descriptor, or -1 when it was left out.
+ */
+static int
+walk_open(struct walk *w, struct archive_entry *e)
+{
+	const char *src = archive_entry_sourcepath(e);
+	struct stat st;
+	char	 eb[ESC_MAX];
+	int	 fd;
+
+	if ((fd = open(src, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
+		log_warn("%s: cannot read, left out", esc(eb, src));
+		goto unreadable;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_warnx("%s: replaced while it was read, left out",
+		    esc(eb, src));
+		goto unreadable;
+	}
+	if (walk_attributes(w, e, fd, &st) <= ARCHIVE_FAILED)
+		goto unreadable;
+	return fd;
+ unreadable:
+	if (fd != -1)
+		close(fd);
+	list_unreadable(w, e);
+	w->stats->unreadable++;
+	w->stats->partial = 1;
+	return -1;
+}
+
 /* One entry of the walk: archived (or only listed) and recorded. */
 static int
-walk_entry(struct walk *w, struct archive *disk, struct archive_entry *e)
+walk_entry(struct walk *w, struct archive_entry *e)
 {
 	struct manifest_entry me;
 	const struct manifest_entry *pe;
 	struct archive_entry *spare = NULL;
 	const char *src = archive_entry_sourcepath(e);
 	char	 eb[ESC_MAX];
-	int	 fd, r, unreadable = 0, hard = 0, hashed = 0;
+	int	 fd = -1, r, rv = 0, unreadable = 0, hard = 0, hashed = 0;
 	uint8_t	 sha[32];
 
 	strip_root(e);
@@ -380,19 +457,15 @@ walk_entry(struct walk *w, struct archive *disk, struct archive_entry *e)
 		return 0;
 	}
 	if (archive_entry_filetype(e) == AE_IFREG) {
-		/* An unreadable file is found before its header is
-		 * written, so it is left out rather than stored as zeros. */
-		if ((fd = open(src, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-		    O_CLOEXEC)) == -1) {
-			log_warn("%s: cannot read, left out", esc(eb, src));
-			list_unreadable(w, e);
-			w->stats->unreadable++;
-			w->stats->partial = 1;
+		if ((fd = walk_open(w, e)) == -1)
 			return 0;
-		}
-		close(fd);
 		archive_entry_linkify(w->lr, &e, &spare);
 		hard = archive_entry_hardlink(e) != NULL;
+	} else if (walk_attributes(w, e, -1, NULL) <= ARCHIVE_FAILED) {
+		list_unreadable(w, e);
+		w->stats->unreadable++;
+		w->stats->partial = 1;
+		return 0;
 	}
 	if ((r = archive_write_header(w->aw, e)) < ARCHIVE_OK) {
 		/* A warning is mostly a name that is not text in this
@@ -404,30 +477,35 @@ walk_entry(struct walk *w, struct archive *disk, struct archive_entry *e)
 		else
 			log_warnx("%s: %s", esc(eb, src),
 			    archive_error_string(w->aw));
-		if (r == ARCHIVE_FATAL)
-			return archive_errno(w->aw) > 0 ?
+		if (r == ARCHIVE_FATAL) {
+			rv = archive_errno(w->aw) > 0 ?
 			    -archive_errno(w->aw) : -EIO;
+			goto out;
+		}
 		if (r == ARCHIVE_FAILED) {
 			manifest_fill(&me, e);
 			me.flags |= MANIFEST_UNREADABLE;
 			manifest_add(w->m, &me);
 			w->stats->unreadable++;
 			w->stats->partial = 1;
-			return 0;
+			goto out;
 		}
 	}
-	if (archive_entry_filetype(e) == AE_IFREG && !hard) {
-		r = copy_data(w, disk, e, sha);
+	if (fd != -1 && !hard) {
+		r = copy_data(w, fd, e, sha);
 		if (r == -EIO)
 			unreadable = 1;
-		else if (r != 0)
-			return archive_errno(w->aw) > 0 ?
+		else if (r != 0) {
+			rv = archive_errno(w->aw) > 0 ?
 			    -archive_errno(w->aw) : -EIO;
+			goto out;
+		}
 		hashed = 1;
 	}
 	if (archive_write_finish_entry(w->aw) == ARCHIVE_FATAL) {
 		log_warnx("%s: %s", esc(eb, src), archive_error_string(w->aw));
-		return -EIO;
+		rv = -EIO;
+		goto out;
 	}
 
 	manifest_fill(&me, e);
@@ -440,7 +518,7 @@ walk_entry(struct walk *w, struct archive *disk, struct archive_entry *e)
 		memcpy(me.sha256, sha, sizeof(sha));
 		if (archive_entry_sparse_count(e) > 0)
 			me.flags |= MANIFEST_SPARSE;
-		if (changed_since(e)) {
+		if (changed_since(fd, e)) {
 			log_warnx("%s: changed while it was read",
 			    esc(eb, src));
 			me.flags |= MANIFEST_CHANGED;
@@ -458,7 +536,10 @@ walk_entry(struct walk *w, struct archive *disk, struct archive_entry *e)
 	w->stats->entries++;
 	if (w->o->progress != NULL)
 		w->o->progress(w->stats, w->o->progress_arg);
-	return 0;
+ out:
+	if (fd != -1)
+		close(fd);
+	return rv;
 }
 
 /* Walks one of the job's paths. 0, or -errno when the run cannot go on. */
@@ -469,12 +550,16 @@ walk_path(struct walk *w, const char *path)
 	struct archive_entry *e;
 	const char *p;
 	char	 eb[ESC_MAX];
-	int	 r, flags = 0;
+	int	 r, flags;
 
 	if ((disk = archive_read_disk_new()) == NULL)
 		return -ENOMEM;
 	archive_read_disk_set_symlink_physical(disk);
 	archive_read_disk_set_standard_lookup(disk);
+	/* The walk itself only stats: an unchanged file is then never
+	 * opened. What is archived gets the rest from walk_attributes. */
+	flags = ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL |
+	    ARCHIVE_READDISK_NO_FFLAGS | ARCHIVE_READDISK_NO_SPARSE;
 	if (w->o->one_file_system)
 		flags |= ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS;
 	archive_read_disk_set_behavior(disk, flags);
@@ -520,7 +605,7 @@ walk_path(struct walk *w, const char *path)
 		}
 		if (archive_read_disk_can_descend(disk))
 			archive_read_disk_descend(disk);
-		if ((r = walk_entry(w, disk, e)) != 0)
+		if ((r = walk_entry(w, e)) != 0)
 			break;
 	}
 	archive_entry_free(e);
@@ -528,6 +613,20 @@ walk_path(struct walk *w, const char *path)
 	archive_read_close(disk);
 	archive_read_free(disk);
 	return r;
+}
+
+/* A disk reader used for attributes only (no walk). */
+static struct archive *
+walk_meta(int flags)
+{
+	struct archive *a;
+
+	if ((a = archive_read_disk_new()) == NULL)
+		fatalx("archive_read_disk_new: out of memory");
+	archive_read_disk_set_symlink_physical(a);
+	archive_read_disk_set_standard_lookup(a);
+	archive_read_disk_set_behavior(a, flags);
+	return a;
 }
 
 static void
@@ -642,9 +741,15 @@ snapshot_create(struct target *t, const struct snapshot_opts *o,
 	w.lr = archive_entry_linkresolver_new();
 	archive_entry_linkresolver_set_strategy(w.lr,
 	    ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
+	w.meta = walk_meta(ARCHIVE_READDISK_NO_SPARSE);
+	w.meta_sparse = walk_meta(0);
+	w.buf = xcalloc(1, WALK_BUF);
 	for (i = 0; i < o->npaths && r == 0; i++)
 		r = walk_path(&w, o->paths[i]);
 	archive_entry_linkresolver_free(w.lr);
+	archive_read_free(w.meta);
+	archive_read_free(w.meta_sparse);
+	free(w.buf);
 	if (r != 0)
 		goto out;
 	if (archive_write_close(aw) != ARCHIVE_OK) {
