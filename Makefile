@@ -67,8 +67,11 @@ MAINS	:= agentd/agentd.c agentd/agentctl.c agentd/reporter.c portal/portal.c \
 COMMON_SRCS := $(wildcard lib/*.c)
 AGENT_SRCS := $(filter-out $(MAINS),$(wildcard agentd/*.c collectors/*.c))
 PORTAL_SRCS := $(filter-out $(MAINS),$(wildcard portal/*.c))
-BACKUP_SRCS := $(filter-out $(MAINS) backup/target_sftp.c,$(wildcard backup/*.c))
+BACKUP_SRCS := $(filter-out $(MAINS) backup/target_sftp.c backup/sftp_child.c,$(wildcard backup/*.c))
 OBJ	:= $(BUILD)/obj
+# The SFTP parts link libssh2: only the programs that start the network
+# child (agentd-backup, agentctl) take them, never libbackup.a's users.
+SFTP_OBJS := $(OBJ)/backup/sftp_child.o $(OBJ)/backup/target_sftp.o
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(OBJ)/%.o)
 AGENT_OBJS := $(AGENT_SRCS:%.c=$(OBJ)/%.o)
 PORTAL_OBJS := $(PORTAL_SRCS:%.c=$(OBJ)/%.o)
@@ -132,15 +135,15 @@ $(BUILD)/libbackup.a: $(BACKUP_OBJS)
 $(BUILD)/agentd: $(OBJ)/agentd/agentd.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BUILD)/agentctl: $(OBJ)/agentd/agentctl.o $(BUILD)/libagentd.a $(BUILD)/libbackup.a $(BUILD)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(BACKUP_LIBS) -lm
+$(BUILD)/agentctl: $(OBJ)/agentd/agentctl.o $(SFTP_OBJS) $(BUILD)/libagentd.a $(BUILD)/libbackup.a $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(BACKUP_LIBS) $(SFTP_LIBS) -lm
 
 $(BUILD)/agentd-reporter: $(OBJ)/agentd/reporter.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) -lm
 
 # The backup helper: the engine and lib/ only; libarchive and libsodium
 # load here and never in agentd.
-$(BUILD)/agentd-backup: $(OBJ)/backup/agentd-backup.o $(OBJ)/backup/target_sftp.o $(BUILD)/libbackup.a $(BUILD)/libcommon.a
+$(BUILD)/agentd-backup: $(OBJ)/backup/agentd-backup.o $(SFTP_OBJS) $(BUILD)/libbackup.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(BACKUP_LIBS) $(SFTP_LIBS) -lm
 
 # The engine's test driver, for the backup integration tests and

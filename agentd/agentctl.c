@@ -41,8 +41,10 @@
 #include "log.h"
 #include "restore.h"
 #include "retention.h"
+#include "sftp_child.h"
 #include "sysfile.h"
 #include "target.h"
+#include "target_proxy.h"
 #include "verify.h"
 #include "xmalloc.h"
 
@@ -874,6 +876,62 @@ struct ctl_restore_args {
 };
 
 /*
+ * Opens the target at url. An sftp:// one is served by a network child
+ * (sftp_child.c: nobody when we are root, no capability) started here with
+ * sc; we send it names and encrypted bytes only, and it wipes its copy of
+ * key (ours, CRYPT_KEYBYTES; may be NULL) before anything else. 0, or -1
+ * with a message that starts with what.
+ */
+static int
+ctl_target_open(const char *what, const char *url,
+    const struct sftp_conf *sc, uint8_t *key, struct target **t)
+{
+	char	 err[512];
+	int	 r, sftp = strncmp(url, "sftp://", 7) == 0;
+
+	*t = NULL;
+	if (sftp && sc == NULL) {
+		fprintf(stderr, "agentctl: %s: target %s: no sftp settings\n",
+		    what, url);
+		return -1;
+	}
+	if (sftp && (r = sftp_child_start(sc, -1, key, key != NULL ?
+	    CRYPT_KEYBYTES : 0, err, sizeof(err))) < 0) {
+		fprintf(stderr, "agentctl: %s: target %s: %s\n", what, url,
+		    err);
+		return -1;
+	}
+	if ((r = target_open(url, t)) != 0) {
+		fprintf(stderr, "agentctl: %s: target %s: %s\n", what, url,
+		    sftp && target_proxy_error()[0] != '\0' ?
+		    target_proxy_error() : r == -EINVAL ? "not a target URL "
+		    "this agentctl knows" : strerror(-r));
+		sftp_child_stop();
+		return -1;
+	}
+	return 0;
+}
+
+/* Closes a target of ctl_target_open and ends its network child. */
+static void
+ctl_target_close(struct target *t)
+{
+	target_close(t);
+	sftp_child_stop();
+}
+
+/* A job's sftp settings (config.h), borrowed from bc. */
+static void
+ctl_bk_sftp(const struct backup_conf *bc, struct sftp_conf *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->host_key = bc->sftp_host_key;
+	sc->key_file = bc->sftp_key_file;
+	sc->bandwidth = bc->bandwidth_limit;
+	sc->timeout = bc->sftp_timeout;
+}
+
+/*
  * The snapshot of job that spec names ("latest" or an id). A snapshot
  * whose manifest names no job (made without one) counts as the job's:
  * the key already tells the jobs of one target apart.
@@ -896,13 +954,14 @@ ctl_restore_pick(const struct catalog *cat, const char *job,
 }
 
 /*
- * Restores one snapshot of job from the target at url into a->to. Exit
- * 0 when every file was restored and matched its hash, 2 when that holds
- * but existing paths were kept (--overwrite), 1 otherwise.
+ * Restores one snapshot of job from the target at url (sc: its sftp
+ * settings, NULL for none) into a->to. Exit 0 when every file was
+ * restored and matched its hash, 2 when that holds but existing paths
+ * were kept (--overwrite), 1 otherwise.
  */
 static int
-ctl_restore_from(const char *url, const uint8_t *key, const char *job,
-    const struct ctl_restore_args *a)
+ctl_restore_from(const char *url, const struct sftp_conf *sc, uint8_t *key,
+    const char *job, const struct ctl_restore_args *a)
 {
 	struct target *t = NULL;
 	struct catalog cat = { 0 };
@@ -919,12 +978,8 @@ ctl_restore_from(const char *url, const uint8_t *key, const char *job,
 	if (!a->dry_run && geteuid() != 0)
 		fprintf(stderr, "agentctl: not root: owners and special files "
 		    "may not be restored\n");
-	if ((r = target_open(url, &t)) != 0) {
-		fprintf(stderr, "agentctl: target %s: %s\n", url,
-		    r == -EINVAL ? "not a target URL this agentctl knows" :
-		    strerror(-r));
+	if (ctl_target_open("restore", url, sc, key, &t) != 0)
 		return EXIT_UNAVAIL;
-	}
 	if ((r = catalog_load(t, key, NULL, &cat)) != 0) {
 		fprintf(stderr, "agentctl: cannot list %s: %s\n", url,
 		    strerror(-r));
@@ -974,7 +1029,7 @@ ctl_restore_from(const char *url, const uint8_t *key, const char *job,
 		code = st.kept > 0 ? 2 : 0;
  out:
 	catalog_free(&cat);
-	target_close(t);
+	ctl_target_close(t);
 	return code;
 }
 
@@ -1070,7 +1125,8 @@ static int
 ctl_bk_open(const struct backup_conf *bc, struct target **t, uint8_t *key,
     const uint8_t **keyp, int no_key_ok)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], what[96];
+	struct sftp_conf sc;
 	int r;
 
 	*t = NULL;
@@ -1088,9 +1144,9 @@ ctl_bk_open(const struct backup_conf *bc, struct target **t, uint8_t *key,
 		}
 		*keyp = key;
 	}
-	if ((r = target_open(bc->target, t)) != 0) {
-		fprintf(stderr, "agentctl: backup %s: target %s: %s\n",
-		    bc->name, bc->target, strerror(-r));
+	ctl_bk_sftp(bc, &sc);
+	snprintf(what, sizeof(what), "backup %s", bc->name);
+	if (ctl_target_open(what, bc->target, &sc, key, t) != 0) {
 		explicit_bzero(key, CRYPT_KEYBYTES);
 		*keyp = NULL;
 		return -1;
@@ -1103,6 +1159,7 @@ ctl_restore(int argc, char **argv)
 {
 	struct ctl_restore_args a = { 0 };
 	struct backup_conf *bc;
+	struct sftp_conf sc;
 	uint8_t	 key[CRYPT_KEYBYTES];
 	char	*keyfile = NULL;
 	int	 r;
@@ -1134,7 +1191,8 @@ ctl_restore(int argc, char **argv)
 			goto out;
 		}
 	}
-	r = ctl_restore_from(bc->target, bc->encryption ? key : NULL,
+	ctl_bk_sftp(bc, &sc);
+	r = ctl_restore_from(bc->target, &sc, bc->encryption ? key : NULL,
 	    bc->name, &a);
  out:
 	explicit_bzero(key, sizeof(key));
@@ -1197,6 +1255,19 @@ ctl_kit_conf(struct kit *k, const struct backup_conf *bc)
 	xasprintf(&s, "target = %s", bc->target);
 	kit_add_conf(k, s);
 	free(s);
+	if (bc->sftp_host_key != NULL) {
+		xasprintf(&s, "sftp_host_key = %s", bc->sftp_host_key);
+		kit_add_conf(k, s);
+		free(s);
+	}
+	if (bc->sftp_key_file != NULL) {
+		xasprintf(&s, "sftp_key_file = %s", bc->sftp_key_file);
+		kit_add_conf(k, s);
+		free(s);
+		xasprintf(&s, "sftp_timeout = %u", bc->sftp_timeout);
+		kit_add_conf(k, s);
+		free(s);
+	}
 	if (bc->schedule != NULL) {
 		xasprintf(&s, "schedule = %s", bc->schedule);
 		kit_add_conf(k, s);
@@ -1215,6 +1286,29 @@ ctl_kit_conf(struct kit *k, const struct backup_conf *bc)
 	ctl_kit_conf_argv(k, "post_hook", bc->post_hook);
 }
 
+/* An sftp job's pinned host key and private key (the file's text) into
+ * the kit, so that dr-restore needs nothing else. 0, or -1 said. */
+static int
+ctl_kit_sftp(struct kit *k, const struct backup_conf *bc)
+{
+	char	 buf[KIT_MAX_LINE];
+	size_t	 len = 0;
+	int	 r;
+
+	if ((r = sysfile_read_small(bc->sftp_key_file, buf, sizeof(buf),
+	    &len)) != 0) {
+		fprintf(stderr, "agentctl: sftp_key_file %s: %s\n",
+		    bc->sftp_key_file, r == -EFBIG ? "too long for a kit" :
+		    strerror(-r));
+		explicit_bzero(buf, sizeof(buf));
+		return -1;
+	}
+	k->host_key = xstrdup(bc->sftp_host_key);
+	k->credential = xstrdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
+
 /*
  * backup kit NAME --out FILE [--force]: written 0600 with O_EXCL (--force
  * replaces an existing file: through a new one, never by writing into
@@ -1228,11 +1322,11 @@ ctl_backup_kit(int argc, char **argv)
 		{ "force", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct kit k = { 0 };
+	struct kit k = { 0 }, check = { 0 };
 	struct backup_conf *bc;
 	struct stat st;
 	const char *out = NULL;
-	char	*keyfile = NULL, *text = NULL, *tmp = NULL;
+	char	*keyfile = NULL, *text = NULL, *tmp = NULL, err[256] = "";
 	size_t	 len = 0;
 	bool	 force = false;
 	int	 ch, r = EXIT_REFUSED, fd = -1;
@@ -1273,12 +1367,22 @@ ctl_backup_kit(int argc, char **argv)
 			goto out;
 		}
 	}
-	ctl_kit_conf(&k, bc);
-	if (kit_format(&k, &text, &len) != 0) {
-		fprintf(stderr, "agentctl: cannot format the kit\n");
+	if (strncmp(bc->target, "sftp://", 7) == 0 &&
+	    ctl_kit_sftp(&k, bc) != 0) {
 		r = EXIT_REFUSED;
 		goto out;
 	}
+	ctl_kit_conf(&k, bc);
+	/* What is written must be what dr-restore reads (a long private
+	 * key could pass a kit line's bound). */
+	if (kit_format(&k, &text, &len) != 0 ||
+	    kit_parse(text, len, &check, err, sizeof(err)) != 0) {
+		fprintf(stderr, "agentctl: cannot format the kit%s%s\n",
+		    text != NULL ? ": " : "", text != NULL ? err : "");
+		r = EXIT_REFUSED;
+		goto out;
+	}
+	kit_free(&check);
 	if (force)
 		xasprintf(&tmp, "%s.tmp-%ld", out, (long)getpid());
 	if ((fd = open(tmp != NULL ? tmp : out, O_WRONLY | O_CREAT | O_EXCL |
@@ -1378,15 +1482,20 @@ ctl_kit_load(const char *path, struct kit *k)
 	return r;
 }
 
-/* dr-restore --kit FILE --to DIR [--snapshot ID|latest]: no config, no
- * state; everything comes from the kit. */
+/*
+ * dr-restore --kit FILE --to DIR [--snapshot ID|latest]: no config, no
+ * state; everything comes from the kit. An sftp:// target logs in with the
+ * kit's credential, handed to the network child in memory (never written
+ * to a file), and must offer the kit's pinned host key.
+ */
 static int
 ctl_dr_restore(int argc, char **argv)
 {
 	struct ctl_restore_args a = { .snapshot = "latest" };
 	struct kit k = { 0 };
+	struct sftp_conf sc = { .timeout = 30 };
 	const char *kitpath = NULL;
-	int	 r;
+	int	 r, sftp;
 
 	if ((r = ctl_restore_opts(argc, argv, &a, &kitpath)) != 0 ||
 	    optind != argc || kitpath == NULL) {
@@ -1397,10 +1506,22 @@ ctl_dr_restore(int argc, char **argv)
 	}
 	if ((r = ctl_kit_load(kitpath, &k)) != 0)
 		goto out;
-	if (k.host_key != NULL || k.credential != NULL)
+	sftp = strncmp(k.target, "sftp://", 7) == 0;
+	if (sftp && (k.host_key == NULL || k.credential == NULL)) {
+		fprintf(stderr, "agentctl: kit %s: the sftp target needs the "
+		    "kit's host_key and credential, and it has %s\n", kitpath,
+		    k.host_key == NULL && k.credential == NULL ? "neither" :
+		    k.host_key == NULL ? "no host_key" : "no credential");
+		r = EXIT_REFUSED;
+		goto out;
+	}
+	if (!sftp && (k.host_key != NULL || k.credential != NULL))
 		fprintf(stderr, "agentctl: note: the kit's SFTP fields are "
-		    "not used by this agentctl\n");
-	r = ctl_restore_from(k.target, k.encrypted ? k.key : NULL, k.job, &a);
+		    "not used: its target is not sftp://\n");
+	sc.host_key = k.host_key;
+	sc.key_text = k.credential;
+	r = ctl_restore_from(k.target, sftp ? &sc : NULL,
+	    k.encrypted ? k.key : NULL, k.job, &a);
  out:
 	kit_free(&k);
 	free(a.paths);
@@ -1481,7 +1602,7 @@ ctl_bk_list_job(const struct backup_conf *bc, json_t *a)
 	}
 	catalog_free(&c);
 out:
-	target_close(t);
+	ctl_target_close(t);
 	explicit_bzero(key, sizeof(key));
 	return ret;
 }
@@ -1576,7 +1697,7 @@ ctl_backup_verify(const char *name, const char *snap)
 		    strerror(-r));
 out:
 	catalog_free(&c);
-	target_close(t);
+	ctl_target_close(t);
 	explicit_bzero(key, sizeof(key));
 	return ret;
 }
@@ -1694,7 +1815,7 @@ out:
 	free(keep);
 	catalog_free(&c);
 	lock_release(lk);
-	target_close(t);
+	ctl_target_close(t);
 	explicit_bzero(key, sizeof(key));
 	return ret;
 }

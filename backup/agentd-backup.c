@@ -13,35 +13,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <grp.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
-#include <linux/capability.h>
 
 #include "catalog.h"
 #include "crypt.h"
 #include "lock.h"
 #include "log.h"
 #include "retention.h"
+#include "sftp_child.h"
 #include "snapshot.h"
 #include "sysrecord.h"
 #include "target.h"
 #include "target_proxy.h"
-#include "target_sftp.h"
 #include "xmalloc.h"
 
 #define BK_FD		3
 #define BK_JOB_MAX	(256 * 1024)	/* the job frame, bytes */
 #define BK_LIST_MAX	256		/* paths, excludes, hook words */
 #define BK_ERROR_MAX	512
-#define BK_NOBODY	65534	/* the SFTP child's uid when run as root */
 /* Progress frames at most this often (usec). */
 #define BK_PROGRESS_USEC 500000ULL
 
@@ -253,55 +248,18 @@ bk_hook(struct bk *b, const char *which, char **argv)
 	return -1;
 }
 
-/* Drops every capability, for good: the SFTP child must not be able to
- * read what the reader can. */
-static void
-bk_drop_caps(void)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2] = { { 0 } };
-
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
-	    errno != EINVAL)
-		fatal("PR_CAP_AMBIENT_CLEAR_ALL");
-	if (syscall(SYS_capset, &hdr, data) < 0)
-		fatal("capset");
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		fatal("PR_SET_NO_NEW_PRIVS");
-}
-
-/* The CapEff line of our status, for the log (tests read it). */
-static void
-bk_log_caps(void)
-{
-	char line[256];
-	FILE *f;
-
-	if ((f = fopen("/proc/self/status", "re")) == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "CapEff:", 7) == 0) {
-			line[strcspn(line, "\n")] = '\0';
-			log_debug("sftp child %ld: %s", (long)getpid(), line);
-		}
-	fclose(f);
-}
-
 /*
  * An sftp:// target: the network side is a child forked before anything is
  * read, with no capability, that serves target_sftp_ops over a socketpair;
  * this process talks to it through target_proxy_ops and sends it only
- * names and encrypted bytes (docs/architecture.md).
+ * names and encrypted bytes (sftp_child.c, docs/architecture.md).
  */
 static int
-bk_sftp_child(struct bk *b, pid_t *pidp)
+bk_sftp_child(struct bk *b)
 {
 	struct sftp_conf c = { 0 };
 	json_int_t bw = 0, timeout = 30;
 	json_error_t jerr;
-	int sv[2];
-	pid_t pid;
 
 	/* Four pairs: host_key, key_file, bandwidth_limit, timeout. */
 	if (json_unpack_ex(b->sftp, &jerr, JSON_STRICT,
@@ -313,37 +271,9 @@ bk_sftp_child(struct bk *b, pid_t *pidp)
 		fatalx("malformed job frame: sftp: a value out of range");
 	c.bandwidth = (unsigned long long)bw;
 	c.timeout = (unsigned)timeout;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		snprintf(b->error, sizeof(b->error), "socketpair: %s",
-		    strerror(errno));
-		return -1;
-	}
-	if ((pid = fork()) < 0) {
-		snprintf(b->error, sizeof(b->error), "fork: %s",
-		    strerror(errno));
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		close(sv[0]);
-		close(BK_FD);	/* agentd hears from the reader only */
-		target_sftp_configure(&c);	/* reads the key file */
-		/* As root, uid 0 alone would still open root's 0600 files:
-		 * the child becomes nobody first. */
-		if (geteuid() == 0 && (setgroups(0, NULL) < 0 ||
-		    setresgid(BK_NOBODY, BK_NOBODY, BK_NOBODY) < 0 ||
-		    setresuid(BK_NOBODY, BK_NOBODY, BK_NOBODY) < 0))
-			fatal("sftp child: cannot become uid %d", BK_NOBODY);
-		bk_drop_caps();
-		bk_log_caps();
-		target_proxy_serve(sv[1], &target_sftp_ops, target_sftp_error);
-		_exit(0);
-	}
-	close(sv[1]);
-	target_proxy_attach(sv[0], pid, c.timeout);
-	*pidp = pid;
-	return 0;
+	/* agentd hears from the reader only: the child closes BK_FD. */
+	return sftp_child_start(&c, BK_FD, NULL, 0, b->error,
+	    sizeof(b->error));
 }
 
 /* The job's key, made at the first run (docs/agentd.conf.example). */
@@ -487,7 +417,6 @@ main(int argc, char **argv)
 	const char *status = "failed";
 	json_t *job = NULL;
 	char saved[BK_ERROR_MAX], hook_err[BK_ERROR_MAX];
-	pid_t sftp_pid = -1;
 	char parent[MANIFEST_ID_MAX] = "";
 	int64_t newest;
 	int r, encrypted, full = 1, forgotten = 0;
@@ -502,7 +431,7 @@ main(int argc, char **argv)
 	b.last_progress = b.started - BK_PROGRESS_USEC;
 	encrypted = b.key_file[0] != '\0';
 
-	if (b.sftp != NULL && bk_sftp_child(&b, &sftp_pid) < 0)
+	if (b.sftp != NULL && bk_sftp_child(&b) < 0)
 		goto done;
 	if ((r = target_open(b.target, &t)) < 0) {
 		snprintf(b.error, sizeof(b.error), "target %s: %s", b.target,
@@ -600,10 +529,7 @@ post:
 done:
 	lock_release(lk);
 	target_close(t);
-	target_proxy_detach();
-	if (sftp_pid > 0)
-		while (waitpid(sftp_pid, NULL, 0) < 0 && errno == EINTR)
-			;
+	sftp_child_stop();
 	explicit_bzero(key, sizeof(key));
 	/* Eleven pairs: t, snapshot, status, kind, parent, files, bytes,
 	 * stored_bytes, forgotten, duration, error. */

@@ -28,7 +28,7 @@ struct target_get {
 
 static const struct target_ops *const backends[] = {
 	&target_file_ops,
-	&target_proxy_ops,	/* sftp://, served by agentd-backup's child */
+	&target_proxy_ops,	/* sftp://, served by sftp_child.c */
 };
 
 int

@@ -1,7 +1,8 @@
 /*
  * The SFTP target over libssh2: sftp://user@host[:port]/path. The server's
  * host key must be the pinned one (type and blob, byte for byte); the
- * client authenticates with a private key file. Objects are written under
+ * client authenticates with a private key, from a file or (a recovery
+ * kit's credential) from memory, never written out. Objects are written under
  * ".tmp-NAME-PID-RANDOM", fsynced where the server offers fsync@openssh.com,
  * and renamed. SFTP protocol 3's SSH_FXP_RENAME fails when the new name
  * exists (OpenSSH links, then unlinks), which is put_commit_new's
@@ -75,8 +76,24 @@ target_sftp_configure(const struct sftp_conf *c)
 	if (conf.timeout == 0)
 		conf.timeout = 30;
 	sftp_err[0] = '\0';
+	if (key_buf != NULL) {
+		explicit_bzero(key_buf, key_len);
+		free(key_buf);
+		key_buf = NULL;
+	}
+	key_err = 0;
 	if (conf.key_file != NULL)
 		key_err = sftp_read_key(&key_buf, &key_len);
+	else if (conf.key_text != NULL &&
+	    (key_len = strlen(conf.key_text)) <= SFTP_KEY_MAX)
+		/* Our own copy: the caller wipes its own. */
+		key_buf = xstrdup(conf.key_text);
+	else if (conf.key_text != NULL) {
+		snprintf(sftp_err, sizeof(sftp_err), "the private key is over "
+		    "%d bytes", SFTP_KEY_MAX);
+		key_err = -EINVAL;
+	}
+	conf.key_text = NULL;	/* borrowed: not kept */
 }
 
 const char *
@@ -350,7 +367,7 @@ sftp_open(const char *location, void **state)
 	    (sp = strchr(conf.host_key, ' ')) == NULL ||
 	    (size_t)(sp - conf.host_key) >= sizeof(type)) {
 		snprintf(sftp_err, sizeof(sftp_err), "sftp_host_key and "
-		    "sftp_key_file are required");
+		    "sftp_key_file (or a kit's credential) are required");
 		return -EINVAL;
 	}
 	if (sodium_init() < 0 || libssh2_init(0) != 0)
@@ -398,8 +415,9 @@ sftp_open(const char *location, void **state)
 
 		libssh2_session_last_error(s->ssh, &m, NULL, 0);
 		snprintf(sftp_err, sizeof(sftp_err), "%s@%s refused the key "
-		    "in %s: %s", user, host, conf.key_file,
-		    m != NULL ? m : "?");
+		    "%s%s: %s", user, host, conf.key_file != NULL ? "in " :
+		    "from the recovery kit", conf.key_file != NULL ?
+		    conf.key_file : "", m != NULL ? m : "?");
 		r = -EACCES;
 		goto out;
 	}

@@ -2,7 +2,11 @@
 # port, config and host key; a test user made here and removed at the end):
 # a run through the real agentd restores equal; the backend's put, commit,
 # commit_new (-EEXIST), get, list, clean and remove work on the server
-# (sftptool); a wrong pinned host key
+# (sftptool); agentctl restore, backup list --json, verify and forget
+# read the sftp target through their own network child (nobody, no
+# capability); dr-restore from a kit alone logs in with the kit's
+# credential, and a kit whose host_key was altered is refused; a wrong
+# pinned host key
 # fails the run naming both fingerprints and uploads nothing; the network
 # child has CapEff 0 and bandwidth_limit paces the upload; a server that
 # stops answering fails the run within sftp_timeout and leaves the earlier
@@ -124,6 +128,80 @@ mkdir -p "$T/r"
 "$BT" restore "file://$H/repo" "$id1" "$T/r" -k "$T/state/backup/s.key" \
 	2>"$T/err" || fail "restore: $(cat "$T/err")"
 $CMP "$S" "$T/r$S" >"$T/cmp" || fail "restored tree differs: $(head "$T/cmp")"
+
+# --- agentctl reads the sftp target itself, as root ----------------------
+rctl() { "$AGENTCTL" --config "$T/agentd.conf" "$@"; }
+mkdir -p "$T/ar"
+rctl restore s latest --to "$T/ar" >"$T/out" 2>"$T/err" ||
+	fail "agentctl restore from sftp: exit $?: $(cat "$T/out" "$T/err")"
+grep -q "^restored $id1: .* 0 mismatched$" "$T/out" ||
+	fail "agentctl restore summary: $(cat "$T/out")"
+$CMP "$S" "$T/ar$S" >"$T/cmp" ||
+	fail "agentctl restore from sftp differs: $(head "$T/cmp")"
+rctl backup list s --json >"$T/list.json" 2>"$T/err" ||
+	fail "backup list --json on sftp: $(cat "$T/err")"
+python3 - "$T/list.json" "$id1" "$URL$H/repo" <<'PY' ||
+import json, sys
+a = json.load(open(sys.argv[1]))
+ok = [e["id"] for e in a] == [sys.argv[2]] and a[0]["target"] == sys.argv[3] \
+    and a[0]["status"] == "ok" and a[0]["files"] >= 3
+sys.exit(0 if ok else 1)
+PY
+	fail "backup list --json on sftp: $(cat "$T/list.json")"
+rctl backup forget s --dry-run >"$T/out" 2>"$T/err" ||
+	fail "backup forget --dry-run on sftp: $(cat "$T/err")"
+grep -q "^dry run: 0 of 1 snapshots would be forgotten$" "$T/out" ||
+	fail "backup forget --dry-run: $(cat "$T/out")"
+# verify, with sshd held (SIGSTOP) until agentctl's network child is
+# seen: nobody, no capability, no new privileges.
+kill -STOP "$SSHD_PID"
+"$AGENTCTL" --config "$T/agentd.conf" backup verify s latest >"$T/out" \
+	2>"$T/err" &
+VER=$!
+ctl_child() {
+	c=$(pgrep -P "$VER" | head -n 1)
+	[ -n "$c" ] && [ "$(awk '/^Uid:/ {print $2}' /proc/$c/status)" = 65534 ]
+}
+wait_until 3 ctl_child; seen=$?
+c=$(pgrep -P "$VER" | head -n 1)
+ccap=$(awk '/^CapEff:/ {print $2}' /proc/$c/status 2>/dev/null)
+cnnp=$(awk '/^NoNewPrivs:/ {print $2}' /proc/$c/status 2>/dev/null)
+kill -CONT "$SSHD_PID"
+wait $VER || fail "backup verify on sftp: $(cat "$T/out" "$T/err")"
+[ $seen -eq 0 ] || fail "agentctl's sftp child was not seen as uid 65534"
+expect_eq "agentctl sftp child CapEff" "$ccap" 0000000000000000
+expect_eq "agentctl sftp child NoNewPrivs" "$cnnp" 1
+grep -q "^$id1: ok, " "$T/out" || fail "backup verify: $(cat "$T/out")"
+
+# --- dr-restore of the sftp job from its kit alone ------------------------
+rctl backup kit s --out "$T/kit" >/dev/null 2>"$T/err" ||
+	fail "backup kit s: $(cat "$T/err")"
+grep -q '^credential -----BEGIN%20OPENSSH%20PRIVATE%20KEY-----' "$T/kit" ||
+	fail "the kit has no credential"
+grep -q '^host_key ssh-ed25519%20' "$T/kit" || fail "the kit has no host_key"
+# No config, no state, and the key file out of the way: the kit's
+# credential logs in (from memory: it is never written to a file).
+mv "$T/ssh/client" "$T/ssh/client.away"
+mkdir -p "$T/dr"
+"$AGENTCTL" --config "$T/no/such.conf" dr-restore --kit "$T/kit" \
+	--to "$T/dr" >"$T/out" 2>"$T/err" ||
+	fail "dr-restore from sftp: exit $?: $(cat "$T/out" "$T/err")"
+$CMP "$S" "$T/dr$S" >"$T/cmp" ||
+	fail "dr-restore from sftp differs: $(head "$T/cmp")"
+# A kit whose host_key was altered: refused loudly, nothing written.
+sed "s|^host_key .*|host_key $(printf '%s' "$OTHERKEY" | sed 's/ /%20/')|" \
+	"$T/kit" > "$T/kit.other"
+chmod 600 "$T/kit.other"
+mkdir -p "$T/dr2"
+"$AGENTCTL" --config "$T/no/such.conf" dr-restore --kit "$T/kit.other" \
+	--to "$T/dr2" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc -ne 0 ] || fail "a kit with another host key restored"
+grep -q "HOST KEY MISMATCH for 127.0.0.1: expected ssh-ed25519 $(ssh-keygen \
+	-lf "$T/ssh/other.pub" | cut -d' ' -f2)" "$T/err" ||
+	fail "altered host_key: no clear refusal: $(cat "$T/err")"
+[ -z "$(ls -A "$T/dr2")" ] || fail "altered host_key wrote: $(find "$T/dr2")"
+mv "$T/ssh/client.away" "$T/ssh/client"
 
 # --- the backend's own operations over SFTP (no run uses them all yet) --
 out=$("$BUILD/sftptool" "$HOSTKEY" "$T/ssh/client" "$U@127.0.0.1:$PORT$H/repo" 2>&1) ||
