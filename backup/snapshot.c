@@ -651,6 +651,7 @@ snapshot_create(struct target *t, const struct snapshot_opts *o,
 	char	 name[TARGET_NAME_MAX + 1], opt[32];
 	time_t	 now = time(NULL);
 	size_t	 i;
+	uint64_t mbytes = 0;
 	int	 r, threads, tries;
 
 	memset(stats, 0, sizeof(*stats));
@@ -766,7 +767,9 @@ snapshot_create(struct target *t, const struct snapshot_opts *o,
 		goto out;
 	}
 
-	/* The manifest last: its presence is what makes the snapshot. */
+	/* The manifest last: its presence is what makes the snapshot. Its
+	 * own size is not counted in stored_bytes, which the manifest
+	 * records, so that a run's report and the catalog agree. */
 	m.partial = stats->partial;
 	m.finished = time(NULL);
 	m.files = stats->files;
@@ -775,7 +778,7 @@ snapshot_create(struct target *t, const struct snapshot_opts *o,
 	snapshot_object_name(name, sizeof(name), stats->id, 1, o->key != NULL);
 	if ((r = sink_open(t, name, o->key, &ms)) != 0 ||
 	    (r = manifest_format(&m, sink_write_fn, &ms)) != 0 ||
-	    (r = sink_commit(&ms, &stats->stored_bytes)) != 0) {
+	    (r = sink_commit(&ms, &mbytes)) != 0) {
 		log_warnx("%s: %s", name, strerror(-r));
 		goto out;
 	}

@@ -166,10 +166,15 @@ grep -q "no such backup job" "$T/err" || fail "unknown job: $(cat "$T/err")"
 # --- the reports ----------------------------------------------------------
 wait_until 20 sh -c "[ \$(grep -c ' backup_result\$' $T/fake.seqs) -ge 4 ]" ||
 	fail "no four backup_result reports at the portal: $(cat "$T/fake.seqs" 2>/dev/null)"
-python3 - "$T/fake.seqs.payloads" "$id" <<'PY' || fail "backup_result payloads: $(cat "$T/fake.seqs.payloads")"
+"$AGENTCTL" --config "$T/agentd.conf" backup list x --json >"$T/list.json" ||
+	fail "backup list x --json"
+python3 - "$T/fake.seqs.payloads" "$id" "$T/list.json" <<'PY' || fail "backup_result payloads: $(cat "$T/fake.seqs.payloads")"
 import json, sys
 ps = [json.loads(l) for l in open(sys.argv[1])]
 x = [p for p in ps if p.get("job") == "x"][0]
+# The run's report and the catalog give the same stored size.
+listed = [e for e in json.load(open(sys.argv[3])) if e["id"] == sys.argv[2]][0]
+assert listed["stored_bytes"] == x["stored_bytes"], (listed, x)
 assert set(x) >= {"job", "snapshot", "kind", "status", "files", "bytes",
                   "stored_bytes", "duration", "errors"}, x
 assert x["snapshot"] == sys.argv[2] and x["status"] == "ok", x
