@@ -23,6 +23,7 @@
 #include "digest.h"
 #include "log.h"
 #include "manifest.h"
+#include "relay.h"
 #include "snapshot.h"
 #include "target.h"
 #include "xmalloc.h"
@@ -42,6 +43,7 @@ struct snapshot_source {
 struct sink {
 	struct target_put *put;
 	struct crypt_writer *cw;
+	struct relay	*relay;		/* the archive's writer thread */
 	int		 err;
 };
 
@@ -114,12 +116,28 @@ sink_open(struct target *t, const char *name, const uint8_t *key,
 	return r;
 }
 
+/* Waits for the writer thread, if any, to pass on what it holds. */
+static void
+sink_drain(struct sink *s)
+{
+	int	 r;
+
+	if (s->relay != NULL && (r = relay_finish(s->relay)) != 0 &&
+	    s->err == 0)
+		s->err = r;
+	s->relay = NULL;
+}
+
 /* Finishes the stream and commits the object; the bytes stored in *stored. */
 static int
 sink_commit(struct sink *s, uint64_t *stored)
 {
-	struct target_put *put = s->put;
-	int	 r = s->err;
+	struct target_put *put;
+	int	 r;
+
+	sink_drain(s);
+	put = s->put;
+	r = s->err;
 
 	if (r == 0 && s->cw != NULL)
 		r = crypt_writer_finish(s->cw);
@@ -137,6 +155,7 @@ sink_commit(struct sink *s, uint64_t *stored)
 static void
 sink_abort(struct sink *s)
 {
+	sink_drain(s);
 	crypt_writer_free(s->cw);
 	target_put_abort(s->put);
 	memset(s, 0, sizeof(*s));
@@ -148,7 +167,9 @@ archive_write_cb(struct archive *a, void *arg, const void *buf, size_t len)
 	struct sink *s = arg;
 	int	 r;
 
-	if ((r = sink_write(s, buf, len)) != 0) {
+	r = s->relay != NULL ? relay_write(s->relay, buf, len) :
+	    sink_write(s, buf, len);
+	if (r != 0) {
 		archive_set_error(a, -r, "writing to the target: %s",
 		    strerror(-r));
 		return -1;
@@ -706,6 +727,7 @@ snapshot_create(struct target *t, const struct snapshot_opts *o,
 		log_warnx("%s: %s", name, strerror(-r));
 		goto out;
 	}
+	as.relay = relay_start(sink_write_fn, &as);
 	aw = archive_write_new();
 	/* Full pax, not "restricted": restricted pax keeps sub-second times
 	 * only for entries that need an extended header for another reason. */
@@ -759,6 +781,7 @@ snapshot_create(struct target *t, const struct snapshot_opts *o,
 		goto out;
 	if (archive_write_close(aw) != ARCHIVE_OK) {
 		log_warnx("%s: %s", name, archive_error_string(aw));
+		sink_drain(&as);
 		r = as.err ? as.err : -EIO;
 		goto out;
 	}
