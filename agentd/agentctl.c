@@ -1233,7 +1233,7 @@ ctl_kit_conf_argv(struct kit *k, const char *name, char **argv)
 		ctl_kit_word(fp, *argv);
 	}
 	fclose(fp);
-	kit_add_conf(k, buf);
+	kit_add_conf(k, "%s", buf);
 	free(buf);
 }
 
@@ -1241,47 +1241,24 @@ ctl_kit_conf_argv(struct kit *k, const char *name, char **argv)
 static void
 ctl_kit_conf(struct kit *k, const struct backup_conf *bc)
 {
-	char	*s;
-
-	xasprintf(&s, "[backup.%s]", bc->name);
-	kit_add_conf(k, s);
-	free(s);
+	kit_add_conf(k, "[backup.%s]", bc->name);
 	ctl_kit_conf_argv(k, "paths", bc->paths);
 	ctl_kit_conf_argv(k, "exclude", bc->excludes);
-	xasprintf(&s, "one_file_system = %s", bc->one_file_system ? "yes" :
-	    "no");
-	kit_add_conf(k, s);
-	free(s);
-	xasprintf(&s, "target = %s", bc->target);
-	kit_add_conf(k, s);
-	free(s);
-	if (bc->sftp_host_key != NULL) {
-		xasprintf(&s, "sftp_host_key = %s", bc->sftp_host_key);
-		kit_add_conf(k, s);
-		free(s);
-	}
+	kit_add_conf(k, "one_file_system = %s",
+	    bc->one_file_system ? "yes" : "no");
+	kit_add_conf(k, "target = %s", bc->target);
+	if (bc->sftp_host_key != NULL)
+		kit_add_conf(k, "sftp_host_key = %s", bc->sftp_host_key);
 	if (bc->sftp_key_file != NULL) {
-		xasprintf(&s, "sftp_key_file = %s", bc->sftp_key_file);
-		kit_add_conf(k, s);
-		free(s);
-		xasprintf(&s, "sftp_timeout = %u", bc->sftp_timeout);
-		kit_add_conf(k, s);
-		free(s);
+		kit_add_conf(k, "sftp_key_file = %s", bc->sftp_key_file);
+		kit_add_conf(k, "sftp_timeout = %u", bc->sftp_timeout);
 	}
 	if (bc->schedule != NULL) {
-		xasprintf(&s, "schedule = %s", bc->schedule);
-		kit_add_conf(k, s);
-		free(s);
-		xasprintf(&s, "randomized_delay = %u", bc->randomized_delay);
-		kit_add_conf(k, s);
-		free(s);
+		kit_add_conf(k, "schedule = %s", bc->schedule);
+		kit_add_conf(k, "randomized_delay = %u", bc->randomized_delay);
 	}
-	xasprintf(&s, "compression = %d", bc->compression);
-	kit_add_conf(k, s);
-	free(s);
-	xasprintf(&s, "encryption = %s", bc->encryption ? "yes" : "no");
-	kit_add_conf(k, s);
-	free(s);
+	kit_add_conf(k, "compression = %d", bc->compression);
+	kit_add_conf(k, "encryption = %s", bc->encryption ? "yes" : "no");
 	ctl_kit_conf_argv(k, "pre_hook", bc->pre_hook);
 	ctl_kit_conf_argv(k, "post_hook", bc->post_hook);
 }

@@ -5,11 +5,13 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kit.h"
+#include "log.h"
 #include "xmalloc.h"
 
 #define KIT_JOB_MAX	64
@@ -81,10 +83,16 @@ kit_job_valid(const char *s)
 }
 
 void
-kit_add_conf(struct kit *k, const char *line)
+kit_add_conf(struct kit *k, const char *fmt, ...)
 {
+	va_list	 ap;
+
 	k->conf = xreallocarray(k->conf, k->nconf + 1, sizeof(*k->conf));
-	k->conf[k->nconf++] = xstrdup(line);
+	va_start(ap, fmt);
+	if (vasprintf(&k->conf[k->nconf], fmt, ap) == -1)
+		fatalx("kit: out of memory");
+	va_end(ap);
+	k->nconf++;
 }
 
 void

@@ -36,8 +36,9 @@ int	kit_parse(const char *buf, size_t len, struct kit *k, char *err,
 /* The kit as text, NUL-terminated; caller frees (and should wipe: it holds
  * the key). -EINVAL when a field cannot be written (a bad job name). */
 int	kit_format(const struct kit *k, char **out, size_t *lenp);
-/* Adds one conf line (a copy). */
-void	kit_add_conf(struct kit *k, const char *line);
+/* Adds one conf line, printf-style. */
+void	kit_add_conf(struct kit *k, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 /* Frees what k holds and wipes the key. */
 void	kit_free(struct kit *k);
 

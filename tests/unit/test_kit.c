@@ -44,7 +44,7 @@ test_roundtrip(void **state)
 	k.credential = strdup("-");
 	kit_add_conf(&k, "[backup.www]");
 	kit_add_conf(&k, "paths = '/etc' \"/srv/my data\"\n\t\xff");
-	kit_add_conf(&k, "");
+	kit_add_conf(&k, "%s", "");
 	assert_int_equal(kit_format(&k, &text, &len), 0);
 	assert_int_equal(strlen(text), len);
 	assert_non_null(strstr(text, "\nkey " KEYHEX "\n"));
