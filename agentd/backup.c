@@ -251,18 +251,19 @@ backup_job_frame(const struct config *cfg, const struct backup_conf *bc,
 	if (bc->encryption)
 		backup_key_path(cfg->state_dir, bc->name, key, sizeof(key));
 	backup_lock_path(cfg->state_dir, bc->target, lock, sizeof(lock));
-	/* Eighteen pairs: t, job, paths, excludes, one_file_system,
-	 * target, compression, key_file, pre_hook, post_hook, lock_file,
-	 * lock_wait, full, full_every, keep_last, keep_daily, keep_weekly,
-	 * keep_monthly. */
+	/* Nineteen pairs: t, job, paths, excludes, one_file_system,
+	 * target, compression, key_file, pre_hook, post_hook, hook_timeout,
+	 * lock_file, lock_wait, full, full_every, keep_last, keep_daily,
+	 * keep_weekly, keep_monthly. */
 	o = json_pack("{s:s, s:s, s:o, s:o, s:b, s:s, s:i, s:s, s:o, s:o, "
-	    "s:s, s:i, s:b, s:I, s:I, s:I, s:I, s:I}",
+	    "s:I, s:s, s:i, s:b, s:I, s:I, s:I, s:I, s:I}",
 	    "t", "job", "job", bc->name, "paths", backup_strings(bc->paths),
 	    "excludes", backup_strings(bc->excludes),
 	    "one_file_system", bc->one_file_system, "target", bc->target,
 	    "compression", bc->compression, "key_file", key,
 	    "pre_hook", backup_strings(bc->pre_hook),
 	    "post_hook", backup_strings(bc->post_hook),
+	    "hook_timeout", (json_int_t)bc->hook_timeout,
 	    "lock_file", lock, "lock_wait", scheduled ? BACKUP_LOCK_WAIT : 0,
 	    "full", full,
 	    "full_every", (json_int_t)bc->full_every,
