@@ -607,8 +607,11 @@ main(int argc, char **argv)
 			snprintf(b.error, sizeof(b.error), "target busy "
 			    "(another run holds the lock)");
 		else
+			/* The lock object is written to the target: a full
+			 * one fails here first. */
 			snprintf(b.error, sizeof(b.error), "cannot lock the "
-			    "target (%s): %s", b.lock_file, strerror(-r));
+			    "target %s (local lock file %s): %s", b.target,
+			    b.lock_file, strerror(-r));
 		goto done;
 	}
 	if (bk_hook(&b, "pre_hook", b.pre) < 0)
@@ -648,8 +651,15 @@ main(int argc, char **argv)
 	o.progress = bk_progress;
 	o.progress_arg = &b;
 	if ((r = snapshot_create(t, &o, &st)) < 0) {
-		snprintf(b.error, sizeof(b.error), "no snapshot made: %s",
-		    strerror(-r));
+		/* A full or read-only target is the target's fault, not the
+		 * files': say which one (jobs may have several). */
+		if (r == -ENOSPC || r == -EDQUOT || r == -EROFS ||
+		    r == -EFBIG)
+			snprintf(b.error, sizeof(b.error), "no snapshot made: "
+			    "target %s: %s", b.target, strerror(-r));
+		else
+			snprintf(b.error, sizeof(b.error), "no snapshot made: "
+			    "%s", strerror(-r));
 		st.id[0] = '\0';
 		goto post;
 	}
