@@ -312,11 +312,11 @@ backup_on_msg(struct helper *h, json_t *msg, void *arg)
 }
 
 /* The run ended: its outcome, checked against the exit status, becomes the
- * job's last result and a backup_result report. */
+ * job's last result and a backup_result report. ex is NULL when agentd
+ * stops under a running run: its helper is gone with no exit status. */
 static void
-backup_on_exit(struct helper *h, const struct helper_exit *ex, void *arg)
+backup_ended(struct backup_job *j, const struct helper_exit *ex)
 {
-	struct backup_job *j = arg;
 	const char *status = "failed", *snapshot = "", *error = "";
 	const char *kind = "full", *parent = "";
 	json_int_t files = 0, bytes = 0, stored = 0, forgotten = 0;
@@ -325,7 +325,6 @@ backup_on_exit(struct helper *h, const struct helper_exit *ex, void *arg)
 	int expect, r;
 	json_t *errors, *p;
 
-	(void)h;
 	duration = (double)time_since(j->started_mono,
 	    time_now(CLOCK_MONOTONIC)) / 1e6;
 	why[0] = '\0';
@@ -340,13 +339,16 @@ backup_on_exit(struct helper *h, const struct helper_exit *ex, void *arg)
 		    "forgotten", &forgotten, "error", &error);
 		expect = strcmp(status, "ok") == 0 ? 0 :
 		    strcmp(status, "partial") == 0 ? 2 : 1;
-		if (ex->status != expect) {
+		/* Stopped after its result: the run was over. */
+		if (ex != NULL && ex->status != expect) {
 			snprintf(why, sizeof(why), "%s%s%s after its result",
 			    error, *error != '\0' ? "; " : "", ex->why);
 			status = "failed";
 		} else
 			snprintf(why, sizeof(why), "%s", error);
-	} else
+	} else if (ex == NULL)
+		snprintf(why, sizeof(why), "interrupted: agentd stopped");
+	else
 		snprintf(why, sizeof(why), "agentd-backup ended without a "
 		    "result: %s", ex->why != NULL ? ex->why : "?");
 
@@ -386,6 +388,13 @@ backup_on_exit(struct helper *h, const struct helper_exit *ex, void *arg)
 	json_decref(j->frame);
 	j->frame = NULL;
 	j->running = false;
+}
+
+static void
+backup_on_exit(struct helper *h, const struct helper_exit *ex, void *arg)
+{
+	(void)h;
+	backup_ended(arg, ex);
 }
 
 static const struct helper_ops backup_helper_ops = {
@@ -613,8 +622,18 @@ backup_free(struct backup *b)
 
 	if (b == NULL)
 		return;
-	while ((j = LIST_FIRST(&b->jobs)) != NULL)
+	while ((j = LIST_FIRST(&b->jobs)) != NULL) {
+		/* A run cut short by our stop is still a run the portal
+		 * must hear of: once its helper is stopped (SIGTERM, then
+		 * SIGKILL), a failed backup_result goes to the spool, which
+		 * is still open (report_free comes after us). */
+		if (j->running) {
+			helper_free(j->helper);
+			j->helper = NULL;
+			backup_ended(j, NULL);
+		}
 		backup_job_free(j);
+	}
 	sd_event_source_unref(b->stale_timer);
 	free(b->helper_path);
 	free(b);
