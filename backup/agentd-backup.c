@@ -209,6 +209,23 @@ bk_read_job(struct bk *b, json_t **root)
 	*root = o;
 }
 
+/* The running hook's process group, for bk_on_term; 0 when none. */
+static volatile sig_atomic_t bk_hook_pgid;
+
+/* agentd stops us (its own stop, or a run it gives up on): a hook running
+ * in its own group would be left behind, so it is told first. Only
+ * async-signal-safe calls. */
+static void
+bk_on_term(int sig)
+{
+	pid_t pgid = (pid_t)bk_hook_pgid;
+
+	if (pgid > 0)
+		kill(-pgid, SIGTERM);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 /*
  * Waits up to usec for child pid to end, without reaping it: while it is
  * a zombie its pid, which is also its process group's id, cannot be
@@ -292,6 +309,7 @@ bk_hook(struct bk *b, const char *which, char **argv)
 	}
 	/* Both sides set the group: a kill right after fork finds it. */
 	setpgid(pid, pid);
+	bk_hook_pgid = pid;
 	r = bk_wait_for(pid, (uint64_t)b->hook_timeout * 1000000);
 	if (r == 0) {
 		timed_out = 1;
@@ -306,6 +324,8 @@ bk_hook(struct bk *b, const char *which, char **argv)
 	 * group's id ours until then. */
 	if (timed_out)
 		kill(-pid, SIGKILL);
+	/* Before the leader is reaped: then its id may be reused. */
+	bk_hook_pgid = 0;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR) {
 			snprintf(b->error, sizeof(b->error), "%s: waitpid: %s",
@@ -579,6 +599,7 @@ main(int argc, char **argv)
 	log_init("agentd-backup", argc > 1 ? LOG_TARGET_STDERR :
 	    LOG_TARGET_AUTO, 0);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, bk_on_term);
 	bk_read_job(&b, &job);
 	b.started = bk_now();
 	/* The first entry is shown at once: the files so far, rate 0. */

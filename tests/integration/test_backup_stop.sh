@@ -1,8 +1,8 @@
 # agentd stopped (SIGTERM) while agentd-backup runs: the run is a
 # backup_result report with status failed and the error "interrupted:
 # agentd stopped", spooled before agentd exits, so the portal learns of it
-# once agentd is back; that next agentd's run is not blocked by what the
-# stopped run left.
+# once agentd is back; the run's pre_hook is stopped with it; that next
+# agentd's run is not blocked by what the stopped run left.
 . tests/integration/lib.sh
 
 make_certs
@@ -16,6 +16,7 @@ mkdir -p "$S" "$T/target"
 printf 'hello\n' > "$S/small"
 cat > "$T/slowhook" <<SH
 #!/bin/sh
+echo \$\$ > $T/hook.pid
 while [ ! -e $T/slow.go ] && [ -d $T ]; do sleep 0.1; done
 SH
 chmod 0755 "$T/slowhook"
@@ -38,7 +39,13 @@ expect_eq "agentd's exit on SIGTERM during a run" $rc 0
 [ $(( $(date +%s) - start )) -le 15 ] || fail "agentd took over 15 s to stop"
 grep -q "backup s: failed: interrupted: agentd stopped" "$T/agentd.log" ||
 	fail "the interrupted run was not logged"
-touch "$T/slow.go"	# the orphaned hook ends
+# The hook (in a process group of its own) was stopped with the run.
+gone() {
+	[ ! -e "/proc/$1/stat" ] ||
+		[ "$(sed 's/^.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
+wait_until 5 gone "$(cat "$T/hook.pid")" ||
+	fail "the pre_hook outlived agentd's stop"
 
 # Back up: the spooled report reaches the portal.
 start_agentd
