@@ -1,6 +1,6 @@
 # kill -9 of agentd-backup itself (not agentd) at random moments of a
-# backup, a bounded number of times: agentd lives on, each killed run is a
-# backup_result report with status failed and an error naming signal 9,
+# backup, five times (of at most ten runs): agentd lives on, each killed
+# run is a backup_result report with status failed and an error naming signal 9,
 # the next run is not blocked by the dead run's lock and cleans what it
 # left, and every snapshot made before still restores exactly (backuptool,
 # treecmp.py).
@@ -72,7 +72,9 @@ start=$(date +%s%N)
 good 0
 echo "a full run of 40 MB: $(( ($(date +%s%N) - start) / 1000000 )) ms"
 killed=0
-for n in 1 2 3 4 5 6; do
+# Up to 10 runs (bounded), until 5 were killed; a run may end first.
+for n in 1 2 3 4 5 6 7 8 9 10; do
+	[ $killed -lt 5 ] || break
 	printf 'change %s\n' "$n" > "$S/small"
 	head -c 1000000 /dev/urandom > "$S/bulk/f$n"
 	# --full: the whole 40 MB again (about 0.5 to 2 s here).
@@ -100,22 +102,27 @@ for n in 1 2 3 4 5 6; do
 	fi
 	sleep "0.$(printf %03d $ms)"
 	pid=$(backup_pid)
-	if [ -n "$pid" ]; then
-		kill -9 "$pid"
-		wait "$CTL"; rc=$?
+	# It may end between the look and the kill (or be a zombie not yet
+	# reaped): then the run is ok, and counts as not killed.
+	sent=0
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && sent=1
+	wait "$CTL"; rc=$?
+	if [ $sent = 1 ] && [ $rc != 0 ]; then
 		expect_eq "run $n killed after $ms ms: exit" $rc 1
+		grep -q "^backup x: failed" "$T/kerr.$n" ||
+			fail "run $n killed after $ms ms: $(cat "$T/kerr.$n")"
 		grep -q "agentd-backup exited (signal 9)" "$T/kerr.$n" ||
 			fail "run $n: the error does not name the signal: $(cat "$T/kerr.$n")"
 		killed=$((killed + 1))
 		echo "run $n killed after $ms ms, left: $(ls -a "$TG" | grep "^\.tmp-\|^lock$" | tr "\n" " ")"
 	else
-		wait "$CTL" || fail "run $n (not killed) failed: $(cat "$T/kerr.$n")"
+		[ $rc = 0 ] || fail "run $n (not killed) failed: $(cat "$T/kerr.$n")"
 		echo "run $n ended before $ms ms"
 	fi
 	kill -0 "$AGENTD_PID" || fail "agentd died with its agentd-backup"
 	good "$n"
 done
-[ $killed -ge 3 ] || fail "only $killed of 6 runs were killed (too fast?)"
+[ $killed -ge 3 ] || fail "only $killed of $n runs were killed (too fast?)"
 
 # Every snapshot made restores exactly.
 for n in "${!ids[@]}"; do
@@ -137,7 +144,8 @@ ps = [p for p in ps if p.get("job") == "x"]
 failed = [p for p in ps if p["status"] == "failed"]
 assert len(failed) == int(sys.argv[2]), failed
 for p in failed:
-    assert p["snapshot"] == "" and "signal 9" in p["errors"][0], p
+    # (A kill just after the result frame leaves the snapshot named.)
+    assert "signal 9" in p["errors"][0], p
 PY
 stop_agentd || fail "agentd did not stop cleanly"
 echo "PASS: test_backup_kill ($killed runs killed)"
