@@ -991,7 +991,8 @@ ctl_restore_from(const char *url, const struct sftp_conf *sc, uint8_t *key,
 		    url, strcmp(a->snapshot, "latest") == 0 ? "readable" :
 		    "such", job, cat.unreadable > 0 ? " (some manifests could "
 		    "not be read or authenticated: wrong key, or tampered "
-		    "with)" : "");
+		    "with)" : cat.foreign > 0 ? " (its snapshots are under "
+		    "another key: wrong key)" : "");
 		goto out;
 	}
 	snprintf(id, sizeof(id), "%s", ce->id);
@@ -1536,14 +1537,15 @@ ctl_bk_list_job(const struct backup_conf *bc, json_t *a)
 		ret = -1;
 		goto out;
 	}
-	/* Not a failure: another job's snapshots on a shared target are
-	 * encrypted with its own key and look just like damaged ones here;
-	 * verify tells damage apart. */
+	/* Another job's snapshots on a shared target name their key's id
+	 * and are passed over (c.foreign). Not a failure either: ones
+	 * written before the key id, which look just like damaged ones
+	 * here; verify tells damage apart. */
 	if (c.unreadable > 0)
 		fprintf(stderr, "agentctl: backup %s: %zu manifests on %s do "
-		    "not open with this job's key (another job's on the same "
-		    "target, or damaged: `agentctl backup verify` checks a "
-		    "snapshot)\n", bc->name, c.unreadable, bc->target);
+		    "not open with this job's key (damaged, or another job's "
+		    "written before key ids: `agentctl backup verify` checks "
+		    "a snapshot)\n", bc->name, c.unreadable, bc->target);
 	for (size_t i = 0; i < c.n; i++) {
 		const struct catalog_entry *e = &c.entries[i];
 

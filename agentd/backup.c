@@ -251,18 +251,19 @@ backup_job_frame(const struct config *cfg, const struct backup_conf *bc,
 	if (bc->encryption)
 		backup_key_path(cfg->state_dir, bc->name, key, sizeof(key));
 	backup_lock_path(cfg->state_dir, bc->target, lock, sizeof(lock));
-	/* Eighteen pairs: t, job, paths, excludes, one_file_system,
-	 * target, compression, key_file, pre_hook, post_hook, lock_file,
-	 * lock_wait, full, full_every, keep_last, keep_daily, keep_weekly,
-	 * keep_monthly. */
+	/* Nineteen pairs: t, job, paths, excludes, one_file_system,
+	 * target, compression, key_file, pre_hook, post_hook, hook_timeout,
+	 * lock_file, lock_wait, full, full_every, keep_last, keep_daily,
+	 * keep_weekly, keep_monthly. */
 	o = json_pack("{s:s, s:s, s:o, s:o, s:b, s:s, s:i, s:s, s:o, s:o, "
-	    "s:s, s:i, s:b, s:I, s:I, s:I, s:I, s:I}",
+	    "s:I, s:s, s:i, s:b, s:I, s:I, s:I, s:I, s:I}",
 	    "t", "job", "job", bc->name, "paths", backup_strings(bc->paths),
 	    "excludes", backup_strings(bc->excludes),
 	    "one_file_system", bc->one_file_system, "target", bc->target,
 	    "compression", bc->compression, "key_file", key,
 	    "pre_hook", backup_strings(bc->pre_hook),
 	    "post_hook", backup_strings(bc->post_hook),
+	    "hook_timeout", (json_int_t)bc->hook_timeout,
 	    "lock_file", lock, "lock_wait", scheduled ? BACKUP_LOCK_WAIT : 0,
 	    "full", full,
 	    "full_every", (json_int_t)bc->full_every,
@@ -311,11 +312,11 @@ backup_on_msg(struct helper *h, json_t *msg, void *arg)
 }
 
 /* The run ended: its outcome, checked against the exit status, becomes the
- * job's last result and a backup_result report. */
+ * job's last result and a backup_result report. ex is NULL when agentd
+ * stops under a running run: its helper is gone with no exit status. */
 static void
-backup_on_exit(struct helper *h, const struct helper_exit *ex, void *arg)
+backup_ended(struct backup_job *j, const struct helper_exit *ex)
 {
-	struct backup_job *j = arg;
 	const char *status = "failed", *snapshot = "", *error = "";
 	const char *kind = "full", *parent = "";
 	json_int_t files = 0, bytes = 0, stored = 0, forgotten = 0;
@@ -324,7 +325,6 @@ backup_on_exit(struct helper *h, const struct helper_exit *ex, void *arg)
 	int expect, r;
 	json_t *errors, *p;
 
-	(void)h;
 	duration = (double)time_since(j->started_mono,
 	    time_now(CLOCK_MONOTONIC)) / 1e6;
 	why[0] = '\0';
@@ -339,13 +339,16 @@ backup_on_exit(struct helper *h, const struct helper_exit *ex, void *arg)
 		    "forgotten", &forgotten, "error", &error);
 		expect = strcmp(status, "ok") == 0 ? 0 :
 		    strcmp(status, "partial") == 0 ? 2 : 1;
-		if (ex->status != expect) {
+		/* Stopped after its result: the run was over. */
+		if (ex != NULL && ex->status != expect) {
 			snprintf(why, sizeof(why), "%s%s%s after its result",
 			    error, *error != '\0' ? "; " : "", ex->why);
 			status = "failed";
 		} else
 			snprintf(why, sizeof(why), "%s", error);
-	} else
+	} else if (ex == NULL)
+		snprintf(why, sizeof(why), "interrupted: agentd stopped");
+	else
 		snprintf(why, sizeof(why), "agentd-backup ended without a "
 		    "result: %s", ex->why != NULL ? ex->why : "?");
 
@@ -385,6 +388,13 @@ backup_on_exit(struct helper *h, const struct helper_exit *ex, void *arg)
 	json_decref(j->frame);
 	j->frame = NULL;
 	j->running = false;
+}
+
+static void
+backup_on_exit(struct helper *h, const struct helper_exit *ex, void *arg)
+{
+	(void)h;
+	backup_ended(arg, ex);
 }
 
 static const struct helper_ops backup_helper_ops = {
@@ -612,8 +622,18 @@ backup_free(struct backup *b)
 
 	if (b == NULL)
 		return;
-	while ((j = LIST_FIRST(&b->jobs)) != NULL)
+	while ((j = LIST_FIRST(&b->jobs)) != NULL) {
+		/* A run cut short by our stop is still a run the portal
+		 * must hear of: once its helper is stopped (SIGTERM, then
+		 * SIGKILL), a failed backup_result goes to the spool, which
+		 * is still open (report_free comes after us). */
+		if (j->running) {
+			helper_free(j->helper);
+			j->helper = NULL;
+			backup_ended(j, NULL);
+		}
 		backup_job_free(j);
+	}
 	sd_event_source_unref(b->stale_timer);
 	free(b->helper_path);
 	free(b);

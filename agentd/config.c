@@ -221,6 +221,7 @@ config_add_backup(struct config_parse *p, const char *name)
 	b->compression = 3;
 	b->encryption = true;
 	b->sftp_timeout = 30;
+	b->hook_timeout = 600;
 	/* The defaults of docs/agentd.conf.example: a weekly full, and
 	 * about a week, two weeks of days, two months of weeks and a year
 	 * of months kept. */
@@ -779,6 +780,11 @@ config_backup_key(struct config_parse *p, const char *name, const char *key,
 			    "from 1 to 1000", value);
 		else
 			b->stale_failures = (unsigned)n;
+	} else if (strcmp(key, "hook_timeout") == 0) {
+		if (config_parse_duration(value, &b->hook_timeout) != 0 ||
+		    b->hook_timeout < 1 || b->hook_timeout > 86400)
+			config_error(p, "hook_timeout: '%s' is not a duration "
+			    "from 1s to 1d (e.g. 10m)", value);
 	} else if (strcmp(key, "pre_hook") == 0 ||
 	    strcmp(key, "post_hook") == 0) {
 		char ***hook = key[1] == 'r' ? &b->pre_hook : &b->post_hook;

@@ -60,6 +60,9 @@ struct backup_conf {
 	bool		 encryption;
 	char		**pre_hook;	/* absolute argv, owned; NULL = none */
 	char		**post_hook;
+	/* The longest a hook may run (seconds), then its process group is
+	 * killed and the hook fails. */
+	unsigned	 hook_timeout;
 	/* backup.NAME's thresholds, seconds (0 = from the schedule, or none
 	 * without one), and failed runs in a row that make it CRITICAL
 	 * (0 = BACKUPSTALE_FAILURES). */

@@ -37,6 +37,8 @@
 #define BK_JOB_MAX	(256 * 1024)	/* the job frame, bytes */
 #define BK_LIST_MAX	256		/* paths, excludes, hook words */
 #define BK_ERROR_MAX	512
+/* Seconds between SIGTERM and SIGKILL to a timed-out hook's group. */
+#define BK_HOOK_GRACE	5
 /* Progress frames at most this often (usec). */
 #define BK_PROGRESS_USEC 500000ULL
 
@@ -46,6 +48,7 @@ struct bk {
 	const char	*key_file;	/* "" = not encrypted */
 	const char	*lock_file;	/* the target's local flock file */
 	int		 lock_wait;	/* seconds to wait for a busy target */
+	json_int_t	 hook_timeout;	/* seconds a hook may run */
 	int		 full;		/* a full snapshot forced */
 	json_int_t	 full_every;	/* seconds */
 	struct retention_policy keep;
@@ -154,17 +157,18 @@ bk_read_job(struct bk *b, json_t **root)
 		fatalx("short job frame");
 	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	free(buf);
-	/* Eighteen pairs and an optional one: t, job, paths, excludes,
+	/* Nineteen pairs and an optional one: t, job, paths, excludes,
 	 * one_file_system, target, compression, key_file, pre_hook,
-	 * post_hook, lock_file, lock_wait, full, full_every, keep_last,
-	 * keep_daily, keep_weekly, keep_monthly, sftp. */
+	 * post_hook, hook_timeout, lock_file, lock_wait, full, full_every,
+	 * keep_last, keep_daily, keep_weekly, keep_monthly, sftp. */
 	if (o == NULL || json_unpack_ex(o, &jerr, JSON_STRICT,
-	    "{s:s, s:s, s:o, s:o, s:b, s:s, s:i, s:s, s:o, s:o, s:s, s:i, "
-	    "s:b, s:I, s:I, s:I, s:I, s:I, s?o}",
+	    "{s:s, s:s, s:o, s:o, s:b, s:s, s:i, s:s, s:o, s:o, s:I, s:s, "
+	    "s:i, s:b, s:I, s:I, s:I, s:I, s:I, s?o}",
 	    "t", &t, "job", &b->job, "paths", &paths, "excludes", &excl,
 	    "one_file_system", &b->one_file_system, "target", &b->target,
 	    "compression", &b->compression, "key_file", &b->key_file,
 	    "pre_hook", &pre, "post_hook", &post,
+	    "hook_timeout", &b->hook_timeout,
 	    "lock_file", &b->lock_file, "lock_wait", &b->lock_wait,
 	    "full", &b->full,
 	    "full_every", &b->full_every, "keep_last", &keep[0],
@@ -172,6 +176,7 @@ bk_read_job(struct bk *b, json_t **root)
 	    "keep_monthly", &keep[3], "sftp", &sftp) < 0 ||
 	    strcmp(t, "job") != 0 || b->lock_file[0] != '/' ||
 	    b->lock_wait < 0 || b->lock_wait > 86400 ||
+	    b->hook_timeout < 1 || b->hook_timeout > 86400 ||
 	    b->full_every < 0 || b->full_every > INT32_MAX ||
 	    keep[0] < 0 || keep[0] > UINT32_MAX / 2 ||
 	    keep[1] < 0 || keep[1] > UINT32_MAX / 2 ||
@@ -199,19 +204,82 @@ bk_read_job(struct bk *b, json_t **root)
 	*root = o;
 }
 
-/* Runs a hook without a shell, stdin /dev/null, output to our stderr.
- * 0 when it exited 0; else -1 with the reason in b->error. */
+/* The running hook's process group, for bk_on_term; 0 when none. */
+static volatile sig_atomic_t bk_hook_pgid;
+
+/* agentd stops us (its own stop, or a run it gives up on): a hook running
+ * in its own group would be left behind, so it is told first. Only
+ * async-signal-safe calls. */
+static void
+bk_on_term(int sig)
+{
+	pid_t pgid = (pid_t)bk_hook_pgid;
+
+	if (pgid > 0)
+		kill(-pgid, SIGTERM);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * Waits up to usec for child pid to end, without reaping it: while it is
+ * a zombie its pid, which is also its process group's id, cannot be
+ * reused, so the group can still be signalled safely. 1 when it ended,
+ * 0 when the time ran out, -errno. SIGCHLD is blocked by the caller.
+ */
+static int
+bk_wait_for(pid_t pid, uint64_t usec)
+{
+	uint64_t until = bk_now() + usec, now;
+	struct timespec ts;
+	siginfo_t si;
+	sigset_t chld;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	for (;;) {
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG |
+		    WNOWAIT) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (si.si_pid == pid)
+			return 1;
+		if ((now = bk_now()) >= until)
+			return 0;
+		ts.tv_sec = (time_t)((until - now) / 1000000);
+		ts.tv_nsec = (long)((until - now) % 1000000) * 1000;
+		/* Any SIGCHLD (the SFTP child's too) only wakes us to look. */
+		(void)sigtimedwait(&chld, NULL, &ts);
+	}
+}
+
+/*
+ * Runs a hook without a shell, stdin /dev/null, output to our stderr, in a
+ * process group of its own. One that runs longer than hook_timeout has
+ * its whole group sent SIGTERM, then SIGKILL after BK_HOOK_GRACE seconds:
+ * a hung dump command must not hold the run (and the target's lock)
+ * forever, nor leave its children behind. 0 when it exited 0; else -1
+ * with the reason in b->error.
+ */
 static int
 bk_hook(struct bk *b, const char *which, char **argv)
 {
+	sigset_t chld, old;
 	pid_t pid;
-	int status, fd;
+	int status, fd, r, timed_out = 0;
 
 	if (argv[0] == NULL)
 		return 0;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
 	if ((pid = fork()) < 0) {
 		snprintf(b->error, sizeof(b->error), "%s: fork: %s", which,
 		    strerror(errno));
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		return -1;
 	}
 	if (pid == 0) {
@@ -220,6 +288,9 @@ bk_hook(struct bk *b, const char *which, char **argv)
 			    "/usr/bin:/sbin:/bin",
 			"LC_ALL=C", NULL };
 
+		setpgid(0, 0);
+		signal(SIGPIPE, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
 			dup2(fd, 0);
 			if (fd > 0)
@@ -231,12 +302,44 @@ bk_hook(struct bk *b, const char *which, char **argv)
 		execve(argv[0], argv, envp);
 		_exit(127);
 	}
+	/* Both sides set the group: a kill right after fork finds it. */
+	setpgid(pid, pid);
+	bk_hook_pgid = pid;
+	r = bk_wait_for(pid, (uint64_t)b->hook_timeout * 1000000);
+	if (r == 0) {
+		timed_out = 1;
+		log_warnx("backup %s: %s %s still running after %lld s; "
+		    "stopping its process group", b->job, which, argv[0],
+		    (long long)b->hook_timeout);
+		kill(-pid, SIGTERM);
+		r = bk_wait_for(pid, BK_HOOK_GRACE * 1000000ULL);
+	}
+	/* What is left of a timed-out hook's group (the leader gone on
+	 * SIGTERM or not) gets SIGKILL; the unreaped leader keeps the
+	 * group's id ours until then. */
+	if (timed_out)
+		kill(-pid, SIGKILL);
+	/* Before the leader is reaped: then its id may be reused. */
+	bk_hook_pgid = 0;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR) {
 			snprintf(b->error, sizeof(b->error), "%s: waitpid: %s",
 			    which, strerror(errno));
+			sigprocmask(SIG_SETMASK, &old, NULL);
 			return -1;
 		}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (timed_out) {
+		snprintf(b->error, sizeof(b->error), "%s timed out after %lld "
+		    "s: %s (its process group killed)", which,
+		    (long long)b->hook_timeout, argv[0]);
+		return -1;
+	}
+	if (r < 0) {
+		snprintf(b->error, sizeof(b->error), "%s: waitid: %s", which,
+		    strerror(-r));
+		return -1;
+	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFEXITED(status))
@@ -425,6 +528,7 @@ main(int argc, char **argv)
 	log_init("agentd-backup", argc > 1 ? LOG_TARGET_STDERR :
 	    LOG_TARGET_AUTO, 0);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, bk_on_term);
 	bk_read_job(&b, &job);
 	b.started = bk_now();
 	/* The first entry is shown at once: the files so far, rate 0. */
@@ -453,8 +557,11 @@ main(int argc, char **argv)
 			snprintf(b.error, sizeof(b.error), "target busy "
 			    "(another run holds the lock)");
 		else
+			/* The lock object is written to the target: a full
+			 * one fails here first. */
 			snprintf(b.error, sizeof(b.error), "cannot lock the "
-			    "target (%s): %s", b.lock_file, strerror(-r));
+			    "target %s (local lock file %s): %s", b.target,
+			    b.lock_file, strerror(-r));
 		goto done;
 	}
 	if (bk_hook(&b, "pre_hook", b.pre) < 0)
@@ -494,8 +601,15 @@ main(int argc, char **argv)
 	o.progress = bk_progress;
 	o.progress_arg = &b;
 	if ((r = snapshot_create(t, &o, &st)) < 0) {
-		snprintf(b.error, sizeof(b.error), "no snapshot made: %s",
-		    strerror(-r));
+		/* A full or read-only target is the target's fault, not the
+		 * files': say which one (jobs may have several). */
+		if (r == -ENOSPC || r == -EDQUOT || r == -EROFS ||
+		    r == -EFBIG)
+			snprintf(b.error, sizeof(b.error), "no snapshot made: "
+			    "target %s: %s", b.target, strerror(-r));
+		else
+			snprintf(b.error, sizeof(b.error), "no snapshot made: "
+			    "%s", strerror(-r));
 		st.id[0] = '\0';
 		goto post;
 	}

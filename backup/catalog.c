@@ -100,8 +100,15 @@ catalog_load(struct target *t, const uint8_t *key, const char *job,
 	for (i = 0; i < n; i++) {
 		if (!manifest_id(names[i], key != NULL, id))
 			continue;
-		if ((r = snapshot_load_header(t, id, key, &m)) != 0 ||
-		    strcmp(m.id, id) != 0) {
+		if ((r = snapshot_load_header(t, id, key, &m)) == -ENOKEY) {
+			/* Another key's: another job's on a shared target
+			 * (crypt.h), not damage. */
+			log_debug("%s: another key's snapshot", names[i]);
+			c->foreign++;
+			manifest_free(&m);
+			continue;
+		}
+		if (r != 0 || strcmp(m.id, id) != 0) {
 			log_warnx("%s: cannot read its manifest: %s", names[i],
 			    r == 0 || r == -EBADMSG ? "tampered with or "
 			    "malformed" : strerror(-r));

@@ -28,12 +28,15 @@ struct catalog {
 	struct catalog_entry *entries;	/* oldest first (ids sort by time) */
 	size_t		 n;
 	size_t		 unreadable;	/* manifests that could not be read */
+	size_t		 foreign;	/* encrypted under another key */
 };
 
 /*
  * The snapshots on t of job (NULL: every job) with the encryption given by
  * key (NULL: the unencrypted ones). A manifest that cannot be read or
- * authenticated is logged, counted in unreadable and left out. 0 or
+ * authenticated is logged, counted in unreadable and left out; one that
+ * names another key (another job's on a shared target) is only counted
+ * in foreign and left out. 0 or
  * -errno when the target could not be listed; c is then empty.
  */
 int	catalog_load(struct target *t, const uint8_t *key, const char *job,

@@ -159,12 +159,27 @@ crypt_key_load(const char *path, uint8_t key[CRYPT_KEYBYTES])
 	return r;
 }
 
+/*
+ * The key's public id: a keyed BLAKE2b of a fixed string, so it tells
+ * nothing of the key, only which objects share one. It lets a reader
+ * pass over another job's objects on a shared target instead of taking
+ * them for damaged ones.
+ */
+static void
+key_id(const uint8_t key[CRYPT_KEYBYTES], uint8_t id[CRYPT_KEYIDBYTES])
+{
+	static const char what[] = "agentd-backup key id 1";
+
+	crypto_generichash(id, CRYPT_KEYIDBYTES, (const uint8_t *)what,
+	    sizeof(what) - 1, key, CRYPT_KEYBYTES);
+}
+
 int
 crypt_writer_new(struct crypt_writer **out, const uint8_t key[CRYPT_KEYBYTES],
     const char *ad, crypt_sink_fn sink, void *arg)
 {
 	struct crypt_writer *w = NULL;
-	uint8_t	 head[MAGIC_LEN + SS_HEADERBYTES];
+	uint8_t	 head[MAGIC_LEN + CRYPT_KEYIDBYTES + SS_HEADERBYTES];
 	int	 r;
 
 	*out = NULL;
@@ -175,8 +190,9 @@ crypt_writer_new(struct crypt_writer **out, const uint8_t key[CRYPT_KEYBYTES],
 	w->arg = arg;
 	w->ad = xstrdup(ad);
 	memcpy(head, CRYPT_MAGIC, MAGIC_LEN);
+	key_id(key, head + MAGIC_LEN);
 	crypto_secretstream_xchacha20poly1305_init_push(&w->st,
-	    head + MAGIC_LEN, key);
+	    head + MAGIC_LEN + CRYPT_KEYIDBYTES, key);
 	if ((r = sink(arg, head, sizeof(head))) != 0)
 		goto out;
 	*out = w;
@@ -249,24 +265,38 @@ crypt_reader_new(struct crypt_reader **out, const uint8_t key[CRYPT_KEYBYTES],
     const char *ad, crypt_source_fn source, void *arg)
 {
 	struct crypt_reader *rd = NULL;
-	uint8_t	 head[MAGIC_LEN + SS_HEADERBYTES];
+	uint8_t	 magic[MAGIC_LEN], id[CRYPT_KEYIDBYTES], want[CRYPT_KEYIDBYTES];
+	uint8_t	 head[SS_HEADERBYTES];
 	ssize_t	 n;
 	int	 r;
 
 	*out = NULL;
 	if ((r = crypt_init()) != 0)
 		return r;
+	if ((n = read_full(source, arg, magic, sizeof(magic))) < 0)
+		return (int)n;
+	if ((size_t)n != sizeof(magic))
+		return -EBADMSG;
+	if (memcmp(magic, CRYPT_MAGIC, MAGIC_LEN) == 0) {
+		if ((n = read_full(source, arg, id, sizeof(id))) < 0)
+			return (int)n;
+		if ((size_t)n != sizeof(id))
+			return -EBADMSG;
+		key_id(key, want);
+		if (sodium_memcmp(id, want, sizeof(id)) != 0)
+			return -ENOKEY;
+	} else if (memcmp(magic, CRYPT_MAGIC_V1, MAGIC_LEN) != 0)
+		return -EBADMSG;
 	if ((n = read_full(source, arg, head, sizeof(head))) < 0)
 		return (int)n;
-	if ((size_t)n != sizeof(head) ||
-	    memcmp(head, CRYPT_MAGIC, MAGIC_LEN) != 0)
+	if ((size_t)n != sizeof(head))
 		return -EBADMSG;
 	rd = xcalloc(1, sizeof(*rd));
 	rd->source = source;
 	rd->arg = arg;
 	rd->ad = xstrdup(ad);
 	if (crypto_secretstream_xchacha20poly1305_init_pull(&rd->st,
-	    head + MAGIC_LEN, key) != 0) {
+	    head, key) != 0) {
 		r = -EBADMSG;
 		goto out;
 	}

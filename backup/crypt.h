@@ -13,7 +13,11 @@
 
 #define CRYPT_KEYBYTES	32
 #define CRYPT_CHUNK	65536
-#define CRYPT_MAGIC	"AGDBENC1"
+/* What is written: the magic, the key's id (below), the secretstream
+ * header. Objects of the first format (no key id) are still read. */
+#define CRYPT_MAGIC	"AGDBENC2"
+#define CRYPT_MAGIC_V1	"AGDBENC1"
+#define CRYPT_KEYIDBYTES 16
 
 /* Where encrypted bytes go: returns 0 or -errno. */
 typedef int	(*crypt_sink_fn)(void *arg, const void *buf, size_t len);
@@ -40,6 +44,9 @@ int	crypt_writer_write(struct crypt_writer *w, const void *buf, size_t len);
 int	crypt_writer_finish(struct crypt_writer *w);
 void	crypt_writer_free(struct crypt_writer *w);
 
+/* -ENOKEY when the object names another key's id (another job's object on
+ * a shared target; a reader of the old format cannot tell and gives
+ * -EBADMSG on the first read). */
 int	crypt_reader_new(struct crypt_reader **out,
 	    const uint8_t key[CRYPT_KEYBYTES], const char *ad,
 	    crypt_source_fn source, void *arg);

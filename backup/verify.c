@@ -153,7 +153,9 @@ verify_snapshot(struct target *t, const char *id, const uint8_t *key,
 		snapshot_object_name(name, sizeof(name), id, 1, key != NULL);
 		if (r2 != 0)
 			bad(arg, name, r2 == -EBADMSG ? "tampered with, "
-			    "truncated or malformed" : strerror(-r2));
+			    "truncated or malformed" : r2 == -ENOKEY ?
+			    "encrypted with another key (another job's "
+			    "snapshot, or the wrong key)" : strerror(-r2));
 		else
 			bad(arg, name, "its parent chain is broken: a parent "
 			    "is missing, tampered with or malformed");

@@ -98,6 +98,7 @@ encryption = no
 bandwidth_limit = 10X
 sftp_host_key = ssh-dss AAAAB3NzaC1kc3MAAACBAP
 sftp_timeout = 0
+hook_timeout = 5x
 EOF2
 out=$("$AGENTD" --config "$T/agentd.conf" --check-config 2>&1); rc=$?
 expect_eq "backup check-config exit" $rc 1
@@ -105,6 +106,7 @@ expect_match "backup target" "$out" "^$T/agentd.conf:7: target: 'ftp://u@h/p' is
 expect_match "bandwidth_limit" "$out" "^$T/agentd.conf:16: bandwidth_limit: '10X' is not a rate in bytes per second"
 expect_match "sftp_host_key" "$out" "^$T/agentd.conf:17: sftp_host_key: not an ssh public key line"
 expect_match "sftp_timeout" "$out" "^$T/agentd.conf:18: sftp_timeout: '0' is not a duration from 1s to 1h$"
+expect_match "hook_timeout" "$out" "^$T/agentd.conf:19: hook_timeout: '5x' is not a duration from 1s to 1d \\(e.g. 10m\\)$"
 expect_match "sftp host key missing" "$out" "^$T/agentd.conf:12: \\[backup.s\\]: an sftp target needs sftp_host_key$"
 expect_match "sftp key file missing" "$out" "^$T/agentd.conf:12: \\[backup.s\\]: an sftp target needs sftp_key_file$"
 expect_match "sftp without encryption" "$out" "^$T/agentd.conf:12: \\[backup.s\\]: an sftp target needs encryption = yes$"

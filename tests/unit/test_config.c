@@ -330,7 +330,8 @@ test_backup_job(void **state)
 	    "full_every = 2d\n"
 	    "keep_last = 3\n"
 	    "keep_weekly = 0\n"
-	    "pre_hook = /bin/true 'a b'\n");
+	    "pre_hook = /bin/true 'a b'\n"
+	    "hook_timeout = 90s\n");
 	struct backup_conf *b;
 
 	(void)state;
@@ -355,6 +356,7 @@ test_backup_job(void **state)
 	assert_string_equal(b->pre_hook[0], "/bin/true");
 	assert_string_equal(b->pre_hook[1], "a b");
 	assert_null(b->post_hook);
+	assert_int_equal(b->hook_timeout, 90);
 	assert_null(config_find_backup(cfg, "nope"));
 	config_free(cfg);
 }
@@ -389,6 +391,10 @@ test_backup_errors(void **state)
 		"t.conf:7: keep_daily: '7x' is not a number from 0 to 100000",
 		"t.conf:8: keep_monthly: '100001' is not a number from 0 to "
 		    "100000",
+		"t.conf:9: hook_timeout: '0' is not a duration from 1s to 1d "
+		    "(e.g. 10m)",
+		"t.conf:10: hook_timeout: '2d' is not a duration from 1s to 1d "
+		    "(e.g. 10m)",
 	};
 
 	(void)state;
@@ -412,7 +418,9 @@ test_backup_errors(void **state)
 	    "full_every = 400d\n"
 	    "keep_last = -1\n"
 	    "keep_daily = 7x\n"
-	    "keep_monthly = 100001\n", expect_keep,
+	    "keep_monthly = 100001\n"
+	    "hook_timeout = 0\n"
+	    "hook_timeout = 2d\n", expect_keep,
 	    sizeof(expect_keep) / sizeof(expect_keep[0]));
 }
 

@@ -20,7 +20,7 @@
 #include "crypt.h"
 
 #define CHUNK_CT	(CRYPT_CHUNK + 17)
-#define HEAD		(8 + 24)
+#define HEAD		(8 + CRYPT_KEYIDBYTES + 24)
 
 struct buf {
 	uint8_t	*p;
@@ -146,16 +146,23 @@ test_roundtrip(void **state)
 }
 
 static void
-expect_bad(const uint8_t *key, const char *ad, struct buf *ct,
-    const char *what)
+expect_err(const uint8_t *key, const char *ad, struct buf *ct,
+    const char *what, int want)
 {
 	uint8_t	*out;
 	size_t	 outlen;
 	int	 r;
 
 	r = decrypt(key, ad, ct, &out, &outlen);
-	if (r != -EBADMSG)
-		fail_msg("%s: decrypt returned %d, expected -EBADMSG", what, r);
+	if (r != want)
+		fail_msg("%s: decrypt returned %d, expected %d", what, r, want);
+}
+
+static void
+expect_bad(const uint8_t *key, const char *ad, struct buf *ct,
+    const char *what)
+{
+	expect_err(key, ad, ct, what, -EBADMSG);
 }
 
 static void
@@ -165,8 +172,9 @@ test_tamper(void **state)
 	struct buf ct, bad;
 	size_t	 len = 3 * CRYPT_CHUNK + 500, off;
 	char	 what[64];
-	static const size_t flips[] = { 0, 7, 8, 31, 32, 33, HEAD + 100,
-	    HEAD + CHUNK_CT - 1, HEAD + CHUNK_CT, HEAD + 3 * CHUNK_CT + 3 };
+	static const size_t flips[] = { 0, 7, HEAD - 24, HEAD - 1, HEAD,
+	    HEAD + 1, HEAD + 100, HEAD + CHUNK_CT - 1, HEAD + CHUNK_CT,
+	    HEAD + 3 * CHUNK_CT + 3 };
 
 	(void)state;
 	assert_int_equal(crypt_key_generate(key), 0);
@@ -219,9 +227,37 @@ test_tamper(void **state)
 	expect_bad(key, "a.tar.zst.enc", &bad, "chunk 1 dropped");
 	free(bad.p);
 
-	/* A wrong key; the right key but another object's name. */
-	expect_bad(key2, "a.tar.zst.enc", &ct, "wrong key");
+	/* A wrong key is told by the key id (another job's object);
+	 * so is a key id changed. The right key but another object's
+	 * name. */
+	expect_err(key2, "a.tar.zst.enc", &ct, "wrong key", -ENOKEY);
+	for (off = 8; off < 8 + CRYPT_KEYIDBYTES; off += CRYPT_KEYIDBYTES - 1) {
+		ct.p[off] ^= 0x01;
+		snprintf(what, sizeof(what), "key id byte %zu flipped", off);
+		expect_err(key, "a.tar.zst.enc", &ct, what, -ENOKEY);
+		ct.p[off] ^= 0x01;
+	}
 	expect_bad(key, "b.tar.zst.enc", &ct, "object renamed");
+
+	/* The first format (no key id) is still read; a wrong key there is
+	 * only told by the first chunk. */
+	bad.len = ct.len - CRYPT_KEYIDBYTES;
+	bad.p = malloc(bad.len);
+	memcpy(bad.p, CRYPT_MAGIC_V1, 8);
+	memcpy(bad.p + 8, ct.p + 8 + CRYPT_KEYIDBYTES, bad.len - 8);
+	{
+		uint8_t	*out;
+		size_t	 outlen;
+
+		bad.pos = 0;
+		assert_int_equal(decrypt(key, "a.tar.zst.enc", &bad, &out,
+		    &outlen), 0);
+		assert_int_equal(outlen, len);
+		assert_memory_equal(out, plain, len);
+		free(out);
+	}
+	expect_bad(key2, "a.tar.zst.enc", &bad, "wrong key, first format");
+	free(bad.p);
 
 	free(plain);
 	free(ct.p);
