@@ -277,16 +277,15 @@ crypt_reader_new(struct crypt_reader **out, const uint8_t key[CRYPT_KEYBYTES],
 		return (int)n;
 	if ((size_t)n != sizeof(magic))
 		return -EBADMSG;
-	if (memcmp(magic, CRYPT_MAGIC, MAGIC_LEN) == 0) {
-		if ((n = read_full(source, arg, id, sizeof(id))) < 0)
-			return (int)n;
-		if ((size_t)n != sizeof(id))
-			return -EBADMSG;
-		key_id(key, want);
-		if (sodium_memcmp(id, want, sizeof(id)) != 0)
-			return -ENOKEY;
-	} else if (memcmp(magic, CRYPT_MAGIC_V1, MAGIC_LEN) != 0)
+	if (memcmp(magic, CRYPT_MAGIC, MAGIC_LEN) != 0)
 		return -EBADMSG;
+	if ((n = read_full(source, arg, id, sizeof(id))) < 0)
+		return (int)n;
+	if ((size_t)n != sizeof(id))
+		return -EBADMSG;
+	key_id(key, want);
+	if (sodium_memcmp(id, want, sizeof(id)) != 0)
+		return -ENOKEY;
 	if ((n = read_full(source, arg, head, sizeof(head))) < 0)
 		return (int)n;
 	if ((size_t)n != sizeof(head))

@@ -14,9 +14,8 @@
 #define CRYPT_KEYBYTES	32
 #define CRYPT_CHUNK	65536
 /* What is written: the magic, the key's id (below), the secretstream
- * header. Objects of the first format (no key id) are still read. */
+ * header. */
 #define CRYPT_MAGIC	"AGDBENC2"
-#define CRYPT_MAGIC_V1	"AGDBENC1"
 #define CRYPT_KEYIDBYTES 16
 
 /* Where encrypted bytes go: returns 0 or -errno. */
