@@ -6,19 +6,9 @@
 # treecmp.py).
 . tests/integration/lib.sh
 
-make -s BUILD="$BUILD" "$BUILD/libbackup.a" "$BUILD/libcommon.a" \
-	"$BUILD/agentd-backup" >/dev/null || fail "cannot build the backup parts"
-san=""
-nm "$BUILD/libbackup.a" 2>/dev/null | grep -q __asan_ &&
-	san="-fsanitize=address,undefined"
-${CC:-cc} -std=c17 -D_GNU_SOURCE -iquote backup -iquote lib \
-	-Wall -Wextra -Werror $san \
-	$(pkg-config --cflags libarchive libsodium) -O2 -g \
-	-o "$T/backuptool" tests/integration/backup/backuptool.c \
-	"$BUILD/libbackup.a" "$BUILD/libcommon.a" \
-	$(pkg-config --libs libarchive libsodium libsystemd) -lm ||
-	fail "cannot build backuptool"
-BT=$T/backuptool
+make -s BUILD="$BUILD" "$BUILD/backuptool" "$BUILD/agentd-backup" \
+	>/dev/null || fail "cannot build the backup parts"
+BT=$BUILD/backuptool
 CMP="python3 $TOP/tests/integration/backup/treecmp.py"
 
 make_certs
@@ -49,9 +39,10 @@ K="-k $T/state/backup/x.key"
 
 ids=()
 good() {	# N: a run that must succeed; src saved as it was
-	local out
+	local out t0=$(date +%s%N)
 	out=$(ctl backup run x 2>"$T/err.$1") ||
 		fail "run $1 after a kill: $(cat "$T/err.$1")"
+	run_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 	ids[$1]=$(printf '%s\n' "$out" | tail -n 1)
 	rm -rf "$T/copy.$1"
 	cp -a "$S" "$T/copy.$1" || fail "cp -a $1"
@@ -68,9 +59,12 @@ backup_pid() {
 		awk '$2 == "agentd-backup" { print $1 }'
 }
 
-start=$(date +%s%N)
 good 0
-echo "a full run of 40 MB: $(( ($(date +%s%N) - start) / 1000000 )) ms"
+dur=$run_ms
+echo "a full run of 40 MB: $dur ms"
+# The moments are drawn within this machine's run time, so that most
+# kills land before the run ends however fast it is.
+[ $dur -gt 60 ] || dur=60
 killed=0
 # Up to 10 runs (bounded), until 5 were killed; a run may end first.
 for n in 1 2 3 4 5 6 7 8 9 10; do
@@ -86,9 +80,10 @@ for n in 1 2 3 4 5 6 7 8 9 10; do
 		[ $i -le 200 ] || fail "no agentd-backup for run $n"
 		sleep 0.05
 	done
-	# A random moment: odd runs 20 to 600 ms after the start (the lock,
-	# the wait for a new second, the archive), even ones 0 to 400 ms
-	# after the archive's temporary appears (its bytes, the manifest).
+	# A random moment: odd runs from 20 ms to 80 % of a run's time after
+	# the start (the lock, the wait for a new second, the archive), even
+	# ones within half a run's time after the archive's temporary
+	# appears (its bytes, the manifest).
 	if [ $((n % 2)) = 0 ]; then
 		i=0
 		while ! ls -a "$TG" | grep -q '^\.tmp-'; do
@@ -96,11 +91,11 @@ for n in 1 2 3 4 5 6 7 8 9 10; do
 			[ $i -le 400 ] || break
 			sleep 0.01
 		done
-		ms=$((RANDOM % 400))
+		ms=$((RANDOM % (dur / 2)))
 	else
-		ms=$((RANDOM % 580 + 20))
+		ms=$((RANDOM % (dur * 8 / 10 - 20) + 20))
 	fi
-	sleep "0.$(printf %03d $ms)"
+	sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
 	pid=$(backup_pid)
 	# It may end between the look and the kill (or be a zombie not yet
 	# reaped): then the run is ok, and counts as not killed.
