@@ -14,31 +14,89 @@
 
 #define HEADER	"agentd-manifest 1"
 
+#define POOL_BLOCK	65536
+
+struct manifest_block {
+	struct manifest_block *next;
+	size_t		 used, cap;
+	char		 data[];
+};
+
 void
 manifest_init(struct manifest *m)
 {
 	memset(m, 0, sizeof(*m));
 }
 
-static void
-entry_free(struct manifest_entry *e)
-{
-	free(e->path);
-	free(e->uname);
-	free(e->gname);
-	free(e->link);
-}
-
 void
 manifest_free(struct manifest *m)
 {
-	size_t	 i;
+	struct manifest_block *b, *next;
 
-	for (i = 0; i < m->n; i++)
-		entry_free(&m->entries[i]);
+	for (b = m->pool; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
 	free(m->entries);
 	free(m->sorted);
 	manifest_init(m);
+}
+
+/* Room for len bytes and a NUL at the pool's end, not yet taken. */
+static char *
+pool_room(struct manifest *m, size_t len)
+{
+	struct manifest_block *b = m->pool;
+	size_t	 cap;
+
+	if (b == NULL || b->cap - b->used < len + 1) {
+		cap = len + 1 > POOL_BLOCK ? len + 1 : POOL_BLOCK;
+		b = xcalloc(1, sizeof(*b) + cap);
+		b->cap = cap;
+		b->next = m->pool;
+		m->pool = b;
+	}
+	return b->data + b->used;
+}
+
+/* Takes the len bytes written at the room, and ends them. */
+static char *
+pool_take(struct manifest *m, size_t len)
+{
+	char	*p = m->pool->data + m->pool->used;
+
+	p[len] = '\0';
+	m->pool->used += len + 1;
+	return p;
+}
+
+/* s (len bytes, which may already lie at the room) as a name shared by
+ * every entry that has it. */
+static char *
+pool_name(struct manifest *m, const char *s, size_t len)
+{
+	char	*p;
+	size_t	 i;
+
+	for (i = 0; i < m->nnames; i++)
+		if (strncmp(m->names[i], s, len) == 0 &&
+		    m->names[i][len] == '\0')
+			return m->names[i];
+	p = pool_room(m, len);
+	memmove(p, s, len);
+	p = pool_take(m, len);
+	if (m->nnames < MANIFEST_NAMES)
+		m->names[m->nnames++] = p;
+	return p;
+}
+
+static char *
+pool_dup(struct manifest *m, const char *s)
+{
+	size_t	 len = strlen(s);
+
+	memcpy(pool_room(m, len), s, len);
+	return pool_take(m, len);
 }
 
 struct manifest_entry *
@@ -53,10 +111,10 @@ manifest_add(struct manifest *m, const struct manifest_entry *e)
 	}
 	n = &m->entries[m->n++];
 	*n = *e;
-	n->path = xstrdup(e->path);
-	n->uname = e->uname ? xstrdup(e->uname) : NULL;
-	n->gname = e->gname ? xstrdup(e->gname) : NULL;
-	n->link = e->link ? xstrdup(e->link) : NULL;
+	n->path = pool_dup(m, e->path);
+	n->uname = e->uname ? pool_name(m, e->uname, strlen(e->uname)) : NULL;
+	n->gname = e->gname ? pool_name(m, e->gname, strlen(e->gname)) : NULL;
+	n->link = e->link ? pool_dup(m, e->link) : NULL;
 	free(m->sorted);
 	m->sorted = NULL;
 	return n;
@@ -245,9 +303,11 @@ next_field(const char **s, const char *end, const char **f, size_t *flen)
 	return *flen == 0 ? -1 : 0;
 }
 
-/* Unescapes a field; "-" is NULL. A decoded NUL is refused. */
+/* Unescapes a field into m's pool; "-" is NULL. A decoded NUL is
+ * refused. A name (user, group) is stored once for all entries. */
 static int
-field_unescape(const char *f, size_t len, size_t max, char **out)
+field_unescape(struct manifest *m, const char *f, size_t len, size_t max,
+    int name, char **out)
 {
 	char	*o;
 	size_t	 i, n = 0;
@@ -258,31 +318,27 @@ field_unescape(const char *f, size_t len, size_t max, char **out)
 		return 0;
 	if (len > 3 * max)
 		return -1;
-	o = xcalloc(1, len + 1);
+	o = pool_room(m, len);
 	for (i = 0; i < len; i++) {
 		if (f[i] != '%') {
 			if ((unsigned char)f[i] < 0x21 ||
 			    (unsigned char)f[i] > 0x7e)
-				goto bad;
+				return -1;
 			o[n++] = f[i];
 			continue;
 		}
 		if (i + 2 >= len)
-			goto bad;
+			return -1;
 		if ((hi = hexval(f[i + 1])) < 0 || (lo = hexval(f[i + 2])) < 0 ||
 		    (hi == 0 && lo == 0))
-			goto bad;
+			return -1;
 		o[n++] = (char)(hi << 4 | lo);
 		i += 2;
 	}
 	if (n > max)
-		goto bad;
-	o[n] = '\0';
-	*out = o;
+		return -1;
+	*out = name ? pool_name(m, o, n) : pool_take(m, n);
 	return 0;
- bad:
-	free(o);
-	return -1;
 }
 
 static int
@@ -344,7 +400,8 @@ path_ok(const char *p)
 }
 
 static int
-parse_entry(const char *s, const char *end, struct manifest_entry *e)
+parse_entry(struct manifest *m, const char *s, const char *end,
+    struct manifest_entry *e)
 {
 	const char *f;
 	size_t	 n, i;
@@ -359,7 +416,7 @@ parse_entry(const char *s, const char *end, struct manifest_entry *e)
 	e->type = s[2];
 	s += 3;
 	if (next_field(&s, end, &f, &n) != 0 ||
-	    field_unescape(f, n, MANIFEST_MAX_PATH, &e->path) != 0 ||
+	    field_unescape(m, f, n, MANIFEST_MAX_PATH, 0, &e->path) != 0 ||
 	    !path_ok(e->path))
 		return -1;
 	if (next_field(&s, end, &f, &n) != 0 ||
@@ -382,10 +439,10 @@ parse_entry(const char *s, const char *end, struct manifest_entry *e)
 		return -1;
 	e->gid = (uint32_t)v;
 	if (next_field(&s, end, &f, &n) != 0 ||
-	    field_unescape(f, n, 256, &e->uname) != 0)
+	    field_unescape(m, f, n, 256, 1, &e->uname) != 0)
 		return -1;
 	if (next_field(&s, end, &f, &n) != 0 ||
-	    field_unescape(f, n, 256, &e->gname) != 0)
+	    field_unescape(m, f, n, 256, 1, &e->gname) != 0)
 		return -1;
 	if (next_field(&s, end, &f, &n) != 0 ||
 	    field_time(f, n, &e->mtime_sec, &e->mtime_nsec) != 0)
@@ -430,7 +487,7 @@ parse_entry(const char *s, const char *end, struct manifest_entry *e)
 		e->has_sha256 = 1;
 	}
 	if (next_field(&s, end, &f, &n) != 0 ||
-	    field_unescape(f, n, MANIFEST_MAX_PATH, &e->link) != 0)
+	    field_unescape(m, f, n, MANIFEST_MAX_PATH, 0, &e->link) != 0)
 		return -1;
 	if ((e->type == 'l' || e->type == 'h') != (e->link != NULL))
 		return -1;
@@ -646,11 +703,9 @@ parse(struct manifest *m, const char *buf, size_t len, int header_only)
 			}
 			if (m->n >= MANIFEST_MAX_ENTRIES)
 				goto out;
-			if (parse_entry(s, nl, &e) != 0) {
-				entry_free(&e);
+			if (parse_entry(m, s, nl, &e) != 0)
 				goto out;
-			}
-			/* manifest_add copies; take ownership instead. */
+			/* Its strings are in m already: no manifest_add. */
 			if (m->n == m->cap) {
 				m->cap = m->cap ? m->cap * 2 : 256;
 				m->entries = xreallocarray(m->entries, m->cap,

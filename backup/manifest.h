@@ -24,23 +24,28 @@
 /* Unchanged since the parent: its bytes are in an ancestor's archive. */
 #define MANIFEST_INPARENT	0x8
 
+/* In the order that packs it: a manifest holds one per file. */
 struct manifest_entry {
-	char		 type;		/* f d l h c b p s */
 	char		*path;
-	uint64_t	 size;
-	uint32_t	 mode;
-	uint32_t	 uid, gid;
 	char		*uname, *gname;	/* NULL when unknown */
+	char		*link;		/* NULL unless l or h */
+	uint64_t	 size;
+	uint64_t	 dev, ino, nlink;
 	int64_t		 mtime_sec, ctime_sec;
 	long		 mtime_nsec, ctime_nsec;
-	uint64_t	 dev, ino, nlink;
-	int		 has_rdev;
+	uint32_t	 mode;
+	uint32_t	 uid, gid;
 	uint32_t	 rdev_major, rdev_minor;
-	int		 has_sha256;
-	uint8_t		 sha256[32];
-	char		*link;		/* NULL unless l or h */
 	uint32_t	 flags;
+	uint8_t		 sha256[32];
+	char		 type;		/* f d l h c b p s */
+	uint8_t		 has_rdev;
+	uint8_t		 has_sha256;
 };
+
+#define MANIFEST_NAMES	64	/* user and group names stored once */
+
+struct manifest_block;
 
 struct manifest {
 	char		 id[MANIFEST_ID_MAX];
@@ -56,6 +61,11 @@ struct manifest {
 	struct manifest_entry *entries;
 	size_t		 n, cap;
 	size_t		*sorted;	/* index by path, built by find */
+	/* The entries' strings: in blocks, freed with the manifest (a
+	 * malloc per string cost a third of the memory). */
+	struct manifest_block *pool;
+	char		*names[MANIFEST_NAMES];
+	size_t		 nnames;
 };
 
 /* Where formatted text goes: 0 or -errno. */
@@ -63,7 +73,7 @@ typedef int	(*manifest_sink_fn)(void *arg, const void *buf, size_t len);
 
 void	manifest_init(struct manifest *m);
 void	manifest_free(struct manifest *m);
-/* Appends a copy of e (its strings duplicated); returns the new entry. */
+/* Appends a copy of e (its strings copied into m); returns the new entry. */
 struct manifest_entry *manifest_add(struct manifest *m,
 	    const struct manifest_entry *e);
 int	manifest_format(const struct manifest *m, manifest_sink_fn sink,
