@@ -163,7 +163,7 @@ static void
 line_escaped(struct line *l, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p;
+	const unsigned char *p, *run;
 	char	 esc[3] = { '%', 0, 0 };
 
 	line_put(l, " ", 1);
@@ -180,15 +180,20 @@ line_escaped(struct line *l, const char *s)
 			esc[1] = hex[*p >> 4];
 			esc[2] = hex[*p & 0xf];
 			line_put(l, esc, 3);
-		} else
-			line_put(l, (const char *)p, 1);
+			continue;
+		}
+		/* A run of plain bytes at once: most names are one. */
+		for (run = p; p[1] > 0x20 && p[1] < 0x7f && p[1] != '%'; p++)
+			;
+		line_put(l, (const char *)run, (size_t)(p - run) + 1);
 	}
 }
 
 static void
 format_entry(struct line *l, const struct manifest_entry *e)
 {
-	char	 type[2] = { e->type, '\0' };
+	static const char digits[] = "0123456789abcdef";
+	char	 type[2] = { e->type, '\0' }, hex[1 + 2 * sizeof(e->sha256)];
 	size_t	 i;
 
 	line_put(l, "e ", 2);
@@ -208,9 +213,12 @@ format_entry(struct line *l, const struct manifest_entry *e)
 	else
 		line_put(l, " -", 2);
 	if (e->has_sha256) {
-		line_put(l, " ", 1);
-		for (i = 0; i < sizeof(e->sha256); i++)
-			line_printf(l, "%02x", e->sha256[i]);
+		hex[0] = ' ';
+		for (i = 0; i < sizeof(e->sha256); i++) {
+			hex[1 + 2 * i] = digits[e->sha256[i] >> 4];
+			hex[2 + 2 * i] = digits[e->sha256[i] & 0xf];
+		}
+		line_put(l, hex, sizeof(hex));
 	} else
 		line_put(l, " -", 2);
 	line_escaped(l, e->link);
