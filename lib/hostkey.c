@@ -81,8 +81,8 @@ hostkey_parse(const char *text, struct hostkey *out)
 	    sizeof(out->blob))) < 0)
 		goto bad;
 	out->len = (size_t)len;
-	/* The blob names its own type: string(type) first. */
-	if (out->len < 4 + tlen || out->blob[0] != 0 || out->blob[1] != 0 ||
+	/* The blob names its own type, string(type), and has a key after. */
+	if (out->len <= 4 + tlen || out->blob[0] != 0 || out->blob[1] != 0 ||
 	    ((size_t)out->blob[2] << 8 | out->blob[3]) != tlen ||
 	    memcmp(out->blob + 4, out->type, tlen) != 0)
 		goto bad;

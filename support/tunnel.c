@@ -84,6 +84,7 @@ struct tunnel {
 	unsigned char	*outq;	/* the single writer's queue */
 	size_t		 outq_off, outq_len, outq_cap;
 	bool		 outq_overflow;
+	uint64_t	 short_sends;	/* packets the socket took in part */
 	struct sockaddr_storage target;
 	socklen_t	 target_len;
 };
@@ -134,6 +135,7 @@ tunnel_send_cb(libssh2_socket_t fd, const void *buf, size_t len, int flags,
 		if (n < 0)
 			n = 0;
 	}
+	t->short_sends++;
 	need = t->outq_len - t->outq_off + len - (size_t)n;
 	if (need > TUNNEL_OUTQ_MAX) {
 		t->outq_overflow = true;
@@ -649,7 +651,7 @@ static void
 tunnel_teardown(struct tunnel *t, int error, const char *why, bool polite)
 {
 	struct tunnel_event ev = { .type = TUNNEL_EV_DOWN, .error = error,
-	    .message = why };
+	    .message = why, .short_sends = t->short_sends };
 	struct conn *c;
 	uint64_t until;
 	bool was_up = t->listener != NULL;
@@ -679,6 +681,7 @@ tunnel_teardown(struct tunnel *t, int error, const char *why, bool polite)
 	t->outq = NULL;
 	t->outq_off = t->outq_len = t->outq_cap = 0;
 	t->outq_overflow = false;
+	t->short_sends = 0;
 	t->io_errno = 0;
 	t->peer_eof = false;
 	t->io_dead = false;

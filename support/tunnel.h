@@ -54,6 +54,8 @@ struct tunnel_event {
 	uint64_t	 bytes_in;	/* CONN_CLOSE: bastion -> target */
 	uint64_t	 bytes_out;	/* CONN_CLOSE: target -> bastion */
 	uint32_t	 delay_ms;	/* RETRY */
+	uint64_t	 short_sends;	/* DOWN: packets the socket took only
+					 * in part (queued: tunnel.h) */
 };
 
 /* Called from tunnel_run for each event; the event and its strings live

@@ -45,7 +45,8 @@ on_event(const struct tunnel_event *ev, void *arg)
 		printf("up port=%d\n", ev->port);
 		break;
 	case TUNNEL_EV_DOWN:
-		printf("down error=%d message=%s\n", ev->error, ev->message);
+		printf("down error=%d short_sends=%llu message=%s\n", ev->error,
+		    (unsigned long long)ev->short_sends, ev->message);
 		break;
 	case TUNNEL_EV_RETRY:
 		printf("retry delay_ms=%u\n", (unsigned)ev->delay_ms);
@@ -196,8 +197,10 @@ main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru);
 	if (r < 0)
 		fprintf(stderr, "tunneltool: %s\n", tunnel_error(tun));
-	printf("end %s rss_max_kib=%ld\n", r == TUNNEL_DEADLINE ? "deadline" :
-	    r == TUNNEL_STOPPED ? "stopped" : "failed", ru.ru_maxrss);
+	printf("end %s rss_max_kib=%ld cpu_s=%.2f\n", r == TUNNEL_DEADLINE ?
+	    "deadline" : r == TUNNEL_STOPPED ? "stopped" : "failed",
+	    ru.ru_maxrss, (double)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 	tunnel_free(tun);
 	libssh2_exit();
 	return r < 0 ? 1 : 0;
