@@ -81,6 +81,10 @@ struct tunnel {
 	bool		 io_dead;	/* tearing down: no more socket I/O */
 	int		 io_errno;	/* the socket's failure, for messages */
 	bool		 peer_eof;	/* the bastion closed the connection */
+	bool		 rx_idle;	/* recv said EAGAIN since the last
+					 * POLLIN: libssh2 asks again and
+					 * again within a turn; save the
+					 * system calls */
 	unsigned char	*outq;	/* the single writer's queue */
 	size_t		 outq_off, outq_len, outq_cap;
 	bool		 outq_overflow;
@@ -170,6 +174,8 @@ tunnel_recv_cb(libssh2_socket_t fd, void *buf, size_t len, int flags,
 
 	if (t->io_dead)
 		return -ECONNRESET;	/* so libssh2 waits for nothing */
+	if (t->rx_idle)
+		return -EAGAIN;
 	if ((n = recv(fd, buf, len, flags)) > 0)
 		t->last_rx = now_us();
 	else if (n == 0)
@@ -177,6 +183,8 @@ tunnel_recv_cb(libssh2_socket_t fd, void *buf, size_t len, int flags,
 	else {
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			t->io_errno = errno;
+		else
+			t->rx_idle = true;
 		return -errno;
 	}
 	return n;
@@ -267,6 +275,8 @@ tunnel_wait_ssh(struct tunnel *t, uint64_t until)
 		}
 		if (p[1].revents != 0)
 			return -EINTR;
+		if (p[0].revents & (POLLIN | POLLERR | POLLHUP))
+			t->rx_idle = false;
 		if (p[0].revents & POLLOUT)
 			if ((r = tunnel_flush(t)) < 0)
 				return r;
@@ -684,6 +694,7 @@ tunnel_teardown(struct tunnel *t, int error, const char *why, bool polite)
 	t->short_sends = 0;
 	t->io_errno = 0;
 	t->peer_eof = false;
+	t->rx_idle = false;
 	t->io_dead = false;
 	if (was_up || error < 0)
 		tunnel_emit(t, &ev);
@@ -719,7 +730,7 @@ static int
 tunnel_relay(struct tunnel *t)
 {
 	struct pollfd *pfd = NULL;
-	size_t npfd = 0, cap = 0, i;
+	size_t npfd = 0, cap = 0;
 	struct conn *c;
 	LIBSSH2_CHANNEL *ch;
 	uint64_t now, dead_after, wake;
@@ -826,10 +837,11 @@ tunnel_relay(struct tunnel *t)
 			r = -errno;
 			goto out;
 		}
-		for (i = 0; i < npfd; i++)
-			if (pfd[i].fd == t->sock && (pfd[i].revents & POLLOUT))
-				if ((r = tunnel_flush(t)) < 0)
-					break;
+		if (pfd[0].revents & (POLLIN | POLLERR | POLLHUP))
+			t->rx_idle = false;
+		/* A failed flush shows as io_errno at the top of the turn. */
+		if (pfd[0].revents & POLLOUT)
+			(void)tunnel_flush(t);
 	}
 out:
 	for (c = t->conns; c != NULL; c = c->next)
