@@ -221,18 +221,24 @@ tunnel_queued(const struct tunnel *t)
 /* ------------------------------------------------------------------ */
 /* Setting up a session. */
 
+/* libssh2's last error in words, with its code (-39 is the 1.10 partial
+ * packet trouble, tunnel.h), or the socket's. */
 static const char *
 tunnel_ssh_error(struct tunnel *t)
 {
+	static char buf[320];
 	char *m = NULL;
+	int e = 0;
 
-	if (t->ssh != NULL)
-		libssh2_session_last_error(t->ssh, &m, NULL, 0);
 	if (t->io_errno != 0)
 		return strerror(t->io_errno);
 	if (t->peer_eof)
 		return "the bastion closed the connection";
-	return m != NULL && *m != '\0' ? m : "failed";
+	if (t->ssh != NULL)
+		e = libssh2_session_last_error(t->ssh, &m, NULL, 0);
+	snprintf(buf, sizeof(buf), "%s (libssh2 %d)", m != NULL && *m != '\0' ?
+	    m : "failed", e);
+	return buf;
 }
 
 /*
