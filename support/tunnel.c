@@ -673,7 +673,7 @@ tunnel_teardown(struct tunnel *t, int error, const char *why, bool polite)
 	bool was_up = t->listener != NULL;
 
 	for (c = t->conns; c != NULL; c = c->next)
-		conn_close(t, c, 0, why);
+		conn_close(t, c, error, why);
 	if (t->ssh != NULL && polite && !t->io_dead && t->io_errno == 0) {
 		/* A goodbye frees the bastion's port at once; bounded. */
 		libssh2_session_disconnect(t->ssh, why);
@@ -825,6 +825,11 @@ tunnel_relay(struct tunnel *t)
 			    c->up_len < TUNNEL_BUF)
 				pfd[npfd].events |= POLLIN;
 			pfd[npfd].revents = 0;
+			/* Nothing wanted: out of this poll, or a POLLHUP
+			 * would wake it while a full buffer waits for the
+			 * bastion's window. */
+			if (pfd[npfd].events == 0)
+				pfd[npfd].fd = -1;
 			c->pfd = &pfd[npfd++];
 		}
 		wake = now + (uint64_t)(next_ka > 0 ? next_ka : 1) * 1000000;
