@@ -16,6 +16,9 @@
 [ "$(id -u)" -eq 0 ] || fail "needs root (a test user)"
 make -s BUILD="$BUILD" "$BUILD/tunneltool" >/dev/null || fail "cannot build tunneltool"
 TT=$BUILD/tunneltool
+# TUNNEL_TEST_WRAP="valgrind --leak-check=full --error-exitcode=9" runs the
+# engine under valgrind (with a small TUNNEL_TEST_MIB).
+WRAP=${TUNNEL_TEST_WRAP:-}
 PEER="python3 $TOP/tests/integration/support/tunnelpeer.py"
 MIB=${TUNNEL_TEST_MIB:-64}
 
@@ -101,11 +104,11 @@ wait_until 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$TPORT" ||
 # foreground (the runs that must fail) under a timeout; in the background
 # by its own pid (exec: $! is tunneltool itself), which a signal stops.
 tunnel_bg() {
-	exec "$TT" --bastion "127.0.0.1:$PORT" --user "$U" --key "$T/ssh/agent" \
+	exec $WRAP "$TT" --bastion "127.0.0.1:$PORT" --user "$U" --key "$T/ssh/agent" \
 		--target "127.0.0.1:$TPORT" "$@"
 }
 tunnel_fg() {
-	timeout 30 "$TT" --bastion "127.0.0.1:$PORT" --user "$U" \
+	timeout 30 $WRAP "$TT" --bastion "127.0.0.1:$PORT" --user "$U" \
 		--key "$T/ssh/agent" --target "127.0.0.1:$TPORT" "$@"
 }
 # 64 KiB: under two SSH data packets, so the socket takes many a packet
@@ -170,8 +173,9 @@ echo "ok: $MIB MiB each way x4 intact with SO_SNDBUF $SNDBUF ($(grep seconds "$T
 stop_sshd
 wait_until 10 grep -q "^down error=" "$T/tt.out" ||
 	fail "the engine did not notice the bastion's end: $(cat "$T/tt.out")"
-# The run above did exercise partial sends (the queue took the rest).
-grep -m1 "^down error=" "$T/tt.out" | grep -q "short_sends=[1-9]" ||
+# The run above did exercise partial sends (the queue took the rest;
+# under valgrind the engine is too slow to fill the socket).
+[ -n "$WRAP" ] || grep -m1 "^down error=" "$T/tt.out" | grep -q "short_sends=[1-9]" ||
 	fail "no partial send happened: $(grep -m1 '^down' "$T/tt.out")"
 start_sshd
 wait_until 20 lines_ge 2 "^up port=$FPORT" "$T/tt.out" ||
