@@ -181,6 +181,7 @@ wait_until 10 grep -q "^down error=" "$T/tt.out" ||
 # under valgrind the engine is too slow to fill the socket).
 [ -n "$WRAP" ] || grep -m1 "^down error=" "$T/tt.out" | grep -q "short_sends=[1-9]" ||
 	fail "no partial send happened: $(grep -m1 '^down' "$T/tt.out")"
+echo "ok: $(grep -m1 "^down error=" "$T/tt.out" | grep -o 'short_sends=[0-9]*') in that session"
 start_sshd
 wait_until 20 lines_ge 2 "^up port=$FPORT" "$T/tt.out" ||
 	fail "no reconnect: $(cat "$T/tt.out")"
