@@ -89,6 +89,8 @@ struct tunnel {
 	size_t		 outq_off, outq_len, outq_cap;
 	bool		 outq_overflow;
 	uint64_t	 short_sends;	/* packets the socket took in part */
+	int		 broken;	/* libssh2's code of a session failure
+					 * seen on a channel call, or 0 */
 	struct sockaddr_storage target;
 	socklen_t	 target_len;
 };
@@ -518,6 +520,20 @@ conn_accept(struct tunnel *t, LIBSSH2_CHANNEL *ch)
 	}
 }
 
+/* Whether libssh2's error code e from a channel call concerns that
+ * channel only; anything else (transport, crypto, a MAC) breaks the
+ * session. */
+static bool
+tunnel_channel_only(ssize_t e)
+{
+	return e == LIBSSH2_ERROR_CHANNEL_CLOSED ||
+	    e == LIBSSH2_ERROR_CHANNEL_EOF_SENT ||
+	    e == LIBSSH2_ERROR_CHANNEL_FAILURE ||
+	    e == LIBSSH2_ERROR_CHANNEL_UNKNOWN ||
+	    e == LIBSSH2_ERROR_CHANNEL_WINDOW_EXCEEDED ||
+	    e == LIBSSH2_ERROR_CHANNEL_PACKET_EXCEEDED;
+}
+
 /* Moves what each side has to the other, setting *moved when a byte
  * moved (libssh2 may hold more already read from the socket, which no
  * poll() would announce). Returns 0, 1 when both sides are done, or the
@@ -555,6 +571,8 @@ conn_pump(struct tunnel *t, struct conn *c, bool *moved, char *msg,
 		if (n < 0) {
 			snprintf(msg, msglen, "channel read: %s",
 			    tunnel_ssh_error(t));
+			if (!tunnel_channel_only(n))
+				t->broken = (int)n;
 			return -EIO;
 		}
 		if (n == 0) {
@@ -613,6 +631,8 @@ conn_pump(struct tunnel *t, struct conn *c, bool *moved, char *msg,
 		if (n < 0) {
 			snprintf(msg, msglen, "channel write: %s",
 			    tunnel_ssh_error(t));
+			if (!tunnel_channel_only(n))
+				t->broken = (int)n;
 			return -EIO;
 		}
 		c->up_off += (size_t)n;
@@ -624,6 +644,8 @@ conn_pump(struct tunnel *t, struct conn *c, bool *moved, char *msg,
 		    n != LIBSSH2_ERROR_EAGAIN) {
 			snprintf(msg, msglen, "channel eof: %s",
 			    tunnel_ssh_error(t));
+			if (!tunnel_channel_only(n))
+				t->broken = (int)n;
 			return -EIO;
 		}
 		c->eof_sent = n == 0;
@@ -698,6 +720,7 @@ tunnel_teardown(struct tunnel *t, int error, const char *why, bool polite)
 	t->outq_off = t->outq_len = t->outq_cap = 0;
 	t->outq_overflow = false;
 	t->short_sends = 0;
+	t->broken = 0;
 	t->io_errno = 0;
 	t->peer_eof = false;
 	t->rx_idle = false;
@@ -759,9 +782,16 @@ tunnel_relay(struct tunnel *t)
 			msg[0] = '\0';
 			if ((r = conn_pump(t, c, &moved, msg, sizeof(msg))) != 0)
 				conn_close(t, c, r < 0 ? r : 0, msg);
+			if (t->broken != 0 && t->err[0] == '\0')
+				snprintf(t->err, sizeof(t->err), "bastion %s: %s",
+				    t->conf.host, msg);
 			c->pfd = NULL;
 		}
 		conn_reap(t, false);
+		if (t->broken != 0) {
+			r = -ECONNRESET;	/* t->err says why */
+			goto out;
+		}
 		if (t->outq_overflow) {
 			snprintf(t->err, sizeof(t->err), "bastion %s: more than "
 			    "%d bytes queued for it", t->conf.host,
