@@ -31,6 +31,9 @@ PORTAL_PKGS := libmicrohttpd sqlite3 gnutls
 BACKUP_PKGS := libarchive libsodium nettle
 # libssh2 loads only in agentd-backup, whose network child alone calls it.
 SFTP_LIBS = $(shell pkg-config --libs libssh2)
+# The support tunnel engine (support/, build/libsupport.a): libssh2 and
+# nettle (host key fingerprints), only in what links the tunnel.
+SUPPORT_LIBS = $(shell pkg-config --libs libssh2 nettle)
 
 # Deferred (=) so that `make check` can install the packages before use.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(NET_PKGS) $(PORTAL_PKGS))
@@ -54,8 +57,9 @@ COLLECTORS_INC := -iquote collectors $(LIB_INC)
 AGENTD_INC := -iquote agentd $(COLLECTORS_INC)
 PORTAL_INC := -iquote portal $(LIB_INC)
 BACKUP_INC := -iquote backup $(LIB_INC)
+SUPPORT_INC := -iquote support $(LIB_INC)
 ALL_INC	:= -iquote agentd -iquote collectors -iquote portal -iquote backup \
-	$(LIB_INC)
+	-iquote support $(LIB_INC)
 ifeq ($(SANITIZE),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
@@ -68,6 +72,7 @@ COMMON_SRCS := $(wildcard lib/*.c)
 AGENT_SRCS := $(filter-out $(MAINS),$(wildcard agentd/*.c collectors/*.c))
 PORTAL_SRCS := $(filter-out $(MAINS),$(wildcard portal/*.c))
 BACKUP_SRCS := $(filter-out $(MAINS) backup/target_sftp.c backup/sftp_child.c,$(wildcard backup/*.c))
+SUPPORT_SRCS := $(filter-out $(MAINS),$(wildcard support/*.c))
 OBJ	:= $(BUILD)/obj
 # The SFTP parts link libssh2: only the programs that start the network
 # child (agentd-backup, agentctl) take them, never libbackup.a's users.
@@ -76,6 +81,7 @@ COMMON_OBJS := $(COMMON_SRCS:%.c=$(OBJ)/%.o)
 AGENT_OBJS := $(AGENT_SRCS:%.c=$(OBJ)/%.o)
 PORTAL_OBJS := $(PORTAL_SRCS:%.c=$(OBJ)/%.o)
 BACKUP_OBJS := $(BACKUP_SRCS:%.c=$(OBJ)/%.o)
+SUPPORT_OBJS := $(SUPPORT_SRCS:%.c=$(OBJ)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
@@ -86,7 +92,8 @@ BINS	:= $(BUILD)/agentd $(BUILD)/agentctl \
 	$(if $(wildcard backup/agentd-backup.c),$(BUILD)/agentd-backup)
 LDFLAGS	+= -Wl,--as-needed
 
-all: $(BINS) $(if $(BACKUP_OBJS),$(BUILD)/libbackup.a)
+all: $(BINS) $(if $(BACKUP_OBJS),$(BUILD)/libbackup.a) \
+	$(if $(SUPPORT_OBJS),$(BUILD)/libsupport.a)
 
 # One pattern rule per layer, each with its own include paths; the most
 # specific pattern wins, so the last rule is only for tests/ and bench/.
@@ -109,6 +116,10 @@ $(OBJ)/portal/%.o: portal/%.c
 $(OBJ)/backup/%.o: backup/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(BACKUP_CFLAGS) $(BACKUP_INC) -MMD -MP -c -o $@ $<
+
+$(OBJ)/support/%.o: support/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(SUPPORT_INC) -MMD -MP -c -o $@ $<
 
 # agentctl runs the engine itself as root (backup list, verify, forget):
 # of the agent's programs it alone sees backup/ and links libbackup.
@@ -154,6 +165,16 @@ $(BUILD)/backuptool: $(OBJ)/tests/integration/backup/backuptool.o $(BUILD)/libba
 $(BUILD)/sftptool: $(OBJ)/tests/integration/backup/sftptool.o $(OBJ)/backup/target_sftp.o $(BUILD)/libbackup.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(BACKUP_LIBS) $(SFTP_LIBS) -lm
 
+# The support tunnel engine: lib/ and itself only.
+$(BUILD)/libsupport.a: $(SUPPORT_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+# Its test driver, for tests/integration/test_support_tunnel.sh and
+# bench/tunnel.
+$(BUILD)/tunneltool: $(OBJ)/tests/integration/support/tunneltool.o $(BUILD)/libsupport.a $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SUPPORT_LIBS) -lm
+
 $(BUILD)/libportal.a: $(PORTAL_OBJS)
 	rm -f $@
 	ar rcs $@ $^
@@ -163,7 +184,7 @@ $(BUILD)/agentd-portal: $(OBJ)/portal/portal.o $(BUILD)/libportal.a $(BUILD)/lib
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(PORTAL_LIBS) -lm
 
 # Unit tests link everything; --as-needed keeps what each one uses.
-$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(UNIT_HELPERS:%.c=$(OBJ)/%.o) $(if $(PORTAL_OBJS),$(BUILD)/libportal.a) $(if $(BACKUP_OBJS),$(BUILD)/libbackup.a) $(BUILD)/libagentd.a $(BUILD)/libcommon.a
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(UNIT_HELPERS:%.c=$(OBJ)/%.o) $(if $(PORTAL_OBJS),$(BUILD)/libportal.a) $(if $(BACKUP_OBJS),$(BUILD)/libbackup.a) $(if $(SUPPORT_OBJS),$(BUILD)/libsupport.a) $(BUILD)/libagentd.a $(BUILD)/libcommon.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(PORTAL_LIBS) $(BACKUP_LIBS) -lcmocka -lm
 
@@ -174,7 +195,7 @@ check: deps
 	@$(MAKE) --no-print-directory test
 
 # Unit tests run under valgrind unless sanitizers are on (they do not mix).
-test: all $(UNIT_BINS) $(BUILD)/backuptool $(BUILD)/sftptool
+test: all $(UNIT_BINS) $(BUILD)/backuptool $(BUILD)/sftptool $(BUILD)/tunneltool
 	@SANITIZE=$(SANITIZE) sh tests/run-unit.sh $(UNIT_BINS)
 	@BUILD=$(BUILD) sh tests/integration/run.sh
 

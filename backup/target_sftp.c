@@ -30,6 +30,8 @@
 #include <libssh2_sftp.h>
 #include <sodium.h>
 
+#include "hostkey.h"
+#include "keyfile.h"
 #include "log.h"
 #include "target.h"
 #include "target_sftp.h"
@@ -67,8 +69,6 @@ struct sftp_get {
 	LIBSSH2_SFTP_HANDLE *h;
 };
 
-static int sftp_read_key(char **buf, size_t *len);
-
 void
 target_sftp_configure(const struct sftp_conf *c)
 {
@@ -83,7 +83,10 @@ target_sftp_configure(const struct sftp_conf *c)
 	}
 	key_err = 0;
 	if (conf.key_file != NULL)
-		key_err = sftp_read_key(&key_buf, &key_len);
+		/* Read only if 0600 and ours or root's (keyfile.c). */
+		key_err = keyfile_read("sftp_key_file", conf.key_file,
+		    SFTP_KEY_MAX, &key_buf, &key_len, sftp_err,
+		    sizeof(sftp_err));
 	else if (conf.key_text != NULL &&
 	    (key_len = strlen(conf.key_text)) <= SFTP_KEY_MAX)
 		/* Our own copy: the caller wipes its own. */
@@ -237,101 +240,34 @@ sftp_connect(const char *host, const char *port)
 	return fd;
 }
 
-static void
-sftp_fingerprint(const unsigned char *blob, size_t len, char *out,
-    size_t outlen)
-{
-	unsigned char h[crypto_hash_sha256_BYTES];
-	char b64[sodium_base64_ENCODED_LEN(sizeof(h),
-	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
-
-	crypto_hash_sha256(h, blob, len);
-	sodium_bin2base64(b64, sizeof(b64), h, sizeof(h),
-	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
-	snprintf(out, outlen, "SHA256:%s", b64);
-}
-
-/* The server's host key against the pinned "TYPE BASE64": type and blob
- * equal, or a loud refusal naming both fingerprints. */
+/* The server's host key against the pinned "TYPE BASE64" (hostkey.c):
+ * type and blob equal, or a loud refusal naming both fingerprints. */
 static int
 sftp_check_host_key(struct sftp_state *s, const char *host)
 {
-	unsigned char pinned[4096];
-	const char *blob, *sp, *b64end;
-	char want[128], got[128];
-	size_t len, plen;
-	int type;
+	struct hostkey pinned;
+	const char *blob;
+	char got[HOSTKEY_FP_LEN];
+	size_t len;
+	int type, r;
 
 	if ((blob = libssh2_session_hostkey(s->ssh, &len, &type)) == NULL) {
 		snprintf(sftp_err, sizeof(sftp_err), "%s: no host key", host);
 		return -EPROTO;
 	}
-	sftp_fingerprint((const unsigned char *)blob, len, got, sizeof(got));
-	if ((sp = strchr(conf.host_key, ' ')) == NULL ||
-	    sodium_base642bin(pinned, sizeof(pinned), sp + 1,
-	    strlen(sp + 1), " \t", &plen, &b64end,
-	    sodium_base64_VARIANT_ORIGINAL) != 0) {
+	if (hostkey_parse(conf.host_key, &pinned) < 0) {
 		snprintf(sftp_err, sizeof(sftp_err), "sftp_host_key is not "
 		    "\"TYPE BASE64\"");
 		return -EINVAL;
 	}
-	sftp_fingerprint(pinned, plen, want, sizeof(want));
-	/* The blob begins with the type's name: equal blobs, equal types. */
-	if (plen != len || memcmp(pinned, blob, len) != 0) {
-		snprintf(sftp_err, sizeof(sftp_err), "HOST KEY MISMATCH for "
-		    "%s: expected %.*s %s, the server offered %s; refusing "
-		    "to connect", host, (int)(sp - conf.host_key),
-		    conf.host_key, want, got);
+	if ((r = hostkey_match(&pinned, host, (const unsigned char *)blob,
+	    len, sftp_err, sizeof(sftp_err))) < 0) {
 		log_warnx("%s", sftp_err);
-		return -EPERM;
+		return r;
 	}
+	hostkey_fingerprint((const unsigned char *)blob, len, got, sizeof(got));
 	log_debug("sftp: %s host key %s matches the pinned key", host, got);
 	return 0;
-}
-
-/* The private key, read only if 0600 (no group or other bits) and owned
- * by us or root. */
-static int
-sftp_read_key(char **buf, size_t *len)
-{
-	struct stat st;
-	ssize_t n;
-	int fd, r = 0;
-
-	*buf = NULL;
-	if ((fd = open(conf.key_file, O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
-		r = -errno;
-		snprintf(sftp_err, sizeof(sftp_err), "sftp_key_file %s: %s",
-		    conf.key_file, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 ||
-	    (st.st_uid != geteuid() && st.st_uid != 0) ||
-	    st.st_size > SFTP_KEY_MAX) {
-		snprintf(sftp_err, sizeof(sftp_err), "sftp_key_file %s: must "
-		    "be a regular file of mode 0600 owned by uid %u or root",
-		    conf.key_file, (unsigned)geteuid());
-		r = -EACCES;
-		goto out;
-	}
-	*buf = xcalloc(1, (size_t)st.st_size + 1);
-	if ((n = read(fd, *buf, (size_t)st.st_size)) != st.st_size) {
-		snprintf(sftp_err, sizeof(sftp_err), "sftp_key_file %s: short "
-		    "read", conf.key_file);
-		r = -EIO;
-		goto out;
-	}
-	*len = (size_t)n;
-out:
-	if (fd != -1)
-		close(fd);
-	if (r < 0 && *buf != NULL) {
-		explicit_bzero(*buf, (size_t)st.st_size);
-		free(*buf);
-		*buf = NULL;
-	}
-	return r;
 }
 
 static void

@@ -8,7 +8,7 @@
 #
 # Environment: BUILD (build), FUZZ_SECONDS (20), FUZZ_CC (clang),
 # FUZZ_LIB_SRCS (default: lib/*.c agentd/*.c collectors/*.c portal/*.c
-# backup/*.c but the programs' main files).
+# backup/*.c support/*.c but the programs' main files and the tunnel).
 set -u
 
 BUILD=${BUILD:-build}
@@ -40,7 +40,8 @@ mkdir -p "$objdir" "$out/artifacts"
 # expansion below keeps -DAGENTD_VERSION="x.y.z" one word).
 version=$(cat VERSION 2>/dev/null || echo unknown)
 CFLAGS="-std=c17 -D_GNU_SOURCE -DAGENTD_VERSION=\"$version\"
-    -iquote agentd -iquote collectors -iquote portal -iquote backup -iquote lib
+    -iquote agentd -iquote collectors -iquote portal -iquote backup
+    -iquote support -iquote lib
     $pkg_cflags -g -O1
     -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 
@@ -48,9 +49,11 @@ CFLAGS="-std=c17 -D_GNU_SOURCE -DAGENTD_VERSION=\"$version\"
 # links the objects it uses.
 if [ -z "${FUZZ_LIB_SRCS:-}" ]; then
 	FUZZ_LIB_SRCS=
-	for f in lib/*.c agentd/*.c collectors/*.c portal/*.c backup/*.c; do
+	for f in lib/*.c agentd/*.c collectors/*.c portal/*.c backup/*.c \
+	    support/*.c; do
 		case $f in
 		agentd/agentd.c|agentd/agentctl.c|agentd/reporter.c) ;;
+		support/tunnel.c) ;;	# libssh2: nothing to fuzz offline
 		portal/portal.c|portal/\*.c|backup/\*.c) ;;
 		*) FUZZ_LIB_SRCS="$FUZZ_LIB_SRCS $f" ;;
 		esac
