@@ -192,7 +192,13 @@ deps:
 	@sh packaging/build-deps.sh
 
 check: deps
-	@$(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory lint test
+
+# Every json_pack/json_unpack format checked against its arguments.
+lint:
+	@python3 tests/lint/jsonfmt.py $(wildcard lib/*.c agentd/*.c \
+	    collectors/*.c portal/*.c backup/*.c support/*.c tests/*/*.c \
+	    tests/*/*/*.c)
 
 # Unit tests run under valgrind unless sanitizers are on (they do not mix).
 test: all $(UNIT_BINS) $(BUILD)/backuptool $(BUILD)/sftptool $(BUILD)/tunneltool
@@ -240,7 +246,7 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all deps check test demo fuzz install clean deb rpm check-system
+.PHONY: all deps check lint test demo fuzz install clean deb rpm check-system
 .SECONDARY:
 
 -include $(shell find $(OBJ) -name '*.d' -type f 2>/dev/null)
