@@ -28,7 +28,7 @@ NET_PKGS := libcurl zlib
 PORTAL_PKGS := libmicrohttpd sqlite3 gnutls
 # Only the backup engine (backup/, build/libbackup.a) and what links it load
 # libarchive and libsodium; agentd, the reporter and the portal never do.
-BACKUP_PKGS := libarchive libsodium nettle
+BACKUP_PKGS := libarchive libsodium nettle libzstd
 # libssh2 loads only in agentd-backup, whose network child alone calls it.
 SFTP_LIBS = $(shell pkg-config --libs libssh2)
 # The support tunnel engine (support/, build/libsupport.a): libssh2 and

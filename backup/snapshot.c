@@ -1,8 +1,8 @@
 /*
  * The snapshot writer and the reading side of a snapshot's objects
  * (docs/backup-format.md). The walk is archive_read_disk's; each regular
- * file is read once, its blocks hashed and handed to the archive writer,
- * whose zstd filter compresses on its own threads.
+ * file is read once, its blocks hashed and handed to the pax writer; the
+ * tar stream is compressed, encrypted and written on the writer thread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +27,7 @@
 #include "snapshot.h"
 #include "target.h"
 #include "xmalloc.h"
+#include "zstream.h"
 
 #define ESC_MAX		1024
 #define WALK_BUF	(64 * 1024)
@@ -44,6 +45,7 @@ struct sink {
 	struct target_put *put;
 	struct crypt_writer *cw;
 	struct relay	*relay;		/* the archive's writer thread */
+	struct zstream	*z;		/* the archive's compression */
 	int		 err;
 };
 
@@ -136,6 +138,11 @@ sink_commit(struct sink *s, uint64_t *stored)
 	int	 r;
 
 	sink_drain(s);
+	if (s->z != NULL && s->err == 0 && (r = zstream_finish(s->z)) != 0 &&
+	    s->err == 0)
+		s->err = r;
+	zstream_free(s->z);
+	s->z = NULL;
 	put = s->put;
 	r = s->err;
 
@@ -156,9 +163,18 @@ static void
 sink_abort(struct sink *s)
 {
 	sink_drain(s);
+	zstream_free(s->z);
 	crypt_writer_free(s->cw);
 	target_put_abort(s->put);
 	memset(s, 0, sizeof(*s));
+}
+
+static int
+sink_compress_fn(void *arg, const void *buf, size_t len)
+{
+	struct sink *s = arg;
+
+	return zstream_write(s->z, buf, len);
 }
 
 static la_ssize_t
@@ -168,7 +184,7 @@ archive_write_cb(struct archive *a, void *arg, const void *buf, size_t len)
 	int	 r;
 
 	r = s->relay != NULL ? relay_write(s->relay, buf, len) :
-	    sink_write(s, buf, len);
+	    zstream_write(s->z, buf, len);
 	if (r != 0) {
 		archive_set_error(a, -r, "writing to the target: %s",
 		    strerror(-r));
@@ -669,11 +685,11 @@ snapshot_create(struct target *t, const struct snapshot_opts *o,
 	struct walk w;
 	struct sink as, ms;
 	struct archive *aw = NULL;
-	char	 name[TARGET_NAME_MAX + 1], opt[32];
+	char	 name[TARGET_NAME_MAX + 1];
 	time_t	 now = time(NULL);
 	size_t	 i;
 	uint64_t mbytes = 0;
-	int	 r, threads, tries;
+	int	 r, workers, tries;
 
 	memset(stats, 0, sizeof(*stats));
 	memset(&as, 0, sizeof(as));
@@ -727,30 +743,21 @@ snapshot_create(struct target *t, const struct snapshot_opts *o,
 		log_warnx("%s: %s", name, strerror(-r));
 		goto out;
 	}
-	as.relay = relay_start(sink_write_fn, &as);
+	/* The reading thread reads, hashes and makes headers; the writer
+	 * thread compresses, encrypts and writes, which on 2 cores keeps
+	 * both busy. zstd's own workers only on more cores. */
+	workers = o->threads > 0 ? o->threads :
+	    (int)sysconf(_SC_NPROCESSORS_ONLN) - 2;
+	if ((r = zstream_new(&as.z, o->compression > 0 ? o->compression : 3,
+	    workers > 0 ? workers : 0, sink_write_fn, &as)) != 0) {
+		log_warnx("%s: zstd refused level %d", name, o->compression);
+		goto out;
+	}
+	as.relay = relay_start(sink_compress_fn, &as);
 	aw = archive_write_new();
 	/* Full pax, not "restricted": restricted pax keeps sub-second times
 	 * only for entries that need an extended header for another reason. */
 	archive_write_set_format_pax(aw);
-	archive_write_add_filter_zstd(aw);
-	snprintf(opt, sizeof(opt), "%d", o->compression > 0 ?
-	    o->compression : 3);
-	/* This thread reads, hashes and encrypts: it is the busier one, and
-	 * zstd at the usual levels keeps one worker busy for it (measured
-	 * on 2 cores: one worker as fast as two, 14 MiB less RSS). */
-	threads = o->threads > 0 ? o->threads :
-	    (int)sysconf(_SC_NPROCESSORS_ONLN) - 1;
-	if (archive_write_set_filter_option(aw, "zstd", "compression-level",
-	    opt) != ARCHIVE_OK) {
-		log_warnx("%s: %s", name, archive_error_string(aw));
-		r = -EINVAL;
-		goto out;
-	}
-	snprintf(opt, sizeof(opt), "%d", threads > 1 ? threads : 1);
-	/* Older libarchive or zstd without threads: one core, not a failure. */
-	if (archive_write_set_filter_option(aw, "zstd", "threads", opt) !=
-	    ARCHIVE_OK)
-		log_debug("zstd threads: %s", archive_error_string(aw));
 	archive_write_set_bytes_in_last_block(aw, 1);
 	if (archive_write_open2(aw, &as, NULL, archive_write_cb, NULL,
 	    NULL) != ARCHIVE_OK) {

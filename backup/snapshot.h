@@ -30,7 +30,7 @@ struct snapshot_opts {
 	size_t		 nexcludes;
 	int		 one_file_system;
 	int		 compression;	/* zstd level, 1..19 */
-	int		 threads;	/* zstd workers, 0 = cores - 1 */
+	int		 threads;	/* zstd workers, 0 = cores - 2 */
 	const uint8_t	*key;		/* NULL: not encrypted */
 	/* An incremental on top of this snapshot of the same target: a
 	 * regular file unchanged since it (type, size, mtime and ctime to

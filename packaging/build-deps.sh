@@ -9,7 +9,7 @@ libcurl4-openssl-dev zlib1g-dev libmicrohttpd-dev libsqlite3-dev libgnutls28-dev
 monitoring-plugins-basic collectd-core openssl procps python3 curl
 systemd man-db
 dbus-daemon systemd-journal-remote
-libarchive-dev libsodium-dev nettle-dev zstd acl libcap2-bin
+libarchive-dev libsodium-dev nettle-dev libzstd-dev zstd acl libcap2-bin
 libssh2-1-dev openssh-server openssh-client"
 
 missing=""

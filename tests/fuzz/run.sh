@@ -15,7 +15,7 @@ BUILD=${BUILD:-build}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 FUZZ_CC=${FUZZ_CC:-clang}
 PKGS="libsystemd jansson inih libcurl zlib libmicrohttpd sqlite3 gnutls
-libarchive libsodium nettle"
+libarchive libsodium nettle libzstd"
 
 if [ $# -eq 0 ]; then
 	echo "fuzz: no targets given (usage: run.sh tests/fuzz/fuzz_NAME.c ...)"
