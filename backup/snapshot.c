@@ -748,11 +748,8 @@ snapshot_create(struct target *t, const struct snapshot_opts *o,
 	 * both busy. zstd's own workers only on more cores. */
 	workers = o->threads > 0 ? o->threads :
 	    (int)sysconf(_SC_NPROCESSORS_ONLN) - 2;
-	if ((r = zstream_new(&as.z, o->compression > 0 ? o->compression : 3,
-	    workers > 0 ? workers : 0, sink_write_fn, &as)) != 0) {
-		log_warnx("%s: zstd refused level %d", name, o->compression);
-		goto out;
-	}
+	as.z = zstream_new(o->compression > 0 ? o->compression : 3,
+	    workers > 0 ? workers : 0, sink_write_fn, &as);
 	as.relay = relay_start(sink_compress_fn, &as);
 	aw = archive_write_new();
 	/* Full pax, not "restricted": restricted pax keeps sub-second times

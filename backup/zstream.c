@@ -15,23 +15,17 @@ struct zstream {
 	size_t		 outcap;
 };
 
-int
-zstream_new(struct zstream **out, int level, int workers,
-    zstream_sink_fn sink, void *arg)
+struct zstream *
+zstream_new(int level, int workers, zstream_sink_fn sink, void *arg)
 {
-	struct zstream *z;
+	struct zstream *z = xcalloc(1, sizeof(*z));
 
-	*out = NULL;
-	z = xcalloc(1, sizeof(*z));
-	if ((z->cctx = ZSTD_createCCtx()) == NULL)
-		fatalx("ZSTD_createCCtx: out of memory");
-	if (ZSTD_isError(ZSTD_CCtx_setParameter(z->cctx,
+	if ((z->cctx = ZSTD_createCCtx()) == NULL ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(z->cctx,
 	    ZSTD_c_compressionLevel, level)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_checksumFlag,
-	    1))) {
-		zstream_free(z);
-		return -EINVAL;
-	}
+	    1)))
+		fatalx("zstd: cannot make a compression context");
 	/* A zstd built without threads refuses workers: one thread then. */
 	if (workers > 0 && ZSTD_isError(ZSTD_CCtx_setParameter(z->cctx,
 	    ZSTD_c_nbWorkers, workers)))
@@ -41,8 +35,7 @@ zstream_new(struct zstream **out, int level, int workers,
 	z->arg = arg;
 	z->outcap = ZSTD_CStreamOutSize();
 	z->out = xcalloc(1, z->outcap);
-	*out = z;
-	return 0;
+	return z;
 }
 
 /* Runs the compressor over in with the given directive, passing every

@@ -16,10 +16,10 @@ struct zstream;
 /* Where compressed bytes go: 0 or -errno. */
 typedef int (*zstream_sink_fn)(void *arg, const void *buf, size_t len);
 
-/* level 1-19; workers 0 = compress in the calling thread. -EINVAL for a
- * level or worker count zstd refuses. */
-int	zstream_new(struct zstream **out, int level, int workers,
-	    zstream_sink_fn sink, void *arg);
+/* level 1-19 (the config's bound; zstd clamps others); workers 0 =
+ * compress in the calling thread. */
+struct zstream *zstream_new(int level, int workers, zstream_sink_fn sink,
+	    void *arg);
 /* Compresses len bytes: 0, or the sink's error, or -EIO. */
 int	zstream_write(struct zstream *z, const void *buf, size_t len);
 /* Ends the frame and flushes it to the sink. */
