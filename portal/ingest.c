@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "hostkey.h"
 #include "ingest.h"
 #include "portal.h"
 
@@ -546,9 +547,54 @@ ingest_batch_clear(struct ingest_batch *b)
 	b->n = 0;
 }
 
+/*
+ * The one form of key the bastion will list: "ssh-ed25519 " and the 68
+ * base64 characters of its 51-byte blob (the type as an SSH string, then
+ * the 32-byte key as one), nothing before or after. 51 bytes are 17
+ * whole base64 groups, so the text has no padding and one spelling only:
+ * two agents cannot hold the same key in two forms.
+ */
+int
+ingest_ssh_key(const char *key, size_t len, char *err, size_t errlen)
+{
+	static const char prefix[] = "ssh-ed25519 ";
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+	    "opqrstuvwxyz0123456789+/";
+	static const unsigned char head[] = { 0, 0, 0, 11, 's', 's', 'h',
+	    '-', 'e', 'd', '2', '5', '5', '1', '9', 0, 0, 0, 32 };
+	struct hostkey hk;
+	size_t plen = sizeof(prefix) - 1;
+
+	if (len > INGEST_MAX_SSH_KEY || strnlen(key, len) != len)
+		return ingest_fail(err, errlen, "ssh_key: at most %d bytes, "
+		    "no NUL", INGEST_MAX_SSH_KEY);
+	if (len < plen || memcmp(key, prefix, plen) != 0)
+		return ingest_fail(err, errlen, "ssh_key: expected "
+		    "\"ssh-ed25519 BASE64\" (ssh-ed25519 keys only)");
+	if (len != plen + INGEST_SSH_KEY_B64 ||
+	    strspn(key + plen, b64) != INGEST_SSH_KEY_B64)
+		return ingest_fail(err, errlen, "ssh_key: expected the %d "
+		    "base64 characters of an ed25519 key and no comment",
+		    INGEST_SSH_KEY_B64);
+	if (hostkey_parse(key, &hk) != 0 || hk.len != sizeof(head) + 32 ||
+	    memcmp(hk.blob, head, sizeof(head)) != 0)
+		return ingest_fail(err, errlen, "ssh_key: not an ssh-ed25519 "
+		    "public key blob");
+	return 0;
+}
+
 int
 ingest_parse_enroll(const char *json, size_t len, json_t **root,
     const char **token, json_t **host, char *err, size_t errlen)
+{
+	return ingest_parse_enroll_key(json, len, root, token, host, NULL,
+	    err, errlen);
+}
+
+int
+ingest_parse_enroll_key(const char *json, size_t len, json_t **root,
+    const char **token, json_t **host, const char **ssh_key, char *err,
+    size_t errlen)
 {
 	static const char *const strs[] = { "os", "kernel", "arch",
 	    "cpu_model", "agent_version" };
@@ -559,10 +605,23 @@ ingest_parse_enroll(const char *json, size_t len, json_t **root,
 	*root = NULL;
 	*token = NULL;
 	*host = NULL;
+	if (ssh_key != NULL)
+		*ssh_key = NULL;
 	if ((o = ingest_load(json, len, err, errlen)) == NULL)
 		return -EINVAL;
 	if ((r = ingest_req_string(o, "token", 256, "", err, errlen)) != 0)
 		goto out;
+	/* Optional: agents before the support tunnel send none. */
+	if ((v = json_object_get(o, "ssh_key")) != NULL) {
+		if (!json_is_string(v)) {
+			r = ingest_fail(err, errlen, "ssh_key: expected a "
+			    "string");
+			goto out;
+		}
+		if ((r = ingest_ssh_key(json_string_value(v),
+		    json_string_length(v), err, errlen)) != 0)
+			goto out;
+	}
 	if ((r = ingest_req_object(o, "host", &h, err, errlen)) != 0)
 		goto out;
 	if ((r = ingest_req_string(h, "hostname", 255, "host", err,
@@ -587,6 +646,8 @@ ingest_parse_enroll(const char *json, size_t len, json_t **root,
 		goto out;
 	*token = json_string_value(json_object_get(o, "token"));
 	*host = h;
+	if (ssh_key != NULL)
+		*ssh_key = json_string_value(json_object_get(o, "ssh_key"));
 	*root = o;
 	o = NULL;	/* transferred */
 	r = 0;

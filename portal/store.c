@@ -136,6 +136,23 @@ static const char *const migrations[] = {
 	"  errors TEXT NOT NULL,"
 	"  last_ok REAL,"
 	"  PRIMARY KEY (agent_id, job));",
+	/*
+	 * 4: remote support. An agent's own ssh-ed25519 public key and the
+	 * bastion port it may forward, unique among live agents (a
+	 * partial index, which PostgreSQL has too); the bastion's
+	 * credentials, good for its key listing only.
+	 */
+	"ALTER TABLE agents ADD COLUMN ssh_key TEXT;"
+	"ALTER TABLE agents ADD COLUMN forward_port INTEGER;"
+	"CREATE UNIQUE INDEX agents_forward_port ON agents(forward_port)"
+	"  WHERE revoked IS NULL AND forward_port IS NOT NULL;"
+	"CREATE TABLE bastions ("
+	"  name TEXT PRIMARY KEY,"
+	"  hash TEXT NOT NULL UNIQUE,"
+	"  created REAL NOT NULL,"
+	"  expires REAL,"
+	"  used REAL,"
+	"  revoked REAL);",
 };
 
 static int
