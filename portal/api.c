@@ -22,6 +22,7 @@
 #include "portal.h"
 #include "ratelimit.h"
 #include "ledger.h"
+#include "session.h"
 
 #define API_PREFIX	"/api/v1/"
 #define API_MAX_ID	64
@@ -374,6 +375,10 @@ api_fleet(struct api *a, struct http_request *req, const char *rest,
 				return;
 			}
 			r = fleet_commands(a->store, id, &out);
+		} else if (strcmp(slash, "/sessions") == 0) {
+			if (!get)
+				goto not_allowed;
+			r = session_list(a->store, id, &out);
 		} else {
 			http_error(rep, 404, "no such endpoint");
 			return;

@@ -21,6 +21,15 @@
 /* A whole body: a report's payload sits three levels down. */
 #define INGEST_MAX_DOC_DEPTH	(INGEST_MAX_DEPTH + 8)
 
+/* support_event members the portal keeps, besides session, event, at. */
+const char *const ingest_support_events[] = { "requested", "approved",
+    "denied", "expired", "opened", "connection_opened", "connection_closed",
+    "closed", "failed", NULL };
+const char *const ingest_support_strings[] = { "by", "reason", "origin",
+    "bastion", "detail", NULL };
+const char *const ingest_support_numbers[] = { "ttl", "forward_port",
+    "expires", "conn", "bytes_in", "bytes_out", NULL };
+
 static int ingest_fail(char *, size_t, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -283,7 +292,7 @@ ingest_req_word(const json_t *o, const char *key, const char *const *list,
 	const char *v;
 	int r;
 
-	if ((r = ingest_req_string(o, key, 16, where, err, errlen)) != 0)
+	if ((r = ingest_req_string(o, key, 32, where, err, errlen)) != 0)
 		return r;
 	v = json_string_value(json_object_get(o, key));
 	for (; *list != NULL; list++)
@@ -349,6 +358,56 @@ ingest_backup_result(const json_t *p, const char *sub, char *err,
 				    ": expected a string of at most %d bytes",
 				    sub, i, PORTAL_MAX_BACKUP_ERROR);
 	}
+	return 0;
+}
+
+/*
+ * support_event (docs/protocol.md): the session id, the event and its
+ * time are required; the members the portal keeps are checked for type
+ * and length when present; any other member is ignored (and not kept).
+ */
+static int
+ingest_support_event(const json_t *p, const char *sub, char *err,
+    size_t errlen)
+{
+	const char *id;
+	json_t *v;
+	size_t i;
+	int r;
+
+	if ((r = ingest_req_string(p, "session", INGEST_SESSION_ID_LEN, sub,
+	    err, errlen)) != 0)
+		return r;
+	id = json_string_value(json_object_get(p, "session"));
+	if (strlen(id) != INGEST_SESSION_ID_LEN ||
+	    strncmp(id, "ses_", 4) != 0 ||
+	    strspn(id + 4, "0123456789abcdef") != INGEST_SESSION_ID_LEN - 4)
+		return ingest_fail(err, errlen, "%s.session: expected "
+		    "ses_ and 16 lower-case hex digits", sub);
+	if ((r = ingest_req_word(p, "event", ingest_support_events,
+	    "requested, approved, denied, expired, opened, "
+	    "connection_opened, connection_closed, closed or failed", sub,
+	    err, errlen)) != 0)
+		return r;
+	if ((r = ingest_req_count(p, "at", sub, err, errlen)) != 0)
+		return r;
+	for (i = 0; ingest_support_strings[i] != NULL; i++) {
+		v = json_object_get(p, ingest_support_strings[i]);
+		if (v != NULL && !json_is_null(v) && (!json_is_string(v) ||
+		    json_string_length(v) > INGEST_MAX_EVENT_STRING ||
+		    strlen(json_string_value(v)) != json_string_length(v)))
+			return ingest_fail(err, errlen, "%s.%s: expected a "
+			    "string of at most %d bytes", sub,
+			    ingest_support_strings[i],
+			    INGEST_MAX_EVENT_STRING);
+	}
+	for (i = 0; ingest_support_numbers[i] != NULL; i++)
+		if (json_object_get(p, ingest_support_numbers[i]) != NULL &&
+		    !json_is_null(json_object_get(p,
+		    ingest_support_numbers[i])) &&
+		    (r = ingest_req_count(p, ingest_support_numbers[i], sub,
+		    err, errlen)) != 0)
+			return r;
 	return 0;
 }
 
@@ -418,6 +477,11 @@ ingest_payload(const struct ingest_report *rep, const char *where,
 	} else if (strcmp(rep->kind, "backup_result") == 0) {
 		snprintf(sub, sizeof(sub), "%s.payload", where);
 		if ((r = ingest_backup_result(rep->payload, sub, err,
+		    errlen)) != 0)
+			return r;
+	} else if (strcmp(rep->kind, "support_event") == 0) {
+		snprintf(sub, sizeof(sub), "%s.payload", where);
+		if ((r = ingest_support_event(rep->payload, sub, err,
 		    errlen)) != 0)
 			return r;
 	}

@@ -61,6 +61,15 @@ int	ingest_parse_enroll_key(const char *json, size_t len, json_t **root,
 int	ingest_ssh_key(const char *key, size_t len, char *err,
 	    size_t errlen);
 
+/* support_event: "ses_" and 16 hex digits; the strings kept of it; the
+ * events, and the string and number members the portal keeps (NULL-
+ * terminated lists). */
+#define INGEST_SESSION_ID_LEN	20
+#define INGEST_MAX_EVENT_STRING	512
+extern const char *const ingest_support_events[];
+extern const char *const ingest_support_strings[];
+extern const char *const ingest_support_numbers[];
+
 /* An operator's command: {"type": ..., "args": {...}}; as above. */
 int	ingest_parse_command(const char *json, size_t len, json_t **root,
 	    const char **type, json_t **args, char *err, size_t errlen);

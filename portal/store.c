@@ -153,6 +153,21 @@ static const char *const migrations[] = {
 	"  expires REAL,"
 	"  used REAL,"
 	"  revoked REAL);",
+	/*
+	 * 5: the audit trail of remote support sessions, one row per
+	 * support_event report (its members the portal keeps, as JSON),
+	 * in the agent's seq order.
+	 */
+	"CREATE TABLE support_events ("
+	"  agent_id TEXT NOT NULL,"
+	"  seq BIGINT NOT NULL,"
+	"  session TEXT NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  received REAL NOT NULL,"
+	"  payload TEXT NOT NULL,"
+	"  PRIMARY KEY (agent_id, seq));"
+	"CREATE INDEX support_events_session ON support_events(agent_id,"
+	"  session, seq);",
 };
 
 static int
