@@ -18,6 +18,7 @@ PORTAL_PID="" SSHD_PID=""
 command -v curl >/dev/null || fail "curl CLI missing"
 
 U=$(printf 'bst%s' "$$" | cut -c1-30)
+E=$(printf 'eng%s' "$$" | cut -c1-30)	# an engineer's bastion account
 CMDDIR=/run/agentd-bastion-test.$$
 sshd_children() {
 	for p in $(pgrep -P "$1"); do
@@ -35,6 +36,7 @@ bt_cleanup() {
 		wait "$SSHD_PID" 2>/dev/null
 	fi
 	userdel -r "$U" 2>/dev/null
+	userdel -r "$E" 2>/dev/null
 	rm -rf "$CMDDIR"
 	cleanup
 }
@@ -63,9 +65,10 @@ for r in 80-90 5000-4000 7000 1024-70000 x-y; do
 done
 
 # --- the bastion's sshd, its user and keys
-useradd -m -s /bin/sh "$U" && usermod -p '*' "$U" || fail "useradd $U"
+useradd -m -s /usr/sbin/nologin "$U" && usermod -p '*' "$U" || fail "useradd $U"
+useradd -m -s /usr/sbin/nologin "$E" && usermod -p '*' "$E" || fail "useradd $E"
 mkdir -p /run/sshd "$T/ssh"
-for k in host a b c; do
+for k in host a b c eng; do
 	ssh-keygen -q -t ed25519 -N '' -C '' -f "$T/ssh/$k" || fail "ssh-keygen $k"
 done
 ssh-keygen -q -t rsa -b 2048 -N '' -f "$T/ssh/rsa" || fail "ssh-keygen rsa"
@@ -173,6 +176,9 @@ out=$("$PORTAL" bastion-keys --portal "https://127.0.0.1:$PORT" --credential-fil
 expect_eq "unknown CA: exit" "$?" 1
 expect_eq "unknown CA: stdout" "$out" ""
 
+install -d -o "$E" -m 0700 "/home/$E/.ssh"
+install -o "$E" -m 0600 "$T/ssh/eng.pub" "/home/$E/.ssh/authorized_keys"
+# docs/bastion.md's configuration, with Match User for its Match Group
 cat > "$T/ssh/sshd_config" <<EOC
 Port $SSHPORT
 ListenAddress 127.0.0.1
@@ -181,18 +187,31 @@ PidFile $T/ssh/sshd.pid
 UsePAM no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
-AllowUsers $U
-AuthorizedKeysFile none
-AuthorizedKeysCommand $BK %k
-AuthorizedKeysCommandUser nobody
-AllowTcpForwarding remote
-GatewayPorts no
-PermitTTY no
-X11Forwarding no
-AllowAgentForwarding no
-ClientAliveInterval 15
-ClientAliveCountMax 3
+AllowUsers $U $E
+Match User $U
+	AuthorizedKeysFile none
+	AuthorizedKeysCommand $BK %k
+	AuthorizedKeysCommandUser nobody
+	AllowTcpForwarding remote
+	PermitOpen none
+	GatewayPorts no
+	PermitTTY no
+	X11Forwarding no
+	AllowAgentForwarding no
+	PermitUserRC no
+	ForceCommand /usr/sbin/nologin
+	ClientAliveInterval 15
+	ClientAliveCountMax 3
+Match User $E
+	AllowTcpForwarding local
+	PermitOpen 127.0.0.1:*
+	PermitListen none
+	GatewayPorts no
+	PermitTTY no
+	X11Forwarding no
+	ForceCommand /usr/sbin/nologin
 EOC
+/usr/sbin/sshd -t -f "$T/ssh/sshd_config" || fail "sshd -t refuses docs/bastion.md's configuration"
 /usr/sbin/sshd -D -e -f "$T/ssh/sshd_config" 2>>"$T/sshd.log" &
 SSHD_PID=$!
 wait_until 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SSHPORT" ||
@@ -227,6 +246,34 @@ grep -q "remote port forwarding failed" "$T/ssh.err" ||
     pfail "a's forward of $F2: not refused as a forward: $(cat "$T/ssh.err")"
 tunnel c "$F2" && pfail "c (never enrolled) forwarded"
 grep -q "Permission denied" "$T/ssh.err" || pfail "c: $(cat "$T/ssh.err")"
+# an agent's key may not connect out from the bastion (PermitOpen none)
+out=$(timeout 15 ssh -i "$T/ssh/a" -p "$SSHPORT" -o BatchMode=yes -o IdentitiesOnly=yes \
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+    -W "127.0.0.1:$SSHPORT" "$U@127.0.0.1" </dev/null 2>&1)
+expect_match "an agent's -W is refused" "$out" 'open failed|prohibited'
+printf '%s\n' "$out" | grep -q '^SSH-2.0' && fail "an agent's key connected out: $out"
+
+# the engineer's way in (docs/bastion.md): ssh -J through their own account
+# to 127.0.0.1:F1 on the bastion, which a's reverse forward carries to the
+# "host's" sshd (here the bastion's own, the forward's target). Its host
+# key is checked: the engineer really talked to that sshd through the
+# tunnel; the host then refuses the probe user, as a host may.
+printf '[127.0.0.1]:%s %s\n' "$F1" "$(key host)" > "$T/ssh/known"
+timeout 20 ssh -N -i "$T/ssh/a" -p "$SSHPORT" -o BatchMode=yes -o IdentitiesOnly=yes \
+    -o ExitOnForwardFailure=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+    -R "127.0.0.1:$F1:127.0.0.1:$SSHPORT" "$U@127.0.0.1" 2>"$T/ssh-a.err" &
+APID=$!
+wait_until 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$F1" || pfail "a's forward did not come up: $(cat "$T/ssh-a.err")"
+out=$(timeout 20 ssh -o BatchMode=yes -o IdentitiesOnly=yes -i "$T/ssh/eng" \
+    -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$T/ssh/known" \
+    -o ProxyCommand="ssh -i $T/ssh/eng -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -p $SSHPORT -W %h:%p $E@127.0.0.1" \
+    -p "$F1" probe@127.0.0.1 true 2>&1)
+kill "$APID" 2>/dev/null; wait "$APID" 2>/dev/null
+printf '%s\n' "$out" | grep -q 'Host key verification failed' && pfail "engineer: $out"
+expect_match "the engineer reached the host's sshd through the tunnel" "$out" 'Permission denied \(publickey\)'
+grep -q "Accepted publickey for $E " "$T/sshd.log" || pfail "the engineer's jump did not log in: $out"
+grep -Eq "Invalid user probe|User probe from .* not allowed" "$T/sshd.log" ||
+    pfail "the engineer's connection did not reach the host's sshd: $out"
 
 # --- the portal down: nothing logs in (fail closed), within the timeout
 kill -TERM "$PORTAL_PID"; wait "$PORTAL_PID"; PORTAL_PID=""
