@@ -431,21 +431,20 @@ api_agents(struct api *a, struct http_request *req, const char *rest,
 		http_error(rep, 404, "no such endpoint");
 }
 
-/* 0 when the request carries a live bastion credential; else a reply. */
+/* 0 with the bastion credential's name when the request carries a live
+ * one; else a reply. */
 static int
-api_bastion_auth(struct api *a, struct http_request *req,
-    struct http_reply *rep)
+api_bastion_auth(struct api *a, struct http_request *req, char *name,
+    size_t len, struct http_reply *rep)
 {
 	const char *tok = auth_bearer(http_header(req, "Authorization"));
-	char name[256];
 
 	if (tok == NULL) {
 		http_error(rep, 401, "Authorization: missing Bearer bastion "
 		    "credential");
 		return -EACCES;
 	}
-	if (credential_bastion_check(a->store, tok, name,
-	    sizeof(name)) != 0) {
+	if (credential_bastion_check(a->store, tok, name, len) != 0) {
 		http_error(rep, 401, "bastion credential refused (only a "
 		    "bastion credential is good here)");
 		return -EACCES;
@@ -466,12 +465,15 @@ api_bastion_keys(struct api *a, struct http_request *req,
 	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
 	    "opqrstuvwxyz0123456789+/";
 	const char *q = http_query(req, "key");
-	char blob[INGEST_SSH_KEY_B64 + 1], *text;
+	char blob[INGEST_SSH_KEY_B64 + 1], name[256], key[300], *text;
 	size_t i, len;
 	int r;
 
-	if (api_bastion_auth(a, req, rep) != 0 ||
-	    api_limit(a, "bastion", rep) != 0)
+	if (api_bastion_auth(a, req, name, sizeof(name), rep) != 0)
+		return;
+	/* Each bastion has its own bucket, as each operator has. */
+	snprintf(key, sizeof(key), "bastion:%s", name);
+	if (api_limit(a, key, rep) != 0)
 		return;
 	if (q != NULL) {
 		if (strlen(q) != INGEST_SSH_KEY_B64) {
@@ -597,7 +599,7 @@ api_preflight(void *arg, struct http_request *req, struct http_reply *rep)
 			goto not_allowed;
 		}
 		req->max_body = PORTAL_MAX_SMALL_BODY;
-		(void)api_bastion_auth(a, req, rep);
+		(void)api_bastion_auth(a, req, name, sizeof(name), rep);
 		return;
 	}
 	if (strncmp(rest, "agents/", 7) == 0) {

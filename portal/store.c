@@ -146,6 +146,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE agents ADD COLUMN forward_port INTEGER;"
 	"CREATE UNIQUE INDEX agents_forward_port ON agents(forward_port)"
 	"  WHERE revoked IS NULL AND forward_port IS NOT NULL;"
+	"CREATE INDEX agents_ssh_key ON agents(ssh_key)"
+	"  WHERE revoked IS NULL AND ssh_key IS NOT NULL;"
 	"CREATE TABLE bastions ("
 	"  name TEXT PRIMARY KEY,"
 	"  hash TEXT NOT NULL UNIQUE,"
