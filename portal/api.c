@@ -91,6 +91,11 @@ api_enroll(struct api *a, struct http_request *req, struct http_reply *rep)
 		    a->port_low, a->port_high);
 		goto out;
 	}
+	if (r == -ENOTUNIQ) {
+		http_error(rep, 409, "ssh_key: agent %s has this key; each "
+		    "agent needs a key of its own", e.conflict);
+		goto out;
+	}
 	if (r == -EACCES) {
 		http_error(rep, 401, "token: unknown, used, revoked or "
 		    "expired");

@@ -308,6 +308,29 @@ credential_pick_port(struct store *s, const struct credential_support *sup,
 	return 0;
 }
 
+/* 0 when no live agent holds key; -ENOTUNIQ with it in out->conflict. */
+static int
+credential_key_free(struct store *s, const char *key,
+    struct credential_enrolment *out)
+{
+	static const char sel[] = "SELECT id FROM agents WHERE revoked IS "
+	    "NULL AND ssh_key = ?";
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = store_stmt(s, sel)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = store_step(s, st);
+	if (rc == SQLITE_ROW)
+		snprintf(out->conflict, sizeof(out->conflict), "%s",
+		    store_text(st, 0));
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return -ENOTUNIQ;
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
 int
 credential_enroll(struct store *s, const char *token, json_t *host,
     const char *proof, int report_interval, struct credential_enrolment *out)
@@ -383,6 +406,12 @@ credential_enroll_key(struct store *s, const char *token, json_t *host,
 	    proof_hash : NULL, has_replaces ? replaces : NULL, out->agent_id,
 	    out, now)) != 0)
 		goto out;
+	/* Two lines with one key would give its holder the first one's
+	 * port: a key is one live agent's (its re-enrolment was revoked
+	 * above, so it may keep its key). */
+	if (sup != NULL && sup->ssh_key != NULL &&
+	    (r = credential_key_free(s, sup->ssh_key, out)) != 0)
+		goto out;
 	if (sup != NULL && sup->ssh_key != NULL && sup->port_low > 0 &&
 	    (r = credential_pick_port(s, sup, out->agent_id,
 	    &out->forward_port)) != 0) {
@@ -438,7 +467,7 @@ out:
 	if (r != 0) {
 		snprintf(conflict, sizeof(conflict), "%s", out->conflict);
 		memset(out, 0, sizeof(*out));
-		if (r == -EEXIST)
+		if (r == -EEXIST || r == -ENOTUNIQ)
 			snprintf(out->conflict, sizeof(out->conflict), "%s",
 			    conflict);
 	}

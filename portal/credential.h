@@ -67,7 +67,8 @@ int	credential_enroll(struct store *, const char *token, json_t *host,
  * stored and, when the portal has a range, out->forward_port assigned:
  * the port of the agent it replaces if in the range, else the lowest one
  * no live agent holds. -ENOSPC (logged, nothing changed) when the range
- * is full.
+ * is full; -ENOTUNIQ, with its id in out->conflict, when another live
+ * agent (not one this enrolment replaces) has the same key.
  */
 int	credential_enroll_key(struct store *, const char *token, json_t *host,
 	    const char *proof, int report_interval,

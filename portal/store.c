@@ -138,15 +138,15 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (agent_id, job));",
 	/*
 	 * 4: remote support. An agent's own ssh-ed25519 public key and the
-	 * bastion port it may forward, unique among live agents (a
-	 * partial index, which PostgreSQL has too); the bastion's
+	 * bastion port it may forward, each unique among live agents
+	 * (partial indexes, which PostgreSQL has too); the bastion's
 	 * credentials, good for its key listing only.
 	 */
 	"ALTER TABLE agents ADD COLUMN ssh_key TEXT;"
 	"ALTER TABLE agents ADD COLUMN forward_port INTEGER;"
 	"CREATE UNIQUE INDEX agents_forward_port ON agents(forward_port)"
 	"  WHERE revoked IS NULL AND forward_port IS NOT NULL;"
-	"CREATE INDEX agents_ssh_key ON agents(ssh_key)"
+	"CREATE UNIQUE INDEX agents_ssh_key ON agents(ssh_key)"
 	"  WHERE revoked IS NULL AND ssh_key IS NOT NULL;"
 	"CREATE TABLE bastions ("
 	"  name TEXT PRIMARY KEY,"

@@ -119,6 +119,8 @@ for bad in "$(key rsa)" "$(key a) comment" "ssh-ed25519 AAAA" "ssh-ed25519  $(ke
 	out=$(enrol bad.test m-bad "$bad")
 	expect_match "bad ssh_key '$bad'" "$out" '"error":"ssh_key: .* 400$'
 done
+out=$(enrol dup.test m-dup "$(key a)")
+expect_match "another agent's key" "$out" "\"error\":\"ssh_key: agent $A has this key.* 409$"
 # re-enrolment of the same host (its credential as proof) keeps its port
 out=$(enrol a.test m-a "$(key a)" "$ACRED")
 expect_match "re-enrol a" "$out" ' 201$'

@@ -25,10 +25,12 @@
 #define B2	"AAAAC3NzaC1lZDI1NTE5AAAAIKo2gQbxVqM72AKJ4kR1/htkeM36yxcbbUt619ZHLvrA"
 #define B3	"AAAAC3NzaC1lZDI1NTE5AAAAIPzuWXGuq+AaLjpVFih/sVXsnwTAngCuN2If9YJBhz3r"
 #define B4	"AAAAC3NzaC1lZDI1NTE5AAAAIEVvVj9iLYiWxLXzmOXQ9obDkcLexJUYw9JZ56WMu3AE"
+#define B5	"AAAAC3NzaC1lZDI1NTE5AAAAIAVvL1lNtMIMP6AMQl0mVpyv9TinWo3viLFxI8Gr3Rgm"
 #define K1	"ssh-ed25519 " B1
 #define K2	"ssh-ed25519 " B2
 #define K3	"ssh-ed25519 " B3
 #define K4	"ssh-ed25519 " B4
+#define K5	"ssh-ed25519 " B5
 
 static int
 key_check(const char *k, char *err, size_t errlen)
@@ -163,7 +165,7 @@ test_ports(void **state)
 	    0);
 	assert_int_equal(d.forward_port, 0);
 	/* No range: the key is kept, no port. */
-	assert_int_equal(enrol(f->store, "my", K4, NULL, 0, 0, &d), 0);
+	assert_int_equal(enrol(f->store, "my", K5, NULL, 0, 0, &d), 0);
 	assert_int_equal(d.forward_port, 0);
 	assert_int_equal(enrol(f->store, "mc", K3, NULL, 40000, 40002, &c), 0);
 	assert_int_equal(c.forward_port, 40002);
@@ -171,6 +173,10 @@ test_ports(void **state)
 	assert_int_equal(enrol(f->store, "md", K4, NULL, 40000, 40002, &d),
 	    -ENOSPC);
 	assert_string_equal(d.agent_id, "");
+	/* Another agent's key: refused, naming it, nothing spent. */
+	assert_int_equal(enrol(f->store, "mz", K1, NULL, 0, 0, &d),
+	    -ENOTUNIQ);
+	assert_string_equal(d.conflict, a.agent_id);
 	/* Re-enrolment (proved by its credential) keeps the port, even with
 	 * the range full. */
 	assert_int_equal(enrol(f->store, "mb", K2, b.credential, 40000, 40002,
