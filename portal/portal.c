@@ -64,8 +64,10 @@ static const char usage_text[] =
 "\n"
 "DURATION is a number with s, m, h or d: enrolment tokens default to 24h,\n"
 "at most 30d; operator and bastion credentials default to 365d, at most\n"
-"that. --threads 0\n"
-"runs a thread per connection; the default is a pool of 4.\n"
+"that. --threads 0 runs a thread per connection; the default is a pool\n"
+"of 4. --forward-ports: ports from 1024 to 65535, one per agent with a\n"
+"key. bastion-keys (sshd's AuthorizedKeysCommand) prints nothing and\n"
+"exits 1 on any failure; --timeout defaults to 10.\n"
 "--max-connections (default 10000) is lowered to fit RLIMIT_NOFILE;\n"
 "--connections-per-ip (default 128) bounds one address; a request not\n"
 "done within --request-timeout (default 30) is cut off. Exit status:\n"
@@ -440,6 +442,10 @@ cmd_serve(struct options *o)
 	    AGENTD_VERSION, o->listen, o->threads,
 	    o->threads == 0 ? ": one per connection" : "",
 	    ho.max_connections, ho.per_ip, ho.request_timeout);
+	if (o->bastion_user != NULL)
+		log_info("bastion %s: agents with a key log in as %s, each "
+		    "with its own forward port from %d to %d", o->bastion,
+		    o->bastion_user, o->port_low, o->port_high);
 
 	while (sigwait(&set, &sig) != 0)
 		;

@@ -98,6 +98,8 @@ enrol() {
 field() { printf '%s' "${1% *}" | python3 -c "import json,sys; d=json.load(sys.stdin); print($2)"; }
 
 # --- enrolment with keys: own ports from the range, user and host key
+grep -q "bastion 127.0.0.1:$SSHPORT: agents with a key log in as $U, each with its own forward port from $F1 to $F2" "$T/portal.log" ||
+    pfail "the bastion settings are not logged at start"
 out=$(enrol a.test m-a "$(key a)")
 expect_match "enrol a" "$out" ' 201$'
 A=$(field "$out" 'd["agent_id"]') ACRED=$(field "$out" 'd["credential"]')
