@@ -129,6 +129,9 @@ expect_match "re-enrol a" "$out" ' 201$'
 A2=$(field "$out" 'd["agent_id"]')
 expect_eq "a keeps its port across re-enrolment" "$(field "$out" 'd["bastion"]["forward_port"]')" "$F1"
 
+out=$(req GET "/hosts/$A2" -H "Authorization: Bearer $OPR")
+expect_eq "the host view shows a's key and port" "$(field "$out" 'd["ssh_key"], d["forward_port"]')" "$(key a) $F1"
+
 # --- the key listing: the bastion's credential only
 BST=$("$PORTAL" bastion-credential create bastion-1 --db "$DB") || fail "bastion-credential create"
 expect_match "bastion credential" "$BST" '^bst_[A-Za-z0-9_-]{43}$'
