@@ -410,8 +410,13 @@ credential_enroll_key(struct store *s, const char *token, json_t *host,
 	 * port: a key is one live agent's (its re-enrolment was revoked
 	 * above, so it may keep its key). */
 	if (sup != NULL && sup->ssh_key != NULL &&
-	    (r = credential_key_free(s, sup->ssh_key, out)) != 0)
+	    (r = credential_key_free(s, sup->ssh_key, out)) != 0) {
+		if (r == -ENOTUNIQ)
+			log_warnx("enrolment of %s refused: its ssh_key is "
+			    "agent %s's", log_escape(esc, sizeof(esc),
+			    hostname), out->conflict);
 		goto out;
+	}
 	if (sup != NULL && sup->ssh_key != NULL && sup->port_low > 0 &&
 	    (r = credential_pick_port(s, sup, out->agent_id,
 	    &out->forward_port)) != 0) {
