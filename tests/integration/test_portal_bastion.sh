@@ -322,4 +322,4 @@ tunnel c "$F1" || pfail "c could not forward its port: $(cat "$T/ssh.err")"
 out=$(req GET /bastion/keys -H "Authorization: Bearer $BST")
 expect_match "a revoked bastion credential" "$out" ' 401$'
 tunnel c "$F1" && pfail "c logged in with the bastion's credential revoked"
-echo "ok"
+echo "PASS: test_portal_bastion"

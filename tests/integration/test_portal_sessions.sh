@@ -196,4 +196,4 @@ out=$(sessions)
 expect_match "still serving" "$out" ' 200$'
 n=$(printf '%s' "${out% *}" | python3 -c 'import json,sys; print(sum(len(x["events"]) for x in json.load(sys.stdin)))')
 expect_eq "events kept" "$n" 10
-echo "ok"
+echo "PASS: test_portal_sessions"
