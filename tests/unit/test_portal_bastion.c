@@ -13,10 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <sys/stat.h>
+
 #include <cmocka.h>
 #include <jansson.h>
 
 #include "auth.h"
+#include "bastionkeys.h"
 #include "credential.h"
 #include "ingest.h"
 #include "portalfix.h"
@@ -249,6 +255,70 @@ test_keys_listing(void **state)
 	    sizeof(name)), -EACCES);
 }
 
+/* Writes text to path with mode; returns path. */
+static const char *
+cred_file(const char *path, const char *text, mode_t mode)
+{
+	int fd;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+	return path;
+}
+
+static void
+test_credential_file(void **state)
+{
+	char dir[] = "/tmp/bastioncred.XXXXXX", path[64], link[64];
+	char cred[BASTIONKEYS_MAX_CRED], err[256], big[400];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/cred", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	assert_int_equal(bastionkeys_read_credential(cred_file(path,
+	    "bst_abc\n", 0600), cred, sizeof(cred), err, sizeof(err)), 0);
+	assert_string_equal(cred, "bst_abc");
+	assert_int_equal(bastionkeys_read_credential(cred_file(path,
+	    "bst_abc", 0400), cred, sizeof(cred), err, sizeof(err)), 0);
+	/* Readable by others: refused, and the error says the mode. */
+	assert_int_equal(bastionkeys_read_credential(cred_file(path,
+	    "bst_abc\n", 0640), cred, sizeof(cred), err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "0640"));
+	assert_string_equal(cred, "");
+	/* Another user's file. */
+	cred_file(path, "bst_abc\n", 0600);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		assert_int_equal(bastionkeys_read_credential(path, cred,
+		    sizeof(cred), err, sizeof(err)), -EPERM);
+	}
+	/* Not a credential of the right kind, or two lines, or too long. */
+	assert_int_equal(bastionkeys_read_credential(cred_file(path,
+	    "opr_abc\n", 0600), cred, sizeof(cred), err, sizeof(err)),
+	    -EINVAL);
+	assert_int_equal(bastionkeys_read_credential(cred_file(path,
+	    "bst_abc\nbst_def\n", 0600), cred, sizeof(cred), err,
+	    sizeof(err)), -EINVAL);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "bst_", 4);
+	assert_int_equal(bastionkeys_read_credential(cred_file(path, big,
+	    0600), cred, sizeof(cred), err, sizeof(err)), -EINVAL);
+	/* A symbolic link is not followed. */
+	cred_file(path, "bst_abc\n", 0600);
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(bastionkeys_read_credential(link, cred, sizeof(cred),
+	    err, sizeof(err)), -ELOOP);
+	unlink(link);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -256,6 +326,7 @@ main(void)
 		cmocka_unit_test(test_ssh_key_valid),
 		cmocka_unit_test(test_ssh_key_invalid),
 		cmocka_unit_test(test_enroll_body),
+		cmocka_unit_test(test_credential_file),
 		cmocka_unit_test_setup_teardown(test_ports, portalfix_setup,
 		    portalfix_teardown),
 		cmocka_unit_test_setup_teardown(test_keys_listing,
