@@ -179,9 +179,10 @@ $(BUILD)/libportal.a: $(PORTAL_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-# The portal links lib/ and itself only: no agent code.
+# The portal links lib/ and itself only: no agent code. nettle (already
+# under GnuTLS) for lib/hostkey.c, which checks an agent's ssh_key.
 $(BUILD)/agentd-portal: $(OBJ)/portal/portal.o $(BUILD)/libportal.a $(BUILD)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(PORTAL_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(PORTAL_LIBS) $(shell pkg-config --libs nettle) -lm
 
 # Unit tests link everything; --as-needed keeps what each one uses.
 $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(UNIT_HELPERS:%.c=$(OBJ)/%.o) $(if $(PORTAL_OBJS),$(BUILD)/libportal.a) $(if $(BACKUP_OBJS),$(BUILD)/libbackup.a) $(if $(SUPPORT_OBJS),$(BUILD)/libsupport.a) $(BUILD)/libagentd.a $(BUILD)/libcommon.a

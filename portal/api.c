@@ -22,6 +22,7 @@
 #include "portal.h"
 #include "ratelimit.h"
 #include "ledger.h"
+#include "session.h"
 
 #define API_PREFIX	"/api/v1/"
 #define API_MAX_ID	64
@@ -63,20 +64,38 @@ static void
 api_enroll(struct api *a, struct http_request *req, struct http_reply *rep)
 {
 	struct credential_enrolment e;
+	struct credential_support sup = { 0 };
 	const char *token, *proof;
 	json_t *root = NULL, *host, *bastion;
 	char err[512];
 	int r;
 
-	if (ingest_parse_enroll(req->body != NULL ? req->body : "", req->len,
-	    &root, &token, &host, err, sizeof(err)) != 0) {
+	if (ingest_parse_enroll_key(req->body != NULL ? req->body : "",
+	    req->len, &root, &token, &host, &sup.ssh_key, err,
+	    sizeof(err)) != 0) {
 		http_error(rep, 400, "%s", err);
 		return;
 	}
+	/* A port only where there is a bastion to forward it on. */
+	if (a->bastion_address != NULL && a->bastion_user != NULL) {
+		sup.port_low = a->port_low;
+		sup.port_high = a->port_high;
+	}
 	/* A host re-enrolling itself proves it with its current credential. */
 	proof = auth_bearer(http_header(req, "Authorization"));
-	r = credential_enroll(a->store, token, host, proof,
-	    a->report_interval, &e);
+	r = credential_enroll_key(a->store, token, host, proof,
+	    a->report_interval, &sup, &e);
+	if (r == -ENOSPC) {
+		http_error(rep, 503, "bastion: every forward port from %d to "
+		    "%d is taken; the provider must widen its range",
+		    a->port_low, a->port_high);
+		goto out;
+	}
+	if (r == -ENOTUNIQ) {
+		http_error(rep, 409, "ssh_key: agent %s has this key; each "
+		    "agent needs a key of its own", e.conflict);
+		goto out;
+	}
 	if (r == -EACCES) {
 		http_error(rep, 401, "token: unknown, used, revoked or "
 		    "expired");
@@ -95,8 +114,13 @@ api_enroll(struct api *a, struct http_request *req, struct http_reply *rep)
 		goto out;
 	}
 	if (a->bastion_address != NULL)
-		bastion = json_pack("{s:s, s:s}", "address", a->bastion_address,
-		    "host_key", a->bastion_host_key);
+		bastion = json_pack("{s:s, s:s, s:o, s:o}",
+		    "address", a->bastion_address,
+		    "host_key", a->bastion_host_key,
+		    "user", e.forward_port != 0 ?
+		    json_string(a->bastion_user) : json_null(),
+		    "forward_port", e.forward_port != 0 ?
+		    json_integer(e.forward_port) : json_null());
 	else
 		bastion = json_null();
 	rep->status = 201;
@@ -356,6 +380,10 @@ api_fleet(struct api *a, struct http_request *req, const char *rest,
 				return;
 			}
 			r = fleet_commands(a->store, id, &out);
+		} else if (strcmp(slash, "/sessions") == 0) {
+			if (!get)
+				goto not_allowed;
+			r = session_list(a->store, id, &out);
 		} else {
 			http_error(rep, 404, "no such endpoint");
 			return;
@@ -408,6 +436,78 @@ api_agents(struct api *a, struct http_request *req, const char *rest,
 		http_error(rep, 404, "no such endpoint");
 }
 
+/* 0 with the bastion credential's name when the request carries a live
+ * one; else a reply. */
+static int
+api_bastion_auth(struct api *a, struct http_request *req, char *name,
+    size_t len, struct http_reply *rep)
+{
+	const char *tok = auth_bearer(http_header(req, "Authorization"));
+
+	if (tok == NULL) {
+		http_error(rep, 401, "Authorization: missing Bearer bastion "
+		    "credential");
+		return -EACCES;
+	}
+	if (credential_bastion_check(a->store, tok, name, len) != 0) {
+		http_error(rep, 401, "bastion credential refused (only a "
+		    "bastion credential is good here)");
+		return -EACCES;
+	}
+	return 0;
+}
+
+/*
+ * GET /api/v1/bastion/keys[?key=BASE64]: the AuthorizedKeysCommand lines
+ * (docs/bastion.md). A '+' of the base64 arrives as ' ' when the client
+ * did not escape it (query strings treat '+' as a space); base64 has no
+ * space, so it is put back.
+ */
+static void
+api_bastion_keys(struct api *a, struct http_request *req,
+    struct http_reply *rep)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+	    "opqrstuvwxyz0123456789+/";
+	const char *q = http_query(req, "key");
+	char blob[INGEST_SSH_KEY_B64 + 1], name[256], key[300], *text;
+	size_t i, len;
+	int r;
+
+	if (api_bastion_auth(a, req, name, sizeof(name), rep) != 0)
+		return;
+	/* Each bastion has its own bucket, as each operator has. */
+	snprintf(key, sizeof(key), "bastion:%s", name);
+	if (api_limit(a, key, rep) != 0)
+		return;
+	if (q != NULL) {
+		if (strlen(q) != INGEST_SSH_KEY_B64) {
+			http_error(rep, 400, "key: expected the %d base64 "
+			    "characters of an ssh-ed25519 key",
+			    INGEST_SSH_KEY_B64);
+			return;
+		}
+		for (i = 0; i < INGEST_SSH_KEY_B64; i++)
+			blob[i] = q[i] == ' ' ? '+' : q[i];
+		blob[i] = '\0';
+		if (strspn(blob, b64) != INGEST_SSH_KEY_B64) {
+			http_error(rep, 400, "key: expected the %d base64 "
+			    "characters of an ssh-ed25519 key",
+			    INGEST_SSH_KEY_B64);
+			return;
+		}
+	}
+	r = credential_bastion_keys(a->store, q != NULL ? blob : NULL, &text,
+	    &len);
+	if (r != 0) {
+		http_error(rep, 500, "portal store error");
+		return;
+	}
+	rep->status = 200;
+	rep->text = text;
+	rep->text_len = len;
+}
+
 /*
  * http.c leaves an escaped NUL or control character escaped; no endpoint
  * or id has a '%', a control character or a DEL in it. 0 (and a 400 in
@@ -449,6 +549,14 @@ api_handle(void *arg, struct http_request *req, struct http_reply *rep)
 			http_error(rep, 405, "method %s not allowed",
 			    req->method);
 		}
+	} else if (strcmp(rest, "bastion/keys") == 0) {
+		if (strcmp(req->method, "GET") == 0)
+			api_bastion_keys(a, req, rep);
+		else {
+			rep->allow = "GET";
+			http_error(rep, 405, "method %s not allowed",
+			    req->method);
+		}
 	} else if (strncmp(rest, "agents/", 7) == 0)
 		api_agents(a, req, rest + 7, rep);
 	else if (strcmp(rest, "hosts") == 0 || strcmp(rest, "alerts") == 0 ||
@@ -487,6 +595,16 @@ api_preflight(void *arg, struct http_request *req, struct http_reply *rep)
 			goto post_only;
 		req->anonymous = 1;
 		req->max_body = PORTAL_MAX_ENROLL_BODY;
+		return;
+	}
+	if (strcmp(rest, "bastion/keys") == 0) {
+		/* The bastion's credential only: no other is good here. */
+		if (strcmp(method, "GET") != 0) {
+			rep->allow = "GET";
+			goto not_allowed;
+		}
+		req->max_body = PORTAL_MAX_SMALL_BODY;
+		(void)api_bastion_auth(a, req, name, sizeof(name), rep);
 		return;
 	}
 	if (strncmp(rest, "agents/", 7) == 0) {

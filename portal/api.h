@@ -12,6 +12,8 @@ struct api {
 	int			 report_interval;
 	const char		*bastion_address;	/* NULL: none */
 	const char		*bastion_host_key;
+	const char		*bastion_user;		/* NULL: no ports */
+	int			 port_low, port_high;	/* --forward-ports */
 };
 
 /* The http_handler: routes req and fills rep. arg is a struct api. */

@@ -14,6 +14,7 @@
 #include "alert.h"
 #include "auth.h"
 #include "credential.h"
+#include "ingest.h"
 #include "log.h"
 #include "portal.h"
 #include "store.h"
@@ -252,16 +253,103 @@ credential_supersede(struct store *s, const char *machine_id,
 	return 0;
 }
 
+/*
+ * The bastion port for new_id: the one of the agent it replaces (a host
+ * re-enrolling keeps its port, and the engineer's instructions stay
+ * right) if still in the range, else the lowest port of the range that
+ * no live agent holds; -ENOSPC when every one is held. The walk reads
+ * each held port once, so it is bounded by the size of the range. The
+ * unique index on live agents' ports keeps two portal instances from
+ * handing out one port twice.
+ */
+static int
+credential_pick_port(struct store *s, const struct credential_support *sup,
+    const char *new_id, int *port)
+{
+	static const char kept[] = "SELECT forward_port FROM agents WHERE "
+	    "superseded_by = ?1 AND forward_port BETWEEN ?2 AND ?3";
+	static const char held[] = "SELECT forward_port FROM agents WHERE "
+	    "revoked IS NULL AND forward_port BETWEEN ?1 AND ?2 "
+	    "ORDER BY forward_port";
+	sqlite3_stmt *st;
+	int rc, p, want;
+
+	*port = 0;
+	if ((st = store_stmt(s, kept)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, new_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, sup->port_low);
+	sqlite3_bind_int(st, 3, sup->port_high);
+	rc = store_step(s, st);
+	if (rc == SQLITE_ROW)
+		*port = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -EIO;
+	if (*port != 0)
+		return 0;
+	if ((st = store_stmt(s, held)) == NULL)
+		return -EIO;
+	sqlite3_bind_int(st, 1, sup->port_low);
+	sqlite3_bind_int(st, 2, sup->port_high);
+	want = sup->port_low;
+	while ((rc = store_step(s, st)) == SQLITE_ROW) {
+		p = sqlite3_column_int(st, 0);
+		if (p > want)
+			break;
+		want = p + 1;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -EIO;
+	if (want > sup->port_high)
+		return -ENOSPC;
+	*port = want;
+	return 0;
+}
+
+/* 0 when no live agent holds key; -ENOTUNIQ with it in out->conflict. */
+static int
+credential_key_free(struct store *s, const char *key,
+    struct credential_enrolment *out)
+{
+	static const char sel[] = "SELECT id FROM agents WHERE revoked IS "
+	    "NULL AND ssh_key = ?";
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = store_stmt(s, sel)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = store_step(s, st);
+	if (rc == SQLITE_ROW)
+		snprintf(out->conflict, sizeof(out->conflict), "%s",
+		    store_text(st, 0));
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return -ENOTUNIQ;
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
 int
 credential_enroll(struct store *s, const char *token, json_t *host,
     const char *proof, int report_interval, struct credential_enrolment *out)
+{
+	return credential_enroll_key(s, token, host, proof, report_interval,
+	    NULL, out);
+}
+
+int
+credential_enroll_key(struct store *s, const char *token, json_t *host,
+    const char *proof, int report_interval,
+    const struct credential_support *sup, struct credential_enrolment *out)
 {
 	static const char spend[] = "UPDATE tokens SET used = ? WHERE "
 	    "hash = ? AND used IS NULL AND revoked IS NULL AND expires > ? "
 	    "RETURNING replaces";
 	static const char ins[] = "INSERT INTO agents (id, cred_hash, "
-	    "machine_id, hostname, inventory, enrolled, report_interval) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?)";
+	    "machine_id, hostname, inventory, enrolled, report_interval, "
+	    "ssh_key, forward_port) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 	char hash[AUTH_HASH_LEN], cred_hash[AUTH_HASH_LEN], esc[256];
 	char proof_hash[AUTH_HASH_LEN], replaces[AUTH_UUID_LEN] = "";
 	char f_agent[64], f_host[300], conflict[AUTH_UUID_LEN];
@@ -318,6 +406,28 @@ credential_enroll(struct store *s, const char *token, json_t *host,
 	    proof_hash : NULL, has_replaces ? replaces : NULL, out->agent_id,
 	    out, now)) != 0)
 		goto out;
+	/* Two lines with one key would give its holder the first one's
+	 * port: a key is one live agent's (its re-enrolment was revoked
+	 * above, so it may keep its key). */
+	if (sup != NULL && sup->ssh_key != NULL &&
+	    (r = credential_key_free(s, sup->ssh_key, out)) != 0) {
+		if (r == -ENOTUNIQ)
+			log_warnx("enrolment of %s refused: its ssh_key is "
+			    "agent %s's", log_escape(esc, sizeof(esc),
+			    hostname), out->conflict);
+		goto out;
+	}
+	if (sup != NULL && sup->ssh_key != NULL && sup->port_low > 0 &&
+	    (r = credential_pick_port(s, sup, out->agent_id,
+	    &out->forward_port)) != 0) {
+		if (r == -ENOSPC)
+			log_warnx("enrolment of %s refused: every bastion "
+			    "forward port from %d to %d is held by a live "
+			    "agent (widen --forward-ports, or unenrol hosts)",
+			    log_escape(esc, sizeof(esc), hostname),
+			    sup->port_low, sup->port_high);
+		goto out;
+	}
 	if ((st = store_stmt(s, ins)) == NULL) {
 		r = -EIO;
 		goto out;
@@ -329,6 +439,10 @@ credential_enroll(struct store *s, const char *token, json_t *host,
 	sqlite3_bind_text(st, 5, inventory, -1, SQLITE_STATIC);
 	sqlite3_bind_double(st, 6, now);
 	sqlite3_bind_int(st, 7, report_interval);
+	if (sup != NULL && sup->ssh_key != NULL)
+		sqlite3_bind_text(st, 8, sup->ssh_key, -1, SQLITE_STATIC);
+	if (out->forward_port != 0)
+		sqlite3_bind_int(st, 9, out->forward_port);
 	if (store_step(s, st) != SQLITE_DONE) {
 		r = -EIO;
 		goto out;
@@ -358,7 +472,7 @@ out:
 	if (r != 0) {
 		snprintf(conflict, sizeof(conflict), "%s", out->conflict);
 		memset(out, 0, sizeof(*out));
-		if (r == -EEXIST)
+		if (r == -EEXIST || r == -ENOTUNIQ)
 			snprintf(out->conflict, sizeof(out->conflict), "%s",
 			    conflict);
 	}
@@ -446,25 +560,53 @@ out:
 	return r;
 }
 
-int
-credential_operator_create(struct store *s, const char *name, double ttl,
-    char *token, size_t len)
+/*
+ * Operators and bastions hold the same kind of named, expiring token in
+ * tables of the same shape; the statements differ in the table name only
+ * (and must be literals for the statement cache).
+ */
+struct credential_named {
+	const char	*prefix;
+	const char	*ins, *sel, *used, *list, *revoke;
+};
+
+#define CREDENTIAL_NAMED(table, pfx) {					\
+	.prefix = pfx,							\
+	/* A revoked name may get a new token; a live one not. */	\
+	.ins = "INSERT INTO " table " (name, hash, created, expires) "	\
+	    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET "	\
+	    "hash = ?2, created = ?3, expires = ?4, revoked = NULL, "	\
+	    "used = NULL WHERE " table ".revoked IS NOT NULL",		\
+	.sel = "SELECT hash, name FROM " table " WHERE hash = ? AND "	\
+	    "revoked IS NULL AND (expires IS NULL OR expires > ?)",	\
+	/* At most one write a minute per name for "used". */		\
+	.used = "UPDATE " table " SET used = ?1 WHERE name = ?2 AND "	\
+	    "(used IS NULL OR used < ?1 - 60 OR used > ?1)",		\
+	.list = "SELECT name, created, expires, used, revoked FROM "	\
+	    table " ORDER BY name",					\
+	.revoke = "UPDATE " table " SET revoked = ? WHERE name = ? AND "	\
+	    "revoked IS NULL",						\
+}
+
+static const struct credential_named credential_operators =
+    CREDENTIAL_NAMED("operators", "opr");
+static const struct credential_named credential_bastions =
+    CREDENTIAL_NAMED("bastions", "bst");
+
+static int
+credential_named_create(struct store *s, const struct credential_named *k,
+    const char *name, double ttl, char *token, size_t len)
 {
-	/* A revoked operator's name may get a new token; a live one not. */
-	static const char ins[] = "INSERT INTO operators (name, hash, created, "
-	    "expires) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE "
-	    "SET hash = ?2, created = ?3, expires = ?4, revoked = NULL, "
-	    "used = NULL WHERE operators.revoked IS NOT NULL";
 	char hash[AUTH_HASH_LEN];
 	sqlite3_stmt *st;
 	double now = store_now();
 	int rc, r;
 
-	if ((r = credential_new_secret("opr", token, len, hash,
+	if ((r = credential_new_secret(k->prefix, token, len, hash,
 	    sizeof(hash))) != 0)
 		return r;
 	store_lock(s);
-	if ((st = store_stmt(s, ins)) == NULL) {
+	if ((st = store_stmt(s, k->ins)) == NULL) {
 		r = -EIO;
 		goto out;
 	}
@@ -483,16 +625,10 @@ out:
 	return r;
 }
 
-int
-credential_operator_check(struct store *s, const char *token, char *name,
-    size_t namelen)
+static int
+credential_named_check(struct store *s, const struct credential_named *k,
+    const char *token, char *name, size_t namelen)
 {
-	static const char sel[] = "SELECT hash, name FROM operators WHERE "
-	    "hash = ? AND revoked IS NULL AND (expires IS NULL OR "
-	    "expires > ?)";
-	/* At most one write a minute per operator for "used". */
-	static const char upd[] = "UPDATE operators SET used = ?1 WHERE "
-	    "name = ?2 AND (used IS NULL OR used < ?1 - 60 OR used > ?1)";
 	char hash[AUTH_HASH_LEN];
 	double now = store_now();
 	sqlite3_stmt *st;
@@ -501,7 +637,7 @@ credential_operator_check(struct store *s, const char *token, char *name,
 	if ((r = auth_hash(token, hash, sizeof(hash))) != 0)
 		return r;
 	store_lock(s);
-	if ((st = store_stmt(s, sel)) == NULL) {
+	if ((st = store_stmt(s, k->sel)) == NULL) {
 		r = -EIO;
 		goto out;
 	}
@@ -514,7 +650,7 @@ credential_operator_check(struct store *s, const char *token, char *name,
 	} else
 		r = -EACCES;
 	sqlite3_reset(st);
-	if (r == 0 && (st = store_stmt(s, upd)) != NULL) {
+	if (r == 0 && (st = store_stmt(s, k->used)) != NULL) {
 		sqlite3_bind_double(st, 1, now);
 		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 		store_step(s, st);	/* a bookkeeping failure is logged */
@@ -524,18 +660,17 @@ out:
 	return r;
 }
 
-int
-credential_operator_list(struct store *s, json_t **out)
+static int
+credential_named_list(struct store *s, const struct credential_named *k,
+    json_t **out)
 {
-	static const char sel[] = "SELECT name, created, expires, used, "
-	    "revoked FROM operators ORDER BY name";
 	json_t *arr = json_array(), *e;
 	sqlite3_stmt *st;
 	int rc, r;
 
 	*out = NULL;
 	store_lock(s);
-	if ((st = store_stmt(s, sel)) == NULL) {
+	if ((st = store_stmt(s, k->list)) == NULL) {
 		r = -EIO;
 		goto out;
 	}
@@ -566,16 +701,15 @@ out:
 	return r;
 }
 
-int
-credential_operator_revoke(struct store *s, const char *name)
+static int
+credential_named_revoke(struct store *s, const struct credential_named *k,
+    const char *name)
 {
-	static const char upd[] = "UPDATE operators SET revoked = ? WHERE "
-	    "name = ? AND revoked IS NULL";
 	sqlite3_stmt *st;
 	int r;
 
 	store_lock(s);
-	if ((st = store_stmt(s, upd)) == NULL) {
+	if ((st = store_stmt(s, k->revoke)) == NULL) {
 		r = -EIO;
 		goto out;
 	}
@@ -587,5 +721,113 @@ credential_operator_revoke(struct store *s, const char *name)
 		r = sqlite3_changes(store_db(s)) > 0 ? 0 : -ENOENT;
 out:
 	store_unlock(s);
+	return r;
+}
+
+int
+credential_operator_create(struct store *s, const char *name, double ttl,
+    char *token, size_t len)
+{
+	return credential_named_create(s, &credential_operators, name, ttl,
+	    token, len);
+}
+
+int
+credential_operator_check(struct store *s, const char *token, char *name,
+    size_t namelen)
+{
+	return credential_named_check(s, &credential_operators, token, name,
+	    namelen);
+}
+
+int
+credential_operator_list(struct store *s, json_t **out)
+{
+	return credential_named_list(s, &credential_operators, out);
+}
+
+int
+credential_operator_revoke(struct store *s, const char *name)
+{
+	return credential_named_revoke(s, &credential_operators, name);
+}
+
+int
+credential_bastion_create(struct store *s, const char *name, double ttl,
+    char *token, size_t len)
+{
+	return credential_named_create(s, &credential_bastions, name, ttl,
+	    token, len);
+}
+
+int
+credential_bastion_check(struct store *s, const char *token, char *name,
+    size_t namelen)
+{
+	return credential_named_check(s, &credential_bastions, token, name,
+	    namelen);
+}
+
+int
+credential_bastion_list(struct store *s, json_t **out)
+{
+	return credential_named_list(s, &credential_bastions, out);
+}
+
+int
+credential_bastion_revoke(struct store *s, const char *name)
+{
+	return credential_named_revoke(s, &credential_bastions, name);
+}
+
+/*
+ * The lines sshd's AuthorizedKeysCommand prints (docs/bastion.md): one
+ * per live agent with a key and a port, each allowed to listen on its own
+ * port on the bastion's loopback and nothing else. blob (NULL: all) is
+ * the base64 part of one key, as sshd's %k gives it.
+ */
+int
+credential_bastion_keys(struct store *s, const char *blob, char **text,
+    size_t *len)
+{
+	static const char all[] = "SELECT id, ssh_key, forward_port FROM "
+	    "agents WHERE revoked IS NULL AND ssh_key IS NOT NULL AND "
+	    "forward_port IS NOT NULL ORDER BY forward_port";
+	static const char one[] = "SELECT id, ssh_key, forward_port FROM "
+	    "agents WHERE revoked IS NULL AND ssh_key = ? AND "
+	    "forward_port IS NOT NULL ORDER BY forward_port";
+	char key[INGEST_MAX_SSH_KEY + 16];
+	sqlite3_stmt *st;
+	FILE *f;
+	int rc, r;
+
+	*text = NULL;
+	*len = 0;
+	if ((f = open_memstream(text, len)) == NULL)
+		return -ENOMEM;
+	store_lock(s);
+	if ((st = store_stmt(s, blob != NULL ? one : all)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	if (blob != NULL) {
+		snprintf(key, sizeof(key), "ssh-ed25519 %s", blob);
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	}
+	while ((rc = store_step(s, st)) == SQLITE_ROW)
+		fprintf(f, "restrict,port-forwarding,permitlisten="
+		    "\"127.0.0.1:%d\" %s agent-%s\n", sqlite3_column_int(st, 2),
+		    store_text(st, 1), store_text(st, 0));
+	sqlite3_reset(st);
+	r = rc == SQLITE_DONE ? 0 : -EIO;
+out:
+	store_unlock(s);
+	if (fclose(f) != 0 && r == 0)
+		r = -ENOMEM;
+	if (r != 0) {
+		free(*text);
+		*text = NULL;
+		*len = 0;
+	}
 	return r;
 }

@@ -39,6 +39,14 @@ struct credential_enrolment {
 	char	replaced[AUTH_UUID_LEN];	/* "" or the revoked agent */
 	char	how[48];			/* how the replacement was allowed */
 	char	conflict[AUTH_UUID_LEN];	/* -EEXIST: the agent in the way */
+	int	forward_port;			/* 0: none */
+};
+
+/* Remote support at enrolment: the agent's key and the portal's range. */
+struct credential_support {
+	const char	*ssh_key;	/* checked by ingest_ssh_key; NULL: none */
+	int		 port_low;	/* 0: no range, no port */
+	int		 port_high;
 };
 
 /*
@@ -53,6 +61,18 @@ struct credential_enrolment {
  */
 int	credential_enroll(struct store *, const char *token, json_t *host,
 	    const char *proof, int report_interval,
+	    struct credential_enrolment *out);
+/*
+ * credential_enroll, and with sup (NULL: none) the agent's ssh_key is
+ * stored and, when the portal has a range, out->forward_port assigned:
+ * the port of the agent it replaces if in the range, else the lowest one
+ * no live agent holds. -ENOSPC (logged, nothing changed) when the range
+ * is full; -ENOTUNIQ, with its id in out->conflict, when another live
+ * agent (not one this enrolment replaces) has the same key.
+ */
+int	credential_enroll_key(struct store *, const char *token, json_t *host,
+	    const char *proof, int report_interval,
+	    const struct credential_support *sup,
 	    struct credential_enrolment *out);
 /* 0 when credential is agent_id's and not revoked; -ENOENT for no such
  * agent, -EACCES for a wrong or revoked credential, -EIO. */
@@ -71,5 +91,20 @@ int	credential_operator_check(struct store *, const char *token, char *name,
 int	credential_operator_list(struct store *, json_t **out);
 /* 0, -ENOENT (no live operator of that name) or -EIO. */
 int	credential_operator_revoke(struct store *, const char *name);
+/* The same four for the bastion's credentials ("bst_...", table
+ * bastions), good for the key listing only. */
+int	credential_bastion_create(struct store *, const char *name,
+	    double ttl, char *token, size_t len);
+int	credential_bastion_check(struct store *, const char *token, char *name,
+	    size_t namelen);
+int	credential_bastion_list(struct store *, json_t **out);
+int	credential_bastion_revoke(struct store *, const char *name);
+/*
+ * The AuthorizedKeysCommand lines of every live agent with a key and a
+ * port, or of the one whose key's base64 is blob (NULL: all), into *text
+ * (caller frees; "" when none). 0, -ENOMEM or -EIO.
+ */
+int	credential_bastion_keys(struct store *, const char *blob, char **text,
+	    size_t *len);
 
 #endif

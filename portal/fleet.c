@@ -202,6 +202,9 @@ fleet_host(struct store *s, const char *id, json_t **out)
 	static const char bk[] = "SELECT job, snapshot, kind, status, files, "
 	    "bytes, stored_bytes, duration, finished, errors, last_ok FROM "
 	    "backups WHERE agent_id = ? ORDER BY job";
+	/* What an engineer's ssh -J line needs, and which key it is. */
+	static const char sup[] = "SELECT ssh_key, forward_port FROM agents "
+	    "WHERE id = ?";
 	json_t *h = NULL, *checks, *c;
 	sqlite3_stmt *st;
 	int rc, r;
@@ -264,6 +267,20 @@ fleet_host(struct store *s, const char *id, json_t **out)
 		goto out;
 	json_object_update(h, c);
 	json_decref(c);
+	if ((st = store_stmt(s, sup)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (store_step(s, st) == SQLITE_ROW) {
+		json_object_set_new(h, "ssh_key",
+		    sqlite3_column_type(st, 0) == SQLITE_NULL ? json_null() :
+		    json_string(store_text(st, 0)));
+		json_object_set_new(h, "forward_port",
+		    sqlite3_column_type(st, 1) == SQLITE_NULL ? json_null() :
+		    json_integer(sqlite3_column_int(st, 1)));
+	}
+	sqlite3_reset(st);
 	*out = h;
 	h = NULL;	/* transferred */
 	r = 0;

@@ -68,6 +68,8 @@ http_error(struct http_reply *rep, unsigned int status, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	json_decref(rep->body);
+	free(rep->text);
+	rep->text = NULL;
 	rep->status = status;
 	rep->body = json_pack("{s:s}", "error", msg);
 	if (rep->body == NULL)	/* msg quoted non-UTF-8 input */
@@ -93,9 +95,17 @@ http_send(struct MHD_Connection *c, struct http_reply *rep)
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	char *text = NULL, ra[16];
+	const char *type = "application/json";
 	size_t len = 0;
 
-	if (rep->body != NULL) {
+	if (rep->text != NULL) {
+		json_decref(rep->body);
+		rep->body = NULL;
+		text = rep->text;
+		len = rep->text_len;
+		rep->text = NULL;	/* transferred */
+		type = "text/plain; charset=utf-8";
+	} else if (rep->body != NULL) {
 		text = json_dumps(rep->body, JSON_COMPACT);
 		json_decref(rep->body);
 		rep->body = NULL;
@@ -111,7 +121,7 @@ http_send(struct MHD_Connection *c, struct http_reply *rep)
 	}
 	if (text != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-		    "application/json");
+		    type);
 	if (rep->retry_after > 0) {
 		snprintf(ra, sizeof(ra), "%d", rep->retry_after);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);

@@ -31,6 +31,8 @@ struct http_request {
 struct http_reply {
 	unsigned int	 status;
 	json_t		*body;		/* owned; NULL for no body */
+	char		*text;		/* owned text/plain body, instead */
+	size_t		 text_len;
 	int		 retry_after;	/* > 0: a Retry-After header */
 	const char	*allow;		/* an Allow header (405) */
 };

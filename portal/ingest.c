@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "hostkey.h"
 #include "ingest.h"
 #include "portal.h"
 
@@ -19,6 +20,15 @@
 #define INGEST_MAX_KIND		32
 /* A whole body: a report's payload sits three levels down. */
 #define INGEST_MAX_DOC_DEPTH	(INGEST_MAX_DEPTH + 8)
+
+/* support_event members the portal keeps, besides session, event, at. */
+const char *const ingest_support_events[] = { "requested", "approved",
+    "denied", "expired", "opened", "connection_opened", "connection_closed",
+    "closed", "failed", NULL };
+const char *const ingest_support_strings[] = { "by", "reason", "origin",
+    "bastion", "detail", NULL };
+const char *const ingest_support_numbers[] = { "ttl", "forward_port",
+    "expires", "conn", "bytes_in", "bytes_out", NULL };
 
 static int ingest_fail(char *, size_t, const char *, ...)
     __attribute__((format(printf, 3, 4)));
@@ -282,7 +292,7 @@ ingest_req_word(const json_t *o, const char *key, const char *const *list,
 	const char *v;
 	int r;
 
-	if ((r = ingest_req_string(o, key, 16, where, err, errlen)) != 0)
+	if ((r = ingest_req_string(o, key, 32, where, err, errlen)) != 0)
 		return r;
 	v = json_string_value(json_object_get(o, key));
 	for (; *list != NULL; list++)
@@ -348,6 +358,56 @@ ingest_backup_result(const json_t *p, const char *sub, char *err,
 				    ": expected a string of at most %d bytes",
 				    sub, i, PORTAL_MAX_BACKUP_ERROR);
 	}
+	return 0;
+}
+
+/*
+ * support_event (docs/protocol.md): the session id, the event and its
+ * time are required; the members the portal keeps are checked for type
+ * and length when present; any other member is ignored (and not kept).
+ */
+static int
+ingest_support_event(const json_t *p, const char *sub, char *err,
+    size_t errlen)
+{
+	const char *id;
+	json_t *v;
+	size_t i;
+	int r;
+
+	if ((r = ingest_req_string(p, "session", INGEST_SESSION_ID_LEN, sub,
+	    err, errlen)) != 0)
+		return r;
+	id = json_string_value(json_object_get(p, "session"));
+	if (strlen(id) != INGEST_SESSION_ID_LEN ||
+	    strncmp(id, "ses_", 4) != 0 ||
+	    strspn(id + 4, "0123456789abcdef") != INGEST_SESSION_ID_LEN - 4)
+		return ingest_fail(err, errlen, "%s.session: expected "
+		    "ses_ and 16 lower-case hex digits", sub);
+	if ((r = ingest_req_word(p, "event", ingest_support_events,
+	    "requested, approved, denied, expired, opened, "
+	    "connection_opened, connection_closed, closed or failed", sub,
+	    err, errlen)) != 0)
+		return r;
+	if ((r = ingest_req_count(p, "at", sub, err, errlen)) != 0)
+		return r;
+	for (i = 0; ingest_support_strings[i] != NULL; i++) {
+		v = json_object_get(p, ingest_support_strings[i]);
+		if (v != NULL && !json_is_null(v) && (!json_is_string(v) ||
+		    json_string_length(v) > INGEST_MAX_EVENT_STRING ||
+		    strlen(json_string_value(v)) != json_string_length(v)))
+			return ingest_fail(err, errlen, "%s.%s: expected a "
+			    "string of at most %d bytes", sub,
+			    ingest_support_strings[i],
+			    INGEST_MAX_EVENT_STRING);
+	}
+	for (i = 0; ingest_support_numbers[i] != NULL; i++)
+		if (json_object_get(p, ingest_support_numbers[i]) != NULL &&
+		    !json_is_null(json_object_get(p,
+		    ingest_support_numbers[i])) &&
+		    (r = ingest_req_count(p, ingest_support_numbers[i], sub,
+		    err, errlen)) != 0)
+			return r;
 	return 0;
 }
 
@@ -417,6 +477,11 @@ ingest_payload(const struct ingest_report *rep, const char *where,
 	} else if (strcmp(rep->kind, "backup_result") == 0) {
 		snprintf(sub, sizeof(sub), "%s.payload", where);
 		if ((r = ingest_backup_result(rep->payload, sub, err,
+		    errlen)) != 0)
+			return r;
+	} else if (strcmp(rep->kind, "support_event") == 0) {
+		snprintf(sub, sizeof(sub), "%s.payload", where);
+		if ((r = ingest_support_event(rep->payload, sub, err,
 		    errlen)) != 0)
 			return r;
 	}
@@ -546,9 +611,54 @@ ingest_batch_clear(struct ingest_batch *b)
 	b->n = 0;
 }
 
+/*
+ * The one form of key the bastion will list: "ssh-ed25519 " and the 68
+ * base64 characters of its 51-byte blob (the type as an SSH string, then
+ * the 32-byte key as one), nothing before or after. 51 bytes are 17
+ * whole base64 groups, so the text has no padding and one spelling only:
+ * two agents cannot hold the same key in two forms.
+ */
+int
+ingest_ssh_key(const char *key, size_t len, char *err, size_t errlen)
+{
+	static const char prefix[] = "ssh-ed25519 ";
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+	    "opqrstuvwxyz0123456789+/";
+	static const unsigned char head[] = { 0, 0, 0, 11, 's', 's', 'h',
+	    '-', 'e', 'd', '2', '5', '5', '1', '9', 0, 0, 0, 32 };
+	struct hostkey hk;
+	size_t plen = sizeof(prefix) - 1;
+
+	if (len > INGEST_MAX_SSH_KEY || strnlen(key, len) != len)
+		return ingest_fail(err, errlen, "ssh_key: at most %d bytes, "
+		    "no NUL", INGEST_MAX_SSH_KEY);
+	if (len < plen || memcmp(key, prefix, plen) != 0)
+		return ingest_fail(err, errlen, "ssh_key: expected "
+		    "\"ssh-ed25519 BASE64\" (ssh-ed25519 keys only)");
+	if (len != plen + INGEST_SSH_KEY_B64 ||
+	    strspn(key + plen, b64) != INGEST_SSH_KEY_B64)
+		return ingest_fail(err, errlen, "ssh_key: expected the %d "
+		    "base64 characters of an ed25519 key and no comment",
+		    INGEST_SSH_KEY_B64);
+	if (hostkey_parse(key, &hk) != 0 || hk.len != sizeof(head) + 32 ||
+	    memcmp(hk.blob, head, sizeof(head)) != 0)
+		return ingest_fail(err, errlen, "ssh_key: not an ssh-ed25519 "
+		    "public key blob");
+	return 0;
+}
+
 int
 ingest_parse_enroll(const char *json, size_t len, json_t **root,
     const char **token, json_t **host, char *err, size_t errlen)
+{
+	return ingest_parse_enroll_key(json, len, root, token, host, NULL,
+	    err, errlen);
+}
+
+int
+ingest_parse_enroll_key(const char *json, size_t len, json_t **root,
+    const char **token, json_t **host, const char **ssh_key, char *err,
+    size_t errlen)
 {
 	static const char *const strs[] = { "os", "kernel", "arch",
 	    "cpu_model", "agent_version" };
@@ -559,10 +669,23 @@ ingest_parse_enroll(const char *json, size_t len, json_t **root,
 	*root = NULL;
 	*token = NULL;
 	*host = NULL;
+	if (ssh_key != NULL)
+		*ssh_key = NULL;
 	if ((o = ingest_load(json, len, err, errlen)) == NULL)
 		return -EINVAL;
 	if ((r = ingest_req_string(o, "token", 256, "", err, errlen)) != 0)
 		goto out;
+	/* Optional: agents before the support tunnel send none. */
+	if ((v = json_object_get(o, "ssh_key")) != NULL) {
+		if (!json_is_string(v)) {
+			r = ingest_fail(err, errlen, "ssh_key: expected a "
+			    "string");
+			goto out;
+		}
+		if ((r = ingest_ssh_key(json_string_value(v),
+		    json_string_length(v), err, errlen)) != 0)
+			goto out;
+	}
 	if ((r = ingest_req_object(o, "host", &h, err, errlen)) != 0)
 		goto out;
 	if ((r = ingest_req_string(h, "hostname", 255, "host", err,
@@ -587,6 +710,8 @@ ingest_parse_enroll(const char *json, size_t len, json_t **root,
 		goto out;
 	*token = json_string_value(json_object_get(o, "token"));
 	*host = h;
+	if (ssh_key != NULL)
+		*ssh_key = json_string_value(json_object_get(o, "ssh_key"));
 	*root = o;
 	o = NULL;	/* transferred */
 	r = 0;

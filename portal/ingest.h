@@ -46,6 +46,30 @@ int	ingest_check(const json_t *check, const char *where, char *err,
 int	ingest_parse_enroll(const char *json, size_t len, json_t **root,
 	    const char **token, json_t **host, char *err, size_t errlen);
 
+/*
+ * As ingest_parse_enroll, and *ssh_key points at the optional "ssh_key"
+ * (NULL when absent), checked with ingest_ssh_key.
+ */
+int	ingest_parse_enroll_key(const char *json, size_t len, json_t **root,
+	    const char **token, json_t **host, const char **ssh_key,
+	    char *err, size_t errlen);
+
+/* An agent's public key as enrolment carries it (docs/protocol.md): 0, or
+ * -EINVAL with err naming "ssh_key". */
+#define INGEST_MAX_SSH_KEY	128
+#define INGEST_SSH_KEY_B64	68	/* base64 of the 51-byte blob */
+int	ingest_ssh_key(const char *key, size_t len, char *err,
+	    size_t errlen);
+
+/* support_event: "ses_" and 16 hex digits; the strings kept of it; the
+ * events, and the string and number members the portal keeps (NULL-
+ * terminated lists). */
+#define INGEST_SESSION_ID_LEN	20
+#define INGEST_MAX_EVENT_STRING	512
+extern const char *const ingest_support_events[];
+extern const char *const ingest_support_strings[];
+extern const char *const ingest_support_numbers[];
+
 /* An operator's command: {"type": ..., "args": {...}}; as above. */
 int	ingest_parse_command(const char *json, size_t len, json_t **root,
 	    const char **type, json_t **args, char *err, size_t errlen);

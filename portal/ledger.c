@@ -16,6 +16,7 @@
 #include "log.h"
 #include "portal.h"
 #include "ledger.h"
+#include "session.h"
 #include "store.h"
 
 /* What one request may still do, and what it was refused. */
@@ -340,6 +341,8 @@ ledger_apply(struct store *s, const char *agent_id,
 		return ledger_backup_result(s, agent_id, rep);
 	else if (strcmp(rep->kind, "sequence_reset") == 0)
 		return ledger_sequence_reset(s, agent_id, rep->payload, now);
+	else if (strcmp(rep->kind, "support_event") == 0)
+		return session_record(s, agent_id, rep->seq, rep->payload, now);
 	return 0;
 }
 

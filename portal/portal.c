@@ -23,6 +23,7 @@
 #include "alert.h"
 #include "api.h"
 #include "auth.h"
+#include "bastionkeys.h"
 #include "deadman.h"
 #include "http.h"
 #include "credential.h"
@@ -42,7 +43,8 @@ static const char usage_text[] =
 "usage: agentd-portal serve --listen ADDR:PORT --db PATH --tls-cert FILE\n"
 "           --tls-key FILE [--report-interval SECONDS] [--threads N]\n"
 "           [--webhook https://URL [--webhook-ca FILE]]\n"
-"           [--bastion HOST:PORT --bastion-host-key 'TYPE BASE64']\n"
+"           [--bastion HOST:PORT --bastion-host-key 'TYPE BASE64'\n"
+"            [--bastion-user NAME --forward-ports LOW-HIGH]]\n"
 "           [--log-stderr] [--verbose]\n"
 "       agentd-portal token create --db PATH [--expires DURATION]\n"
 "           [--replace AGENT_ID]\n"
@@ -51,11 +53,21 @@ static const char usage_text[] =
 "       agentd-portal operator create NAME --db PATH [--expires DURATION]\n"
 "       agentd-portal operator list --db PATH\n"
 "       agentd-portal operator revoke NAME --db PATH\n"
+"       agentd-portal bastion-credential create NAME --db PATH\n"
+"           [--expires DURATION]\n"
+"       agentd-portal bastion-credential list --db PATH\n"
+"       agentd-portal bastion-credential revoke NAME --db PATH\n"
+"       agentd-portal agent revoke ID --db PATH\n"
+"       agentd-portal bastion-keys --portal https://URL --credential-file FILE\n"
+"           [--ca FILE] [--timeout SECONDS] [KEY]\n"
 "       agentd-portal --help | --version\n"
 "\n"
 "DURATION is a number with s, m, h or d: enrolment tokens default to 24h,\n"
-"at most 30d; operator tokens default to 365d, at most that. --threads 0\n"
-"runs a thread per connection; the default is a pool of 4.\n"
+"at most 30d; operator and bastion credentials default to 365d, at most\n"
+"that. --threads 0 runs a thread per connection; the default is a pool\n"
+"of 4. --forward-ports: ports from 1024 to 65535, one per agent with a\n"
+"key. bastion-keys (sshd's AuthorizedKeysCommand) prints nothing and\n"
+"exits 1 on any failure; --timeout defaults to 10.\n"
 "--max-connections (default 10000) is lowered to fit RLIMIT_NOFILE;\n"
 "--connections-per-ip (default 128) bounds one address; a request not\n"
 "done within --request-timeout (default 30) is cut off. Exit status:\n"
@@ -66,6 +78,7 @@ enum {
 	OPT_WEBHOOK, OPT_WEBHOOK_CA, OPT_BASTION, OPT_BASTION_KEY,
 	OPT_THREADS, OPT_EXPIRES, OPT_STDERR, OPT_HELP, OPT_VERSION,
 	OPT_VERBOSE, OPT_REPLACE, OPT_MAX_CONN, OPT_PER_IP, OPT_REQ_TIMEOUT,
+	OPT_BASTION_USER, OPT_FORWARD_PORTS,
 };
 
 static const struct option long_opts[] = {
@@ -78,6 +91,8 @@ static const struct option long_opts[] = {
 	{ "webhook-ca", required_argument, NULL, OPT_WEBHOOK_CA },
 	{ "bastion", required_argument, NULL, OPT_BASTION },
 	{ "bastion-host-key", required_argument, NULL, OPT_BASTION_KEY },
+	{ "bastion-user", required_argument, NULL, OPT_BASTION_USER },
+	{ "forward-ports", required_argument, NULL, OPT_FORWARD_PORTS },
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONN },
 	{ "connections-per-ip", required_argument, NULL, OPT_PER_IP },
@@ -93,7 +108,8 @@ static const struct option long_opts[] = {
 
 struct options {
 	const char	*listen, *db, *cert, *key, *webhook, *webhook_ca;
-	const char	*bastion, *bastion_key;
+	const char	*bastion, *bastion_key, *bastion_user;
+	int		 port_low, port_high;
 	long		 interval, threads;
 	long		 max_conn, per_ip, req_timeout;
 	double		 expires;	/* 0: the command's default */
@@ -161,6 +177,38 @@ parse_long(const char *opt, const char *s, long min, long max)
 	return v;
 }
 
+/* "LOW-HIGH", unprivileged ports on the bastion: 0 or -EINVAL. */
+static int
+parse_ports(const char *s, int *low, int *high)
+{
+	unsigned long l, h;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	l = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '-' || end[1] < '0' || end[1] > '9')
+		return -EINVAL;
+	h = strtoul(end + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || l < 1024 || h > 65535 || l > h)
+		return -EINVAL;
+	*low = (int)l;
+	*high = (int)h;
+	return 0;
+}
+
+/* A bastion user name as sshd and useradd take it. */
+static int
+valid_user(const char *u)
+{
+	size_t n = strlen(u);
+
+	return n >= 1 && n <= 32 && u[0] != '-' &&
+	    strspn(u, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-") == n;
+}
+
 static void
 parse_options(int argc, char **argv, struct options *o)
 {
@@ -187,6 +235,14 @@ parse_options(int argc, char **argv, struct options *o)
 		case OPT_WEBHOOK_CA: o->webhook_ca = optarg; break;
 		case OPT_BASTION: o->bastion = optarg; break;
 		case OPT_BASTION_KEY: o->bastion_key = optarg; break;
+		case OPT_BASTION_USER: o->bastion_user = optarg; break;
+		case OPT_FORWARD_PORTS:
+			if (parse_ports(optarg, &o->port_low,
+			    &o->port_high) != 0)
+				usage_error("--forward-ports %s: expected "
+				    "LOW-HIGH, ports from 1024 to 65535, LOW "
+				    "not above HIGH", optarg);
+			break;
 		case OPT_THREADS:
 			o->threads = parse_long("--threads", optarg, 0, 256);
 			break;
@@ -323,6 +379,15 @@ cmd_serve(struct options *o)
 	if ((o->bastion == NULL) != (o->bastion_key == NULL))
 		usage_error("%s", "--bastion and --bastion-host-key go "
 		    "together");
+	if ((o->bastion_user == NULL) != (o->port_low == 0))
+		usage_error("%s", "--bastion-user and --forward-ports go "
+		    "together");
+	if (o->bastion_user != NULL && o->bastion == NULL)
+		usage_error("%s", "--bastion-user and --forward-ports need "
+		    "--bastion");
+	if (o->bastion_user != NULL && !valid_user(o->bastion_user))
+		usage_error("--bastion-user %s: 1 to 32 letters, digits and "
+		    "._- (not starting with -)", o->bastion_user);
 	if (o->webhook_ca != NULL && o->webhook == NULL)
 		usage_error("%s", "--webhook-ca needs --webhook");
 	if (o->webhook != NULL && strncmp(o->webhook, "https://", 8) != 0)
@@ -355,6 +420,9 @@ cmd_serve(struct options *o)
 	a.report_interval = (int)o->interval;
 	a.bastion_address = o->bastion;
 	a.bastion_host_key = o->bastion_key;
+	a.bastion_user = o->bastion_user;
+	a.port_low = o->port_low;
+	a.port_high = o->port_high;
 	if (o->webhook != NULL) {
 		alert_outbox_enable(1);
 		if ((r = webhook_start(s, o->webhook, o->webhook_ca)) != 0)
@@ -374,6 +442,10 @@ cmd_serve(struct options *o)
 	    AGENTD_VERSION, o->listen, o->threads,
 	    o->threads == 0 ? ": one per connection" : "",
 	    ho.max_connections, ho.per_ip, ho.request_timeout);
+	if (o->bastion_user != NULL)
+		log_info("bastion %s: agents with a key log in as %s, each "
+		    "with its own forward port from %d to %d", o->bastion,
+		    o->bastion_user, o->port_low, o->port_high);
 
 	while (sigwait(&set, &sig) != 0)
 		;
@@ -447,10 +519,17 @@ format_stamp(json_t *v, char *buf, size_t len)
 	return buf;
 }
 
-/* Prints the list of tokens (kind "token") or operators; no secret. */
+/* What token, operator and bastion-credential commands act on. */
+enum secret_kind { KIND_TOKEN, KIND_OPERATOR, KIND_BASTION };
+static const char *const kind_words[] = { "token", "operator",
+    "bastion-credential" };
+
+/* Prints the list of tokens, operators or bastion credentials; no
+ * secret. */
 static int
-cmd_list(struct options *o, int tokens)
+cmd_list(struct options *o, enum secret_kind kind)
 {
+	int tokens = kind == KIND_TOKEN;
 	char c[32], e[32], u[32];
 	const char *state, *who;
 	double now;
@@ -460,13 +539,13 @@ cmd_list(struct options *o, int tokens)
 	int r;
 
 	s = open_store(o->db);
-	r = tokens ? credential_token_list(s, &arr) :
-	    credential_operator_list(s, &arr);
+	r = tokens ? credential_token_list(s, &arr) : kind == KIND_OPERATOR ?
+	    credential_operator_list(s, &arr) :
+	    credential_bastion_list(s, &arr);
 	now = store_now();
 	store_close(s);
 	if (r != 0)
-		fatalx("%s list: %s", tokens ? "token" : "operator",
-		    strerror(-r));
+		fatalx("%s list: %s", kind_words[kind], strerror(-r));
 	printf("%-14s %-20s %-20s %-20s %s\n", tokens ? "ID" : "NAME",
 	    "CREATED", "EXPIRES", tokens ? "USED" : "LAST USED", "STATE");
 	json_array_foreach(arr, i, t) {
@@ -496,55 +575,156 @@ cmd_list(struct options *o, int tokens)
 }
 
 static int
-cmd_revoke(struct options *o, int tokens, const char *what)
+cmd_revoke(struct options *o, enum secret_kind kind, const char *what)
 {
 	struct store *s = open_store(o->db);
+	const char *w = kind_words[kind];
 	int r;
 
-	r = tokens ? credential_token_revoke(s, what) :
-	    credential_operator_revoke(s, what);
+	r = kind == KIND_TOKEN ? credential_token_revoke(s, what) :
+	    kind == KIND_OPERATOR ? credential_operator_revoke(s, what) :
+	    credential_bastion_revoke(s, what);
 	store_close(s);
 	if (r == -ENOENT)
 		fatalx("%s %s: none such (or already revoked); see %s list",
-		    tokens ? "token" : "operator", what,
-		    tokens ? "token" : "operator");
+		    w, what, w);
 	if (r != 0)
-		fatalx("%s revoke: %s", tokens ? "token" : "operator",
-		    strerror(-r));
-	printf("%s %s revoked\n", tokens ? "token" : "operator", what);
+		fatalx("%s revoke: %s", w, strerror(-r));
+	printf("%s %s revoked\n", w, what);
 	return 0;
 }
 
+/* An operator token or a bastion credential for name, shown once. */
 static int
-cmd_operator_create(struct options *o, const char *name)
+cmd_named_create(struct options *o, enum secret_kind kind, const char *name)
 {
+	const char *w = kind_words[kind];
 	char token[AUTH_TOKEN_LEN];
 	struct store *s;
 	double ttl;
 	size_t i;
 	int r;
 
-	if (name[0] == '\0' || strlen(name) > 64)
-		usage_error("operator NAME %s: 1 to 64 characters", name);
+	if (name[0] == '\0' || strlen(name) > 64) {
+		fprintf(stderr, "agentd-portal: %s NAME %s: 1 to 64 "
+		    "characters\n", w, name);
+		exit(EXIT_USAGE);
+	}
 	for (i = 0; name[i] != '\0'; i++)
 		if (!((name[i] >= 'a' && name[i] <= 'z') ||
 		    (name[i] >= 'A' && name[i] <= 'Z') ||
 		    (name[i] >= '0' && name[i] <= '9') ||
 		    strchr("._@-", name[i]) != NULL))
-			usage_error("operator NAME %s: letters, digits and "
-			    "._@- only", name);
+			usage_error("NAME %s: letters, digits and ._@- only",
+			    name);
 	ttl = token_ttl(o, CREDENTIAL_OPERATOR_MAX_TTL,
-	    CREDENTIAL_OPERATOR_MAX_TTL, "operator tokens");
+	    CREDENTIAL_OPERATOR_MAX_TTL, kind == KIND_OPERATOR ?
+	    "operator tokens" : "bastion credentials");
 	s = open_store(o->db);
-	r = credential_operator_create(s, name, ttl, token, sizeof(token));
+	r = kind == KIND_OPERATOR ? credential_operator_create(s, name, ttl,
+	    token, sizeof(token)) : credential_bastion_create(s, name, ttl,
+	    token, sizeof(token));
 	store_close(s);
 	if (r == -EEXIST)
-		fatalx("operator %s already exists (operator revoke %s "
-		    "first to give it a new token)", name, name);
+		fatalx("%s %s already exists (%s revoke %s first to give it "
+		    "a new token)", w, name, w, name);
 	if (r != 0)
-		fatalx("operator create: %s", strerror(-r));
+		fatalx("%s create: %s", w, strerror(-r));
 	printf("%s\n", token);
 	gnutls_memset(token, 0, sizeof(token));
+	return 0;
+}
+
+/* Unenrols an agent from the provider's side: its credential and its
+ * bastion key stop working at once. */
+static int
+cmd_agent_revoke(struct options *o, const char *id)
+{
+	struct store *s = open_store(o->db);
+	int r;
+
+	r = credential_unenroll(s, id);
+	store_close(s);
+	if (r == -ENOENT)
+		fatalx("agent %s: none such (or already unenrolled)", id);
+	if (r != 0)
+		fatalx("agent revoke: %s", strerror(-r));
+	printf("agent %s revoked\n", id);
+	return 0;
+}
+
+#define BASTIONKEYS_TIMEOUT	10
+#define BASTIONKEYS_MAX_TIMEOUT	120
+
+/*
+ * agentd-portal bastion-keys: sshd's AuthorizedKeysCommand. Its own
+ * options (it needs no database); stdout carries the portal's answer and
+ * nothing else, and only when the whole answer came with a 200.
+ * Exit 0, 1 on any failure, 2 on a usage error.
+ */
+static int
+cmd_bastion_keys(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "portal", required_argument, NULL, 'p' },
+		{ "credential-file", required_argument, NULL, 'c' },
+		{ "ca", required_argument, NULL, 'a' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *portal = NULL, *credfile = NULL, *ca = NULL, *key = NULL;
+	char cred[BASTIONKEYS_MAX_CRED], err[512], *body = NULL;
+	long timeout = BASTIONKEYS_TIMEOUT;
+	size_t len;
+	int c, r;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': portal = optarg; break;
+		case 'c': credfile = optarg; break;
+		case 'a': ca = optarg; break;
+		case 't':
+			timeout = parse_long("--timeout", optarg, 1,
+			    BASTIONKEYS_MAX_TIMEOUT);
+			break;
+		default:
+			usage_error("bastion-keys: unknown option or missing "
+			    "argument: %s", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		key = argv[optind++];
+	if (optind < argc)
+		usage_error("bastion-keys: unexpected argument %s",
+		    argv[optind]);
+	if (portal == NULL || credfile == NULL)
+		usage_error("%s", "bastion-keys needs --portal and "
+		    "--credential-file");
+	log_init("agentd-portal", LOG_TARGET_STDERR, 0);
+	if (bastionkeys_read_credential(credfile, cred, sizeof(cred), err,
+	    sizeof(err)) != 0) {
+		log_warnx("bastion-keys: --credential-file %s", err);
+		return 1;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		log_warnx("bastion-keys: curl_global_init failed");
+		return 1;
+	}
+	r = bastionkeys_fetch(portal, cred, ca, timeout, key, &body, &len,
+	    err, sizeof(err));
+	explicit_bzero(cred, sizeof(cred));
+	curl_global_cleanup();
+	if (r != 0) {
+		log_warnx("bastion-keys: %s (no keys printed)", err);
+		return 1;
+	}
+	if (fwrite(body, 1, len, stdout) != len || fflush(stdout) != 0) {
+		log_warn("bastion-keys: stdout");
+		free(body);
+		return 1;
+	}
+	free(body);
 	return 0;
 }
 
@@ -553,11 +733,12 @@ main(int argc, char **argv)
 {
 	struct options o;
 	const char *cmd, *sub = NULL, *name = NULL;
+	enum secret_kind kind;
 	int r, i, first;
 
 	if (argc < 2)
 		usage_error("%s", "missing command (serve, token, "
-		    "operator)");
+		    "operator, agent, bastion-credential, bastion-keys)");
 	cmd = argv[1];
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		fputs(usage_text, stdout);
@@ -567,23 +748,33 @@ main(int argc, char **argv)
 		printf("agentd-portal %s\n", AGENTD_VERSION);
 		return 0;
 	}
+	if (strcmp(cmd, "bastion-keys") == 0)
+		return cmd_bastion_keys(argc - 1, argv + 1);
 	first = 2;
-	if (strcmp(cmd, "token") == 0 || strcmp(cmd, "operator") == 0) {
+	if (strcmp(cmd, "token") == 0 || strcmp(cmd, "operator") == 0 ||
+	    strcmp(cmd, "bastion-credential") == 0) {
 		if (argc < 3 || (strcmp(argv[2], "create") != 0 &&
 		    strcmp(argv[2], "list") != 0 &&
 		    strcmp(argv[2], "revoke") != 0))
 			usage_error("%s: expected create, list or revoke", cmd);
 		sub = argv[2];
 		first = 3;
-		if (strcmp(sub, "revoke") == 0 || (strcmp(cmd, "operator") ==
+		if (strcmp(sub, "revoke") == 0 || (strcmp(cmd, "token") !=
 		    0 && strcmp(sub, "create") == 0)) {
 			if (argc < 4 || argv[3][0] == '-')
 				usage_error("%s needs a NAME or ID",
 				    strcmp(sub, "revoke") == 0 ? "revoke" :
-				    "operator create");
+				    "create");
 			name = argv[3];
 			first = 4;
 		}
+	} else if (strcmp(cmd, "agent") == 0) {
+		if (argc < 4 || strcmp(argv[2], "revoke") != 0 ||
+		    argv[3][0] == '-')
+			usage_error("%s", "agent: expected revoke ID");
+		sub = argv[2];
+		name = argv[3];
+		first = 4;
 	} else if (strcmp(cmd, "serve") != 0)
 		usage_error("unknown command %s", cmd);
 	/* getopt sees the options after the command words. */
@@ -597,8 +788,8 @@ main(int argc, char **argv)
 	    LOG_TARGET_AUTO, o.verbose);
 	if ((o.expires != 0 || o.replace != NULL) && (sub == NULL ||
 	    strcmp(sub, "create") != 0))
-		usage_error("%s", "--expires and --replace go with token or "
-		    "operator create");
+		usage_error("%s", "--expires and --replace go with token, "
+		    "operator or bastion-credential create");
 	if (o.replace != NULL && strcmp(cmd, "token") != 0)
 		usage_error("%s", "--replace goes with token create");
 
@@ -607,13 +798,20 @@ main(int argc, char **argv)
 			fatalx("curl_global_init failed");
 		r = cmd_serve(&o);
 		curl_global_cleanup();
-	} else if (strcmp(sub, "list") == 0)
-		r = cmd_list(&o, strcmp(cmd, "token") == 0);
-	else if (strcmp(sub, "revoke") == 0)
-		r = cmd_revoke(&o, strcmp(cmd, "token") == 0, name);
-	else if (strcmp(cmd, "token") == 0)
-		r = cmd_token_create(&o);
-	else
-		r = cmd_operator_create(&o, name);
+	} else if (strcmp(cmd, "agent") == 0)
+		r = cmd_agent_revoke(&o, name);
+	else {
+		kind = strcmp(cmd, "token") == 0 ? KIND_TOKEN :
+		    strcmp(cmd, "operator") == 0 ? KIND_OPERATOR :
+		    KIND_BASTION;
+		if (strcmp(sub, "list") == 0)
+			r = cmd_list(&o, kind);
+		else if (strcmp(sub, "revoke") == 0)
+			r = cmd_revoke(&o, kind, name);
+		else if (kind == KIND_TOKEN)
+			r = cmd_token_create(&o);
+		else
+			r = cmd_named_create(&o, kind, name);
+	}
 	return r;
 }

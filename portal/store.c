@@ -136,6 +136,40 @@ static const char *const migrations[] = {
 	"  errors TEXT NOT NULL,"
 	"  last_ok REAL,"
 	"  PRIMARY KEY (agent_id, job));",
+	/*
+	 * 4: remote support. An agent's own ssh-ed25519 public key and the
+	 * bastion port it may forward, each unique among live agents
+	 * (partial indexes, which PostgreSQL has too); the bastion's
+	 * credentials, good for its key listing only.
+	 */
+	"ALTER TABLE agents ADD COLUMN ssh_key TEXT;"
+	"ALTER TABLE agents ADD COLUMN forward_port INTEGER;"
+	"CREATE UNIQUE INDEX agents_forward_port ON agents(forward_port)"
+	"  WHERE revoked IS NULL AND forward_port IS NOT NULL;"
+	"CREATE UNIQUE INDEX agents_ssh_key ON agents(ssh_key)"
+	"  WHERE revoked IS NULL AND ssh_key IS NOT NULL;"
+	"CREATE TABLE bastions ("
+	"  name TEXT PRIMARY KEY,"
+	"  hash TEXT NOT NULL UNIQUE,"
+	"  created REAL NOT NULL,"
+	"  expires REAL,"
+	"  used REAL,"
+	"  revoked REAL);",
+	/*
+	 * 5: the audit trail of remote support sessions, one row per
+	 * support_event report (its members the portal keeps, as JSON),
+	 * in the agent's seq order.
+	 */
+	"CREATE TABLE support_events ("
+	"  agent_id TEXT NOT NULL,"
+	"  seq BIGINT NOT NULL,"
+	"  session TEXT NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  received REAL NOT NULL,"
+	"  payload TEXT NOT NULL,"
+	"  PRIMARY KEY (agent_id, seq));"
+	"CREATE INDEX support_events_session ON support_events(agent_id,"
+	"  session, seq);",
 };
 
 static int

@@ -13,15 +13,20 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *json = (const char *)data, *token, *type;
+	const char *json = (const char *)data, *token, *type, *key;
 	json_t *root, *host, *args;
 	char err[512];
 
-	if (ingest_parse_enroll(json, size, &root, &token, &host, err,
-	    sizeof(err)) == 0) {
-		/* What was accepted is what api_enroll relies on. */
+	if (ingest_parse_enroll_key(json, size, &root, &token, &host, &key,
+	    err, sizeof(err)) == 0) {
+		/* What was accepted is what api_enroll relies on; a key
+		 * goes into sshd's authorized_keys lines as it is. */
 		if (token == NULL || !json_is_object(host) ||
 		    strlen(token) == 0 || strlen(token) > 256)
+			abort();
+		if (key != NULL && (strlen(key) != 12 + INGEST_SSH_KEY_B64 ||
+		    strncmp(key, "ssh-ed25519 ", 12) != 0 ||
+		    strpbrk(key + 12, " \t\r\n\"") != NULL))
 			abort();
 		json_decref(root);
 	}
