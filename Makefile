@@ -42,6 +42,8 @@ NET_LIBS = $(shell pkg-config --libs $(NET_PKGS))
 PORTAL_LIBS = $(shell pkg-config --libs $(PORTAL_PKGS))
 BACKUP_CFLAGS = $(shell pkg-config --cflags $(BACKUP_PKGS))
 BACKUP_LIBS = $(shell pkg-config --libs $(BACKUP_PKGS))
+# support/sshkey.c makes the agent's key with libsodium (agentctl only).
+SODIUM_CFLAGS = $(shell pkg-config --cflags libsodium)
 
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
@@ -119,13 +121,16 @@ $(OBJ)/backup/%.o: backup/%.c
 
 $(OBJ)/support/%.o: support/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(SUPPORT_INC) -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(SODIUM_CFLAGS) $(SUPPORT_INC) -MMD -MP -c -o $@ $<
 
 # agentctl runs the engine itself as root (backup list, verify, forget):
-# of the agent's programs it alone sees backup/ and links libbackup.
+# of the agent's programs it alone sees backup/ and links libbackup. It
+# also makes the agent's support key (support/sshkey.c, libsodium), but
+# never links the tunnel (libssh2 stays out: --as-needed and no tunnel
+# symbol).
 $(OBJ)/agentd/agentctl.o: agentd/agentctl.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(BACKUP_CFLAGS) $(AGENTD_INC) -iquote backup -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(BACKUP_CFLAGS) $(AGENTD_INC) -iquote backup -iquote support -MMD -MP -c -o $@ $<
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(@D)
@@ -146,7 +151,7 @@ $(BUILD)/libbackup.a: $(BACKUP_OBJS)
 $(BUILD)/agentd: $(OBJ)/agentd/agentd.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BUILD)/agentctl: $(OBJ)/agentd/agentctl.o $(SFTP_OBJS) $(BUILD)/libagentd.a $(BUILD)/libbackup.a $(BUILD)/libcommon.a
+$(BUILD)/agentctl: $(OBJ)/agentd/agentctl.o $(SFTP_OBJS) $(BUILD)/libagentd.a $(BUILD)/libbackup.a $(BUILD)/libsupport.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(BACKUP_LIBS) $(SFTP_LIBS) -lm
 
 $(BUILD)/agentd-reporter: $(OBJ)/agentd/reporter.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a

@@ -42,6 +42,7 @@
 #include "restore.h"
 #include "retention.h"
 #include "sftp_child.h"
+#include "sshkey.h"
 #include "sysfile.h"
 #include "target.h"
 #include "target_proxy.h"
@@ -121,6 +122,9 @@ ctl_usage(FILE *fp)
 	    "it;\n"
 	    "                     --force removes it even if the portal cannot "
 	    "be reached\n"
+	    "  support key        print the agent's support public key (made "
+	    "once, here)\n"
+	    "                     for a bastion's authorized_keys\n"
 	    "state_dir and control_socket come from agentd's config, %s\n"
 	    "unless --config says otherwise (without one: %s and %s);\n"
 	    "--socket or $AGENTD_CONTROL_SOCKET override the socket.\n",
@@ -694,6 +698,29 @@ ctl_read_token_file(const char *path, char *buf, size_t size)
 	return 0;
 }
 
+/* support key: the public line, the pair made on first use. As root, as
+ * enroll: the files get state_dir's owner so agentd can use them. */
+static int
+ctl_support_key(void)
+{
+	char pub[SSHKEY_PUB_MAX + 1], err[1024];
+	bool created;
+	int r;
+
+	if ((r = enroll_check_state_dir(ctl_state_dir(), err,
+	    sizeof(err))) < 0 ||
+	    (r = sshkey_ensure(ctl_state_dir(), pub, sizeof(pub), &created,
+	    err, sizeof(err))) < 0) {
+		fprintf(stderr, "agentctl: support key: %s\n", err);
+		return r == -EACCES ? EXIT_NOPERM : EXIT_IOERR;
+	}
+	if (created)
+		fprintf(stderr, "agentctl: made the support key %s/%s/%s\n",
+		    ctl_state_dir(), SSHKEY_DIR, SSHKEY_FILE);
+	printf("%s\n", pub);
+	return 0;
+}
+
 static int
 ctl_enroll(int argc, char **argv)
 {
@@ -707,9 +734,9 @@ ctl_enroll(int argc, char **argv)
 	};
 	const char *portal = NULL, *token = NULL, *token_file = NULL;
 	const char *ca = NULL;
-	char tokbuf[TOKEN_FILE_MAX], err[1024];
+	char tokbuf[TOKEN_FILE_MAX], err[1024], pub[SSHKEY_PUB_MAX + 1];
 	struct identity *id = NULL;
-	bool force = false;
+	bool force = false, created;
 	int ch, r;
 
 	optind = 1;
@@ -757,7 +784,18 @@ ctl_enroll(int argc, char **argv)
 		    "$AGENTD_ENROLL_TOKEN or --token T\n");
 		return EXIT_USAGE;
 	}
-	r = enroll_run(portal, token, ca, ctl_state_dir(), force, err,
+	/* The support key is made (once) before the token is spent, so the
+	 * portal gets it with the enrolment (issue 10). */
+	if ((r = enroll_check_state_dir(ctl_state_dir(), err,
+	    sizeof(err))) < 0 ||
+	    (r = sshkey_ensure(ctl_state_dir(), pub, sizeof(pub), &created,
+	    err, sizeof(err))) < 0) {
+		explicit_bzero(tokbuf, sizeof(tokbuf));
+		fprintf(stderr, "agentctl: cannot make the agent's support "
+		    "key: %s\n", err);
+		return r == -EACCES ? EXIT_NOPERM : EXIT_IOERR;
+	}
+	r = enroll_run(portal, token, ca, pub, ctl_state_dir(), force, err,
 	    sizeof(err));
 	explicit_bzero(tokbuf, sizeof(tokbuf));
 	if (r < 0) {
@@ -772,6 +810,9 @@ ctl_enroll(int argc, char **argv)
 	}
 	printf("enrolled as %s with %s; identity in %s/%s\n", id->agent_id,
 	    id->portal, ctl_state_dir(), IDENTITY_FILE);
+	if (id->bastion_user != NULL && id->forward_port != 0)
+		printf("support bastion %s: user %s, forward port %u\n",
+		    id->bastion_address, id->bastion_user, id->forward_port);
 	identity_free(id);
 	ctl_notify_agent();
 	return 0;
@@ -1887,6 +1928,8 @@ main(int argc, char **argv)
 	 * needs none: a DR host may have no config at all. */
 	if (strcmp(argv[0], "enroll") == 0 ||
 	    strcmp(argv[0], "unenroll") == 0 || ctl_socket == NULL ||
+	    (argc == 2 && strcmp(argv[0], "support") == 0 &&
+	    strcmp(argv[1], "key") == 0) ||
 	    strcmp(argv[0], "restore") == 0 ||
 	    (argc >= 2 && strcmp(argv[0], "backup") == 0 &&
 	    strcmp(argv[1], "kit") == 0))
@@ -1901,6 +1944,12 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "unenroll") == 0) {
 		r = ctl_unenroll(argc, argv);
+		config_free(ctl_config);
+		return r;
+	}
+	if (argc == 2 && strcmp(argv[0], "support") == 0 &&
+	    strcmp(argv[1], "key") == 0) {
+		r = ctl_support_key();
 		config_free(ctl_config);
 		return r;
 	}
