@@ -69,7 +69,7 @@ LDFLAGS	+= -fsanitize=address,undefined
 endif
 
 MAINS	:= agentd/agentd.c agentd/agentctl.c agentd/reporter.c portal/portal.c \
-	backup/agentd-backup.c
+	backup/agentd-backup.c support/agentd-support.c
 COMMON_SRCS := $(wildcard lib/*.c)
 AGENT_SRCS := $(filter-out $(MAINS),$(wildcard agentd/*.c collectors/*.c))
 PORTAL_SRCS := $(filter-out $(MAINS),$(wildcard portal/*.c))
@@ -91,7 +91,8 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 BINS	:= $(BUILD)/agentd $(BUILD)/agentctl \
 	$(if $(wildcard agentd/reporter.c),$(BUILD)/agentd-reporter) \
 	$(if $(wildcard portal/portal.c),$(BUILD)/agentd-portal) \
-	$(if $(wildcard backup/agentd-backup.c),$(BUILD)/agentd-backup)
+	$(if $(wildcard backup/agentd-backup.c),$(BUILD)/agentd-backup) \
+	$(if $(wildcard support/agentd-support.c),$(BUILD)/agentd-support)
 LDFLAGS	+= -Wl,--as-needed
 
 all: $(BINS) $(if $(BACKUP_OBJS),$(BUILD)/libbackup.a) \
@@ -180,6 +181,11 @@ $(BUILD)/libsupport.a: $(SUPPORT_OBJS)
 $(BUILD)/tunneltool: $(OBJ)/tests/integration/support/tunneltool.o $(BUILD)/libsupport.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SUPPORT_LIBS) -lm
 
+# The support helper: the tunnel and lib/ only; libssh2 loads here and
+# never in agentd (tests/integration/test_support_helper.sh checks).
+$(BUILD)/agentd-support: $(OBJ)/support/agentd-support.o $(BUILD)/libsupport.a $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SUPPORT_LIBS) -lpthread -lm
+
 $(BUILD)/libportal.a: $(PORTAL_OBJS)
 	rm -f $@
 	ar rcs $@ $^
@@ -230,6 +236,7 @@ install: all
 	install -m 0755 $(BUILD)/agentctl $(DESTDIR)$(BINDIR)/agentctl
 	$(if $(wildcard $(BUILD)/agentd-reporter),install -m 0755 $(BUILD)/agentd-reporter $(DESTDIR)$(LIBEXECDIR)/agentd-reporter)
 	$(if $(wildcard $(BUILD)/agentd-backup),install -m 0755 $(BUILD)/agentd-backup $(DESTDIR)$(LIBEXECDIR)/agentd-backup)
+	$(if $(wildcard $(BUILD)/agentd-support),install -m 0755 $(BUILD)/agentd-support $(DESTDIR)$(LIBEXECDIR)/agentd-support)
 	$(if $(wildcard $(BUILD)/agentd-portal),install -m 0755 $(BUILD)/agentd-portal $(DESTDIR)$(SBINDIR)/agentd-portal)
 	install -m 0644 docs/agentd.conf.example \
 	    $(DESTDIR)$(SYSCONFDIR)/agentd/agentd.conf
