@@ -5,7 +5,10 @@ that holds seq N, run_backup:NAME: ok, with a run_backup command for job
 NAME, id cmd_backup_NAME). The payloads of backup_result and command_result
 reports go to SEQ_FILE.payloads, one JSON line each. Every report seq it accepts is appended to SEQ_FILE; it
 answers with the highest seq seen, as the real portal would. Each request
-is logged to SEQ_FILE.requests as "status first last count"."""
+is logged to SEQ_FILE.requests as "status first last count". POST
+/api/v1/enroll (any mode) writes the request body to SEQ_FILE.enroll and
+enrols as the issue 10 contract says: a bastion with the user and forward
+port assigned when the request carries ssh_key, null for both if not."""
 import gzip, json, os, ssl, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -31,6 +34,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path == "/api/v1/enroll":
+            with open(seq_file + ".enroll", "wb") as f:
+                f.write(body)
+            keyed = "ssh_key" in json.loads(body)
+            return self.reply(201, json.dumps({
+                "agent_id": "fake-agent", "credential": "agc_fake_credential",
+                "report_interval": 60,
+                "bastion": {"address": "127.0.0.1:2222",
+                            "host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+                            "user": "agents" if keyed else None,
+                            "forward_port": 20001 if keyed else None}}).encode())
         mode = open(mode_file).read().strip()
         if mode == "garbage":
             return self.reply(200, b"<html>this is not json</html>")
