@@ -2,8 +2,9 @@
 behaviour read from MODE_FILE at each request (ok, garbage, huge, slow, 500,
 500utf8: an error text of 200 two-byte characters, 429, 429forever: a Retry-After of 99999999999 s, refuse:N: 400 for a batch
 that holds seq N, run_backup:NAME: ok, with a run_backup command for job
-NAME, id cmd_backup_NAME). The payloads of backup_result and command_result
-reports go to SEQ_FILE.payloads, one JSON line each. Every report seq it accepts is appended to SEQ_FILE; it
+NAME, id cmd_backup_NAME; open_support_session:ID: ok, with that command
+from eve@provider, id ID). The payloads of backup_result, command_result
+and support_event reports go to SEQ_FILE.payloads, one JSON line each. Every report seq it accepts is appended to SEQ_FILE; it
 answers with the highest seq seen, as the real portal would. Each request
 is logged to SEQ_FILE.requests as "status first last count". POST
 /api/v1/enroll (any mode) writes the request body to SEQ_FILE.enroll and
@@ -89,9 +90,15 @@ class Handler(BaseHTTPRequestHandler):
                 seen.add(r["seq"])
         with open(seq_file + ".payloads", "a") as f:
             for r in reports:
-                if r["kind"] in ("backup_result", "command_result"):
+                if r["kind"] in ("backup_result", "command_result",
+                                 "support_event"):
                     f.write(json.dumps(r["payload"]) + "\n")
         commands = []
+        if mode.startswith("open_support_session:"):
+            commands = [{"id": mode.split(":", 1)[1],
+                         "type": "open_support_session",
+                         "args": {"requested_by": "eve@provider",
+                                  "minutes": 30, "reason": "ticket 42"}}]
         if mode.startswith("run_backup:"):
             name = mode.split(":", 1)[1]
             commands = [{"id": "cmd_backup_" + name, "type": "run_backup",
