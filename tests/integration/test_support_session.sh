@@ -156,6 +156,19 @@ wait_until 10 events_are "$S5" "requested expired" || fail "$S5 events: $(events
 out=$(ctl support approve "$S5" 2>&1) && fail "an expired request was approved"
 echo "ok: ask + approve, deny, expiry"
 
+# (idle_timeout, max_ttl) a session nobody uses closes after 2 s idle; a
+# request longer than max_ttl (10m here) is cut to it.
+sleep 1
+conf allow "" "idle_timeout = 2s
+max_ttl = 10m"
+reload
+out=$(ctl support open --ttl 9h 2>&1) || fail "open idle: $out"
+S9=$(sid_of "$out")
+expect_eq "ttl cut to max_ttl" "$(field "$S9" ttl)" 600
+wait_until 15 state_is "$S9" closed || fail "$S9 not closed when idle: $(ctl support status)"
+expect_eq "idle reason" "$(field "$S9" end_reason)" idle
+echo "ok: idle_timeout, max_ttl"
+
 # (deny) refused.
 conf deny
 reload
