@@ -514,7 +514,8 @@ support_on_msg(struct helper *h, json_t *msg, void *arg)
 		    log_escape(esc, sizeof(esc), json_string_value(
 		    json_object_get(msg, "message"))));
 	} else if (strcmp(t, "failed") == 0 && ss->state == SUPPORT_OPEN) {
-		log_escape(esc, sizeof(esc), json_string_value(
+		/* Escaped and cut to the 512 bytes a report's text may have. */
+		log_escape(esc, SUPPORTMSG_TEXT_MAX + 1, json_string_value(
 		    json_object_get(msg, "detail")));
 		support_end(s, ss, SUPPORT_FAILED, esc, NULL);
 	}
@@ -524,7 +525,7 @@ static void
 support_on_exit(struct helper *h, const struct helper_exit *e, void *arg)
 {
 	struct support *s = arg;
-	char why[600];
+	char why[SUPPORTMSG_TEXT_MAX + 1];	/* a report's text bound */
 
 	(void)h;
 	if (s->cur != NULL && s->cur->state == SUPPORT_CLOSING) {

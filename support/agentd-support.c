@@ -3,7 +3,8 @@
  * libssh2 and its crypto never load into agentd. agentd starts it (no
  * capabilities, no_new_privs) only while a session is open, with a socket
  * on fd 3; it reads one session frame, runs the tunnel (support/tunnel.c)
- * until the session's time is up or agentd stops it (EOF, SIGTERM), and
+ * until the session's time is up or agentd stops it (a second frame, {"t":
+ * "stop"}: the connections' ends are still told; or EOF, SIGTERM), and
  * sends each tunnel event back as a frame (agentd/supportmsg.h).
  * Exit 0: the time ran out or it was stopped; 1: a failure retrying cannot
  * mend (the host key, the key refused, the forward refused), told first
