@@ -42,6 +42,8 @@ NET_LIBS = $(shell pkg-config --libs $(NET_PKGS))
 PORTAL_LIBS = $(shell pkg-config --libs $(PORTAL_PKGS))
 BACKUP_CFLAGS = $(shell pkg-config --cflags $(BACKUP_PKGS))
 BACKUP_LIBS = $(shell pkg-config --libs $(BACKUP_PKGS))
+# support/sshkey.c makes the agent's key with libsodium (agentctl only).
+SODIUM_CFLAGS = $(shell pkg-config --cflags libsodium)
 
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
@@ -67,7 +69,7 @@ LDFLAGS	+= -fsanitize=address,undefined
 endif
 
 MAINS	:= agentd/agentd.c agentd/agentctl.c agentd/reporter.c portal/portal.c \
-	backup/agentd-backup.c
+	backup/agentd-backup.c support/agentd-support.c
 COMMON_SRCS := $(wildcard lib/*.c)
 AGENT_SRCS := $(filter-out $(MAINS),$(wildcard agentd/*.c collectors/*.c))
 PORTAL_SRCS := $(filter-out $(MAINS),$(wildcard portal/*.c))
@@ -89,7 +91,8 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 BINS	:= $(BUILD)/agentd $(BUILD)/agentctl \
 	$(if $(wildcard agentd/reporter.c),$(BUILD)/agentd-reporter) \
 	$(if $(wildcard portal/portal.c),$(BUILD)/agentd-portal) \
-	$(if $(wildcard backup/agentd-backup.c),$(BUILD)/agentd-backup)
+	$(if $(wildcard backup/agentd-backup.c),$(BUILD)/agentd-backup) \
+	$(if $(wildcard support/agentd-support.c),$(BUILD)/agentd-support)
 LDFLAGS	+= -Wl,--as-needed
 
 all: $(BINS) $(if $(BACKUP_OBJS),$(BUILD)/libbackup.a) \
@@ -119,13 +122,16 @@ $(OBJ)/backup/%.o: backup/%.c
 
 $(OBJ)/support/%.o: support/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(SUPPORT_INC) -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(SODIUM_CFLAGS) $(SUPPORT_INC) -MMD -MP -c -o $@ $<
 
 # agentctl runs the engine itself as root (backup list, verify, forget):
-# of the agent's programs it alone sees backup/ and links libbackup.
+# of the agent's programs it alone sees backup/ and links libbackup. It
+# also makes the agent's support key (support/sshkey.c, libsodium), but
+# never links the tunnel (libssh2 stays out: --as-needed and no tunnel
+# symbol).
 $(OBJ)/agentd/agentctl.o: agentd/agentctl.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(BACKUP_CFLAGS) $(AGENTD_INC) -iquote backup -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(BACKUP_CFLAGS) $(AGENTD_INC) -iquote backup -iquote support -MMD -MP -c -o $@ $<
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(@D)
@@ -146,7 +152,7 @@ $(BUILD)/libbackup.a: $(BACKUP_OBJS)
 $(BUILD)/agentd: $(OBJ)/agentd/agentd.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BUILD)/agentctl: $(OBJ)/agentd/agentctl.o $(SFTP_OBJS) $(BUILD)/libagentd.a $(BUILD)/libbackup.a $(BUILD)/libcommon.a
+$(BUILD)/agentctl: $(OBJ)/agentd/agentctl.o $(SFTP_OBJS) $(BUILD)/libagentd.a $(BUILD)/libbackup.a $(BUILD)/libsupport.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(BACKUP_LIBS) $(SFTP_LIBS) -lm
 
 $(BUILD)/agentd-reporter: $(OBJ)/agentd/reporter.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a
@@ -174,6 +180,11 @@ $(BUILD)/libsupport.a: $(SUPPORT_OBJS)
 # bench/tunnel.
 $(BUILD)/tunneltool: $(OBJ)/tests/integration/support/tunneltool.o $(BUILD)/libsupport.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SUPPORT_LIBS) -lm
+
+# The support helper: the tunnel and lib/ only; libssh2 loads here and
+# never in agentd (tests/integration/test_support_helper.sh checks).
+$(BUILD)/agentd-support: $(OBJ)/support/agentd-support.o $(BUILD)/libsupport.a $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SUPPORT_LIBS) -lpthread -lm
 
 $(BUILD)/libportal.a: $(PORTAL_OBJS)
 	rm -f $@
@@ -232,6 +243,7 @@ install: all
 	install -m 0755 $(BUILD)/agentctl $(DESTDIR)$(BINDIR)/agentctl
 	$(if $(wildcard $(BUILD)/agentd-reporter),install -m 0755 $(BUILD)/agentd-reporter $(DESTDIR)$(LIBEXECDIR)/agentd-reporter)
 	$(if $(wildcard $(BUILD)/agentd-backup),install -m 0755 $(BUILD)/agentd-backup $(DESTDIR)$(LIBEXECDIR)/agentd-backup)
+	$(if $(wildcard $(BUILD)/agentd-support),install -m 0755 $(BUILD)/agentd-support $(DESTDIR)$(LIBEXECDIR)/agentd-support)
 	$(if $(wildcard $(BUILD)/agentd-portal),install -m 0755 $(BUILD)/agentd-portal $(DESTDIR)$(SBINDIR)/agentd-portal)
 	install -m 0644 docs/agentd.conf.example \
 	    $(DESTDIR)$(SYSCONFDIR)/agentd/agentd.conf

@@ -17,6 +17,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@
 #include "restore.h"
 #include "retention.h"
 #include "sftp_child.h"
+#include "sshkey.h"
 #include "sysfile.h"
 #include "target.h"
 #include "target_proxy.h"
@@ -121,6 +123,16 @@ ctl_usage(FILE *fp)
 	    "it;\n"
 	    "                     --force removes it even if the portal cannot "
 	    "be reached\n"
+	    "  support key        print the agent's support public key (made "
+	    "once, here)\n"
+	    "                     for a bastion's authorized_keys\n"
+	    "  support open [--ttl 2h] [--reason TEXT]  ask for a remote "
+	    "support session\n"
+	    "  support approve ID | deny ID  answer a waiting request "
+	    "(policy = ask)\n"
+	    "  support close [ID] end the waiting or open session\n"
+	    "  support status [--json]  sessions: state, expiry, the "
+	    "engineer's command\n"
 	    "state_dir and control_socket come from agentd's config, %s\n"
 	    "unless --config says otherwise (without one: %s and %s);\n"
 	    "--socket or $AGENTD_CONTROL_SOCKET override the socket.\n",
@@ -694,6 +706,160 @@ ctl_read_token_file(const char *path, char *buf, size_t size)
 	return 0;
 }
 
+/* The name the audit trail shows beside the uid agentd sees. */
+static const char *
+ctl_user(void)
+{
+	const char *u = getenv("SUDO_USER");
+	struct passwd *pw;
+
+	if (u != NULL && *u != '\0' && strlen(u) <= 64)
+		return u;
+	if ((pw = getpwuid(getuid())) != NULL && strlen(pw->pw_name) <= 64)
+		return pw->pw_name;
+	return "";
+}
+
+static void
+ctl_support_print(json_t *ss)
+{
+	char id[64], st[32], conn[300], by[600], reason[600], when[64];
+	json_int_t exp = json_integer_value(json_object_get(ss, "expires"));
+	time_t t = (time_t)exp;
+
+	printf("%s: %s", ctl_text(ss, "id", id, sizeof(id)),
+	    ctl_text(ss, "state", st, sizeof(st)));
+	if (exp > 0 && strcmp(st, "open") == 0) {
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
+		printf(" until %s, %lld connection(s) open", when,
+		    (long long)json_integer_value(json_object_get(ss,
+		    "open_connections")));
+	}
+	if (json_object_get(ss, "end_reason") != NULL)
+		printf(" (%s)", ctl_text(ss, "end_reason", reason,
+		    sizeof(reason)));
+	printf("\n  requested by %s: %s\n", ctl_text(ss, "requested_by", by,
+	    sizeof(by)), ctl_text(ss, "reason", reason, sizeof(reason)));
+	if (strcmp(st, "open") == 0 || strcmp(st, "waiting") == 0)
+		printf("  connect: %s\n", ctl_text(ss, "connect", conn,
+		    sizeof(conn)));
+}
+
+/* support open|approve|deny|close|status: argv[0] is "support". */
+static int
+ctl_support(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ttl", required_argument, NULL, 't' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sub = argc > 1 ? argv[1] : "";
+	const char *reason = "";
+	json_t *req, *reply, *a, *ss;
+	unsigned ttl = 0;
+	bool as_json = false;
+	char id[64];
+	size_t i;
+	int ch;
+
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			if (config_parse_duration(optarg, &ttl) != 0 ||
+			    ttl == 0 || ttl > 7 * 86400) {
+				fprintf(stderr, "agentctl: --ttl '%s' is not a "
+				    "duration up to 7d (e.g. 2h)\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'r':
+			reason = optarg;
+			break;
+		case 'j':
+			as_json = true;
+			break;
+		default:
+			return -1;
+		}
+	}
+	req = json_object();
+	json_object_set_new(req, "user", json_string(ctl_user()));
+	if (strcmp(sub, "open") == 0 && optind == argc) {
+		json_object_set_new(req, "cmd", json_string("support_open"));
+		json_object_set_new(req, "ttl", json_integer(ttl));
+		json_object_set_new(req, "reason", json_string(reason));
+		reply = ctl_request_json(req);
+		printf("session %s %s\nconnect: %s\n", ctl_text(reply,
+		    "session", id, sizeof(id)), json_string_value(
+		    json_object_get(reply, "state")), json_string_value(
+		    json_object_get(reply, "connect")));
+		json_decref(reply);
+		return 0;
+	}
+	if ((strcmp(sub, "approve") == 0 || strcmp(sub, "deny") == 0) &&
+	    optind == argc - 1) {
+		json_object_set_new(req, "cmd", json_string(strcmp(sub,
+		    "approve") == 0 ? "support_approve" : "support_deny"));
+		json_object_set_new(req, "id", json_string(argv[optind]));
+		json_decref(ctl_request_json(req));
+		printf("%s %s\n", argv[optind], strcmp(sub, "approve") == 0 ?
+		    "approved" : "denied");
+		return 0;
+	}
+	if (strcmp(sub, "close") == 0 && optind >= argc - 1) {
+		json_object_set_new(req, "cmd", json_string("support_close"));
+		if (optind == argc - 1)
+			json_object_set_new(req, "id",
+			    json_string(argv[optind]));
+		json_decref(ctl_request_json(req));
+		printf("closed\n");
+		return 0;
+	}
+	if (strcmp(sub, "status") == 0 && optind == argc) {
+		json_object_set_new(req, "cmd", json_string("support_status"));
+		reply = ctl_request_json(req);
+		a = json_object_get(reply, "sessions");
+		if (as_json) {
+			json_dumpf(a, stdout, JSON_INDENT(2));
+			putchar('\n');
+		} else if (json_array_size(a) == 0)
+			printf("no support sessions\n");
+		json_array_foreach(a, i, ss)
+			if (!as_json)
+				ctl_support_print(ss);
+		json_decref(reply);
+		return 0;
+	}
+	json_decref(req);
+	return -1;
+}
+
+/* support key: the public line, the pair made on first use. As root, as
+ * enroll: the files get state_dir's owner so agentd can use them. */
+static int
+ctl_support_key(void)
+{
+	char pub[SSHKEY_PUB_MAX + 1], err[1024];
+	bool created;
+	int r;
+
+	if ((r = enroll_check_state_dir(ctl_state_dir(), err,
+	    sizeof(err))) < 0 ||
+	    (r = sshkey_ensure(ctl_state_dir(), pub, sizeof(pub), &created,
+	    err, sizeof(err))) < 0) {
+		fprintf(stderr, "agentctl: support key: %s\n", err);
+		return r == -EACCES ? EXIT_NOPERM : EXIT_IOERR;
+	}
+	if (created)
+		fprintf(stderr, "agentctl: made the support key %s/%s/%s\n",
+		    ctl_state_dir(), SSHKEY_DIR, SSHKEY_FILE);
+	printf("%s\n", pub);
+	return 0;
+}
+
 static int
 ctl_enroll(int argc, char **argv)
 {
@@ -707,9 +873,9 @@ ctl_enroll(int argc, char **argv)
 	};
 	const char *portal = NULL, *token = NULL, *token_file = NULL;
 	const char *ca = NULL;
-	char tokbuf[TOKEN_FILE_MAX], err[1024];
+	char tokbuf[TOKEN_FILE_MAX], err[1024], pub[SSHKEY_PUB_MAX + 1];
 	struct identity *id = NULL;
-	bool force = false;
+	bool force = false, created;
 	int ch, r;
 
 	optind = 1;
@@ -757,7 +923,18 @@ ctl_enroll(int argc, char **argv)
 		    "$AGENTD_ENROLL_TOKEN or --token T\n");
 		return EXIT_USAGE;
 	}
-	r = enroll_run(portal, token, ca, ctl_state_dir(), force, err,
+	/* The support key is made (once) before the token is spent, so the
+	 * portal gets it with the enrolment (issue 10). */
+	if ((r = enroll_check_state_dir(ctl_state_dir(), err,
+	    sizeof(err))) < 0 ||
+	    (r = sshkey_ensure(ctl_state_dir(), pub, sizeof(pub), &created,
+	    err, sizeof(err))) < 0) {
+		explicit_bzero(tokbuf, sizeof(tokbuf));
+		fprintf(stderr, "agentctl: cannot make the agent's support "
+		    "key: %s\n", err);
+		return r == -EACCES ? EXIT_NOPERM : EXIT_IOERR;
+	}
+	r = enroll_run(portal, token, ca, pub, ctl_state_dir(), force, err,
 	    sizeof(err));
 	explicit_bzero(tokbuf, sizeof(tokbuf));
 	if (r < 0) {
@@ -772,6 +949,9 @@ ctl_enroll(int argc, char **argv)
 	}
 	printf("enrolled as %s with %s; identity in %s/%s\n", id->agent_id,
 	    id->portal, ctl_state_dir(), IDENTITY_FILE);
+	if (id->bastion_user != NULL && id->forward_port != 0)
+		printf("support bastion %s: user %s, forward port %u\n",
+		    id->bastion_address, id->bastion_user, id->forward_port);
 	identity_free(id);
 	ctl_notify_agent();
 	return 0;
@@ -1887,6 +2067,8 @@ main(int argc, char **argv)
 	 * needs none: a DR host may have no config at all. */
 	if (strcmp(argv[0], "enroll") == 0 ||
 	    strcmp(argv[0], "unenroll") == 0 || ctl_socket == NULL ||
+	    (argc == 2 && strcmp(argv[0], "support") == 0 &&
+	    strcmp(argv[1], "key") == 0) ||
 	    strcmp(argv[0], "restore") == 0 ||
 	    (argc >= 2 && strcmp(argv[0], "backup") == 0 &&
 	    strcmp(argv[1], "kit") == 0))
@@ -1902,6 +2084,19 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "unenroll") == 0) {
 		r = ctl_unenroll(argc, argv);
 		config_free(ctl_config);
+		return r;
+	}
+	if (argc == 2 && strcmp(argv[0], "support") == 0 &&
+	    strcmp(argv[1], "key") == 0) {
+		r = ctl_support_key();
+		config_free(ctl_config);
+		return r;
+	}
+	if (argc >= 2 && strcmp(argv[0], "support") == 0) {
+		if ((r = ctl_support(argc, argv)) < 0) {
+			ctl_usage(stderr);
+			r = EXIT_USAGE;
+		}
 		return r;
 	}
 	if (argc == 1 && strcmp(argv[0], "status") == 0)

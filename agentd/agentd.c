@@ -24,6 +24,7 @@
 #include "log.h"
 #include "report.h"
 #include "sched.h"
+#include "support.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -40,6 +41,7 @@ struct agentd {
 	struct control	*control;
 	struct report	*report;
 	struct backup	*backup;
+	struct support	*support;
 	sd_event_source	*stop_timer;
 	int		 stop_phase;
 };
@@ -103,6 +105,7 @@ agentd_reload(struct config_errors *errs, void *userdata)
 	sched_apply(a->sched, cfg);
 	report_apply(a->report, sched_config(a->sched));
 	backup_apply(a->backup);
+	support_apply(a->support, sched_config(a->sched));
 	log_event(LOG_INFO, MSGID_CONFIG_RELOADED, NULL, 0,
 	    "config reloaded from %s: %zu checks", a->config_path,
 	    sched_count(a->sched));
@@ -346,6 +349,13 @@ main(int argc, char **argv)
 	backup_new(a.event, a.sched, a.report, reporter, &a.backup);
 	free(reporter);
 	command_set_backup(report_commands(a.report), a.backup);
+	/* agentd-support runs only while a session is open. */
+	reporter = agentd_helper_path("agentd-support");
+	if ((r = support_new(a.event, a.report, cfg, reporter,
+	    &a.support)) < 0)
+		fatalx("cannot set up remote support: %s", strerror(-r));
+	free(reporter);
+	command_set_support(report_commands(a.report), a.support);
 	decide_subscribe(a.decide, agentd_on_change, &a);
 	decide_subscribe(a.decide, report_on_change, a.report);
 
@@ -354,6 +364,7 @@ main(int argc, char **argv)
 	info.started_mono = time_now(CLOCK_MONOTONIC);
 	info.report = a.report;
 	info.backup = a.backup;
+	info.support = a.support;
 	r = control_open(a.event, cfg->control_socket, cfg->control_group,
 	    a.sched, &info, agentd_reload, &a, &a.control);
 	if (r == -EADDRINUSE)
@@ -372,6 +383,9 @@ main(int argc, char **argv)
 	control_close(a.control);
 	command_set_backup(report_commands(a.report), NULL);
 	backup_free(a.backup);
+	/* Its "closed (agent_stopped)" goes to the spool, still open. */
+	command_set_support(report_commands(a.report), NULL);
+	support_free(a.support);
 	report_free(a.report);
 	sched_free(a.sched);
 	decide_free(a.decide);

@@ -18,6 +18,7 @@
 #include "reply.h"
 #include "report.h"
 #include "resultjson.h"
+#include "support.h"
 #include "sysfile.h"
 #include "xmalloc.h"
 
@@ -41,6 +42,7 @@ struct command {
 	struct sched		*sched;
 	struct report		*report;
 	struct backup		*backup;
+	struct support		*support;
 	char			*state_dir;
 	/* The ids handled, oldest first, in a ring; "earlier": recorded by
 	 * an earlier agentd, and not answered since by this one. */
@@ -59,14 +61,13 @@ struct command_portal_ctx {
 
 static void command_run_check(struct command_run *, json_t *);
 static void command_run_backup(struct command_run *, json_t *);
-static void command_unsupported(struct command_run *, json_t *);
+static void command_open_support(struct command_run *, json_t *);
 
 static const struct command_entry command_table[] = {
 	{ .type = "run_check", .exec = command_run_check },
 	{ .type = "run_backup", .exec = command_run_backup },
-	/* Refused until agentd-support lands: a real answer the portal
-	 * shows, not a command left pending. */
-	{ .type = "open_support_session", .exec = command_unsupported },
+	{ .type = "open_support_session", .exec = command_open_support,
+	  .merge = true },
 };
 
 static const struct command_entry *
@@ -185,15 +186,52 @@ command_run_backup(struct command_run *run, json_t *args)
 	    "run", (json_int_t)n));
 }
 
+/*
+ * The portal asks for a support session (docs/protocol.md): args
+ * {"requested_by", "minutes", "reason"}. Answered at once: done with
+ * {"session", "state", "connect"} (state "waiting" under policy ask), or
+ * refused with the reason; the rest is told by support_event reports.
+ */
 static void
-command_unsupported(struct command_run *run, json_t *args)
+command_open_support(struct command_run *run, json_t *args)
 {
-	char detail[160];
+	const char *by, *reason;
+	json_t *answer = NULL, *m;
+	char detail[600];
+	json_int_t minutes = 0;
+	int e;
 
-	(void)args;
-	snprintf(detail, sizeof(detail), "%s is not supported by agentd %s",
-	    run->entry->type, AGENTD_VERSION);
-	command_answer(run, "refused", detail, NULL);
+	if (run->command->support == NULL) {
+		command_answer(run, "refused", "open_support_session: remote "
+		    "support is not set up in this agentd", NULL);
+		return;
+	}
+	by = json_string_value(json_object_get(args, "requested_by"));
+	reason = json_string_value(json_object_get(args, "reason"));
+	m = json_object_get(args, "minutes");
+	if (m != NULL && !json_is_null(m)) {
+		if (!json_is_integer(m) || json_integer_value(m) < 1 ||
+		    json_integer_value(m) > 7 * 24 * 60) {
+			command_answer(run, "failed", "open_support_session: "
+			    "args.minutes is not an integer from 1 to 10080",
+			    NULL);
+			return;
+		}
+		minutes = json_integer_value(m);
+	}
+	if (by == NULL || *by == '\0') {
+		command_answer(run, "failed", "open_support_session needs "
+		    "args.requested_by", NULL);
+		return;
+	}
+	if ((e = support_request(run->command->support, "portal", by,
+	    reason != NULL ? reason : "", (unsigned)minutes * 60, &answer,
+	    detail, sizeof(detail))) < 0) {
+		command_answer(run, e == -EINVAL ? "failed" : "refused", detail,
+		    NULL);
+		return;
+	}
+	command_answer(run, "done", detail, answer);
 }
 
 /* ---- running ---- */
@@ -342,8 +380,13 @@ command_portal_done(const char *status, const char *detail, json_t *check,
 	/* Four pairs: command_id, type, status, detail. */
 	json_t *p = json_pack("{s:s, s:s, s:s, s:s}", "command_id", ctx->id,
 	    "type", ctx->type, "status", status, "detail", detail);
+	const struct command_entry *e = command_find(ctx->type);
 
-	if (check != NULL)
+	if (check != NULL && e != NULL && e->merge) {
+		/* Its members beside the four; never over them. */
+		json_object_update_missing(p, check);
+		json_decref(check);
+	} else if (check != NULL)
 		json_object_set_new(p, "check", check);
 	report_emit(ctx->command->report, "command_result", p,
 	    REPORT_IMPORTANT);
@@ -446,6 +489,12 @@ void
 command_set_backup(struct command *c, struct backup *b)
 {
 	c->backup = b;
+}
+
+void
+command_set_support(struct command *c, struct support *s)
+{
+	c->support = s;
 }
 
 void

@@ -8,6 +8,8 @@
 #ifndef COMMAND_H
 #define COMMAND_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #include "sched.h"
@@ -29,6 +31,10 @@ typedef void command_done_fn(const char *status, const char *detail,
 
 struct command_entry {
 	const char	*type;
+	/* The answer's object goes into the command_result payload itself
+	 * (open_support_session: session, state, connect), not under
+	 * "check". */
+	bool		 merge;
 	/* Starts the command; args is borrowed for the call. It answers
 	 * through command_answer, at once or later. */
 	void		(*exec)(struct command_run *run, json_t *args);
@@ -58,6 +64,9 @@ void	command_answer(struct command_run *run, const char *status,
 /* Where run_backup goes (backup.h); until set, it is refused. */
 struct backup;
 void	command_set_backup(struct command *c, struct backup *b);
+/* Where open_support_session goes (support.h); until set, refused. */
+struct support;
+void	command_set_support(struct command *c, struct support *s);
 /* Cancels what is pending (no answer) and frees. */
 void	command_free(struct command *c);
 

@@ -18,6 +18,7 @@
 
 #include "argv.h"
 #include "config.h"
+#include "identity.h"
 #include "log.h"
 #include "safepath.h"
 #include "xmalloc.h"
@@ -182,6 +183,10 @@ config_free(struct config *cfg)
 	free(cfg->ca_file);
 	free(cfg->pinned_pubkey);
 	free(cfg->proxy);
+	free(cfg->support.bastion);
+	free(cfg->support.bastion_user);
+	free(cfg->support.bastion_host_key);
+	free(cfg->support.target);
 	free(cfg);
 }
 
@@ -274,6 +279,10 @@ config_new(const char *path)
 	cfg->connect_timeout = 10;
 	cfg->request_timeout = 30;
 	cfg->spool_max_mb = 64;
+	cfg->support.target = xstrdup("127.0.0.1:22");
+	cfg->support.policy = SUPPORT_POLICY_ASK;
+	cfg->support.max_ttl = SUPPORT_MAX_TTL;
+	cfg->support.request_timeout = SUPPORT_REQUEST_TIMEOUT;
 	for (size_t i = 0; collectors[i] != NULL; i++) {
 		struct check_conf *c;
 
@@ -616,6 +625,120 @@ config_host_key_ok(const char *value, char **out)
 	return 1;
 }
 
+/* "HOST:PORT" or "[V6]:PORT": one word, no control bytes, a port 1-65535,
+ * a host without ':' unless bracketed (support/addr.c splits it again in
+ * the helper; this is the same rule, for --check-config). */
+static int
+config_hostport_ok(const char *value)
+{
+	const char *colon = strrchr(value, ':'), *h = value, *he;
+	unsigned long n;
+	char *end;
+
+	if (strlen(value) > 512 || colon == NULL || colon == value)
+		return 0;
+	for (const char *c = value; *c != '\0'; c++)
+		if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
+			return 0;
+	if (*h == '[') {
+		he = strchr(h, ']');
+		if (he == NULL || he + 1 != colon || he == h + 1)
+			return 0;
+	} else if (memchr(h, ':', (size_t)(colon - h)) != NULL)
+		return 0;
+	if (colon[1] < '0' || colon[1] > '9')
+		return 0;
+	errno = 0;
+	n = strtoul(colon + 1, &end, 10);
+	return errno == 0 && *end == '\0' && n >= 1 && n <= 65535;
+}
+
+const char *
+config_support_policy_name(enum support_policy policy)
+{
+	switch (policy) {
+	case SUPPORT_POLICY_DENY:
+		return "deny";
+	case SUPPORT_POLICY_ALLOW:
+		return "allow";
+	default:
+		return "ask";
+	}
+}
+
+static void
+config_support_key(struct config_parse *p, const char *key,
+    const char *value)
+{
+	struct support_conf *sc = &p->cfg->support;
+	unsigned long n;
+	char *end, *hk = NULL;
+
+	if (strcmp(key, "bastion") == 0) {
+		if (!config_hostport_ok(value))
+			config_error(p, "bastion: '%s' is not HOST:PORT",
+			    value);
+		else
+			config_set_string(&sc->bastion, value);
+	} else if (strcmp(key, "bastion_user") == 0) {
+		if (!identity_valid_user(value))
+			config_error(p, "bastion_user: '%s' is not a login name "
+			    "(1-64 letters, digits, '.', '_', '-', not "
+			    "starting with '-')", value);
+		else
+			config_set_string(&sc->bastion_user, value);
+	} else if (strcmp(key, "bastion_host_key") == 0) {
+		if (!config_host_key_ok(value, &hk))
+			config_error(p, "bastion_host_key: not 'TYPE BASE64' "
+			    "(e.g. the second and third fields of "
+			    "ssh-keyscan's line)");
+		else {
+			free(sc->bastion_host_key);
+			sc->bastion_host_key = hk;
+		}
+	} else if (strcmp(key, "forward_port") == 0) {
+		errno = 0;
+		n = strtoul(value, &end, 10);
+		if (errno != 0 || *end != '\0' || value[0] < '0' ||
+		    value[0] > '9' || n < 1 || n > 65535)
+			config_error(p, "forward_port: '%s' is not a port from "
+			    "1 to 65535", value);
+		else
+			sc->forward_port = (unsigned)n;
+	} else if (strcmp(key, "target") == 0) {
+		if (!config_hostport_ok(value))
+			config_error(p, "target: '%s' is not HOST:PORT", value);
+		else
+			config_set_string(&sc->target, value);
+	} else if (strcmp(key, "policy") == 0) {
+		if (strcmp(value, "deny") == 0)
+			sc->policy = SUPPORT_POLICY_DENY;
+		else if (strcmp(value, "ask") == 0)
+			sc->policy = SUPPORT_POLICY_ASK;
+		else if (strcmp(value, "allow") == 0)
+			sc->policy = SUPPORT_POLICY_ALLOW;
+		else
+			config_error(p, "policy: '%s' is not deny, ask or "
+			    "allow", value);
+	} else if (strcmp(key, "max_ttl") == 0) {
+		if (config_parse_duration(value, &sc->max_ttl) != 0 ||
+		    sc->max_ttl < 60 || sc->max_ttl > 7 * 86400)
+			config_error(p, "max_ttl: '%s' is not a duration from "
+			    "1m to 7d", value);
+	} else if (strcmp(key, "request_timeout") == 0) {
+		if (config_parse_duration(value, &sc->request_timeout) != 0 ||
+		    sc->request_timeout == 0 || sc->request_timeout > 86400)
+			config_error(p, "request_timeout: '%s' is not a "
+			    "duration from 1s to 1d", value);
+	} else if (strcmp(key, "idle_timeout") == 0) {
+		if (config_parse_duration(value, &sc->idle_timeout) != 0 ||
+		    sc->idle_timeout > 7 * 86400)
+			config_error(p, "idle_timeout: '%s' is not a duration "
+			    "up to 7d (0: none)", value);
+	} else
+		config_error(p, "unknown key '%s' in [support]", key);
+}
+
 /* "10M" (bytes/s; K, M, G are powers of 1024), "0" for no limit. */
 static int
 config_parse_rate(const char *s, unsigned long long *out)
@@ -810,6 +933,8 @@ config_handler(void *user, const char *section, const char *key,
 		config_agent_key(p, key, value);
 	else if (strcmp(section, "portal") == 0)
 		config_portal_key(p, key, value);
+	else if (strcmp(section, "support") == 0)
+		config_support_key(p, key, value);
 	else if (strncmp(section, "collector.", 10) == 0)
 		config_collector_key(p, section + 10, key, value);
 	else if (strncmp(section, "check.", 6) == 0)
@@ -839,7 +964,8 @@ config_section(struct config_parse *p, const char *line)
 	    line + 1);
 	p->section_line = p->line;
 	p->section_bad = 1;
-	if (strcmp(section, "agent") == 0 || strcmp(section, "portal") == 0) {
+	if (strcmp(section, "agent") == 0 || strcmp(section, "portal") == 0 ||
+	    strcmp(section, "support") == 0) {
 		p->section_bad = 0;
 	} else if (strncmp(section, "collector.", 10) == 0) {
 		name = section + 10;
@@ -985,6 +1111,17 @@ config_validate(struct config_parse *p)
 				config_error(p, "[backup.%s]: an sftp target "
 				    "needs encryption = yes", b->name);
 		}
+	}
+	/* The identity's pinned key belongs to the identity's bastion: a
+	 * bastion named here brings its own key, and a key its bastion. */
+	if ((cfg->support.bastion == NULL) !=
+	    (cfg->support.bastion_host_key == NULL)) {
+		p->file = cfg->path;
+		p->line = 0;
+		config_error(p, "[support]: %s is set without %s",
+		    cfg->support.bastion != NULL ? "bastion" :
+		    "bastion_host_key", cfg->support.bastion != NULL ?
+		    "bastion_host_key" : "bastion");
 	}
 }
 

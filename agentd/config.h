@@ -77,6 +77,34 @@ struct backup_conf {
 	int		 line;
 };
 
+/* [support] policy for remote support sessions (docs/remote-support.md). */
+enum support_policy {
+	SUPPORT_POLICY_DENY,
+	SUPPORT_POLICY_ASK,	/* the default */
+	SUPPORT_POLICY_ALLOW,
+};
+
+#define SUPPORT_DEFAULT_TTL	(2 * 3600)	/* a session's, if none asked */
+#define SUPPORT_MAX_TTL		(8 * 3600)	/* max_ttl's default */
+#define SUPPORT_REQUEST_TIMEOUT	(15 * 60)	/* an "ask" request waits */
+
+/*
+ * [support]: where the bastion is and what a session may do. The bastion
+ * fields NULL/0 are taken from the enrolment identity (the portal's
+ * assignment); the config wins where it sets them.
+ */
+struct support_conf {
+	char		*bastion;		/* "HOST:PORT" */
+	char		*bastion_user;
+	char		*bastion_host_key;	/* "TYPE BASE64" */
+	unsigned	 forward_port;		/* on the bastion's loopback */
+	char		*target;		/* "HOST:PORT", 127.0.0.1:22 */
+	enum support_policy policy;
+	unsigned	 max_ttl;		/* seconds */
+	unsigned	 request_timeout;	/* seconds */
+	unsigned	 idle_timeout;		/* seconds; 0: none */
+};
+
 struct config {
 	char		*path;
 	char		*control_socket;
@@ -97,6 +125,7 @@ struct config {
 	size_t		 nchecks;
 	struct backup_conf *backups;		/* in config order */
 	size_t		 nbackups;
+	struct support_conf support;
 };
 
 struct config_errors {
@@ -124,5 +153,7 @@ struct backup_conf *config_find_backup(struct config *cfg, const char *name);
 int	config_parse_duration(const char *s, unsigned *out);
 /* yes/no, true/false, on/off, 1/0. */
 int	config_parse_bool(const char *s, bool *out);
+/* "deny", "ask", "allow" and back. */
+const char *config_support_policy_name(enum support_policy policy);
 
 #endif

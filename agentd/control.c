@@ -22,6 +22,7 @@
 #include "control.h"
 #include "log.h"
 #include "report.h"
+#include "support.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -54,6 +55,66 @@ struct control {
 
 static void control_conn_process(struct control_conn *);
 
+/* A string member of at most max - 1 bytes into buf; absent is "" unless
+ * required. 0 or -EINVAL. */
+static int
+control_copy_string(json_t *root, const char *key, bool required, char *buf,
+    size_t max, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(root, key);
+	const char *s = json_string_value(v);
+
+	buf[0] = '\0';
+	if (v == NULL && !required)
+		return 0;
+	if (s == NULL || strlen(s) >= max || (required && *s == '\0')) {
+		snprintf(err, errlen, "'%s' is not a string of %s%zu bytes",
+		    key, required ? "1 to " : "at most ", max - 1);
+		return -EINVAL;
+	}
+	strcpy(buf, s);
+	return 0;
+}
+
+/* The support_* requests' members. */
+static int
+control_parse_support(json_t *root, struct control_request *req, char *err,
+    size_t errlen)
+{
+	json_t *ttl;
+
+	switch (req->cmd) {
+	case CONTROL_SUPPORT_OPEN:
+		ttl = json_object_get(root, "ttl");
+		if (ttl != NULL && (!json_is_integer(ttl) ||
+		    json_integer_value(ttl) < 0 ||
+		    json_integer_value(ttl) > 7 * 86400)) {
+			snprintf(err, errlen, "'ttl' is not a number of "
+			    "seconds up to 7 days");
+			return -EINVAL;
+		}
+		req->ttl = ttl != NULL ? (unsigned)json_integer_value(ttl) : 0;
+		if (control_copy_string(root, "reason", false, req->reason,
+		    sizeof(req->reason), err, errlen) < 0 ||
+		    control_copy_string(root, "user", false, req->user,
+		    sizeof(req->user), err, errlen) < 0)
+			return -EINVAL;
+		return 0;
+	case CONTROL_SUPPORT_APPROVE:
+	case CONTROL_SUPPORT_DENY:
+	case CONTROL_SUPPORT_CLOSE:
+		if (control_copy_string(root, "id", req->cmd !=
+		    CONTROL_SUPPORT_CLOSE, req->id, sizeof(req->id), err,
+		    errlen) < 0 ||
+		    control_copy_string(root, "user", false, req->user,
+		    sizeof(req->user), err, errlen) < 0)
+			return -EINVAL;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 int
 control_parse_request(const char *line, size_t len,
     struct control_request *req, char *err, size_t errlen)
@@ -68,6 +129,11 @@ control_parse_request(const char *line, size_t len,
 		{ "reload", CONTROL_RELOAD },
 		{ "backup_run", CONTROL_BACKUP_RUN },
 		{ "backup_status", CONTROL_BACKUP_STATUS },
+		{ "support_open", CONTROL_SUPPORT_OPEN },
+		{ "support_approve", CONTROL_SUPPORT_APPROVE },
+		{ "support_deny", CONTROL_SUPPORT_DENY },
+		{ "support_close", CONTROL_SUPPORT_CLOSE },
+		{ "support_status", CONTROL_SUPPORT_STATUS },
 	};
 	json_error_t jerr;
 	json_t *root, *cmd, *name, *full;
@@ -122,6 +188,8 @@ control_parse_request(const char *line, size_t len,
 		}
 		req->full = json_is_true(full);
 	}
+	if ((r = control_parse_support(root, req, err, errlen)) < 0)
+		goto out;
 out:
 	json_decref(root);
 	return r;
@@ -303,6 +371,77 @@ control_reload(struct control_conn *conn)
 	control_reply(conn, o);
 }
 
+/* Who asks, as the audit trail names a local client: the uid the kernel
+ * vouches for, and the name the client gives. */
+static void
+control_peer(struct control_conn *conn, const char *user, char *by,
+    size_t len)
+{
+	struct ucred cred;
+	socklen_t sl = sizeof(cred);
+	char esc[300];
+
+	if (getsockopt(conn->fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) < 0)
+		cred.uid = (uid_t)-1;
+	if (*user != '\0')
+		snprintf(by, len, "%s (uid %ld)", log_escape(esc, sizeof(esc),
+		    user), (long)(int)cred.uid);
+	else
+		snprintf(by, len, "uid %ld", (long)(int)cred.uid);
+}
+
+static void
+control_support(struct control_conn *conn, const struct control_request *req)
+{
+	struct support *s = conn->control->info.support;
+	json_t *o = NULL, *answer = NULL;
+	char by[400], detail[600];
+	const char *id = req->id[0] != '\0' ? req->id : NULL;
+	int r;
+
+	if (s == NULL) {
+		control_reply(conn, control_error("remote support is not set "
+		    "up in this agentd"));
+		return;
+	}
+	control_peer(conn, req->user, by, sizeof(by));
+	switch (req->cmd) {
+	case CONTROL_SUPPORT_OPEN:
+		r = support_request(s, "local", by, req->reason, req->ttl,
+		    &answer, detail, sizeof(detail));
+		if (r < 0) {
+			o = control_error(detail);
+			break;
+		}
+		o = answer;
+		json_object_set_new(o, "ok", json_true());
+		break;
+	case CONTROL_SUPPORT_APPROVE:
+	case CONTROL_SUPPORT_DENY:
+	case CONTROL_SUPPORT_CLOSE:
+		r = req->cmd == CONTROL_SUPPORT_APPROVE ?
+		    support_approve(s, id, by) :
+		    req->cmd == CONTROL_SUPPORT_DENY ? support_deny(s, id, by) :
+		    support_close(s, id, by);
+		if (r < 0) {
+			snprintf(detail, sizeof(detail), "%s%s", id != NULL ?
+			    "no such " : "no ", req->cmd == CONTROL_SUPPORT_CLOSE ?
+			    "waiting or open session" : "waiting request");
+			o = control_error(detail);
+			break;
+		}
+		o = json_object();
+		json_object_set_new(o, "ok", json_true());
+		break;
+	default:
+		o = json_object();
+		json_object_set_new(o, "ok", json_true());
+		json_object_set_new(o, "sessions", support_status(s));
+		break;
+	}
+	control_reply(conn, o);
+}
+
 static void
 control_handle(struct control_conn *conn, const char *line, size_t len)
 {
@@ -357,6 +496,13 @@ control_handle(struct control_conn *conn, const char *line, size_t len)
 		json_object_set_new(o, "backups", c->info.backup != NULL ?
 		    backup_status(c->info.backup) : json_array());
 		control_reply(conn, o);
+		break;
+	case CONTROL_SUPPORT_OPEN:
+	case CONTROL_SUPPORT_APPROVE:
+	case CONTROL_SUPPORT_DENY:
+	case CONTROL_SUPPORT_CLOSE:
+	case CONTROL_SUPPORT_STATUS:
+		control_support(conn, &req);
 		break;
 	}
 }

@@ -28,12 +28,24 @@ enum control_cmd {
 	CONTROL_RELOAD,
 	CONTROL_BACKUP_RUN,
 	CONTROL_BACKUP_STATUS,
+	CONTROL_SUPPORT_OPEN,
+	CONTROL_SUPPORT_APPROVE,
+	CONTROL_SUPPORT_DENY,
+	CONTROL_SUPPORT_CLOSE,
+	CONTROL_SUPPORT_STATUS,
 };
 
 struct control_request {
 	enum control_cmd cmd;
 	char		 name[65];	/* check_run, backup_run */
 	bool		 full;		/* backup_run: force a full snapshot */
+	/* support_*: "id" (approve, deny: required; close: optional),
+	 * open: "ttl" seconds (0: default), "reason", and "user" (who the
+	 * client says it is; agentd adds the uid it sees). */
+	char		 id[32];
+	unsigned	 ttl;
+	char		 reason[513];
+	char		 user[65];
 };
 
 /* Parses one request line: {"cmd":"status"|"checks"|"reload"|
@@ -47,6 +59,7 @@ int	control_parse_request(const char *line, size_t len,
 typedef int control_reload_fn(struct config_errors *errs, void *userdata);
 
 struct report;
+struct support;
 
 struct control_info {
 	const char	*config_path;
@@ -54,6 +67,7 @@ struct control_info {
 	uint64_t	 started_mono;	/* monotonic usec: for the uptime */
 	struct report	*report;	/* reporting state for status */
 	struct backup	*backup;	/* backup_status */
+	struct support	*support;	/* support_* */
 };
 
 struct control;

@@ -66,6 +66,7 @@ enroll_clear(struct identity *id)
 	}
 	free(id->bastion_address);
 	free(id->bastion_host_key);
+	free(id->bastion_user);
 	memset(id, 0, sizeof(*id));
 }
 
@@ -132,8 +133,7 @@ enroll_parse_reply(const char *body, size_t len, struct identity *out,
 	}
 	if (identity_parse_interval(json_object_get(root, "report_interval"),
 	    &out->report_interval, why, sizeof(why)) < 0 ||
-	    identity_parse_bastion(json_object_get(root, "bastion"),
-	    &out->bastion_address, &out->bastion_host_key, why,
+	    identity_parse_bastion(json_object_get(root, "bastion"), out, why,
 	    sizeof(why)) < 0) {
 		enroll_err(err, errlen, "%s", why);
 		r = -EBADMSG;
@@ -302,7 +302,7 @@ enroll_portal_error(const struct enroll_http *h, char *out, size_t outlen)
 
 /* Makes state_dir if it is missing (as agentd does) and checks that we
  * may write there. */
-static int
+int
 enroll_check_state_dir(const char *state_dir, char *err, size_t errlen)
 {
 	if (mkdir(state_dir, 0750) == -1 && errno != EEXIST) {
@@ -342,7 +342,7 @@ enroll_normalise_url(const char *in, char **outp, char *err, size_t errlen)
 
 int
 enroll_run(const char *portal_url, const char *token, const char *ca_file,
-    const char *state_dir, bool force, char *err, size_t errlen)
+    const char *ssh_key, const char *state_dir, bool force, char *err, size_t errlen)
 {
 	struct identity id = { 0 }, *old = NULL;
 	struct enroll_http h = { 0 };
@@ -394,7 +394,13 @@ enroll_run(const char *portal_url, const char *token, const char *ca_file,
 		    strerror(-r));
 		goto out;
 	}
+	/* 2 pairs; the key is an optional third (docs/protocol.md). */
 	req = json_pack("{s:s, s:O}", "token", token, "host", host);
+	if (req != NULL && ssh_key != NULL &&
+	    json_object_set_new(req, "ssh_key", json_string(ssh_key)) != 0) {
+		json_decref(req);
+		req = NULL;
+	}
 	if (req == NULL || (body = json_dumps(req, JSON_COMPACT)) == NULL) {
 		enroll_err(err, errlen, "cannot build the enrolment request");
 		r = -ENOMEM;

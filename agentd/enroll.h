@@ -27,7 +27,9 @@ int	enroll_parse_reply(const char *body, size_t len, struct identity *out,
  * Enrols this host: checks that state_dir is writable and that no identity
  * is there (unless force) before the token is spent, POSTs the inventory
  * to portal_url/api/v1/enroll with TLS verification on (ca_file, if not
- * NULL, is the CA bundle to trust), and saves the identity. Returns 0 or:
+ * NULL, is the CA bundle to trust) and ssh_key (the agent's public key
+ * line for the support bastion, or NULL), and saves the identity with the
+ * bastion user and forward port the portal assigned. Returns 0 or:
  *   -EINVAL	bad portal URL, token or CA file (err says which)
  *   -EEXIST	already enrolled, and not force
  *   -EACCES	state_dir not writable
@@ -43,7 +45,12 @@ int	enroll_parse_reply(const char *body, size_t len, struct identity *out,
  * the credential.
  */
 int	enroll_run(const char *portal_url, const char *token,
-	    const char *ca_file, const char *state_dir, bool force, char *err,
+	    const char *ca_file, const char *ssh_key, const char *state_dir, bool force, char *err,
+	    size_t errlen);
+
+/* Makes state_dir if it is missing (0750, as agentd does) and checks that
+ * we may write there: 0 or -EACCES with err saying why. */
+int	enroll_check_state_dir(const char *state_dir, char *err,
 	    size_t errlen);
 
 /*

@@ -45,6 +45,7 @@ identity_free(struct identity *id)
 	free(id->ca_file);
 	free(id->bastion_address);
 	free(id->bastion_host_key);
+	free(id->bastion_user);
 	free(id);
 }
 
@@ -91,6 +92,17 @@ identity_valid_portal(const char *s)
 		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
 			return false;
 	return true;
+}
+
+bool
+identity_valid_user(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64 || s[0] == '-')
+		return false;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-_.") == n;
 }
 
 /* Text for ssh's known_hosts and a host:port: printable, one line. */
@@ -155,37 +167,86 @@ identity_check_bastion(const char *address, const char *host_key,
 	return 0;
 }
 
-int
-identity_parse_bastion(json_t *v, char **addressp, char **host_keyp,
+/* "forward_port" (name for messages): null/absent is 0, else 1..65535. */
+static int
+identity_get_port(json_t *v, const char *name, unsigned *out, char *err,
+    size_t errlen)
+{
+	*out = 0;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > 65535) {
+		snprintf(err, errlen, "%s: not null or an integer 1..65535",
+		    name);
+		return -EINVAL;
+	}
+	*out = (unsigned)json_integer_value(v);
+	return 0;
+}
+
+/* The user and forward port the portal assigned: only with a bastion,
+ * and a valid login name (uname is the name the admin sees). */
+static int
+identity_check_assigned(const struct identity *id, const char *uname,
     char *err, size_t errlen)
 {
-	char *address = NULL, *host_key = NULL, sub[256];
+	if (id->bastion_user != NULL && !identity_valid_user(id->bastion_user)) {
+		snprintf(err, errlen, "%s: empty, longer than 64, starting "
+		    "with '-' or not made of letters, digits, '-', '_' and "
+		    "'.'", uname);
+		return -EINVAL;
+	}
+	if (id->bastion_address == NULL &&
+	    (id->bastion_user != NULL || id->forward_port != 0)) {
+		snprintf(err, errlen, "%s and forward_port need a bastion",
+		    uname);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+identity_parse_bastion(json_t *v, struct identity *out, char *err,
+    size_t errlen)
+{
+	struct identity b = { 0 };
+	char sub[256];
 	int r;
 
-	*addressp = NULL;
-	*host_keyp = NULL;
+	out->bastion_address = out->bastion_host_key = out->bastion_user =
+	    NULL;
+	out->forward_port = 0;
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_object(v)) {
 		snprintf(err, errlen, "bastion: not an object or null");
 		return -EINVAL;
 	}
-	if ((r = identity_get_string(v, "address", true, &address, sub,
+	if ((r = identity_get_string(v, "address", true, &b.bastion_address,
+	    sub, sizeof(sub))) < 0 ||
+	    (r = identity_get_string(v, "host_key", true, &b.bastion_host_key,
+	    sub, sizeof(sub))) < 0 ||
+	    (r = identity_get_string(v, "user", false, &b.bastion_user, sub,
 	    sizeof(sub))) < 0 ||
-	    (r = identity_get_string(v, "host_key", true, &host_key, sub,
-	    sizeof(sub))) < 0) {
+	    (r = identity_get_port(json_object_get(v, "forward_port"),
+	    "forward_port", &b.forward_port, sub, sizeof(sub))) < 0) {
 		snprintf(err, errlen, "bastion.%s", sub);
 		goto out;
 	}
-	if ((r = identity_check_bastion(address, host_key, "bastion.address",
-	    "bastion.host_key", err, errlen)) < 0)
+	if ((r = identity_check_bastion(b.bastion_address, b.bastion_host_key,
+	    "bastion.address", "bastion.host_key", err, errlen)) < 0 ||
+	    (r = identity_check_assigned(&b, "bastion.user", err, errlen)) < 0)
 		goto out;
-	*addressp = address;
-	*host_keyp = host_key;
-	address = host_key = NULL;	/* transferred */
+	out->bastion_address = b.bastion_address;
+	out->bastion_host_key = b.bastion_host_key;
+	out->bastion_user = b.bastion_user;
+	out->forward_port = b.forward_port;
+	memset(&b, 0, sizeof(b));	/* transferred */
  out:
-	free(address);
-	free(host_key);
+	free(b.bastion_address);
+	free(b.bastion_host_key);
+	free(b.bastion_user);
 	return r;
 }
 
@@ -283,7 +344,12 @@ identity_parse(const char *text, size_t len, struct identity **idp,
 	    &id->bastion_host_key, err, errlen)) < 0 ||
 	    (r = identity_check_bastion(id->bastion_address,
 	    id->bastion_host_key, "bastion_address", "bastion_host_key", err,
-	    errlen)) < 0)
+	    errlen)) < 0 ||
+	    (r = identity_get_string(root, "bastion_user", false,
+	    &id->bastion_user, err, errlen)) < 0 ||
+	    (r = identity_get_port(json_object_get(root, "forward_port"),
+	    "forward_port", &id->forward_port, err, errlen)) < 0 ||
+	    (r = identity_check_assigned(id, "bastion_user", err, errlen)) < 0)
 		goto out;
 	v = json_object_get(root, "enrolled_at");
 	if (!json_is_integer(v) || json_integer_value(v) < 0) {
@@ -367,10 +433,13 @@ identity_save(const char *state_dir, const struct identity *id)
 	    id->portal == NULL || !identity_valid_portal(id->portal) ||
 	    id->report_interval < 1 || id->report_interval > 86400 ||
 	    (id->ca_file != NULL && id->ca_file[0] != '/') ||
-	    (id->bastion_address == NULL) != (id->bastion_host_key == NULL))
+	    (id->bastion_address == NULL) != (id->bastion_host_key == NULL) ||
+	    (id->bastion_user != NULL && !identity_valid_user(id->bastion_user))
+	    || id->forward_port > 65535 || (id->bastion_address == NULL &&
+	    (id->bastion_user != NULL || id->forward_port != 0)))
 		return -EINVAL;
-	/* The keys are the struct's field names. */
-	root = json_pack("{s:s, s:s, s:s, s:o, s:I, s:o, s:o, s:I}",
+	/* The keys are the struct's field names. 10 pairs. */
+	root = json_pack("{s:s, s:s, s:s, s:o, s:I, s:o, s:o, s:o, s:o, s:I}",
 	    "agent_id", id->agent_id,
 	    "credential", id->credential,
 	    "portal", id->portal,
@@ -381,6 +450,10 @@ identity_save(const char *state_dir, const struct identity *id)
 	    json_string(id->bastion_address) : json_null(),
 	    "bastion_host_key", id->bastion_host_key != NULL ?
 	    json_string(id->bastion_host_key) : json_null(),
+	    "bastion_user", id->bastion_user != NULL ?
+	    json_string(id->bastion_user) : json_null(),
+	    "forward_port", id->forward_port != 0 ?
+	    json_integer((json_int_t)id->forward_port) : json_null(),
 	    "enrolled_at", (json_int_t)id->enrolled_at);
 	if (root == NULL ||
 	    (text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) ==

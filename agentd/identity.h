@@ -24,6 +24,8 @@ struct identity {
 	unsigned	 report_interval;	/* seconds */
 	char		*bastion_address;	/* NULL if none */
 	char		*bastion_host_key;
+	char		*bastion_user;	/* NULL: not assigned (no key sent) */
+	unsigned	 forward_port;	/* 0: not assigned */
 	uint64_t	 enrolled_at;	/* epoch seconds */
 };
 
@@ -48,9 +50,16 @@ bool	identity_valid_portal(const char *s);
 /* "report_interval": an integer 1..86400. 0 or -EINVAL, err names it. */
 int	identity_parse_interval(json_t *v, unsigned *out, char *err,
 	    size_t errlen);
-/* "bastion": null/absent (both outputs NULL) or {"address", "host_key"},
- * both required. 0 or -EINVAL; the caller frees the strings. */
-int	identity_parse_bastion(json_t *v, char **addressp, char **host_keyp,
-	    char *err, size_t errlen);
+/* "bastion": null/absent (out's bastion fields NULL/0) or {"address",
+ * "host_key", "user", "forward_port"}: the first two required, the others
+ * null or absent when the portal assigned none (an agent that sent no key,
+ * or an older portal). Sets out's bastion_address, bastion_host_key,
+ * bastion_user and forward_port and nothing else. 0 or -EINVAL (those
+ * fields then NULL/0); the caller frees the strings. */
+int	identity_parse_bastion(json_t *v, struct identity *out, char *err,
+	    size_t errlen);
+/* A bastion login name: 1-64 of letters, digits, '.', '_', '-', not
+ * starting with '-' (it goes on an ssh command line). */
+bool	identity_valid_user(const char *s);
 
 #endif

@@ -24,6 +24,16 @@
 #define MSGID_REPORT_REFUSED	"6a5b4c3d2e1f40a9b8c7d6e5f4a3b2c1"
 #define MSGID_SPOOL_FAILED	"b2c3d4e5f6a748b9c0d1e2f3a4b5c6d7"
 #define MSGID_SEQUENCE_RESET	"0f3e9a7c5b1d4e28a6c4f2b0d8e6a4c2"
+/* Remote support sessions (agentd/support.c; docs/remote-support.md). */
+#define MSGID_SUPPORT_REQUESTED	"b9383909ae8e0ac39b640f8f5a41dad7"
+#define MSGID_SUPPORT_APPROVED	"e0c148d2b80ce5ce1af1da670eb775a0"
+#define MSGID_SUPPORT_DENIED	"c0344f10f1901519d1a08090b7d53039"
+#define MSGID_SUPPORT_EXPIRED	"bee37e062fdf0675ff6c932cf401a289"
+#define MSGID_SUPPORT_OPENED	"fe8d87932545f7bb3aba5a5779057b2d"
+#define MSGID_SUPPORT_CONN_OPENED "1101495b73e2b8a36529835715f4cfdf"
+#define MSGID_SUPPORT_CONN_CLOSED "3b8bb705c030a6c103b165ee957e106e"
+#define MSGID_SUPPORT_CLOSED	"e6ff186da13a289ce733d3a84ac2e161"
+#define MSGID_SUPPORT_FAILED	"97b4c6a7aeeb12ca0840bf126774bb3e"
 
 enum log_target {
 	LOG_TARGET_AUTO,	/* journald if its socket exists, else stderr */

@@ -28,6 +28,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(id.credential);
 		free(id.bastion_address);
 		free(id.bastion_host_key);
+		free(id.bastion_user);
 	} else {
 		if (err[0] == '\0' || id.agent_id != NULL ||
 		    id.credential != NULL)

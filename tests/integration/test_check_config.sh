@@ -144,6 +144,19 @@ expect_match "backup full_every" "$out" "^$T/agentd.conf:8: full_every: '2w' is 
 expect_match "backup keep_daily" "$out" "^$T/agentd.conf:9: keep_daily: 'many' is not a number from 0 to 100000$"
 [ "$(printf '%s\n' "$out" | wc -l)" -eq 2 ] || fail "want 2 errors: $out"
 
+# [support] (issue 10): each refusal where it stands.
+cat > "$T/agentd.conf" <<EOF2
+[support]
+policy = sometimes
+bastion = bastion.example.net
+max_ttl = 8h
+EOF2
+out=$("$AGENTD" --config "$T/agentd.conf" --check-config 2>&1); rc=$?
+expect_eq "support check-config exit" $rc 1
+expect_match "support policy" "$out" "^$T/agentd.conf:2: policy: 'sometimes' is not deny, ask or allow$"
+expect_match "support bastion" "$out" "^$T/agentd.conf:3: bastion: 'bastion.example.net' is not HOST:PORT$"
+[ "$(printf '%s\n' "$out" | wc -l)" -eq 2 ] || fail "want 2 errors: $out"
+
 # The shipped example is valid, and uncommenting every default changes
 # nothing that the parser would refuse.
 out=$("$AGENTD" --config docs/agentd.conf.example --check-config 2>&1) ||

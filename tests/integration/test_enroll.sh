@@ -75,6 +75,14 @@ run_actl enroll --portal "$URL/" --token-file "$T/token" --ca "$T/certs/ca.pem"
 [ $RC -eq 0 ] || fail "enroll exited $RC: $OUT"
 expect_match "enroll output" "$OUT" "^enrolled as [A-Za-z0-9._-]+ with $URL; identity in $T/state/identity"
 expect_match "enroll without agentd" "$OUT" "agentd not notified .*it reads the identity when it starts"
+# Issue 10: the enrolment made the agent's support key, 0600, that OpenSSH
+# reads, and `support key` prints the same line without making another.
+expect_eq "support key mode" "$(stat -c %a "$T/state/support/id_ed25519")" 600
+KEYLINE=$(ssh-keygen -y -f "$T/state/support/id_ed25519" | cut -d' ' -f1-2)
+expect_eq "support key .pub" "$(cat "$T/state/support/id_ed25519.pub")" "$KEYLINE"
+run_actl support key
+expect_eq "support key: exit" "$RC" 0
+expect_eq "support key prints the enrolled key" "$OUT" "$KEYLINE"
 [ -f "$T/state/identity" ] || fail "no identity file"
 expect_eq "identity mode" "$(stat -c %a "$T/state/identity")" 600
 ID1=$(agent_id)

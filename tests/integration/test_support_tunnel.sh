@@ -14,8 +14,6 @@
 # engineer's stock ssh reaches the host's sshd through the tunnel.
 . tests/integration/lib.sh
 
-[ -x /usr/sbin/sshd ] || fail "no /usr/sbin/sshd (packaging/build-deps.sh installs openssh-server)"
-[ "$(id -u)" -eq 0 ] || fail "needs root (a test user)"
 make -s BUILD="$BUILD" "$BUILD/tunneltool" >/dev/null || fail "cannot build tunneltool"
 TT=$BUILD/tunneltool
 # TUNNEL_TEST_WRAP="valgrind --leak-check=full --error-exitcode=9" runs the
@@ -24,79 +22,32 @@ WRAP=${TUNNEL_TEST_WRAP:-}
 PEER="python3 $TOP/tests/integration/support/tunnelpeer.py"
 MIB=${TUNNEL_TEST_MIB:-64}
 
-U=sptun$$
-U=$(printf '%s' "$U" | cut -c1-30)
-H=/home/$U
-SSHD_PID=""
+. tests/integration/support/bastion.sh
 TARGET_PID=""
 SINK_PID=""
 TT_PID=""
 
-# Every process below the sshd listener, by pid (the per-connection
-# children hold the forward).
-sshd_children() {
-	for p in $(pgrep -P "$1"); do
-		echo "$p"
-		sshd_children "$p"
-	done
-}
-stop_sshd() {
-	[ -n "$SSHD_PID" ] || return 0
-	kids=$(sshd_children "$SSHD_PID")
-	kill -CONT $kids 2>/dev/null
-	kill "$SSHD_PID" $kids 2>/dev/null
-	wait "$SSHD_PID" 2>/dev/null
-	SSHD_PID=""
-}
 tun_cleanup() {
 	[ -n "$TT_PID" ] && kill "$TT_PID" 2>/dev/null
 	[ -n "$TARGET_PID" ] && kill "$TARGET_PID" 2>/dev/null
 	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null
-	stop_sshd
-	userdel -r "$U" 2>/dev/null
+	bastion_cleanup
 	cleanup
 }
 trap tun_cleanup EXIT
 
-useradd -m -s /bin/sh "$U" && usermod -p '*' "$U" || fail "useradd $U"
-mkdir -p /run/sshd "$T/ssh"
-ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/host" || fail "ssh-keygen host"
-ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/other" || fail "ssh-keygen other"
-ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/agent" || fail "ssh-keygen agent"
-ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/eng" || fail "ssh-keygen engineer"
-chmod 0600 "$T/ssh/agent"
 BASE=$((20000 + $$ % 20000))
 PORT=$BASE		# the bastion's sshd
 FPORT=$((BASE + 1))	# the forward the key permits
 TPORT=$((BASE + 2))	# the target service
 SPORT=$((BASE + 4))	# a target that never answers
-mkdir -p "$H/.ssh"
-printf 'restrict,port-forwarding,permitlisten="127.0.0.1:%s" %s\n' \
-	"$FPORT" "$(cat "$T/ssh/agent.pub")" > "$H/.ssh/authorized_keys"
-cat "$T/ssh/eng.pub" >> "$H/.ssh/authorized_keys"
-chown -R "$U" "$H/.ssh"
-cat > "$T/ssh/sshd_config" <<EOC
-Port $PORT
-ListenAddress 127.0.0.1
-HostKey $T/ssh/host
-PidFile $T/ssh/sshd.pid
-AuthorizedKeysFile $H/.ssh/authorized_keys
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-AllowUsers $U
-AllowTcpForwarding remote
-GatewayPorts no
-PermitTTY no
-X11Forwarding no
-EOC
-start_sshd() {
-	/usr/sbin/sshd -D -e -f "$T/ssh/sshd_config" 2>>"$T/sshd.log" &
-	SSHD_PID=$!
-	wait_until 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT" ||
-		fail "sshd did not listen: $(tail -5 "$T/sshd.log")"
-}
+bastion_setup "$PORT"
+ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/other" || fail "ssh-keygen other"
+ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/agent" || fail "ssh-keygen agent"
+ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/eng" || fail "ssh-keygen engineer"
+chmod 0600 "$T/ssh/agent"
+bastion_authorize_agent "$T/ssh/agent.pub" "$FPORT"
+bastion_authorize "$T/ssh/eng.pub"
 start_sshd
 
 $PEER target "$TPORT" "$T/target.log" $((MIB * 1048576)) &

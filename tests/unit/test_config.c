@@ -514,6 +514,91 @@ test_backup_sftp(void **state)
 	    "encryption = no\n", expect, sizeof(expect) / sizeof(expect[0]));
 }
 
+/* [support] (issue 10): the defaults, every key, every refusal. */
+static void
+test_support(void **state)
+{
+	static const char *const expect[] = {
+		"t.conf:2: bastion: 'b.example.net' is not HOST:PORT",
+		"t.conf:3: bastion: 'fe80::1:22' is not HOST:PORT",
+		"t.conf:4: bastion: 'b:0' is not HOST:PORT",
+		"t.conf:5: bastion_user: '-oProxyCommand=x' is not a login "
+		    "name (1-64 letters, digits, '.', '_', '-', not starting "
+		    "with '-')",
+		"t.conf:6: bastion_host_key: not 'TYPE BASE64' (e.g. the second "
+		    "and third fields of ssh-keyscan's line)",
+		"t.conf:7: forward_port: '70000' is not a port from 1 to 65535",
+		"t.conf:8: forward_port: '-1' is not a port from 1 to 65535",
+		"t.conf:9: target: '127.0.0.1' is not HOST:PORT",
+		"t.conf:10: policy: 'maybe' is not deny, ask or allow",
+		"t.conf:11: max_ttl: '30s' is not a duration from 1m to 7d",
+		"t.conf:12: request_timeout: '0' is not a duration from 1s to "
+		    "1d",
+		"t.conf:13: idle_timeout: '8d' is not a duration up to 7d (0: "
+		    "none)",
+		"t.conf:14: unknown key 'ttl' in [support]",
+		"t.conf: [support]: bastion is set without bastion_host_key",
+	};
+	struct config *cfg;
+
+	(void)state;
+	cfg = load_ok("");
+	assert_null(cfg->support.bastion);
+	assert_null(cfg->support.bastion_user);
+	assert_null(cfg->support.bastion_host_key);
+	assert_int_equal(cfg->support.forward_port, 0);
+	assert_string_equal(cfg->support.target, "127.0.0.1:22");
+	assert_int_equal(cfg->support.policy, SUPPORT_POLICY_ASK);
+	assert_int_equal(cfg->support.max_ttl, 8 * 3600);
+	assert_int_equal(cfg->support.request_timeout, 15 * 60);
+	assert_int_equal(cfg->support.idle_timeout, 0);
+	config_free(cfg);
+
+	cfg = load_ok("[support]\n"
+	    "bastion = [::1]:2222\n"
+	    "bastion_user = agents\n"
+	    "bastion_host_key = ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMq "
+	    "comment\n"
+	    "forward_port = 20001\n"
+	    "target = 127.0.0.1:2200\n"
+	    "policy = allow\n"
+	    "max_ttl = 4h\n"
+	    "request_timeout = 90s\n"
+	    "idle_timeout = 30m\n");
+	assert_string_equal(cfg->support.bastion, "[::1]:2222");
+	assert_string_equal(cfg->support.bastion_user, "agents");
+	assert_string_equal(cfg->support.bastion_host_key,
+	    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMq");
+	assert_int_equal(cfg->support.forward_port, 20001);
+	assert_string_equal(cfg->support.target, "127.0.0.1:2200");
+	assert_int_equal(cfg->support.policy, SUPPORT_POLICY_ALLOW);
+	assert_string_equal(config_support_policy_name(cfg->support.policy),
+	    "allow");
+	assert_int_equal(cfg->support.max_ttl, 4 * 3600);
+	assert_int_equal(cfg->support.request_timeout, 90);
+	assert_int_equal(cfg->support.idle_timeout, 30 * 60);
+	config_free(cfg);
+	cfg = load_ok("[support]\npolicy = deny\n");
+	assert_int_equal(cfg->support.policy, SUPPORT_POLICY_DENY);
+	config_free(cfg);
+
+	load_fails("[support]\n"
+	    "bastion = b.example.net\n"
+	    "bastion = fe80::1:22\n"
+	    "bastion = b:0\n"
+	    "bastion_user = -oProxyCommand=x\n"
+	    "bastion_host_key = AAAA\n"
+	    "forward_port = 70000\n"
+	    "forward_port = -1\n"
+	    "target = 127.0.0.1\n"
+	    "policy = maybe\n"
+	    "max_ttl = 30s\n"
+	    "request_timeout = 0\n"
+	    "idle_timeout = 8d\n"
+	    "ttl = 2h\n"
+	    "bastion = b:22\n", expect, sizeof(expect) / sizeof(expect[0]));
+}
+
 int
 main(void)
 {
@@ -532,6 +617,7 @@ main(void)
 		cmocka_unit_test(test_backup_errors),
 		cmocka_unit_test(test_backup_stale_keys),
 		cmocka_unit_test(test_backup_sftp),
+		cmocka_unit_test(test_support),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

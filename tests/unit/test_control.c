@@ -47,6 +47,61 @@ test_valid(void **state)
 	assert_int_equal(req.cmd, CONTROL_BACKUP_STATUS);
 }
 
+/* support_* (issue 10): the members each takes, and each refusal. */
+static void
+test_support(void **state)
+{
+	static const struct {
+		const char *line, *err;
+	} bad[] = {
+		{ "{\"cmd\":\"support_open\",\"ttl\":-1}",
+		    "'ttl' is not a number of seconds up to 7 days" },
+		{ "{\"cmd\":\"support_open\",\"ttl\":\"2h\"}",
+		    "'ttl' is not a number of seconds up to 7 days" },
+		{ "{\"cmd\":\"support_open\",\"reason\":5}",
+		    "'reason' is not a string of at most 512 bytes" },
+		{ "{\"cmd\":\"support_approve\"}",
+		    "'id' is not a string of 1 to 31 bytes" },
+		{ "{\"cmd\":\"support_deny\",\"id\":\"\"}",
+		    "'id' is not a string of 1 to 31 bytes" },
+		{ "{\"cmd\":\"support_close\",\"id\":\"ses_0123456789abcdef0123456789abcdef\"}",
+		    "'id' is not a string of at most 31 bytes" },
+	};
+	struct control_request req;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse("{\"cmd\":\"support_open\",\"ttl\":7200,"
+	    "\"reason\":\"disk full\",\"user\":\"alice\"}", &req, err,
+	    sizeof(err)), 0);
+	assert_int_equal(req.cmd, CONTROL_SUPPORT_OPEN);
+	assert_int_equal(req.ttl, 7200);
+	assert_string_equal(req.reason, "disk full");
+	assert_string_equal(req.user, "alice");
+	assert_int_equal(parse("{\"cmd\":\"support_open\"}", &req, err,
+	    sizeof(err)), 0);
+	assert_int_equal(req.ttl, 0);
+	assert_string_equal(req.reason, "");
+	assert_int_equal(parse("{\"cmd\":\"support_approve\","
+	    "\"id\":\"ses_0123456789abcdef\"}", &req, err, sizeof(err)), 0);
+	assert_int_equal(req.cmd, CONTROL_SUPPORT_APPROVE);
+	assert_string_equal(req.id, "ses_0123456789abcdef");
+	assert_int_equal(parse("{\"cmd\":\"support_close\"}", &req, err,
+	    sizeof(err)), 0);
+	assert_int_equal(req.cmd, CONTROL_SUPPORT_CLOSE);
+	assert_string_equal(req.id, "");
+	assert_int_equal(parse("{\"cmd\":\"support_status\"}", &req, err,
+	    sizeof(err)), 0);
+	assert_int_equal(req.cmd, CONTROL_SUPPORT_STATUS);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse(bad[i].line, &req, err, sizeof(err)) != -EINVAL)
+			fail_msg("accepted %s", bad[i].line);
+		if (strcmp(err, bad[i].err) != 0)
+			fail_msg("%s: got '%s', want '%s'", bad[i].line, err,
+			    bad[i].err);
+	}
+}
+
 static void
 test_errors(void **state)
 {
@@ -89,6 +144,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_support),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,6 +38,32 @@ static const struct {
 	    "\"report_interval\": 1, \"bastion\": null, \"new\": {}}", NULL },
 	{ "{\"agent_id\": \"a\", \"credential\": \"c\", "
 	    "\"report_interval\": 86400}", NULL },
+	/* Issue 10: the user and forward port assigned to the agent's key,
+	 * or null when it sent none. */
+	{ "{\"agent_id\": \"a\", \"credential\": \"c\", "
+	    "\"report_interval\": 60, \"bastion\": {\"address\": \"b:22\", "
+	    "\"host_key\": \"k\", \"user\": \"support\", "
+	    "\"forward_port\": 20001}}", NULL },
+	{ "{\"agent_id\": \"a\", \"credential\": \"c\", "
+	    "\"report_interval\": 60, \"bastion\": {\"address\": \"b:22\", "
+	    "\"host_key\": \"k\", \"user\": null, \"forward_port\": null}}",
+	    NULL },
+	{ "{\"agent_id\": \"a\", \"credential\": \"c\", "
+	    "\"report_interval\": 60, \"bastion\": {\"address\": \"b:22\", "
+	    "\"host_key\": \"k\", \"user\": \"-oProxyCommand=x\"}}",
+	    "bastion.user: empty, longer than 64, starting with '-' or not "
+	    "made of letters, digits, '-', '_' and '.'" },
+	{ "{\"agent_id\": \"a\", \"credential\": \"c\", "
+	    "\"report_interval\": 60, \"bastion\": {\"address\": \"b:22\", "
+	    "\"host_key\": \"k\", \"user\": 7}}", "bastion.user: not a string" },
+	{ "{\"agent_id\": \"a\", \"credential\": \"c\", "
+	    "\"report_interval\": 60, \"bastion\": {\"address\": \"b:22\", "
+	    "\"host_key\": \"k\", \"forward_port\": 65536}}",
+	    "bastion.forward_port: not null or an integer 1..65535" },
+	{ "{\"agent_id\": \"a\", \"credential\": \"c\", "
+	    "\"report_interval\": 60, \"bastion\": {\"address\": \"b:22\", "
+	    "\"host_key\": \"k\", \"forward_port\": \"22\"}}",
+	    "bastion.forward_port: not null or an integer 1..65535" },
 	{ "", "not JSON: '[' or '{' expected near end of file" },
 	{ "<html>502 Bad Gateway</html>",
 	    "not JSON: '[' or '{' expected near '<'" },
@@ -100,6 +126,7 @@ test_parse_reply(void **state)
 			free(id.credential);
 			free(id.bastion_address);
 			free(id.bastion_host_key);
+			free(id.bastion_user);
 			continue;
 		}
 		if (r != -EBADMSG)
@@ -132,10 +159,13 @@ test_parse_reply_fields(void **state)
 	assert_string_equal(id.bastion_host_key, "ssh-ed25519 AAAAC3Nza");
 	assert_null(id.portal);
 	assert_null(id.ca_file);
+	assert_null(id.bastion_user);
+	assert_int_equal(id.forward_port, 0);
 	free(id.agent_id);
 	free(id.credential);
 	free(id.bastion_address);
 	free(id.bastion_host_key);
+	free(id.bastion_user);
 	/* Only len bytes count. */
 	assert_int_equal(enroll_parse_reply("{}garbage", 2, &id, err,
 	    sizeof(err)), -EBADMSG);
@@ -218,18 +248,18 @@ test_refused_locally(void **state)
 	lfd = listener(&port);
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
 
-	r = enroll_run("http://127.0.0.1", "tok", NULL, dir, false, err,
+	r = enroll_run("http://127.0.0.1", "tok", NULL, NULL, dir, false, err,
 	    sizeof(err));
 	assert_int_equal(r, -EINVAL);
 	assert_string_equal(err, "portal URL 'http://127.0.0.1' is not "
 	    "https://HOST[:PORT][/PATH] (plain http is never used)");
 
-	r = enroll_run(url, "tok en", NULL, dir, false, err, sizeof(err));
+	r = enroll_run(url, "tok en", NULL, NULL, dir, false, err, sizeof(err));
 	assert_int_equal(r, -EINVAL);
 	assert_string_equal(err, "the token is empty, longer than 256 or not "
 	    "printable ASCII without blanks");
 
-	r = enroll_run(url, "tok", "/nonexistent/ca.pem", dir, false, err,
+	r = enroll_run(url, "tok", "/nonexistent/ca.pem", NULL, dir, false, err,
 	    sizeof(err));
 	assert_int_equal(r, -EINVAL);
 	assert_string_equal(err, "cannot use CA file /nonexistent/ca.pem: "
@@ -237,7 +267,7 @@ test_refused_locally(void **state)
 
 	/* Already enrolled: refused, the identity untouched. */
 	write_identity(dir, "https://old.example.net");
-	r = enroll_run(url, "tok", NULL, dir, false, err, sizeof(err));
+	r = enroll_run(url, "tok", NULL, NULL, dir, false, err, sizeof(err));
 	assert_int_equal(r, -EEXIST);
 	snprintf(want, sizeof(want), "already enrolled as old-agent with "
 	    "https://old.example.net (%s/identity); run 'agentctl unenroll' "
@@ -249,7 +279,7 @@ test_refused_locally(void **state)
 	f = fopen(path, "w");
 	fputs("{broken", f);
 	fclose(f);
-	r = enroll_run(url, "tok", NULL, dir, false, err, sizeof(err));
+	r = enroll_run(url, "tok", NULL, NULL, dir, false, err, sizeof(err));
 	assert_int_equal(r, -EEXIST);
 	assert_true(strstr(err, "/identity: not JSON") != NULL);
 	assert_true(strstr(err, "; --force replaces it") != NULL);
@@ -270,7 +300,7 @@ test_connection_refused(void **state)
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d/", port);
 	/* A missing state dir is made, as agentd would. */
 	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
-	r = enroll_run(url, "tok", NULL, state_dir, false, err, sizeof(err));
+	r = enroll_run(url, "tok", NULL, NULL, state_dir, false, err, sizeof(err));
 	assert_int_equal(r, -EHOSTUNREACH);
 	snprintf(want, sizeof(want), "cannot reach the portal at "
 	    "https://127.0.0.1:%d/api/v1/enroll: ", port);
@@ -317,7 +347,7 @@ test_tls_failure(void **state)
 	(void)state;
 	pid = not_tls_server(&port);
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
-	r = enroll_run(url, "tok", NULL, dir, false, err, sizeof(err));
+	r = enroll_run(url, "tok", NULL, NULL, dir, false, err, sizeof(err));
 	assert_int_equal(r, -EHOSTUNREACH);
 	if (strncmp(err, "TLS failure with ", 17) != 0 ||
 	    strstr(err, "; if the portal's certificate is from a private CA, "
@@ -325,7 +355,7 @@ test_tls_failure(void **state)
 		fail_msg("got '%s'", err);
 
 	/* With --ca the hint names the file. */
-	r = enroll_run(url, "tok", "/etc/hostname", dir, false, err,
+	r = enroll_run(url, "tok", "/etc/hostname", NULL, dir, false, err,
 	    sizeof(err));
 	assert_int_equal(r, -EHOSTUNREACH);
 	if (strncmp(err, "TLS failure with ", 17) != 0 ||
@@ -398,7 +428,7 @@ test_state_dir_not_writable(void **state)
 		skip();	/* root writes anywhere */
 	snprintf(sub, sizeof(sub), "%s/state", dir);
 	assert_int_equal(mkdir(sub, 0500), 0);
-	r = enroll_run("https://127.0.0.1:1", "tok", NULL, sub, false, err,
+	r = enroll_run("https://127.0.0.1:1", "tok", NULL, NULL, sub, false, err,
 	    sizeof(err));
 	assert_int_equal(r, -EACCES);
 	assert_true(strstr(err, "cannot write to state directory") != NULL);

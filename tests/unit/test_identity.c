@@ -139,6 +139,21 @@ static const struct {
 	    "enrolled_at: missing" },
 	{ "{\"agent_id\": \"a\", \"credential\": \"c\", "
 	    "\"portal\": \"https://p\", \"report_interval\": 5, "
+	    "\"bastion_address\": \"b:22\", \"bastion_host_key\": \"k\", "
+	    "\"bastion_user\": \"a b\"}", "bastion_user: empty, longer than "
+	    "64, starting with '-' or not made of letters, digits, '-', '_' "
+	    "and '.'" },
+	{ "{\"agent_id\": \"a\", \"credential\": \"c\", "
+	    "\"portal\": \"https://p\", \"report_interval\": 5, "
+	    "\"bastion_address\": \"b:22\", \"bastion_host_key\": \"k\", "
+	    "\"forward_port\": 0}",
+	    "forward_port: not null or an integer 1..65535" },
+	{ "{\"agent_id\": \"a\", \"credential\": \"c\", "
+	    "\"portal\": \"https://p\", \"report_interval\": 5, "
+	    "\"forward_port\": 20001}",
+	    "bastion_user and forward_port need a bastion" },
+	{ "{\"agent_id\": \"a\", \"credential\": \"c\", "
+	    "\"portal\": \"https://p\", \"report_interval\": 5, "
 	    "\"enrolled_at\": -1}",
 	    "enrolled_at: not a non-negative integer" },
 };
@@ -269,7 +284,22 @@ test_save_load(void **state)
 	assert_int_equal(identity_load(tmpdir, &out, err, sizeof(err)), 0);
 	assert_string_equal(out->bastion_address, "b.example.net:22");
 	assert_null(out->ca_file);
+	assert_null(out->bastion_user);
+	assert_int_equal(out->forward_port, 0);
 	identity_free(out);
+
+	/* Issue 10: the assigned user and forward port round-trip. */
+	in.bastion_user = "support";
+	in.forward_port = 20001;
+	assert_int_equal(identity_save(tmpdir, &in), 0);
+	assert_int_equal(identity_load(tmpdir, &out, err, sizeof(err)), 0);
+	assert_string_equal(out->bastion_user, "support");
+	assert_int_equal(out->forward_port, 20001);
+	identity_free(out);
+	in.bastion_user = "-x";
+	assert_int_equal(identity_save(tmpdir, &in), -EINVAL);
+	in.bastion_user = NULL;
+	in.forward_port = 0;
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
 

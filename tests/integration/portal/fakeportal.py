@@ -2,10 +2,14 @@
 behaviour read from MODE_FILE at each request (ok, garbage, huge, slow, 500,
 500utf8: an error text of 200 two-byte characters, 429, 429forever: a Retry-After of 99999999999 s, refuse:N: 400 for a batch
 that holds seq N, run_backup:NAME: ok, with a run_backup command for job
-NAME, id cmd_backup_NAME). The payloads of backup_result and command_result
-reports go to SEQ_FILE.payloads, one JSON line each. Every report seq it accepts is appended to SEQ_FILE; it
+NAME, id cmd_backup_NAME; open_support_session:ID: ok, with that command
+from eve@provider, id ID). The payloads of backup_result, command_result
+and support_event reports go to SEQ_FILE.payloads, one JSON line each. Every report seq it accepts is appended to SEQ_FILE; it
 answers with the highest seq seen, as the real portal would. Each request
-is logged to SEQ_FILE.requests as "status first last count"."""
+is logged to SEQ_FILE.requests as "status first last count". POST
+/api/v1/enroll (any mode) writes the request body to SEQ_FILE.enroll and
+enrols as the issue 10 contract says: a bastion with the user and forward
+port assigned when the request carries ssh_key, null for both if not."""
 import gzip, json, os, ssl, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -31,6 +35,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path == "/api/v1/enroll":
+            with open(seq_file + ".enroll", "wb") as f:
+                f.write(body)
+            keyed = "ssh_key" in json.loads(body)
+            return self.reply(201, json.dumps({
+                "agent_id": "fake-agent", "credential": "agc_fake_credential",
+                "report_interval": 60,
+                "bastion": {"address": "127.0.0.1:2222",
+                            "host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+                            "user": "agents" if keyed else None,
+                            "forward_port": 20001 if keyed else None}}).encode())
         mode = open(mode_file).read().strip()
         if mode == "garbage":
             return self.reply(200, b"<html>this is not json</html>")
@@ -75,9 +90,15 @@ class Handler(BaseHTTPRequestHandler):
                 seen.add(r["seq"])
         with open(seq_file + ".payloads", "a") as f:
             for r in reports:
-                if r["kind"] in ("backup_result", "command_result"):
+                if r["kind"] in ("backup_result", "command_result",
+                                 "support_event"):
                     f.write(json.dumps(r["payload"]) + "\n")
         commands = []
+        if mode.startswith("open_support_session:"):
+            commands = [{"id": mode.split(":", 1)[1],
+                         "type": "open_support_session",
+                         "args": {"requested_by": "eve@provider",
+                                  "minutes": 30, "reason": "ticket 42"}}]
         if mode.startswith("run_backup:"):
             name = mode.split(":", 1)[1]
             commands = [{"id": "cmd_backup_" + name, "type": "run_backup",
