@@ -655,7 +655,10 @@ support_request(struct support *s, const char *origin, const char *by,
 	ss->bastion = xstrdup(s->bastion);
 	ss->user = xstrdup(s->user);
 	ss->port = s->port;
-	xasprintf(&ss->connect, "ssh -J %s@%s -p %u root@127.0.0.1", s->user,
+	/* The agents' bastion account takes only agent keys and may not
+	 * connect out: an engineer jumps through an account of their own
+	 * (docs/bastion.md), which the agent cannot know. */
+	xasprintf(&ss->connect, "ssh -J ENGINEER@%s -p %u root@127.0.0.1",
 	    s->bastion, s->port);
 	s->cur = ss;
 	/* Four pairs: by, reason, ttl, origin. */

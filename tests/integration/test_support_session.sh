@@ -81,7 +81,7 @@ out=$(ctl support open --ttl 1h --reason "disk full" 2>&1) || fail "open: $out"
 S1=$(sid_of "$out")
 [ -n "$S1" ] || fail "no session id: $out"
 expect_match "open output" "$out" "^session $S1 open$"
-expect_match "connect command" "$out" "^connect: ssh -J $U@127.0.0.1:$BASE -p $FPORT root@127.0.0.1$"
+expect_match "connect command" "$out" "^connect: ssh -J ENGINEER@127.0.0.1:$BASE -p $FPORT root@127.0.0.1$"
 wait_until 15 connected "$S1" || fail "$S1 never connected: $(ctl support status)"
 got=$(eng_ssh echo through-the-tunnel 2>&1) || fail "engineer ssh: $got"
 expect_eq "engineer through the forward" "$got" through-the-tunnel
@@ -214,7 +214,7 @@ for line in open(sys.argv[1]):
     p = json.loads(line)
     if p.get("command_id") == "cmd_sup_1":
         assert p["status"] == "done" and p["state"] == "open", p
-        assert p["connect"] == "ssh -J %s@127.0.0.1:%s -p %s root@127.0.0.1" % tuple(sys.argv[2:5]), p
+        assert p["connect"] == "ssh -J ENGINEER@127.0.0.1:%s -p %s root@127.0.0.1" % tuple(sys.argv[3:5]), p
         print(p["session"])
         break
 PY
