@@ -23,6 +23,7 @@
 
 #include "catalog.h"
 #include "crypt.h"
+#include "ipc.h"
 #include "lock.h"
 #include "log.h"
 #include "retention.h"
@@ -74,47 +75,10 @@ bk_now(void)
 static void
 bk_send(json_t *o)
 {
-	char *s = json_dumps(o, JSON_COMPACT);
-	size_t len, off = 0;
-	unsigned char hdr[4];
+	int	 r;
 
-	json_decref(o);
-	if (s == NULL)
-		fatalx("cannot encode a frame");
-	len = strlen(s);
-	hdr[0] = (unsigned char)(len >> 24);
-	hdr[1] = (unsigned char)(len >> 16);
-	hdr[2] = (unsigned char)(len >> 8);
-	hdr[3] = (unsigned char)len;
-	if (write(BK_FD, hdr, 4) != 4)
-		fatal("write to agentd");
-	while (off < len) {
-		ssize_t n = write(BK_FD, s + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			fatal("write to agentd");
-		off += (size_t)n;
-	}
-	free(s);
-}
-
-static int
-bk_read_all(int fd, void *buf, size_t len)
-{
-	size_t off = 0;
-
-	while (off < len) {
-		ssize_t n = read(fd, (char *)buf + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		off += (size_t)n;
-	}
-	return 0;
+	if ((r = ipc_write(BK_FD, o)) != 0)
+		fatalx("write to agentd: %s", strerror(-r));
 }
 
 /* A JSON array of at most max strings into out (borrowed). -1 if not. */
@@ -138,30 +102,21 @@ bk_strings(json_t *a, const char **out, size_t max, size_t *n)
 static void
 bk_read_job(struct bk *b, json_t **root)
 {
-	unsigned char hdr[4];
 	json_t *o, *paths, *excl, *pre, *post, *sftp = NULL;
 	json_error_t jerr;
 	const char *t, *hook[BK_LIST_MAX];
 	json_int_t keep[4];
-	size_t len, n;
-	char *buf;
+	size_t n;
+	int r;
 
-	if (bk_read_all(BK_FD, hdr, 4) < 0)
-		fatalx("no job from agentd");
-	len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
-	    (size_t)hdr[2] << 8 | hdr[3];
-	if (len == 0 || len > BK_JOB_MAX)
-		fatalx("job frame of %zu bytes", len);
-	buf = xcalloc(1, len);
-	if (bk_read_all(BK_FD, buf, len) < 0)
-		fatalx("short job frame");
-	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	free(buf);
+	if ((r = ipc_read(BK_FD, BK_JOB_MAX, &o)) != 0)
+		fatalx("no job from agentd: %s", strerror(-r));
+	jerr.text[0] = '\0';
 	/* Nineteen pairs and an optional one: t, job, paths, excludes,
 	 * one_file_system, target, compression, key_file, pre_hook,
 	 * post_hook, hook_timeout, lock_file, lock_wait, full, full_every,
 	 * keep_last, keep_daily, keep_weekly, keep_monthly, sftp. */
-	if (o == NULL || json_unpack_ex(o, &jerr, JSON_STRICT,
+	if (json_unpack_ex(o, &jerr, JSON_STRICT,
 	    "{s:s, s:s, s:o, s:o, s:b, s:s, s:i, s:s, s:o, s:o, s:I, s:s, "
 	    "s:i, s:b, s:I, s:I, s:I, s:I, s:I, s?o}",
 	    "t", &t, "job", &b->job, "paths", &paths, "excludes", &excl,
@@ -186,7 +141,7 @@ bk_read_job(struct bk *b, json_t **root)
 	    b->npaths == 0 ||
 	    bk_strings(excl, b->excludes, BK_LIST_MAX, &b->nexcludes) < 0 ||
 	    b->compression < 1 || b->compression > 19)
-		fatalx("malformed job frame: %s", o == NULL ? jerr.text :
+		fatalx("malformed job frame: %s",
 		    jerr.text[0] != '\0' ? jerr.text : "bad member");
 	b->keep.keep_last = (unsigned)keep[0];
 	b->keep.keep_daily = (unsigned)keep[1];

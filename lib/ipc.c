@@ -261,3 +261,77 @@ ipc_free(struct ipc *ipc)
 	free(ipc->out);
 	free(ipc);
 }
+
+/* Writes or reads all of len bytes; 0, -EPIPE / -ENODATA at a closed
+ * peer (n bytes done in *done), or -errno. */
+static int
+ipc_full(int fd, void *buf, size_t len, int out, size_t *done)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	while (off < len) {
+		n = out ? write(fd, (char *)buf + off, len - off) :
+		    read(fd, (char *)buf + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	if (done != NULL)
+		*done = off;
+	return off == len ? 0 : out ? -EPIPE : -ENODATA;
+}
+
+int
+ipc_write(int fd, json_t *msg)
+{
+	unsigned char hdr[4];
+	size_t	 len;
+	char	*s;
+	int	 r;
+
+	s = msg != NULL ? json_dumps(msg, JSON_COMPACT) : NULL;
+	json_decref(msg);
+	if (s == NULL)
+		return -ENOMEM;
+	len = strlen(s);
+	hdr[0] = (unsigned char)(len >> 24);
+	hdr[1] = (unsigned char)(len >> 16);
+	hdr[2] = (unsigned char)(len >> 8);
+	hdr[3] = (unsigned char)len;
+	if ((r = ipc_full(fd, hdr, 4, 1, NULL)) == 0)
+		r = ipc_full(fd, s, len, 1, NULL);
+	free(s);
+	return r;
+}
+
+int
+ipc_read(int fd, size_t max, json_t **msg)
+{
+	unsigned char hdr[4];
+	size_t	 len, got;
+	char	*buf;
+	int	 r;
+
+	*msg = NULL;
+	if ((r = ipc_full(fd, hdr, 4, 0, &got)) != 0)
+		return r == -ENODATA && got > 0 ? -EBADMSG : r;
+	len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
+	    (size_t)hdr[2] << 8 | hdr[3];
+	if (len == 0 || len > max)
+		return -EMSGSIZE;
+	buf = xcalloc(1, len);
+	if ((r = ipc_full(fd, buf, len, 0, NULL)) == 0 &&
+	    ((*msg = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL)) ==
+	    NULL || !json_is_object(*msg))) {
+		json_decref(*msg);
+		*msg = NULL;
+		r = -EBADMSG;
+	}
+	free(buf);
+	return r == -ENODATA ? -EBADMSG : r;
+}

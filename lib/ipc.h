@@ -37,6 +37,13 @@ void	ipc_set_max_in(struct ipc *ipc, size_t max);
  * a JSON object, or fn's negative return. For tests and fuzzing too. */
 int	ipc_split(const unsigned char *buf, size_t len, size_t max,
 	    size_t *used, ipc_frame_fn *fn, void *arg);
+/* For a helper without an event loop (agentd-backup, agentd-support),
+ * blocking. ipc_write sends msg as one frame and frees it: 0 or -errno.
+ * ipc_read reads one frame: 0 with *msg (a JSON object), -ENODATA at EOF
+ * before it, -EMSGSIZE for a length of 0 or over max, -EBADMSG for a cut
+ * frame or a body that is not a JSON object, or -errno. */
+int	ipc_write(int fd, json_t *msg);
+int	ipc_read(int fd, size_t max, json_t **msg);
 /* Queues one message; it is written as the socket allows. 0 or -errno. */
 int	ipc_send(struct ipc *ipc, const json_t *msg);
 void	ipc_free(struct ipc *ipc);

@@ -22,10 +22,10 @@
 #include <jansson.h>
 
 #include "addr.h"
+#include "ipc.h"
 #include "log.h"
 #include "timeutil.h"
 #include "tunnel.h"
-#include "xmalloc.h"
 
 #define SUP_FD		3
 #define SUP_FRAME_MAX	(64 * 1024)	/* the session frame, bytes */
@@ -54,30 +54,10 @@ sup_text(const char *s)
 static void
 sup_send(json_t *o)
 {
-	unsigned char hdr[4];
-	size_t len, off = 0;
-	char *s;
+	int	 r;
 
-	if (o == NULL || (s = json_dumps(o, JSON_COMPACT)) == NULL)
-		fatalx("cannot encode a frame");
-	json_decref(o);
-	len = strlen(s);
-	hdr[0] = (unsigned char)(len >> 24);
-	hdr[1] = (unsigned char)(len >> 16);
-	hdr[2] = (unsigned char)(len >> 8);
-	hdr[3] = (unsigned char)len;
-	if (write(SUP_FD, hdr, 4) != 4)
-		fatal("write to agentd");
-	while (off < len) {
-		ssize_t n = write(SUP_FD, s + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			fatal("write to agentd");
-		off += (size_t)n;
-	}
-	free(s);
+	if ((r = ipc_write(SUP_FD, o)) != 0)
+		fatalx("write to agentd: %s", strerror(-r));
 }
 
 /* The tunnel's events as frames; each json_pack's pairs are counted. */
@@ -118,23 +98,6 @@ sup_event(const struct tunnel_event *ev, void *arg)
 	}
 }
 
-static int
-sup_read_all(int fd, void *buf, size_t len)
-{
-	size_t off = 0;
-
-	while (off < len) {
-		ssize_t n = read(fd, (char *)buf + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		off += (size_t)n;
-	}
-	return 0;
-}
-
 /* agentd closed the channel (helper_stop): end the session. A thread of
  * its own, so the tunnel's loop needs to know nothing of fd 3. */
 static void *
@@ -168,32 +131,21 @@ main(int argc, char **argv)
 	const char *target;
 	struct tunnel_conf conf = { 0 };
 	json_int_t forward_port, ttl;
-	unsigned char hdr[4];
 	json_error_t jerr;
 	pthread_t watcher;
 	json_t *o;
-	size_t len;
-	char *buf;
 	int r;
 
 	(void)argv;
 	log_init("agentd-support", argc > 1 ? LOG_TARGET_STDERR :
 	    LOG_TARGET_AUTO, 0);
 	signal(SIGPIPE, SIG_IGN);
-	if (sup_read_all(SUP_FD, hdr, 4) < 0)
-		fatalx("no session from agentd");
-	len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
-	    (size_t)hdr[2] << 8 | hdr[3];
-	if (len == 0 || len > SUP_FRAME_MAX)
-		fatalx("session frame of %zu bytes", len);
-	buf = xcalloc(1, len);
-	if (sup_read_all(SUP_FD, buf, len) < 0)
-		fatalx("short session frame");
-	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	free(buf);
+	if ((r = ipc_read(SUP_FD, SUP_FRAME_MAX, &o)) != 0)
+		fatalx("no session from agentd: %s", strerror(-r));
+	jerr.text[0] = '\0';
 	/* Nine pairs: t, session, bastion, user, host_key, key_file,
 	 * forward_port, target, ttl. */
-	if (o == NULL || json_unpack_ex(o, &jerr, JSON_STRICT,
+	if (json_unpack_ex(o, &jerr, JSON_STRICT,
 	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I}",
 	    "t", &t, "session", &session, "bastion", &bastion, "user", &user,
 	    "host_key", &host_key, "key_file", &key_file,
@@ -204,7 +156,7 @@ main(int argc, char **argv)
 	    addr_split(bastion, bhost, sizeof(bhost), bport, sizeof(bport)) < 0
 	    || addr_split(target, thost, sizeof(thost), tport, sizeof(tport)) <
 	    0)
-		fatalx("malformed session frame: %s", o == NULL ? jerr.text :
+		fatalx("malformed session frame: %s",
 		    jerr.text[0] != '\0' ? jerr.text : "bad member");
 	conf.host = bhost;
 	conf.port = bport;

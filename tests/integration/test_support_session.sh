@@ -85,6 +85,10 @@ expect_match "connect command" "$out" "^connect: ssh -J ENGINEER@127.0.0.1:$BASE
 wait_until 15 connected "$S1" || fail "$S1 never connected: $(ctl support status)"
 got=$(eng_ssh echo through-the-tunnel 2>&1) || fail "engineer ssh: $got"
 expect_eq "engineer through the forward" "$got" through-the-tunnel
+# The engineer's ssh has ended; its connection's close reaches agentd
+# through the helper's frame a moment later.
+wait_until 10 sh -c "$AGENTCTL --socket $T/control.sock support status | grep -q ', 0 connection(s) open'" ||
+	fail "the engineer's connection still counted: $(ctl support status)"
 out=$(ctl support status)
 expect_match "status open" "$out" "^$S1: open until .*, 0 connection\\(s\\) open"
 expect_match "status by" "$out" "requested by .*\\(uid 0\\): disk full"

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -369,6 +370,58 @@ test_trickle(void **state)
 	run_peer(1);
 }
 
+/* A helper's blocking side (ipc_write, ipc_read) against hostile bytes:
+ * one good frame each way, then a cut prefix, a cut body, a length over
+ * the bound, a body that is no object, and EOF before a frame. */
+static void
+test_blocking(void **state)
+{
+	static const struct {
+		const char	*bytes;
+		size_t		 len;
+		int		 want;
+	} bad[] = {
+		{ "\0\0", 2, -EBADMSG },
+		{ "\0\0\0\x09{\"a\":", 9, -EBADMSG },
+		{ "\0\x10\0\0", 4, -EMSGSIZE },
+		{ "\0\0\0\0", 4, -EMSGSIZE },
+		{ "\0\0\0\x03[1]", 7, -EBADMSG },
+		{ "\0\0\0\x0d{\"a\":1,\"a\":2}", 17, -EBADMSG },
+		{ "", 0, -ENODATA },
+	};
+	json_t	*m;
+	size_t	 i;
+	int	 sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(ipc_write(sv[0], json_pack("{s:s, s:i}", "t",
+	    "job", "n", 7)), 0);
+	assert_int_equal(ipc_read(sv[1], 4096, &m), 0);
+	assert_string_equal(json_string_value(json_object_get(m, "t")), "job");
+	json_decref(m);
+	assert_int_equal(ipc_write(sv[0], NULL), -ENOMEM);
+	close(sv[0]);
+	close(sv[1]);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		assert_int_equal(write(sv[0], bad[i].bytes, bad[i].len),
+		    (ssize_t)bad[i].len);
+		close(sv[0]);
+		if (ipc_read(sv[1], 65536, &m) != bad[i].want)
+			fail_msg("case %zu: not %d", i, bad[i].want);
+		assert_null(m);
+		close(sv[1]);
+	}
+	/* The reader gone: the writer is told, not killed (SIGPIPE off). */
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	close(sv[1]);
+	assert_int_equal(ipc_write(sv[0], json_pack("{s:s}", "t", "x")),
+	    -EPIPE);
+	close(sv[0]);
+}
+
 int
 main(void)
 {
@@ -377,6 +430,7 @@ main(void)
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_flood),
 		cmocka_unit_test(test_trickle),
+		cmocka_unit_test(test_blocking),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
