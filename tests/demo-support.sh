@@ -6,7 +6,13 @@
 # engineer's stock ssh, and closed. Needs root (throwaway accounts) and
 # OpenSSH's sshd; sup_check says why not. Everything lives in
 # $demo/support; sup_cleanup stops the sshds and removes the accounts.
+# sshd runs the bastion's key command, and reads the accounts'
+# authorized_keys, only under directories that are root's and writable by
+# no one else, and the accounts must reach them: when the tree is not
+# such a place (a checkout in a home directory), the key command and the
+# accounts' homes go to /run/agentd-demo instead ($sup_base).
 sup=$demo/support
+sup_base=$sup
 SUP_AGENTS=agentd-demo-agents	# the bastion account agents log in as
 SUP_ENG=agentd-demo-eve		# the engineer's bastion account
 SUP_LOGIN=agentd-demo-login	# the account the engineer uses on this host
@@ -42,17 +48,38 @@ sup_cleanup() {
 		userdel -r "$u" 2>/dev/null
 	done
 	sup_users=""
+	[ "$sup_base" = "$sup" ] || rm -rf "$sup_base"
 }
-# sup_user NAME SHELL: a throwaway account with its home in $sup/home,
-# unlocked without a password (sshd without PAM refuses a locked one).
-# A leftover of a killed demo (its home in a build/demo) goes first.
+# sup_leftovers: the accounts of a demo that was killed (by their homes).
+sup_leftovers() {
+	for u in $SUP_AGENTS $SUP_ENG $SUP_LOGIN; do
+		case $(getent passwd "$u" | cut -d: -f6) in
+		*/build/demo/support/home/*|/run/agentd-demo/home/*)
+			userdel -r "$u" 2>/dev/null || true ;;
+		esac
+	done
+}
+# sup_safe DIR: DIR and every directory above it are root's, writable by
+# no one else and searchable by all.
+sup_safe() {
+	sup_d=$1
+	while :; do
+		set -- $(stat -c "%u %a" "$sup_d" 2>/dev/null)
+		[ "${1:-}" = 0 ] && [ $((0$2 & 022)) = 0 ] && [ $((0$2 & 1)) = 1 ] ||
+			return 1
+		[ "$sup_d" = / ] && return 0
+		sup_d=$(dirname "$sup_d")
+	done
+}
+# sup_user NAME SHELL: a throwaway account with its home in
+# $sup_base/home, unlocked without a password (sshd without PAM refuses a
+# locked one).
 sup_user() {
-	case $(getent passwd "$1" | cut -d: -f6) in
-	*/build/demo/support/home/*) userdel -r "$1" 2>/dev/null ;;
-	"") ;;
-	*) echo "demo: an account $1 exists and is not the demo's"; return 1 ;;
-	esac
-	useradd -d "$sup/home/$1" -m -s "$2" "$1" && usermod -p '*' "$1" ||
+	if getent passwd "$1" >/dev/null; then
+		echo "demo: an account $1 exists and is not the demo's"
+		return 1
+	fi
+	useradd -d "$sup_base/home/$1" -m -s "$2" "$1" && usermod -p '*' "$1" ||
 		return 1
 	sup_users="$sup_users $1"
 }
@@ -82,8 +109,12 @@ for s in ss:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in ss))')
 	sup_bport=$1 sup_fport=$2 sup_tport=$3
-	mkdir -p "$sup/bastion/bin" "$sup/engineer" "$sup/home" /run/sshd
-	chmod 0755 "$sup" "$sup/bastion" "$sup/bastion/bin" "$sup/home"
+	mkdir -p "$sup/bastion" "$sup/engineer" /run/sshd
+	chmod 0755 "$sup"
+	sup_safe "$sup" || sup_base=/run/agentd-demo
+	mkdir -p "$sup_base/home" "$sup_base/bastion/bin"
+	chmod 0755 "$sup_base" "$sup_base/home" "$sup_base/bastion" \
+	    "$sup_base/bastion/bin"
 	ssh-keygen -q -t ed25519 -N '' -C bastion -f "$sup/bastion/host" &&
 	    ssh-keygen -q -t ed25519 -N '' -C "$SUP_ENG" -f "$sup/engineer/id_ed25519" ||
 		return 1
@@ -91,9 +122,9 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))')
 	    sup_user "$SUP_ENG" /usr/sbin/nologin &&
 	    sup_user "$SUP_LOGIN" /bin/sh || return 1
 	for u in "$SUP_ENG" "$SUP_LOGIN"; do
-		install -d -o "$u" -m 0700 "$sup/home/$u/.ssh"
+		install -d -o "$u" -m 0700 "$sup_base/home/$u/.ssh"
 		install -o "$u" -m 0600 "$sup/engineer/id_ed25519.pub" \
-		    "$sup/home/$u/.ssh/authorized_keys"
+		    "$sup_base/home/$u/.ssh/authorized_keys"
 	done
 }
 
@@ -102,12 +133,12 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))')
 # host's sshd on 127.0.0.1:22 or else a throwaway one (sup_target_line
 # for agentd.conf).
 sup_start() {
-	b=$sup/bastion
+	b=$sup/bastion k=$sup_base/bastion
 	"$top/build/agentd-portal" bastion-credential create demo-bastion \
-	    --db "$demo/portal.db" > "$b/bastion.cred" || return 1
-	chown nobody "$b/bastion.cred" && chmod 0600 "$b/bastion.cred"
-	install -m 0755 "$top/build/agentd-portal" "$b/bin/agentd-portal"
-	install -m 0644 "$demo/certs/ca.pem" "$b/portal-ca.pem"
+	    --db "$demo/portal.db" > "$k/bastion.cred" || return 1
+	chown nobody "$k/bastion.cred" && chmod 0600 "$k/bastion.cred"
+	install -m 0755 "$top/build/agentd-portal" "$k/bin/agentd-portal"
+	install -m 0644 "$demo/certs/ca.pem" "$k/portal-ca.pem"
 	cat > "$b/sshd_config" <<EOF
 # docs/bastion.md's configuration, with Match User for its Match Group.
 Port $sup_bport
@@ -120,7 +151,7 @@ KbdInteractiveAuthentication no
 AllowUsers $SUP_AGENTS $SUP_ENG
 Match User $SUP_AGENTS
 	AuthorizedKeysFile none
-	AuthorizedKeysCommand $b/bin/agentd-portal bastion-keys --portal https://127.0.0.1:$1 --credential-file $b/bastion.cred --ca $b/portal-ca.pem --timeout 10 %k
+	AuthorizedKeysCommand $k/bin/agentd-portal bastion-keys --portal https://127.0.0.1:$1 --credential-file $k/bastion.cred --ca $k/portal-ca.pem --timeout 10 %k
 	AuthorizedKeysCommandUser nobody
 	AllowTcpForwarding remote
 	PermitOpen none
@@ -170,7 +201,7 @@ EOF
 		sup_sshd "$t/sshd_config" "$t/sshd.log"
 		keys="127.0.0.1 $(cut -d' ' -f1,2 "$t/host.pub")"
 		sup_target=127.0.0.1:$sup_tport
-		sup_target_what="a stand-in sshd on $sup_target (none on 127.0.0.1:22)"
+		sup_target_what="a stand-in sshd on $sup_target (none listens on 127.0.0.1:22)"
 		sup_target_line="target = $sup_target"
 	fi
 	# The engineer pins the host's key as seen through the forward.
@@ -230,14 +261,16 @@ sup_session() {
 	sup_host=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["agent_id"])' \
 	    "$demo/state/identity")
 	eng="ssh -F $sup/engineer/ssh_config -J $SUP_ENG@127.0.0.1:$sup_bport -p $sup_fport $SUP_LOGIN@127.0.0.1"
-	cat <<EOF
-
+	echo
+	fmt -w 76 <<EOF
 demo: a remote support session. The provider's bastion is a second sshd
-on 127.0.0.1:$sup_bport, set up as docs/bastion.md says; through it the
-engineer ($SUP_ENG) reaches $sup_target_what.
-Policy here is allow; a real host defaults to ask (agentctl support approve).
-\$ agentctl support open --ttl 10m --reason demo
+on 127.0.0.1:$sup_bport, set up as docs/bastion.md says. Through it the
+engineer ($SUP_ENG) reaches $sup_target_what and logs in there as
+$SUP_LOGIN, a throwaway account that takes the engineer's key (the
+bastion grants a path, the host the login). Policy here is allow; a real
+host defaults to ask (agentctl support approve).
 EOF
+	echo "\$ agentctl support open --ttl 10m --reason demo"
 	out=$($ctl support open --ttl 10m --reason demo 2>&1) ||
 		{ echo "$out"; echo "demo: the session did not open"; return 0; }
 	echo "$out"

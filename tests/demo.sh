@@ -24,14 +24,8 @@ demo_stop() {
 }
 trap demo_stop EXIT
 trap 'exit 130' INT TERM
-# A killed demo's accounts go before its directory (sup_user).
-if sup_check; then
-	for u in $SUP_AGENTS $SUP_ENG $SUP_LOGIN; do
-		case $(getent passwd "$u" | cut -d: -f6) in
-		"$sup"/home/*) userdel -r "$u" 2>/dev/null || true ;;
-		esac
-	done
-fi
+# A killed demo's accounts go before its directory.
+! sup_check || sup_leftovers
 rm -rf "$demo"
 mkdir -p "$demo/state" "$demo/certs" "$demo/backups" "$demo/restore"
 sh tests/integration/portal/mkcerts.sh "$demo/certs"
