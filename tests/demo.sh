@@ -1,26 +1,57 @@
 #!/bin/sh
 # `make demo`: a portal on loopback with a generated CA, and an agent
 # enrolled to it that monitors this host with every built-in collector and
-# the Debian monitoring plugins. Everything lives in build/demo. Runs until
+# the Debian monitoring plugins. As root with OpenSSH's sshd it adds a
+# remote support session through a bastion on the loopback
+# (tests/demo-support.sh). Everything lives in build/demo. Runs until
 # Ctrl-C (or DEMO_SECONDS, for unattended runs).
 set -eu
 top=$(pwd)
 demo=$top/build/demo
 plugins=/usr/lib/nagios/plugins
 port=${DEMO_PORT:-8443}
+. tests/demo-support.sh
+support=yes
+pid="" portal=""
+demo_stop() {
+	trap - EXIT
+	set +e
+	kill $pid $portal 2>/dev/null
+	[ -z "$pid$portal" ] || wait $pid $portal 2>/dev/null
+	sup_cleanup
+	echo
+	echo "demo: stopped"
+}
+trap demo_stop EXIT
+trap 'exit 130' INT TERM
+# A killed demo's accounts go before its directory.
+! sup_check || sup_leftovers
 rm -rf "$demo"
 mkdir -p "$demo/state" "$demo/certs" "$demo/backups" "$demo/restore"
 sh tests/integration/portal/mkcerts.sh "$demo/certs"
 
+set --
+if ! sup_check; then
+	support="" sup_skip="demo: remote support is skipped: it $sup_why."
+elif ! sup_prepare; then
+	sup_cleanup
+	support="" sup_skip="demo: remote support is skipped: its accounts or keys could not be made."
+else
+	set -- --bastion "127.0.0.1:$sup_bport" --bastion-host-key \
+	    "$(cut -d' ' -f1,2 "$sup/bastion/host.pub")" \
+	    --bastion-user "$SUP_AGENTS" --forward-ports "$sup_fport-$sup_fport"
+fi
 "$top/build/agentd-portal" serve --listen "127.0.0.1:$port" \
     --db "$demo/portal.db" --tls-cert "$demo/certs/server.pem" \
     --tls-key "$demo/certs/server.key" --report-interval 10 --log-stderr \
-    >"$demo/portal.log" 2>&1 &
+    "$@" >"$demo/portal.log" 2>&1 &
 portal=$!
-pid=""
-trap 'kill $pid $portal 2>/dev/null; wait 2>/dev/null; echo; echo "demo: stopped"' EXIT INT TERM
 sleep 1
 kill -0 $portal 2>/dev/null || { cat "$demo/portal.log"; exit 1; }
+if [ -n "$support" ] && ! sup_start "$port"; then
+	sup_cleanup
+	support="" sup_skip="demo: remote support is skipped: its sshds did not start (see $sup)."
+fi
 
 cat > "$demo/agentd.conf" <<EOF
 # Written by make demo. The same keys work in /etc/agentd/agentd.conf.
@@ -43,6 +74,15 @@ command = $plugins/check_users -w 20 -c 50
 [backup.etc]
 paths = /etc
 target = file://$demo/backups
+EOF
+[ -z "$support" ] || cat >> "$demo/agentd.conf" <<EOF
+
+# Remote support (docs/remote-support.md); the bastion comes from the
+# enrolment. A real host leaves policy at ask, its default: each request
+# waits for agentctl support approve.
+[support]
+policy = allow
+$sup_target_line
 EOF
 
 "$top/build/agentd-portal" token create --db "$demo/portal.db" --expires 1h \
@@ -83,6 +123,12 @@ echo "demo: the portal's view of the fleet (GET /api/v1/hosts):"
 curl -s --cacert "$demo/certs/ca.pem" \
     -H "Authorization: Bearer $(cat "$demo/operator-token")" \
     "https://127.0.0.1:$port/api/v1/hosts" | python3 -m json.tool
+if [ -n "$support" ]; then
+	sup_session || echo "demo: the support session stopped half-way"
+else
+	echo
+	echo "$sup_skip"
+fi
 cat <<EOF
 
 demo: agentd $(cat VERSION) monitors this host (pid $pid) and reports to the
@@ -97,7 +143,14 @@ portal at https://127.0.0.1:$port (pid $portal) every 10 s.
   backups  $demo/backups (encrypted; key in $demo/state/backup), restored into $demo/restore
            $ctl backup run etc; $actl backup list etc; $actl backup verify etc latest
            $actl backup kit etc --out $demo/etc.kit; $actl dr-restore --kit $demo/etc.kit --to DIR
-Support sessions join this demo when they are built. Ctrl-C stops it.
+EOF
+[ -z "$support" ] || cat <<EOF
+  support  $ctl support status; $ctl support open --ttl 10m
+           grep 'support session' $demo/agentd.log  (journalctl -u agentd SUPPORT_SESSION=ses_... on a real host)
+           bastion $sup/bastion (sshd.log), engineer $sup/engineer (ssh_config, known_hosts)
+EOF
+cat <<EOF
+Ctrl-C stops it.
 EOF
 if [ -n "${DEMO_SECONDS:-}" ]; then
 	sleep "$DEMO_SECONDS"
