@@ -477,15 +477,23 @@ support_on_msg(struct helper *h, json_t *msg, void *arg)
 	    ss->state != SUPPORT_CLOSING))
 		return;		/* a late frame of a session that ended */
 	if (strcmp(t, "up") == 0) {
+		char	 until[64];
+		time_t	 end = (time_t)ss->expires;
+		struct tm tm;
+
 		if (ss->up || ss->state != SUPPORT_OPEN)
 			return;		/* a reconnect: not a new opening */
 		ss->up = true;
+		if (localtime_r(&end, &tm) == NULL ||
+		    strftime(until, sizeof(until), "%Y-%m-%d %H:%M:%S %Z",
+		    &tm) == 0)
+			snprintf(until, sizeof(until), "%" PRId64, ss->expires);
 		/* Three pairs: bastion, forward_port, expires. */
 		support_audit(s, ss, "opened", json_pack("{s:s, s:I, s:I}",
 		    "bastion", ss->bastion, "forward_port",
 		    (json_int_t)ss->port, "expires", (json_int_t)ss->expires),
-		    "open on %s port %u until %" PRId64 "; connect with: %s",
-		    ss->bastion, ss->port, ss->expires, ss->connect);
+		    "open on %s port %u until %s; connect with: %s",
+		    ss->bastion, ss->port, until, ss->connect);
 	} else if (strcmp(t, "conn_open") == 0) {
 		ss->conns++;
 		ss->nconns++;
