@@ -6,7 +6,8 @@
 # account of its own), `agentctl enroll` with a one-time token, agentd
 # with policy ask, and a second sshd as the host's target. The operator
 # asks for a session through the portal's API; the agent takes it at its
-# next heartbeat and answers waiting; the host's admin approves; the
+# next heartbeat and answers waiting (the portal shows the session, its
+# state and the connect line with the command); the host's admin approves; the
 # engineer's stock `ssh -J` through their own bastion account runs a
 # command on the target (SHA-256 of 1 MiB both ways); the admin closes it;
 # the portal's sessions API shows the whole trail, requested_by as sent,
@@ -106,7 +107,8 @@ expect_eq "the portal has the agent's key" "$(body "$out" | python3 -c 'import j
     "$(cat "$T/state/support/id_ed25519.pub") $F1"
 # the key command lists it for sshd, run as sshd runs it
 out=$(setpriv --reuid nobody --regid nogroup --clear-groups $BK 2>&1)
-expect_match "bastion-keys as nobody" "$out" "permitlisten=\"127.0.0.1:$F1\" $(cat "$T/state/support/id_ed25519.pub") agent-$AID"
+printf '%s\n' "$out" | grep -qxF "restrict,port-forwarding,permitlisten=\"127.0.0.1:$F1\" $(cat "$T/state/support/id_ed25519.pub") agent-$AID" ||
+    pfail "bastion-keys as nobody: $out"
 start_agentd
 t0=$(date +%s)
 
@@ -172,6 +174,15 @@ detail=$(command_detail "$CID")
 expect_match "the command result says waiting" "$detail" '^session ses_[0-9a-f]{16} waiting$'
 S1=$(printf '%s\n' "$detail" | cut -d' ' -f2)
 expect_eq "the agent's view" "$(field "$S1" state)" waiting
+# the operator reads the session, its state and the engineer's command
+# from the command (the agent's command_result carries them)
+expect_eq "the portal's command: session, state, connect" \
+    "$(req GET "/hosts/$AID/commands" | sed 's/ [0-9]*$//' | python3 -c '
+import json, sys
+for c in json.load(sys.stdin)["commands"]:
+    if c["id"] == sys.argv[1]:
+        print(c.get("session"), c.get("state"), c.get("connect"))' "$CID")" \
+    "$S1 waiting ssh -J ENGINEER@127.0.0.1:$BPORT -p $F1 root@127.0.0.1"
 grep -q "support session $S1 waits for consent: agentctl support approve $S1" "$T/agentd.log" ||
     fail "no consent message in the agent's log"
 
