@@ -403,19 +403,30 @@ out:
 static int
 fleet_command_row(struct store *s, sqlite3_stmt *st, json_t **out)
 {
-	json_t *args;
+	json_t *args, *extra;
 	char id[32];
 
 	(void)s;
 	snprintf(id, sizeof(id), "cmd_%lld",
 	    (long long)sqlite3_column_int64(st, 0));
 	args = json_loads(store_text(st, 2), 0, NULL);
+	/* Six pairs: id, type, args, created, status, detail. */
 	*out = json_pack("{s:s, s:s, s:o, s:f, s:s, s:o}", "id", id, "type",
 	    store_text(st, 1), "args", args != NULL ? args : json_object(),
 	    "created", sqlite3_column_double(st, 3), "status",
 	    store_text(st, 4), "detail",
 	    sqlite3_column_type(st, 5) == SQLITE_NULL ? json_null() :
 	    json_string(store_text(st, 5)));
+	if (*out == NULL)
+		return -ENOMEM;
+	/* The result's own members (session, state, connect), when the
+	 * agent sent any: ledger_command_result kept them. */
+	if (sqlite3_column_type(st, 6) != SQLITE_NULL &&
+	    (extra = json_loads(store_text(st, 6), 0, NULL)) != NULL) {
+		if (json_is_object(extra))
+			json_object_update_missing(*out, extra);
+		json_decref(extra);
+	}
 	return 0;
 }
 
@@ -424,7 +435,7 @@ fleet_commands(struct store *s, const char *host_id, json_t **out)
 {
 	static const char exists[] = "SELECT 1 FROM agents WHERE id = ?";
 	static const char sel[] = "SELECT id, type, args, created, status, "
-	    "detail FROM commands WHERE agent_id = ? ORDER BY id DESC "
+	    "detail, result FROM commands WHERE agent_id = ? ORDER BY id DESC "
 	    "LIMIT 1000";
 	sqlite3_stmt *st;
 	int r;

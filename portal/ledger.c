@@ -199,6 +199,12 @@ out:
 	return r;
 }
 
+/* The members of a command_result the operator sees beside status and
+ * detail: an open_support_session's answer (protocol.md). */
+static const char *const ledger_result_keys[] = { "session", "state",
+    "connect" };
+#define LEDGER_RESULT_MAX	512
+
 /* Command ids are "cmd_<n>"; a result for another agent's or an unknown
  * command changes nothing. */
 static int
@@ -206,12 +212,15 @@ ledger_command_result(struct store *s, const char *agent_id, json_t *p,
     double now)
 {
 	static const char upd[] = "UPDATE commands SET status = ?, "
-	    "detail = ?, completed = ? WHERE id = ? AND agent_id = ? AND "
-	    "status = 'pending'";
+	    "detail = ?, completed = ?, result = ? WHERE id = ? AND "
+	    "agent_id = ? AND status = 'pending'";
 	const char *id = json_string_value(json_object_get(p, "command_id"));
+	json_t *extra, *v;
 	long long n;
-	char *end;
+	char *end, *text = NULL;
 	sqlite3_stmt *st;
+	size_t i;
+	int r;
 
 	if (strncmp(id, "cmd_", 4) != 0)
 		return 0;
@@ -219,17 +228,41 @@ ledger_command_result(struct store *s, const char *agent_id, json_t *p,
 	n = strtoll(id + 4, &end, 10);
 	if (errno != 0 || *end != '\0' || end == id + 4 || n < 1)
 		return 0;
-	if ((st = store_stmt(s, upd)) == NULL)
-		return -EIO;
+	/* Only short strings are kept; anything else is ignored, as the
+	 * members the portal does not know are. */
+	if ((extra = json_object()) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < sizeof(ledger_result_keys) /
+	    sizeof(ledger_result_keys[0]); i++) {
+		v = json_object_get(p, ledger_result_keys[i]);
+		if (json_is_string(v) &&
+		    json_string_length(v) <= LEDGER_RESULT_MAX)
+			json_object_set(extra, ledger_result_keys[i], v);
+	}
+	if (json_object_size(extra) > 0 && (text = json_dumps(extra,
+	    JSON_COMPACT)) == NULL) {
+		json_decref(extra);
+		return -ENOMEM;
+	}
+	json_decref(extra);
+	if ((st = store_stmt(s, upd)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
 	sqlite3_bind_text(st, 1, json_string_value(json_object_get(p,
 	    "status")), -1, SQLITE_STATIC);
 	if (json_is_string(json_object_get(p, "detail")))
 		sqlite3_bind_text(st, 2, json_string_value(json_object_get(p,
 		    "detail")), -1, SQLITE_STATIC);
 	sqlite3_bind_double(st, 3, now);
-	sqlite3_bind_int64(st, 4, n);
-	sqlite3_bind_text(st, 5, agent_id, -1, SQLITE_STATIC);
-	return store_step(s, st) == SQLITE_DONE ? 0 : -EIO;
+	if (text != NULL)
+		sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, n);
+	sqlite3_bind_text(st, 6, agent_id, -1, SQLITE_STATIC);
+	r = store_step(s, st) == SQLITE_DONE ? 0 : -EIO;
+out:
+	free(text);
+	return r;
 }
 
 /*

@@ -170,6 +170,11 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (agent_id, seq));"
 	"CREATE INDEX support_events_session ON support_events(agent_id,"
 	"  session, seq);",
+	/*
+	 * 6: what a command_result says beyond status and detail (an
+	 * open_support_session's session, state and connect), as JSON.
+	 */
+	"ALTER TABLE commands ADD COLUMN result TEXT;",
 };
 
 static int

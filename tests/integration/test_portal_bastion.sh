@@ -11,33 +11,17 @@
 . tests/integration/lib.sh
 
 PORTAL=$BUILD/agentd-portal
-PORTAL_PID="" SSHD_PID=""
+PORTAL_PID=""
 [ -x "$PORTAL" ] || fail "$PORTAL not built"
-[ -x /usr/sbin/sshd ] || fail "no /usr/sbin/sshd (packaging/build-deps.sh installs openssh-server)"
-[ "$(id -u)" -eq 0 ] || fail "needs root (a bastion user, a root-owned command)"
 command -v curl >/dev/null || fail "curl CLI missing"
-
-U=$(printf 'bst%s' "$$" | cut -c1-30)
-E=$(printf 'eng%s' "$$" | cut -c1-30)	# an engineer's bastion account
-CMDDIR=/run/agentd-bastion-test.$$
-sshd_children() {
-	for p in $(pgrep -P "$1"); do
-		echo "$p"
-		sshd_children "$p"
-	done
-}
+# the agents' account U, the engineer's E and the sshd (docs/bastion.md)
+. tests/integration/support/bastion.sh
 bt_cleanup() {
 	if [ -n "$PORTAL_PID" ]; then
 		kill -KILL "$PORTAL_PID" 2>/dev/null
 		wait "$PORTAL_PID" 2>/dev/null
 	fi
-	if [ -n "$SSHD_PID" ]; then
-		kill $(sshd_children "$SSHD_PID") "$SSHD_PID" 2>/dev/null
-		wait "$SSHD_PID" 2>/dev/null
-	fi
-	userdel -r "$U" 2>/dev/null
-	userdel -r "$E" 2>/dev/null
-	rm -rf "$CMDDIR"
+	bastion_cleanup
 	cleanup
 }
 trap bt_cleanup EXIT
@@ -50,7 +34,7 @@ pfail() {
 
 sh tests/integration/portal/mkcerts.sh "$T" || fail "mkcerts"
 BASE=$((30000 + $$ % 20000))
-SSHPORT=$BASE PORT=$((BASE + 1)) F1=$((BASE + 2)) F2=$((BASE + 3))
+SSHPORT=$BASE PPORT=$((BASE + 1)) F1=$((BASE + 2)) F2=$((BASE + 3))
 DB=$T/portal.db
 
 # --- usage: the two options go together and ranges are checked
@@ -64,23 +48,21 @@ for r in 80-90 5000-4000 7000 1024-70000 x-y; do
 	expect_match "--forward-ports $r message" "$out" "--forward-ports $r"
 done
 
-# --- the bastion's sshd, its user and keys
-useradd -m -s /usr/sbin/nologin "$U" && usermod -p '*' "$U" || fail "useradd $U"
-useradd -m -s /usr/sbin/nologin "$E" && usermod -p '*' "$E" || fail "useradd $E"
-mkdir -p /run/sshd "$T/ssh"
-for k in host a b c eng; do
+# --- the bastion's sshd, its users and keys
+bastion_portal_accounts "$SSHPORT"
+for k in a b c; do
 	ssh-keygen -q -t ed25519 -N '' -C '' -f "$T/ssh/$k" || fail "ssh-keygen $k"
 done
 ssh-keygen -q -t rsa -b 2048 -N '' -f "$T/ssh/rsa" || fail "ssh-keygen rsa"
 key() { cut -d' ' -f1,2 "$T/ssh/$1.pub"; }
 OPR=$("$PORTAL" operator create alice --db "$DB") || fail "operator create"
 
-"$PORTAL" serve --listen "127.0.0.1:$PORT" --db "$DB" --tls-cert "$T/server.pem" \
+"$PORTAL" serve --listen "127.0.0.1:$PPORT" --db "$DB" --tls-cert "$T/server.pem" \
     --tls-key "$T/server.key" --log-stderr --request-timeout 3 \
     --bastion "127.0.0.1:$SSHPORT" --bastion-host-key "$(key host)" \
     --bastion-user "$U" --forward-ports "$F1-$F2" >>"$T/portal.log" 2>&1 &
 PORTAL_PID=$!
-URL=https://127.0.0.1:$PORT/api/v1
+URL=https://127.0.0.1:$PPORT/api/v1
 req() {
 	m=$1 p=$2
 	shift 2
@@ -156,73 +138,30 @@ out=$(req POST /bastion/keys -H "Authorization: Bearer $BST")
 expect_match "POST" "$out" ' 405$'
 
 # --- bastion-keys, installed for sshd: root-owned directory, run as nobody
-mkdir -m 0755 "$CMDDIR" || fail "mkdir $CMDDIR"
-install -m 0755 "$PORTAL" "$CMDDIR/agentd-portal"
-install -m 0644 "$T/ca.pem" "$CMDDIR/ca.pem"
-printf '%s\n' "$BST" > "$CMDDIR/bastion.cred"
-chown nobody "$CMDDIR/bastion.cred"
-chmod 0600 "$CMDDIR/bastion.cred"
-BK="$CMDDIR/agentd-portal bastion-keys --portal https://127.0.0.1:$PORT/ --credential-file $CMDDIR/bastion.cred --ca $CMDDIR/ca.pem --timeout 5"
+# (and sshd_config, checked with sshd -t)
+bastion_portal_config "https://127.0.0.1:$PPORT/" "$BST" "$T/ca.pem"
+CMDDIR=$BASTION_CMDDIR
 out=$(setpriv --reuid nobody --regid nogroup --clear-groups $BK 2>&1)
 printf '%s\n' "$out" | grep -qF "permitlisten=\"127.0.0.1:$F1\" $(key a) agent-$A2" ||
     fail "bastion-keys as nobody: $out"
 # fails closed: a credential file others may read, a wrong CA, a refused
 # credential print nothing and exit 1
 install -m 0644 "$CMDDIR/bastion.cred" "$T/loose.cred"
-out=$("$PORTAL" bastion-keys --portal "https://127.0.0.1:$PORT" --credential-file "$T/loose.cred" --ca "$T/ca.pem" 2>"$T/bk.err")
+out=$("$PORTAL" bastion-keys --portal "https://127.0.0.1:$PPORT" --credential-file "$T/loose.cred" --ca "$T/ca.pem" 2>"$T/bk.err")
 expect_eq "loose credential file: exit" "$?" 1
 expect_eq "loose credential file: stdout" "$out" ""
 grep -q "mode 0600" "$T/bk.err" || fail "loose credential file: $(cat "$T/bk.err")"
 printf '%s\n' "$OPR" | sed 's/^opr_/bst_/' > "$T/wrong.cred"; chmod 0600 "$T/wrong.cred"
-out=$("$PORTAL" bastion-keys --portal "https://127.0.0.1:$PORT" --credential-file "$T/wrong.cred" --ca "$T/ca.pem" 2>"$T/bk.err")
+out=$("$PORTAL" bastion-keys --portal "https://127.0.0.1:$PPORT" --credential-file "$T/wrong.cred" --ca "$T/ca.pem" 2>"$T/bk.err")
 expect_eq "refused credential: exit" "$?" 1
 expect_eq "refused credential: stdout" "$out" ""
 grep -q "HTTP 401" "$T/bk.err" || fail "refused credential: $(cat "$T/bk.err")"
 install -m 0600 "$CMDDIR/bastion.cred" "$T/root.cred"
-out=$("$PORTAL" bastion-keys --portal "https://127.0.0.1:$PORT" --credential-file "$T/root.cred" --ca "$T/other-ca.pem" 2>"$T/bk.err")
+out=$("$PORTAL" bastion-keys --portal "https://127.0.0.1:$PPORT" --credential-file "$T/root.cred" --ca "$T/other-ca.pem" 2>"$T/bk.err")
 expect_eq "unknown CA: exit" "$?" 1
 expect_eq "unknown CA: stdout" "$out" ""
 
-install -d -o "$E" -m 0700 "/home/$E/.ssh"
-install -o "$E" -m 0600 "$T/ssh/eng.pub" "/home/$E/.ssh/authorized_keys"
-# docs/bastion.md's configuration, with Match User for its Match Group
-cat > "$T/ssh/sshd_config" <<EOC
-Port $SSHPORT
-ListenAddress 127.0.0.1
-HostKey $T/ssh/host
-PidFile $T/ssh/sshd.pid
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-AllowUsers $U $E
-Match User $U
-	AuthorizedKeysFile none
-	AuthorizedKeysCommand $BK %k
-	AuthorizedKeysCommandUser nobody
-	AllowTcpForwarding remote
-	PermitOpen none
-	GatewayPorts no
-	PermitTTY no
-	X11Forwarding no
-	AllowAgentForwarding no
-	PermitUserRC no
-	ForceCommand /usr/sbin/nologin
-	ClientAliveInterval 15
-	ClientAliveCountMax 3
-Match User $E
-	AllowTcpForwarding local
-	PermitOpen 127.0.0.1:*
-	PermitListen none
-	GatewayPorts no
-	PermitTTY no
-	X11Forwarding no
-	ForceCommand /usr/sbin/nologin
-EOC
-/usr/sbin/sshd -t -f "$T/ssh/sshd_config" || fail "sshd -t refuses docs/bastion.md's configuration"
-/usr/sbin/sshd -D -e -f "$T/ssh/sshd_config" 2>>"$T/sshd.log" &
-SSHD_PID=$!
-wait_until 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SSHPORT" ||
-    pfail "sshd did not listen"
+start_sshd
 
 # tunnel KEY PORT: ssh -N -R for at most 15 s; 0 once the bastion listens
 # on PORT for it, else 1 with ssh's words in $T/ssh.err
@@ -292,7 +231,7 @@ expect_eq "portal down: nothing printed" "$out" ""
 tunnel a "$F1" && pfail "a logged in with the portal down"
 grep -q "Permission denied" "$T/ssh.err" || pfail "portal down: $(cat "$T/ssh.err")"
 
-"$PORTAL" serve --listen "127.0.0.1:$PORT" --db "$DB" --tls-cert "$T/server.pem" \
+"$PORTAL" serve --listen "127.0.0.1:$PPORT" --db "$DB" --tls-cert "$T/server.pem" \
     --tls-key "$T/server.key" --log-stderr --request-timeout 3 \
     --bastion "127.0.0.1:$SSHPORT" --bastion-host-key "$(key host)" \
     --bastion-user "$U" --forward-ports "$F1-$F2" >>"$T/portal.log" 2>&1 &
