@@ -29,7 +29,8 @@ PORTAL_PKGS := libmicrohttpd sqlite3 gnutls
 # Only the backup engine (backup/, build/libbackup.a) and what links it load
 # libarchive and libsodium; agentd, the reporter and the portal never do.
 BACKUP_PKGS := libarchive libsodium nettle libzstd
-# libssh2 loads only in agentd-backup, whose network child alone calls it.
+# libssh2 for SFTP targets: in agentd-backup and agentctl, whose network
+# children alone call it (agentd-support links it through SUPPORT_LIBS).
 SFTP_LIBS = $(shell pkg-config --libs libssh2)
 # The support tunnel engine (support/, build/libsupport.a): libssh2 and
 # nettle (host key fingerprints), only in what links the tunnel.
