@@ -40,6 +40,7 @@
 #include "kit.h"
 #include "lock.h"
 #include "log.h"
+#include "maintenance.h"
 #include "restore.h"
 #include "retention.h"
 #include "sftp_child.h"
@@ -123,6 +124,13 @@ ctl_usage(FILE *fp)
 	    "it;\n"
 	    "                     --force removes it even if the portal cannot "
 	    "be reached\n"
+	    "  maintenance start --for DURATION [--reason TEXT]\n"
+	    "                     open a maintenance window: checks still run "
+	    "and report,\n"
+	    "                     the portal opens no alert until it ends\n"
+	    "  maintenance stop | status  end the window now; show it and the "
+	    "silences\n"
+	    "  silence NAME --for DURATION | --clear  the same for one check\n"
 	    "  support key        print the agent's support public key (made "
 	    "once, here)\n"
 	    "                     for a bastion's authorized_keys\n"
@@ -282,6 +290,19 @@ ctl_request(const char *cmd, const char *name)
 	return ctl_request_json(req);
 }
 
+/* A realtime second as local time, "-" for none. */
+static void
+ctl_stamp(int64_t secs, char *buf, size_t len)
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+
+	if (secs <= 0 || localtime_r(&t, &tm) == NULL)
+		snprintf(buf, len, "-");
+	else
+		strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
 /* Text from the agent came from plugins: never let it drive the terminal. */
 static const char *
 ctl_text(json_t *o, const char *key, char *buf, size_t len)
@@ -335,11 +356,37 @@ ctl_print_reporting(json_t *rep)
 		    err, sizeof(err)));
 }
 
+/* What the state column does not say: soft, flapping, silenced. */
+static const char *
+ctl_check_note(json_t *c, char *buf, size_t len)
+{
+	json_t *soft = json_object_get(c, "soft");
+	json_t *flap = json_object_get(c, "flapping");
+	char st[16];
+
+	buf[0] = '\0';
+	if (json_is_object(soft))
+		snprintf(buf, len, " [soft %s, attempt %lld of %lld]",
+		    ctl_text(soft, "state", st, sizeof(st)),
+		    (long long)json_integer_value(json_object_get(soft,
+		    "attempt")), (long long)json_integer_value(
+		    json_object_get(soft, "attempts")));
+	else if (json_is_object(flap))
+		snprintf(buf, len, " [flapping %.0f%%: now %s, %lld changes "
+		    "kept here]", json_number_value(json_object_get(flap,
+		    "percent")), ctl_text(flap, "state", st, sizeof(st)),
+		    (long long)json_integer_value(json_object_get(flap,
+		    "changes")));
+	if (json_is_integer(json_object_get(c, "silenced_until")))
+		snprintf(buf + strlen(buf), len - strlen(buf), " [silenced]");
+	return buf;
+}
+
 static int
 ctl_status(void)
 {
 	json_t *reply = ctl_request("status", NULL), *checks, *c;
-	char up[32], age[32], name[80], state[16], summary[1024];
+	char up[32], age[32], name[80], state[16], summary[1024], note[128];
 	unsigned counts[5] = { 0 };
 	static const char *const states[] = { "OK", "WARNING", "CRITICAL",
 	    "UNKNOWN", "PENDING" };
@@ -354,6 +401,13 @@ ctl_status(void)
 	printf("config: %s\n", json_string_value(json_object_get(reply,
 	    "config")));
 	ctl_print_reporting(json_object_get(reply, "reporting"));
+	if (json_is_object(json_object_get(reply, "maintenance"))) {
+		ctl_stamp(json_integer_value(json_object_get(json_object_get(
+		    reply, "maintenance"), "until")), age, sizeof(age));
+		printf("maintenance: until %s: %s\n", age, ctl_text(
+		    json_object_get(reply, "maintenance"), "reason", summary,
+		    sizeof(summary)));
+	}
 	json_array_foreach(checks, i, c) {
 		const char *s = json_string_value(json_object_get(c, "state"));
 
@@ -372,10 +426,11 @@ ctl_status(void)
 			ctl_duration(json_integer_value(a), age, sizeof(age));
 		else
 			snprintf(age, sizeof(age), "-");
-		printf("%-20s %-8s %6s  %s\n",
+		printf("%-20s %-8s %6s  %s%s\n",
 		    ctl_text(c, "name", name, sizeof(name)),
 		    ctl_text(c, "state", state, sizeof(state)), age,
-		    ctl_text(c, "summary", summary, sizeof(summary)));
+		    ctl_text(c, "summary", summary, sizeof(summary)),
+		    ctl_check_note(c, note, sizeof(note)));
 	}
 	json_decref(reply);
 	return 0;
@@ -833,6 +888,100 @@ ctl_support(int argc, char **argv)
 		json_decref(reply);
 		return 0;
 	}
+	json_decref(req);
+	return -1;
+}
+
+static void
+ctl_maintenance_print(json_t *reply)
+{
+	json_t *w = json_object_get(reply, "window"), *a, *sl;
+	char when[64], by[400], reason[600], name[80];
+	size_t i;
+
+	if (json_is_object(w)) {
+		ctl_stamp(json_integer_value(json_object_get(w, "until")),
+		    when, sizeof(when));
+		printf("maintenance until %s, by %s: %s\n", when,
+		    ctl_text(w, "by", by, sizeof(by)),
+		    ctl_text(w, "reason", reason, sizeof(reason)));
+	} else
+		printf("no maintenance window\n");
+	a = json_object_get(reply, "silences");
+	json_array_foreach(a, i, sl) {
+		ctl_stamp(json_integer_value(json_object_get(sl, "until")),
+		    when, sizeof(when));
+		printf("silenced: %s until %s, by %s\n", ctl_text(sl, "check",
+		    name, sizeof(name)), when, ctl_text(sl, "by", by,
+		    sizeof(by)));
+	}
+}
+
+/* maintenance start|stop|status and silence NAME: argv[0] is the command.
+ * Returns -1 for a usage error. */
+static int
+ctl_maintenance(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "for", required_argument, NULL, 'f' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "clear", no_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool silence = strcmp(argv[0], "silence") == 0, clear = false;
+	const char *sub = argc > 1 ? argv[1] : "", *reason = "";
+	unsigned secs = 0;
+	json_t *req;
+	int ch;
+
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			if (config_parse_duration(optarg, &secs) != 0 ||
+			    secs == 0 || secs > MAINTENANCE_MAX_SECONDS) {
+				fprintf(stderr, "agentctl: --for '%s' is not a "
+				    "duration up to %dd (e.g. 2h)\n", optarg,
+				    MAINTENANCE_MAX_SECONDS / 86400);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'r':
+			reason = optarg;
+			break;
+		case 'c':
+			clear = true;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (optind != argc)
+		return -1;
+	req = json_object();
+	json_object_set_new(req, "user", json_string(ctl_user()));
+	if (silence && (secs != 0) != !clear)
+		goto usage;
+	if (silence) {
+		json_object_set_new(req, "cmd", json_string("silence"));
+		json_object_set_new(req, "name", json_string(sub));
+		json_object_set_new(req, "seconds", json_integer(secs));
+	} else if (strcmp(sub, "start") == 0 && secs != 0 && !clear) {
+		json_object_set_new(req, "cmd",
+		    json_string("maintenance_start"));
+		json_object_set_new(req, "seconds", json_integer(secs));
+		json_object_set_new(req, "reason", json_string(reason));
+	} else if ((strcmp(sub, "stop") == 0 || strcmp(sub, "status") == 0) &&
+	    secs == 0 && !clear && *reason == '\0')
+		json_object_set_new(req, "cmd", json_string(strcmp(sub,
+		    "stop") == 0 ? "maintenance_stop" : "maintenance_status"));
+	else
+		goto usage;
+	req = ctl_request_json(req);
+	ctl_maintenance_print(req);
+	json_decref(req);
+	return 0;
+usage:
 	json_decref(req);
 	return -1;
 }
@@ -1686,18 +1835,6 @@ ctl_dr_restore(int argc, char **argv)
 	return r;
 }
 
-static void
-ctl_bk_time(int64_t secs, char *buf, size_t len)
-{
-	time_t t = (time_t)secs;
-	struct tm tm;
-
-	if (secs <= 0 || localtime_r(&t, &tm) == NULL)
-		snprintf(buf, len, "-");
-	else
-		strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
 /* One job's snapshots into a (JSON) or onto stdout. 0, or -1. */
 static int
 ctl_bk_list_job(const struct backup_conf *bc, json_t *a)
@@ -1750,7 +1887,7 @@ ctl_bk_list_job(const struct backup_conf *bc, json_t *a)
 			    "target", bc->target));
 			continue;
 		}
-		ctl_bk_time(e->started, when, sizeof(when));
+		ctl_stamp(e->started, when, sizeof(when));
 		ctl_bytes((json_int_t)e->bytes, size, sizeof(size));
 		ctl_bytes((json_int_t)e->stored_bytes, stored, sizeof(stored));
 		printf("%-12s %-26s %-11s %-19s %8llu %10s %10s %-7s %s\n",
@@ -2094,6 +2231,14 @@ main(int argc, char **argv)
 	}
 	if (argc >= 2 && strcmp(argv[0], "support") == 0) {
 		if ((r = ctl_support(argc, argv)) < 0) {
+			ctl_usage(stderr);
+			r = EXIT_USAGE;
+		}
+		return r;
+	}
+	if (argc >= 2 && (strcmp(argv[0], "maintenance") == 0 ||
+	    strcmp(argv[0], "silence") == 0)) {
+		if ((r = ctl_maintenance(argc, argv)) < 0) {
 			ctl_usage(stderr);
 			r = EXIT_USAGE;
 		}

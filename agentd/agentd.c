@@ -22,6 +22,7 @@
 #include "control.h"
 #include "decide.h"
 #include "log.h"
+#include "maintenance.h"
 #include "report.h"
 #include "sched.h"
 #include "support.h"
@@ -40,6 +41,7 @@ struct agentd {
 	struct sched	*sched;
 	struct control	*control;
 	struct report	*report;
+	struct maintenance *maintenance;
 	struct backup	*backup;
 	struct support	*support;
 	sd_event_source	*stop_timer;
@@ -55,6 +57,13 @@ agentd_status_line(struct agentd *a)
 	sd_notifyf(0, "STATUS=%zu checks: %u OK, %u WARNING, %u CRITICAL, "
 	    "%u UNKNOWN%s", sched_count(a->sched), counts[0], counts[1],
 	    counts[2], counts[3], pending > 0 ? ", some pending" : "");
+}
+
+/* A maintenance window started or ended: the portal hears at once. */
+static void
+agentd_on_maintenance(json_t *payload, void *userdata)
+{
+	report_emit(userdata, "maintenance", payload, REPORT_IMPORTANT);
 }
 
 /* A check changed state (decide_change_fn): the status line follows. */
@@ -345,6 +354,10 @@ main(int argc, char **argv)
 		fatalx("cannot open the report spool in %s: %s", cfg->state_dir,
 		    strerror(-r));
 	free(reporter);
+	a.maintenance = maintenance_open(a.event, cfg->state_dir,
+	    agentd_on_maintenance, a.report);
+	report_set_maintenance(a.report, a.maintenance);
+	decide_set_silence(a.decide, maintenance_silenced, a.maintenance);
 	reporter = agentd_helper_path("agentd-backup");
 	backup_new(a.event, a.sched, a.report, reporter, &a.backup);
 	free(reporter);
@@ -365,6 +378,7 @@ main(int argc, char **argv)
 	info.report = a.report;
 	info.backup = a.backup;
 	info.support = a.support;
+	info.maintenance = a.maintenance;
 	r = control_open(a.event, cfg->control_socket, cfg->control_group,
 	    a.sched, &info, agentd_reload, &a, &a.control);
 	if (r == -EADDRINUSE)
@@ -387,6 +401,7 @@ main(int argc, char **argv)
 	command_set_support(report_commands(a.report), NULL);
 	support_free(a.support);
 	report_free(a.report);
+	maintenance_free(a.maintenance);
 	sched_free(a.sched);
 	decide_free(a.decide);
 	sd_event_source_disable_unref(a.stop_timer);

@@ -187,6 +187,7 @@ config_free(struct config *cfg)
 	free(cfg->support.bastion_user);
 	free(cfg->support.bastion_host_key);
 	free(cfg->support.target);
+	free(cfg->check_defaults.file);
 	free(cfg);
 }
 
@@ -240,6 +241,16 @@ config_add_backup(struct config_parse *p, const char *name)
 	return b;
 }
 
+/* A check's warning keys before any is set: [agent]'s apply. */
+static void
+config_check_inherit(struct check_conf *c)
+{
+	c->attempts = 0;
+	c->retry_interval = 0;
+	c->flap_detection = -1;
+	c->flap_low = c->flap_high = -1;
+}
+
 static struct check_conf *
 config_add_check(struct config_parse *p, const char *name,
     enum check_kind kind)
@@ -260,6 +271,7 @@ config_add_check(struct config_parse *p, const char *name,
 	c->enabled = true;
 	c->interval = 60;
 	c->timeout = 10;
+	config_check_inherit(c);
 	c->file = xstrdup(p->file);
 	c->line = p->section_line;
 	return c;
@@ -296,8 +308,15 @@ config_new(const char *path)
 		c->collector = collectors[i];
 		c->interval = collectors[i]->interval;
 		c->inst = collectors[i]->new();
+		config_check_inherit(c);
 		c->file = xstrdup("(built-in)");
 	}
+	cfg->check_defaults.file = xstrdup(path);
+	cfg->check_defaults.attempts = 1;
+	cfg->check_defaults.retry_interval = 60;
+	cfg->check_defaults.flap_detection = 1;
+	cfg->check_defaults.flap_low = 20;
+	cfg->check_defaults.flap_high = 30;
 	return cfg;
 }
 
@@ -306,6 +325,59 @@ config_set_string(char **dst, const char *value)
 {
 	free(*dst);
 	*dst = xstrdup(value);
+}
+
+/* The soft-state and flapping keys, of [agent] (the defaults) or of a
+ * check. Returns 1 if handled. */
+static int
+config_warning_key(struct config_parse *p, struct check_conf *c,
+    const char *key, const char *value)
+{
+	unsigned long n;
+	bool b;
+	char *end;
+
+	if (strcmp(key, "attempts") == 0) {
+		errno = 0;
+		n = strtoul(value, &end, 10);
+		if (errno != 0 || *end != '\0' || n < 1 || n > 100)
+			config_error(p, "attempts: '%s' is not a number from 1 "
+			    "to 100", value);
+		else
+			c->attempts = (unsigned)n;
+		return 1;
+	}
+	if (strcmp(key, "retry_interval") == 0) {
+		if (config_parse_duration(value, &c->retry_interval) != 0 ||
+		    c->retry_interval == 0 || c->retry_interval > 86400) {
+			config_error(p, "retry_interval: '%s' is not a duration "
+			    "from 1s to 1d (e.g. 30s, 5m)", value);
+			c->retry_interval = 0;
+		}
+		return 1;
+	}
+	if (strcmp(key, "flap_detection") == 0) {
+		if (config_parse_bool(value, &b) != 0)
+			config_error(p, "flap_detection: '%s' is not yes or no",
+			    value);
+		else
+			c->flap_detection = b;
+		return 1;
+	}
+	if (strcmp(key, "flap_low") == 0 || strcmp(key, "flap_high") == 0) {
+		errno = 0;
+		n = strtoul(value, &end, 10);
+		if (errno != 0 || *end != '\0' || n < 1 || n > 100 ||
+		    value[0] == '-')
+			config_error(p, "%s: '%s' is not a percentage from 1 to "
+			    "100", key, value);
+		else if (key[5] == 'l')
+			c->flap_low = (int)n;
+		else
+			c->flap_high = (int)n;
+		return 1;
+	}
+	return 0;
 }
 
 static void
@@ -348,6 +420,12 @@ config_agent_key(struct config_parse *p, const char *key, const char *value)
 	} else if (strcmp(key, "verbose") == 0) {
 		if (config_parse_bool(value, &cfg->verbose) != 0)
 			config_error(p, "verbose: '%s' is not yes or no", value);
+	} else if (config_warning_key(p, &cfg->check_defaults, key, value)) {
+		/* Where the defaults' order is blamed, if it is wrong. */
+		if (strncmp(key, "flap_", 5) == 0) {
+			config_set_string(&cfg->check_defaults.file, p->file);
+			cfg->check_defaults.line = p->line;
+		}
 	} else
 		config_error(p, "unknown key '%s' in [agent]", key);
 }
@@ -401,6 +479,8 @@ static int
 config_common_key(struct config_parse *p, struct check_conf *c,
     const char *key, const char *value)
 {
+	if (config_warning_key(p, c, key, value))
+		return 1;
 	if (strcmp(key, "interval") == 0) {
 		if (config_parse_duration(value, &c->interval) != 0 ||
 		    c->interval == 0 || c->interval > 86400)
@@ -1063,12 +1143,48 @@ config_parse_source(struct config_parse *p)
 	}
 }
 
+/* Gives c [agent]'s value of every warning key it does not set, and
+ * checks the flap thresholds' order where c sets one. */
+static void
+config_resolve_warning(struct config_parse *p, struct check_conf *c)
+{
+	const struct check_conf *d = &p->cfg->check_defaults;
+	bool own = c->flap_low >= 0 || c->flap_high >= 0;
+
+	if (c->attempts == 0)
+		c->attempts = d->attempts;
+	if (c->retry_interval == 0)
+		c->retry_interval = d->retry_interval;
+	if (c->flap_detection < 0)
+		c->flap_detection = d->flap_detection;
+	if (c->flap_low < 0)
+		c->flap_low = d->flap_low;
+	if (c->flap_high < 0)
+		c->flap_high = d->flap_high;
+	if (own && c->flap_low >= c->flap_high && d->flap_low < d->flap_high) {
+		p->file = c->file;
+		p->line = c->line;
+		config_error(p, "[%s.%s]: flap_low (%d) must be below flap_high "
+		    "(%d)", c->kind == CHECK_COLLECTOR ? "collector" : "check",
+		    c->name, c->flap_low, c->flap_high);
+	}
+}
+
 /* Whole-config rules, checked once every file is read. */
 static void
 config_validate(struct config_parse *p)
 {
 	struct config *cfg = p->cfg;
 
+	if (cfg->check_defaults.flap_low >= cfg->check_defaults.flap_high) {
+		p->file = cfg->check_defaults.file;
+		p->line = cfg->check_defaults.line;
+		config_error(p, "[agent]: flap_low (%d) must be below flap_high "
+		    "(%d)", cfg->check_defaults.flap_low,
+		    cfg->check_defaults.flap_high);
+	}
+	for (size_t i = 0; i < cfg->nchecks; i++)
+		config_resolve_warning(p, &cfg->checks[i]);
 	for (size_t i = 0; i < cfg->nchecks; i++) {
 		struct check_conf *c = &cfg->checks[i];
 

@@ -36,6 +36,12 @@ struct check_conf {
 	char			*command;	/* external: as written */
 	char			**argv;		/* external: split, owned */
 	bool			 cap_dac_read_search; /* external: keep it */
+	/* Soft states and flapping (decide.h's policy); 0, and -1 for the
+	 * flap keys, take [agent]'s until config_load resolves them. */
+	unsigned		 attempts;
+	unsigned		 retry_interval;	/* seconds */
+	int			 flap_detection;	/* bool */
+	int			 flap_low, flap_high;	/* percent */
 	char			*file;		/* where first defined */
 	int			 line;
 };
@@ -113,6 +119,9 @@ struct config {
 	unsigned	 max_concurrent_checks;
 	size_t		 check_output_max;	/* bytes kept of plugin stdout */
 	bool		 verbose;
+	/* [agent] defaults of every check's attempts, retry_interval,
+	 * flap_detection, flap_low and flap_high. */
+	struct check_conf check_defaults;
 	/* [portal]: where and how reports go; the portal URL and the agent's
 	 * credential come from the identity written at enrolment. */
 	char		*ca_file;		/* overrides the identity's */

@@ -20,7 +20,9 @@
 #include "backup.h"
 #include "command.h"
 #include "control.h"
+#include "decide.h"
 #include "log.h"
+#include "maintenance.h"
 #include "report.h"
 #include "support.h"
 #include "timeutil.h"
@@ -115,6 +117,38 @@ control_parse_support(json_t *root, struct control_request *req, char *err,
 	}
 }
 
+/* The maintenance_* and silence requests' members. */
+static int
+control_parse_maintenance(json_t *root, struct control_request *req,
+    char *err, size_t errlen)
+{
+	json_t *v;
+
+	switch (req->cmd) {
+	case CONTROL_MAINTENANCE_START:
+	case CONTROL_SILENCE:
+		v = json_object_get(root, "seconds");
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > MAINTENANCE_MAX_SECONDS) {
+			snprintf(err, errlen, "'seconds' is not a number of "
+			    "seconds up to %d days", MAINTENANCE_MAX_SECONDS /
+			    86400);
+			return -EINVAL;
+		}
+		req->seconds = (unsigned)json_integer_value(v);
+		/* FALLTHROUGH */
+	case CONTROL_MAINTENANCE_STOP:
+		if (control_copy_string(root, "reason", false, req->reason,
+		    sizeof(req->reason), err, errlen) < 0 ||
+		    control_copy_string(root, "user", false, req->user,
+		    sizeof(req->user), err, errlen) < 0)
+			return -EINVAL;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 int
 control_parse_request(const char *line, size_t len,
     struct control_request *req, char *err, size_t errlen)
@@ -134,6 +168,10 @@ control_parse_request(const char *line, size_t len,
 		{ "support_deny", CONTROL_SUPPORT_DENY },
 		{ "support_close", CONTROL_SUPPORT_CLOSE },
 		{ "support_status", CONTROL_SUPPORT_STATUS },
+		{ "maintenance_start", CONTROL_MAINTENANCE_START },
+		{ "maintenance_stop", CONTROL_MAINTENANCE_STOP },
+		{ "maintenance_status", CONTROL_MAINTENANCE_STATUS },
+		{ "silence", CONTROL_SILENCE },
 	};
 	json_error_t jerr;
 	json_t *root, *cmd, *name, *full;
@@ -165,13 +203,13 @@ control_parse_request(const char *line, size_t len,
 		snprintf(err, errlen, "unknown cmd '%.64s'", s);
 		goto out;
 	}
-	if (req->cmd == CONTROL_CHECK_RUN || req->cmd == CONTROL_BACKUP_RUN) {
+	if (req->cmd == CONTROL_CHECK_RUN || req->cmd == CONTROL_BACKUP_RUN ||
+	    req->cmd == CONTROL_SILENCE) {
 		name = json_object_get(root, "name");
 		if ((s = json_string_value(name)) == NULL || *s == '\0' ||
 		    strlen(s) >= sizeof(req->name)) {
 			snprintf(err, errlen, "%s needs a string field "
-			    "'name' of 1 to %zu bytes", req->cmd ==
-			    CONTROL_CHECK_RUN ? "check_run" : "backup_run",
+			    "'name' of 1 to %zu bytes", json_string_value(cmd),
 			    sizeof(req->name) - 1);
 			r = -EINVAL;
 			goto out;
@@ -188,7 +226,8 @@ control_parse_request(const char *line, size_t len,
 		}
 		req->full = json_is_true(full);
 	}
-	if ((r = control_parse_support(root, req, err, errlen)) < 0)
+	if ((r = control_parse_support(root, req, err, errlen)) < 0 ||
+	    (r = control_parse_maintenance(root, req, err, errlen)) < 0)
 		goto out;
 out:
 	json_decref(root);
@@ -206,7 +245,7 @@ control_checks_json(struct sched *s, int detail)
 static json_t *
 control_status(struct control *c)
 {
-	json_t *o = json_object();
+	json_t *o = json_object(), *w;
 
 	json_object_set_new(o, "ok", json_true());
 	json_object_set_new(o, "version", json_string(AGENTD_VERSION));
@@ -218,6 +257,9 @@ control_status(struct control *c)
 	    time_now(CLOCK_MONOTONIC)) / 1000000)));
 	json_object_set_new(o, "config", json_string(c->info.config_path));
 	json_object_set_new(o, "checks", control_checks_json(c->sched, 0));
+	if (c->info.maintenance != NULL &&
+	    (w = maintenance_window(c->info.maintenance)) != NULL)
+		json_object_set_new(o, "maintenance", w);
 	if (c->info.report != NULL)
 		json_object_set_new(o, "reporting",
 		    report_status(c->info.report));
@@ -443,6 +485,60 @@ control_support(struct control_conn *conn, const struct control_request *req)
 }
 
 static void
+control_maintenance(struct control_conn *conn,
+    const struct control_request *req)
+{
+	struct maintenance *m = conn->control->info.maintenance;
+	char by[400], detail[300];
+	json_t *o;
+	int r = 0;
+
+	if (m == NULL) {
+		control_reply(conn, control_error("maintenance is not set up "
+		    "in this agentd"));
+		return;
+	}
+	control_peer(conn, req->user, by, sizeof(by));
+	detail[0] = '\0';
+	switch (req->cmd) {
+	case CONTROL_MAINTENANCE_START:
+		r = maintenance_start(m, req->seconds, req->reason, by, detail,
+		    sizeof(detail));
+		break;
+	case CONTROL_MAINTENANCE_STOP:
+		if ((r = maintenance_stop(m, by)) == -ENOENT)
+			snprintf(detail, sizeof(detail), "no maintenance window "
+			    "is open");
+		break;
+	case CONTROL_SILENCE:
+		if (decide_find(sched_decide(conn->control->sched),
+		    req->name) == NULL &&
+		    req->seconds != 0) {
+			snprintf(detail, sizeof(detail), "no check named '%s'",
+			    req->name);
+			r = -ENOENT;
+			break;
+		}
+		r = maintenance_silence(m, req->name, req->seconds, by, detail,
+		    sizeof(detail));
+		break;
+	default:
+		break;
+	}
+	/* -EIO: it applies, but did not reach the disk (logged). */
+	if (r < 0 && r != -EIO) {
+		control_reply(conn, control_error(detail));
+		return;
+	}
+	o = maintenance_status(m);
+	json_object_set_new(o, "ok", json_true());
+	if (r == -EIO)
+		json_object_set_new(o, "warning", json_string("not saved: it "
+		    "ends if agentd restarts (see the log)"));
+	control_reply(conn, o);
+}
+
+static void
 control_handle(struct control_conn *conn, const char *line, size_t len)
 {
 	struct control *c = conn->control;
@@ -503,6 +599,12 @@ control_handle(struct control_conn *conn, const char *line, size_t len)
 	case CONTROL_SUPPORT_CLOSE:
 	case CONTROL_SUPPORT_STATUS:
 		control_support(conn, &req);
+		break;
+	case CONTROL_MAINTENANCE_START:
+	case CONTROL_MAINTENANCE_STOP:
+	case CONTROL_MAINTENANCE_STATUS:
+	case CONTROL_SILENCE:
+		control_maintenance(conn, &req);
 		break;
 	}
 }

@@ -33,11 +33,15 @@ enum control_cmd {
 	CONTROL_SUPPORT_DENY,
 	CONTROL_SUPPORT_CLOSE,
 	CONTROL_SUPPORT_STATUS,
+	CONTROL_MAINTENANCE_START,
+	CONTROL_MAINTENANCE_STOP,
+	CONTROL_MAINTENANCE_STATUS,
+	CONTROL_SILENCE,
 };
 
 struct control_request {
 	enum control_cmd cmd;
-	char		 name[65];	/* check_run, backup_run */
+	char		 name[65];	/* check_run, backup_run, silence */
 	bool		 full;		/* backup_run: force a full snapshot */
 	/* support_*: "id" (approve, deny: required; close: optional),
 	 * open: "ttl" seconds (0: default), "reason", and "user" (who the
@@ -46,6 +50,9 @@ struct control_request {
 	unsigned	 ttl;
 	char		 reason[513];
 	char		 user[65];
+	/* maintenance_start ("reason" and "user" as above), silence (0:
+	 * lift it): "seconds". */
+	unsigned	 seconds;
 };
 
 /* Parses one request line: {"cmd":"status"|"checks"|"reload"|
@@ -60,6 +67,7 @@ typedef int control_reload_fn(struct config_errors *errs, void *userdata);
 
 struct report;
 struct support;
+struct maintenance;
 
 struct control_info {
 	const char	*config_path;
@@ -68,6 +76,7 @@ struct control_info {
 	struct report	*report;	/* reporting state for status */
 	struct backup	*backup;	/* backup_status */
 	struct support	*support;	/* support_* */
+	struct maintenance *maintenance; /* maintenance_*, silence */
 };
 
 struct control;

@@ -21,15 +21,38 @@
 struct decide;
 struct decide_check;
 
-/* A check whose state changed. from is -1 (PENDING) for its first result
- * since it was added. report: the change is news, to be reported now (a
- * first OK is not). */
+/* Why a change happened, beyond "the result says so". */
+enum decide_reason {
+	DECIDE_REASON_NONE,
+	DECIDE_REASON_SOFT,		/* hard after policy.attempts results */
+	DECIDE_REASON_FLAP_START,	/* from == to: flapping began */
+	DECIDE_REASON_FLAP_STOP,	/* to: the state once it stopped */
+};
+
+/* A check whose state changed, or that began or stopped flapping. from is
+ * -1 (PENDING) for its first result since it was added. report: the change
+ * is news, to be reported now (a first OK is not). */
 struct decide_change {
 	struct decide_check	*check;
 	int			 from;
 	int			 to;
 	bool			 report;
+	enum decide_reason	 reason;
 };
+
+/*
+ * How a check's results become its reported state (docs/agentd.conf.5):
+ * a non-OK result must come attempts times in a row before the state is
+ * hard (recovery to OK is at once); flapping starts when the weighted
+ * state change over the last DECIDE_FLAP_HISTORY results reaches
+ * flap_high percent and stops below flap_low (flap_high 0: never).
+ */
+struct decide_policy {
+	unsigned	attempts;	/* >= 1 */
+	unsigned	flap_low, flap_high;
+};
+
+#define DECIDE_FLAP_HISTORY	21
 
 typedef void decide_change_fn(const struct decide_change *ch, void *userdata);
 /* Adds the owner's members (the scheduler's: interval, schedule, runs)
@@ -51,6 +74,9 @@ struct decide_check *decide_check_add(struct decide *d, const char *name,
  * owner. */
 void	decide_check_keep(struct decide_check *dc,
 	    decide_describe_fn *describe, void *owner);
+/* The policy of a new check is attempts 1, no flap detection. */
+void	decide_check_policy(struct decide_check *dc,
+	    const struct decide_policy *policy);
 /* The check leaves the heartbeat; NULL is ignored. */
 void	decide_check_remove(struct decide_check *dc);
 
@@ -64,20 +90,39 @@ enum check_kind decide_check_kind(const struct decide_check *dc);
 const struct result *decide_check_result(const struct decide_check *dc);
 /* The state the reports show: -1 while PENDING. */
 int	decide_check_state(const struct decide_check *dc);
+/* A non-OK result has not yet repeated attempts times: the scheduler
+ * re-checks at retry_interval. */
+bool	decide_check_soft(const struct decide_check *dc);
+unsigned decide_check_attempts(const struct decide_check *dc);
+/* The weighted percent state change over the last results, and whether
+ * that made the check flap. */
+double	decide_check_flap_percent(const struct decide_check *dc);
+bool	decide_check_flapping(const struct decide_check *dc);
 /* When the state last changed: realtime usec (shown) and monotonic usec
  * (for durations); 0 = never. */
 uint64_t decide_check_last_change(const struct decide_check *dc);
 uint64_t decide_check_last_change_mono(const struct decide_check *dc);
 
 /* A check as JSON: its last result (with long text and perfdata if
- * detail) and age, or PENDING; name, kind, the owner's members,
- * last_change. New reference. */
+ * detail) and age, or PENDING; "state" is the reported state; name,
+ * kind, the owner's members, last_change, and while they apply "soft"
+ * {state, attempt, attempts}, "flapping" {percent, state, changes} and
+ * "silenced_until". New reference. */
 json_t	*decide_check_json(const struct decide_check *dc, int detail);
 /* Every check, in config order, for the heartbeat. New reference. */
 json_t	*decide_json(const struct decide *d, int detail);
+/* Silences are asked of fn (NULL: none): the realtime second a check is
+ * silenced until, or 0. */
+typedef int64_t decide_silence_fn(const char *name, void *userdata);
+void	decide_set_silence(struct decide *d, decide_silence_fn *fn,
+	    void *userdata);
+int64_t	decide_check_silenced(const struct decide_check *dc);
+
 /* Counts checks by state; pending = no result yet. */
 void	decide_tally(const struct decide *d, unsigned counts[4],
 	    unsigned *pending);
 size_t	decide_count(const struct decide *d);
+/* The check of that name, or NULL. */
+struct decide_check *decide_find(struct decide *d, const char *name);
 
 #endif

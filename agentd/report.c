@@ -16,6 +16,7 @@
 #include "identity.h"
 #include "inventory.h"
 #include "log.h"
+#include "maintenance.h"
 #include "report.h"
 #include "spool.h"
 #include "timeutil.h"
@@ -39,16 +40,22 @@ struct report {
 	uint64_t		 spool_retry_usec;
 	bool			 spool_failed;
 	uint64_t		 spool_max_bytes;
+	struct maintenance	*maintenance;	/* marks every report */
 };
 
 void
 report_emit(struct report *r, const char *kind, json_t *payload,
     enum report_class cls)
 {
+	json_t *window;
+
 	if (r->spool == NULL || r->id == NULL) {
 		json_decref(payload);
 		return;
 	}
+	if (r->maintenance != NULL &&
+	    (window = maintenance_window(r->maintenance)) != NULL)
+		json_object_set_new(payload, "maintenance", window);
 	if (spool_append(r->spool, kind,
 	    (double)time_now(CLOCK_REALTIME) / 1e6, payload,
 	    cls == REPORT_IMPORTANT) == 0)
@@ -107,18 +114,52 @@ report_on_inventory(sd_event_source *s, uint64_t usec, void *userdata)
 }
 
 void
+report_set_maintenance(struct report *r, struct maintenance *m)
+{
+	r->maintenance = m;
+}
+
+/* Why the state changed (docs/protocol.md "state_change"), or NULL. */
+static json_t *
+report_reason(const struct decide_change *ch)
+{
+	switch (ch->reason) {
+	case DECIDE_REASON_SOFT:
+		/* Two pairs. */
+		return json_pack("{s:s, s:I}", "type", "soft", "attempts",
+		    (json_int_t)decide_check_attempts(ch->check));
+	case DECIDE_REASON_FLAP_START:
+	case DECIDE_REASON_FLAP_STOP:
+		/* Three pairs. */
+		return json_pack("{s:s, s:s, s:f}", "type", "flapping",
+		    "event", ch->reason == DECIDE_REASON_FLAP_START ? "start" :
+		    "stop", "percent", decide_check_flap_percent(ch->check));
+	default:
+		return NULL;
+	}
+}
+
+void
 report_on_change(const struct decide_change *ch, void *userdata)
 {
 	static const char *const names[] = { "OK", "WARNING", "CRITICAL",
 	    "UNKNOWN" };
 	struct report *r = userdata;
+	json_t *payload, *reason;
+	int64_t silenced;
 
 	/* What is news was decided in decide.c, not here. */
 	if (!ch->report)
 		return;
-	report_append(r, "state_change", json_pack("{s:o, s:s}", "check",
+	payload = json_pack("{s:o, s:s}", "check",
 	    decide_check_json(ch->check, 1), "previous_state",
-	    ch->from < 0 ? "PENDING" : names[ch->from & 3]), true);
+	    ch->from < 0 ? "PENDING" : names[ch->from & 3]);
+	if ((reason = report_reason(ch)) != NULL)
+		json_object_set_new(payload, "reason", reason);
+	if ((silenced = decide_check_silenced(ch->check)) != 0)
+		json_object_set_new(payload, "silenced_until",
+		    json_integer((json_int_t)silenced));
+	report_append(r, "state_change", payload, true);
 }
 
 static void

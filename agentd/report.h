@@ -40,6 +40,10 @@ void	report_apply(struct report *r, const struct config *cfg);
 /* Subscribed to decide (decide_change_fn, userdata the report): a check
  * changed state; a state_change report goes out if the change is news. */
 void	report_on_change(const struct decide_change *ch, void *userdata);
+struct maintenance;
+/* While m has a window open, every report's payload carries
+ * "maintenance": {"until", "reason"}. */
+void	report_set_maintenance(struct report *r, struct maintenance *m);
 /*
  * Queues one report of the given kind (docs/protocol.md lists them; the
  * portal stores a kind it does not know) with its payload (reference

@@ -102,6 +102,7 @@ struct sched {
 
 static void sched_dispatch(struct sched *);
 static void sched_arm(struct sched_check *, uint64_t);
+static void sched_set_timer(struct sched_check *, uint64_t);
 
 static bool
 sched_in_progress(const struct sched_check *c)
@@ -120,6 +121,19 @@ sched_notify_waiters(struct sched_check *c, const struct result *r, int rc)
 		w->fn(r, rc, w->userdata);
 		free(w);
 	}
+}
+
+/* A soft state is confirmed or cleared sooner than the interval: the
+ * next run is retry_interval from now, if that comes first. */
+static void
+sched_retry(struct sched_check *c)
+{
+	uint64_t now, retry = (uint64_t)c->conf->retry_interval * 1000000;
+
+	if (retry == 0 || retry >= c->interval_usec)
+		return;
+	sd_event_now(c->sched->event, CLOCK_MONOTONIC, &now);
+	sched_set_timer(c, now + retry);
 }
 
 static void
@@ -154,6 +168,8 @@ sched_complete(struct sched_check *c, struct result *r, int rc)
 	 * reads the check's new state. */
 	decide_result(c->dc, r);
 	sched_notify_waiters(c, decide_check_result(c->dc), 0);
+	if (c->timer != NULL && !c->sched->stopping && decide_check_soft(c->dc))
+		sched_retry(c);
 }
 
 static void
@@ -738,6 +754,11 @@ sched_build(struct sched *s, struct sched_check **old, size_t nold)
 		if (c->dc == NULL)
 			c->dc = decide_check_add(s->decide, conf->name,
 			    conf->kind, sched_describe, c);
+		decide_check_policy(c->dc, &(struct decide_policy){
+		    .attempts = conf->attempts,
+		    .flap_low = conf->flap_detection ? (unsigned)conf->flap_low : 0,
+		    .flap_high = conf->flap_detection ?
+		    (unsigned)conf->flap_high : 0 });
 		if (conf->kind == CHECK_COLLECTOR &&
 		    conf->collector->start != NULL)
 			conf->collector->start(conf->inst, &s->env);

@@ -34,6 +34,8 @@
 #define MSGID_SUPPORT_CONN_CLOSED "3b8bb705c030a6c103b165ee957e106e"
 #define MSGID_SUPPORT_CLOSED	"e6ff186da13a289ce733d3a84ac2e161"
 #define MSGID_SUPPORT_FAILED	"97b4c6a7aeeb12ca0840bf126774bb3e"
+#define MSGID_CHECK_FLAPPING	"5d5534b3d86d48bbac2582663a6d5727"
+#define MSGID_MAINTENANCE	"e9a2b95fb402457da4bab38e45dc530f"
 
 enum log_target {
 	LOG_TARGET_AUTO,	/* journald if its socket exists, else stderr */
