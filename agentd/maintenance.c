@@ -208,11 +208,17 @@ maintenance_parse(struct maintenance *m, const char *buf, size_t len,
 		snprintf(err, errlen, "line %d: %s", jerr.line, jerr.text);
 		return -EINVAL;
 	}
+	/* Two pairs. */
 	if (json_unpack_ex(root, &jerr, JSON_STRICT, "{s:o, s:o}", "window",
-	    &w, "silences", &sl) != 0 || !json_is_array(sl) ||
-	    json_array_size(sl) > MAINTENANCE_SILENCES_MAX) {
+	    &w, "silences", &sl) != 0) {
 		snprintf(err, errlen, "not a maintenance state: %s",
 		    jerr.text);
+		goto out;
+	}
+	if (!json_is_array(sl) ||
+	    json_array_size(sl) > MAINTENANCE_SILENCES_MAX) {
+		snprintf(err, errlen, "silences: not an array of at most %d",
+		    MAINTENANCE_SILENCES_MAX);
 		goto out;
 	}
 	if (!json_is_null(w)) {
