@@ -599,6 +599,77 @@ test_support(void **state)
 	    "bastion = b:22\n", expect, sizeof(expect) / sizeof(expect[0]));
 }
 
+/* [agent] gives every check its attempts, retry_interval and flap keys;
+ * a check's own win, whichever file and order they come in. */
+static void
+test_warning_keys(void **state)
+{
+	static const char *const expect[] = {
+		"t.conf:2: attempts: '0' is not a number from 1 to 100",
+		"t.conf:3: retry_interval: '0' is not a duration from 1s to 1d "
+		    "(e.g. 30s, 5m)",
+		"t.conf:4: flap_low: '101' is not a percentage from 1 to 100",
+		"t.conf:5: flap_detection: 'maybe' is not yes or no",
+		"t.conf:1: [check.a]: flap_low (40) must be below flap_high "
+		    "(30)",
+	};
+	static const char *const expect_agent[] = {
+		"t.conf:3: [agent]: flap_low (50) must be below flap_high (40)",
+	};
+	struct config *cfg = load_ok(
+	    "[check.a]\n"
+	    "command = /bin/true\n"
+	    "attempts = 5\n"
+	    "flap_high = 60\n"
+	    "[agent]\n"
+	    "attempts = 3\n"
+	    "retry_interval = 10s\n"
+	    "flap_low = 25\n"
+	    "flap_high = 50\n"
+	    "[check.b]\n"
+	    "command = /bin/true\n"
+	    "flap_detection = no\n"
+	    "retry_interval = 2m\n");
+	struct check_conf *a = config_find_check(cfg, "a");
+	struct check_conf *b = config_find_check(cfg, "b");
+	struct check_conf *cpu = config_find_check(cfg, "cpu");
+
+	(void)state;
+	assert_int_equal(a->attempts, 5);
+	assert_int_equal(a->retry_interval, 10);
+	assert_int_equal(a->flap_low, 25);
+	assert_int_equal(a->flap_high, 60);
+	assert_int_equal(a->flap_detection, 1);
+	assert_int_equal(b->attempts, 3);
+	assert_int_equal(b->retry_interval, 120);
+	assert_int_equal(b->flap_detection, 0);
+	assert_int_equal(cpu->attempts, 3);
+	assert_int_equal(cpu->flap_high, 50);
+	config_free(cfg);
+	cfg = load_ok("");
+	cpu = config_find_check(cfg, "cpu");
+	assert_int_equal(cpu->attempts, 1);
+	assert_int_equal(cpu->retry_interval, 60);
+	assert_int_equal(cpu->flap_low, 20);
+	assert_int_equal(cpu->flap_high, 30);
+	assert_int_equal(cpu->flap_detection, 1);
+	config_free(cfg);
+	load_fails(
+	    "[check.a]\n"
+	    "attempts = 0\n"
+	    "retry_interval = 0\n"
+	    "flap_low = 101\n"
+	    "flap_detection = maybe\n"
+	    "command = /bin/true\n"
+	    "flap_low = 40\n",
+	    expect, sizeof(expect) / sizeof(expect[0]));
+	load_fails(
+	    "[agent]\n"
+	    "flap_high = 40\n"
+	    "flap_low = 50\n",
+	    expect_agent, 1);
+}
+
 int
 main(void)
 {
@@ -618,6 +689,7 @@ main(void)
 		cmocka_unit_test(test_backup_stale_keys),
 		cmocka_unit_test(test_backup_sftp),
 		cmocka_unit_test(test_support),
+		cmocka_unit_test(test_warning_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
