@@ -124,3 +124,36 @@ make_certs() {
 	sh tests/integration/portal/mkcerts.sh "$T/certs" ||
 	    fail "cannot make test certificates with openssl"
 }
+
+# start_portal [SERVE OPTIONS...]: the real agentd-portal on a free
+# loopback port with the test certificates (make_certs first); sets PORT
+# and PORTAL_PID, and stops it on exit.
+start_portal() {
+	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	"$BUILD/agentd-portal" serve --listen "127.0.0.1:$PORT" \
+	    --db "$T/portal.db" --tls-cert "$T/certs/server.pem" \
+	    --tls-key "$T/certs/server.key" --log-stderr "$@" \
+	    >>"$T/portal.log" 2>&1 &
+	PORTAL_PID=$!
+	trap '[ -n "$PORTAL_PID" ] && kill $PORTAL_PID 2>/dev/null; cleanup' EXIT
+	wait_until 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT))" ||
+	    fail "the portal did not listen on $PORT: $(tail -3 "$T/portal.log")"
+}
+
+# Enrols the agent of $T/agentd.conf with the portal of start_portal.
+enroll_agent() {
+	"$BUILD/agentd-portal" token create --db "$T/portal.db" --expires 1h \
+	    > "$T/token" || fail "token create"
+	out=$("$AGENTCTL" --config "$T/agentd.conf" enroll \
+	    --portal "https://127.0.0.1:$PORT" --token-file "$T/token" \
+	    --ca "$T/certs/ca.pem" 2>&1) || fail "enrol: $out"
+}
+
+# q SQL: the first value of the first row from the portal's database.
+q() {
+	python3 - "$T/portal.db" "$1" <<'PY'
+import sqlite3, sys
+r = sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()
+print("" if r is None or r[0] is None else r[0])
+PY
+}
