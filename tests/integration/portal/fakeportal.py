@@ -4,7 +4,8 @@ behaviour read from MODE_FILE at each request (ok, garbage, huge, slow, 500,
 that holds seq N, run_backup:NAME: ok, with a run_backup command for job
 NAME, id cmd_backup_NAME; open_support_session:ID: ok, with that command
 from eve@provider, id ID). The payloads of backup_result, command_result
-and support_event reports go to SEQ_FILE.payloads, one JSON line each. Every report seq it accepts is appended to SEQ_FILE; it
+and support_event reports go to SEQ_FILE.payloads, one JSON line each, once
+per seq however often a batch is resent. Every report seq it accepts is appended to SEQ_FILE; it
 answers with the highest seq seen, as the real portal would. Each request
 is logged to SEQ_FILE.requests as "status first last count". POST
 /api/v1/enroll (any mode) writes the request body to SEQ_FILE.enroll and
@@ -84,12 +85,16 @@ class Handler(BaseHTTPRequestHandler):
                 if r["seq"] == bad:
                     return self.reply(400, json.dumps({"error":
                         "reports[%d].payload: refused" % i}).encode())
+        # A resent batch (its ack was lost or late) is stored once, as the
+        # real portal stores each (agent, seq) once; SEQ_FILE still shows
+        # every delivery.
+        fresh = [r for r in reports if r["seq"] not in seen]
         with open(seq_file, "a") as f:
             for r in reports:
                 f.write("%d %s\n" % (r["seq"], r["kind"]))
                 seen.add(r["seq"])
         with open(seq_file + ".payloads", "a") as f:
-            for r in reports:
+            for r in fresh:
                 if r["kind"] in ("backup_result", "command_result",
                                  "support_event"):
                     f.write(json.dumps(r["payload"]) + "\n")
