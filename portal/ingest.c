@@ -262,8 +262,8 @@ ingest_range(const json_t *o, const char *key, int required, double lo,
 	if (!json_is_number(v) || !isfinite(d) || d < lo ||
 	    (lo_open && d == lo) || d > hi)
 		return ingest_fail(err, errlen, "%s.%s: expected a number "
-		    "%s %g to %g", where, key, lo_open ? "above" : "from", lo,
-		    hi);
+		    "%s %g %s %g", where, key, lo_open ? "above" : "from", lo,
+		    lo_open ? "and at most" : "to", hi);
 	return 0;
 }
 
