@@ -293,7 +293,9 @@ ledger_check(struct store *s, const char *agent_id, json_t *check,
 	    "silenced" : NULL;
 	changed = !known || strcmp(old, state) != 0 ||
 	    (old_flap >= 0) != (w.flapping >= 0);
-	if (changed && (r = ledger_change(s, agent_id, name, seq,
+	/* History: changes, and checks first seen in a non-OK state. */
+	if (changed && (known || strcmp(state, "OK") != 0 ||
+	    w.flapping >= 0) && (r = ledger_change(s, agent_id, name, seq,
 	    known ? old : NULL, state, &w, held, now)) != 0)
 		goto out;
 	/*
