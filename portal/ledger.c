@@ -367,8 +367,10 @@ ledger_window(struct store *s, const char *agent_id,
 		start = 1;
 		m = p;
 		by = json_string_value(json_object_get(p, "by"));
-	} else if ((m = json_object_get(p, "maintenance")) == NULL)
-		return (*in_window = cur_open && cur_until > now), 0;
+	} else if ((m = json_object_get(p, "maintenance")) == NULL) {
+		*in_window = cur_open && cur_until > now;
+		return 0;
+	}
 	until = json_number_value(json_object_get(m, "until"));
 	if (json_is_string(json_object_get(m, "reason")))
 		reason = json_string_value(json_object_get(m, "reason"));
@@ -379,7 +381,8 @@ ledger_window(struct store *s, const char *agent_id,
 		 * clock apart): nothing held back; an open window ends. */
 		if (start && cur_open)
 			return alert_window_end(s, agent_id, now);
-		return (*in_window = cur_open && cur_until > now), 0;
+		*in_window = cur_open && cur_until > now;
+		return 0;
 	}
 	*in_window = 1;
 	if (!start && cur_open && cur_until == until)
