@@ -27,22 +27,52 @@ int	alert_close(struct store *, const char *agent_id, const char *kind,
 	    const char *check, double now);
 /* Closes every open alert of an agent (unenrolled or replaced). */
 int	alert_close_agent(struct store *, const char *agent_id, double now);
+/* What an alert from a check carries besides its state (schema 7). */
+struct alert_warning {
+	const char	*reason;	/* JSON text of the state change's
+					 * reason, or NULL */
+	const char	*forecast;	/* JSON text of check.forecast, or NULL */
+	double		 flapping;	/* percent, < 0 when not flapping */
+};
+
 /*
- * The rule for check alerts: when a check's state changes, its open alert
- * (if any) closes; when the new state is WARNING or CRITICAL a new alert
- * opens. old_state is NULL for a check seen for the first time. Opening
- * spends one of *budget (the alerts one request may open,
- * PORTAL_MAX_ALERTS_PER_REQUEST); with none left the alert is not opened
- * and 1 is returned instead of 0.
+ * The alert state a check calls for: "FLAPPING" while it flaps
+ * (flapping >= 0), its state when WARNING or CRITICAL, else NULL.
  */
-int	alert_check_changed(struct store *, const char *agent_id,
-	    const char *check, const char *old_state, const char *new_state,
-	    const char *summary, double now, int *budget);
+const char *alert_check_desired(const char *state, double flapping);
+/*
+ * The rule for check alerts: the check's open "check" alert must have the
+ * state desired (alert_check_desired); when it has another, or there is
+ * none, the open one closes and, when desired is not NULL, a new one
+ * opens (WARNING->CRITICAL closes one and opens another). Opening spends
+ * one of *budget (the alerts one request may open,
+ * PORTAL_MAX_ALERTS_PER_REQUEST); with none left the alert is not opened
+ * and 1 is returned instead of 0. w may be NULL.
+ */
+int	alert_check_reconcile(struct store *, const char *agent_id,
+	    const char *check, const char *desired, const char *summary,
+	    const struct alert_warning *w, double now, int *budget);
+/*
+ * The agent's maintenance window is over (stopped, or its end passed):
+ * marks it closed and reconciles every check not silenced, so checks
+ * still WARNING/CRITICAL get their alerts (and webhooks) now and alerts
+ * of checks that recovered meanwhile close.
+ */
+int	alert_window_end(struct store *, const char *agent_id, double now);
+/*
+ * For the dead-man thread: ends the maintenance windows whose until has
+ * passed by the portal's clock and the silences that ran out, as above.
+ * Takes the lock. Returns how many it ended, or a negative errno.
+ */
+int	alert_window_scan(struct store *, double now);
+/* "/var full in ~3 d 4 h at 1.2 GiB/day" from a forecast object. */
+void	alert_forecast_text(const json_t *forecast, char *buf, size_t len);
 
 /* The JSON of an alert row selected as ALERT_COLUMNS (new reference). */
 #define ALERT_COLUMNS \
 	"a.id, a.agent_id, g.hostname, a.kind, a.check_name, a.state, " \
-	"a.summary, a.opened, a.closed FROM alerts a JOIN agents g ON " \
+	"a.summary, a.opened, a.closed, a.reason, a.forecast, a.flapping " \
+	"FROM alerts a JOIN agents g ON " \
 	"g.id = a.agent_id"
 json_t	*alert_row_json(sqlite3_stmt *);
 

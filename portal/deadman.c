@@ -66,6 +66,10 @@ deadman_run(struct store *s)
 	dm.prev_mono = mono;
 	dm.prev_real = real;
 	dm.have_prev = 1;
+	/* Maintenance windows and silences whose end has passed: their
+	 * held-back alerts, before a host they hid is declared silent. */
+	if ((r = alert_window_scan(s, real)) < 0)
+		log_warnx("deadman: ending maintenance windows failed");
 	return alert_deadman_scan(s, real);
 }
 

@@ -23,8 +23,9 @@ void	deadman_stop(void);
 void	deadman_set_clocks(const struct deadman_clocks *);
 /*
  * One run of the job: reads both clocks, records a realtime step since
- * the previous run (alert_clock_step), then scans. Returns what
- * alert_deadman_scan returns.
+ * the previous run (alert_clock_step), ends the maintenance windows and
+ * silences whose end has passed (alert_window_scan), then scans. Returns
+ * what alert_deadman_scan returns.
  */
 int	deadman_run(struct store *);
 

@@ -96,7 +96,9 @@ fleet_backup_row(struct store *s, sqlite3_stmt *st, json_t **out)
 /* The list form of the host in the current row of a HOST_COLUMNS query. */
 #define HOST_COLUMNS "id, hostname, revoked IS NOT NULL, unreachable, " \
 	"last_seen, machine_id, enrolled, report_interval, inventory, " \
-	"superseded_by FROM agents"
+	"superseded_by, maint_open = 1 AND maint_until > " \
+	"(julianday('now') - 2440587.5) * 86400.0, " \
+	"maint_until, maint_reason, maint_by, maint_started FROM agents"
 static int
 fleet_host_row(struct store *s, sqlite3_stmt *row, json_t **out)
 {
@@ -134,6 +136,9 @@ fleet_host_row(struct store *s, sqlite3_stmt *row, json_t **out)
 	    fleet_real_or_null(row, 4), "counts", counts);
 	if (h == NULL)
 		return -ENOMEM;
+	/* In a maintenance window by the portal's clock (alerts held). */
+	json_object_set_new(h, "in_maintenance",
+	    json_boolean(sqlite3_column_int(row, 10)));
 	if (fleet_backup_age(s, store_text(row, 0), h) != 0) {
 		json_decref(h);
 		return -EIO;
@@ -193,12 +198,77 @@ fleet_hosts(struct store *s, json_t **out)
 	return r;
 }
 
+/* Column i as parsed JSON, or null (a new reference either way). */
+static json_t *
+fleet_json_or_null(sqlite3_stmt *st, int i)
+{
+	json_t *v;
+
+	if (sqlite3_column_type(st, i) == SQLITE_NULL ||
+	    (v = json_loads(store_text(st, i), 0, NULL)) == NULL)
+		return json_null();
+	return v;
+}
+
+/*
+ * A check of the host view as the portal keeps it: its forecast (with
+ * the ETA and rate in words), flapping percentage, silence (null once
+ * over by the portal's clock) and the reason of its last state change,
+ * from fleet_host's chk query. These replace what the agent sent.
+ */
+static void
+fleet_check_warnings(sqlite3_stmt *st, json_t *c)
+{
+	char text[320];
+	json_t *f;
+
+	f = fleet_json_or_null(st, 2);
+	if (json_is_object(f)) {
+		alert_forecast_text(f, text, sizeof(text));
+		json_object_set_new(f, "text", json_string(text));
+	}
+	json_object_set_new(c, "forecast", f);
+	json_object_set_new(c, "flapping",
+	    sqlite3_column_type(st, 3) == SQLITE_NULL ? json_null() :
+	    json_pack("{s:f}", "percent", sqlite3_column_double(st, 3)));
+	json_object_set_new(c, "silenced_until",
+	    sqlite3_column_type(st, 4) == SQLITE_NULL ||
+	    sqlite3_column_double(st, 4) <= store_now() ? json_null() :
+	    json_real(sqlite3_column_double(st, 4)));
+	json_object_set_new(c, "reason", fleet_json_or_null(st, 5));
+}
+
+/* One element of GET /hosts/{id}'s changes, from fleet_host's query. */
+static int
+fleet_change_row(struct store *s, sqlite3_stmt *st, json_t **out)
+{
+	(void)s;
+	/* Eight pairs: check, previous, state, flapping, reason, held, at,
+	 * seq. */
+	*out = json_pack("{s:s, s:o, s:s, s:o, s:o, s:o, s:f, s:I}",
+	    "check", store_text(st, 0), "previous",
+	    sqlite3_column_type(st, 1) == SQLITE_NULL ? json_null() :
+	    json_string(store_text(st, 1)), "state", store_text(st, 2),
+	    "flapping", sqlite3_column_type(st, 3) == SQLITE_NULL ?
+	    json_null() : json_pack("{s:f}", "percent",
+	    sqlite3_column_double(st, 3)), "reason", fleet_json_or_null(st, 4),
+	    "held", sqlite3_column_type(st, 5) == SQLITE_NULL ? json_null() :
+	    json_string(store_text(st, 5)), "at",
+	    sqlite3_column_double(st, 6), "seq",
+	    (json_int_t)sqlite3_column_int64(st, 7));
+	return *out != NULL ? 0 : -ENOMEM;
+}
+
 int
 fleet_host(struct store *s, const char *id, json_t **out)
 {
 	static const char sel[] = "SELECT " HOST_COLUMNS " WHERE id = ?";
-	static const char chk[] = "SELECT result, since FROM checks WHERE "
-	    "agent_id = ? ORDER BY name";
+	static const char chk[] = "SELECT result, since, forecast, flapping, "
+	    "silenced_until, reason FROM checks WHERE agent_id = ? ORDER BY "
+	    "name";
+	static const char chg[] = "SELECT name, previous, state, flapping, "
+	    "reason, held, at, seq FROM check_changes WHERE agent_id = ? "
+	    "ORDER BY id DESC LIMIT " FLEET_MAX_CHANGES_S;
 	static const char bk[] = "SELECT job, snapshot, kind, status, files, "
 	    "bytes, stored_bytes, duration, finished, errors, last_ok FROM "
 	    "backups WHERE agent_id = ? ORDER BY job";
@@ -236,6 +306,13 @@ fleet_host(struct store *s, const char *id, json_t **out)
 	json_object_set_new(h, "superseded_by",
 	    sqlite3_column_type(st, 9) == SQLITE_NULL ? json_null() :
 	    json_string(store_text(st, 9)));
+	/* Four pairs: until, reason, by, started. */
+	json_object_set_new(h, "maintenance", sqlite3_column_int(st, 10) ?
+	    json_pack("{s:f, s:s, s:o, s:o}", "until",
+	    sqlite3_column_double(st, 11), "reason", store_text(st, 12), "by",
+	    sqlite3_column_type(st, 13) == SQLITE_NULL ? json_null() :
+	    json_string(store_text(st, 13)), "started",
+	    fleet_real_or_null(st, 14)) : json_null());
 	sqlite3_reset(st);
 
 	checks = json_array();
@@ -250,6 +327,7 @@ fleet_host(struct store *s, const char *id, json_t **out)
 			continue;
 		json_object_set_new(c, "since",
 		    json_real(sqlite3_column_double(st, 1)));
+		fleet_check_warnings(st, c);
 		json_array_append_new(checks, c);
 	}
 	sqlite3_reset(st);
@@ -257,6 +335,15 @@ fleet_host(struct store *s, const char *id, json_t **out)
 		r = -EIO;
 		goto out;
 	}
+	if ((st = store_stmt(s, chg)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if ((r = fleet_collect(s, st, "changes", fleet_change_row, &c)) != 0)
+		goto out;
+	json_object_update(h, c);
+	json_decref(c);
 	if ((st = store_stmt(s, bk)) == NULL) {
 		r = -EIO;
 		goto out;

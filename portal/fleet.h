@@ -13,6 +13,8 @@ int	fleet_hosts(struct store *, json_t **out);
 int	fleet_host(struct store *, const char *id, json_t **out);
 /* The largest page of alerts, and the page size when none is asked. */
 #define FLEET_MAX_ALERTS	1000
+/* State changes of its checks a host view lists, newest first. */
+#define FLEET_MAX_CHANGES_S	"50"
 /*
  * {"alerts": [...], "next": ID or null}, newest first: at most limit
  * alerts (1 to FLEET_MAX_ALERTS; 0 for the most) with an id below before

@@ -224,6 +224,118 @@ ingest_req_string(const json_t *o, const char *key, size_t max,
 	return 0;
 }
 
+/* An optional string of at most max bytes without NUL ("" allowed). */
+static int
+ingest_opt_text(const json_t *o, const char *key, size_t max,
+    const char *where, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) > max ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return ingest_fail(err, errlen, "%s.%s: expected a string of "
+		    "at most %zu bytes", where, key, max);
+	return 0;
+}
+
+/*
+ * A number member from lo to hi; required or not. lo_open: lo itself is
+ * refused (a rate must be above 0). JSON has no NaN or infinity and
+ * jansson refuses numbers that overflow a double, so a range is enough.
+ */
+static int
+ingest_range(const json_t *o, const char *key, int required, double lo,
+    int lo_open, double hi, const char *where, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+	double d;
+
+	if (v == NULL) {
+		if (required)
+			return ingest_fail(err, errlen, "%s.%s: missing",
+			    where, key);
+		return 0;
+	}
+	d = json_is_number(v) ? json_number_value(v) : lo - 1;
+	if (!json_is_number(v) || !isfinite(d) || d < lo ||
+	    (lo_open && d == lo) || d > hi)
+		return ingest_fail(err, errlen, "%s.%s: expected a number "
+		    "%s %g %s %g", where, key, lo_open ? "above" : "from", lo,
+		    lo_open ? "and at most" : "to", hi);
+	return 0;
+}
+
+/* check.forecast and a "forecast" reason (protocol.md, Warnings). */
+static int
+ingest_forecast_members(const json_t *f, const char *where, char *err,
+    size_t errlen)
+{
+	int r;
+
+	if ((r = ingest_req_string(f, "item", INGEST_MAX_ITEM, where, err,
+	    errlen)) != 0 ||
+	    (r = ingest_req_string(f, "resource", INGEST_MAX_RESOURCE, where,
+	    err, errlen)) != 0 ||
+	    (r = ingest_range(f, "eta", 1, 0, 0, INGEST_MAX_ETA, where, err,
+	    errlen)) != 0 ||
+	    (r = ingest_range(f, "rate", 1, 0, 1, INGEST_MAX_RATE, where, err,
+	    errlen)) != 0 ||
+	    (r = ingest_opt_text(f, "unit", INGEST_MAX_UNIT, where, err,
+	    errlen)) != 0)
+		return r;
+	return 0;
+}
+
+/* An optional object member: 0 and *out NULL if absent. */
+static int
+ingest_opt_object(const json_t *o, const char *key, json_t **out,
+    const char *where, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+
+	*out = NULL;
+	if (v == NULL)
+		return 0;
+	if (!json_is_object(v))
+		return ingest_fail(err, errlen, "%s.%s: expected an object",
+		    where, key);
+	*out = v;
+	return 0;
+}
+
+/* The warning members of a check object: forecast, flapping,
+ * silenced_until (all optional). */
+static int
+ingest_check_warnings(const json_t *check, const char *where, char *err,
+    size_t errlen)
+{
+	char sub[160];
+	json_t *v;
+	int r;
+
+	if ((r = ingest_opt_object(check, "forecast", &v, where, err,
+	    errlen)) != 0)
+		return r;
+	if (v != NULL) {
+		snprintf(sub, sizeof(sub), "%s.forecast", where);
+		if ((r = ingest_forecast_members(v, sub, err, errlen)) != 0)
+			return r;
+	}
+	if ((r = ingest_opt_object(check, "flapping", &v, where, err,
+	    errlen)) != 0)
+		return r;
+	if (v != NULL) {
+		snprintf(sub, sizeof(sub), "%s.flapping", where);
+		if ((r = ingest_range(v, "percent", 1, 0, 0, 100, sub, err,
+		    errlen)) != 0)
+			return r;
+	}
+	return ingest_range(check, "silenced_until", 0, 0, 0,
+	    (double)PORTAL_MAX_SEQ, where, err, errlen);
+}
+
 int
 ingest_check(const json_t *check, const char *where, char *err,
     size_t errlen)
@@ -265,7 +377,7 @@ ingest_check(const json_t *check, const char *where, char *err,
 	    !json_is_array(json_object_get(check, "perfdata")))
 		return ingest_fail(err, errlen, "%s.perfdata: expected an "
 		    "array", where);
-	return 0;
+	return ingest_check_warnings(check, where, err, errlen);
 }
 
 /* A non-negative number member (integer or real), required. */
@@ -411,6 +523,92 @@ ingest_support_event(const json_t *p, const char *sub, char *err,
 	return 0;
 }
 
+/*
+ * A state_change's "reason": forecast, flapping or soft, each with its
+ * members checked; a type this portal does not know is kept unread, as an
+ * unknown member would be (a newer agent may send one).
+ */
+static int
+ingest_reason(const json_t *p, const char *sub, char *err, size_t errlen)
+{
+	static const char *const events[] = { "start", "stop", NULL };
+	char where[160];
+	const char *type;
+	json_t *v;
+	int r;
+
+	if ((r = ingest_opt_object(p, "reason", &v, sub, err, errlen)) != 0 ||
+	    v == NULL)
+		return r;
+	snprintf(where, sizeof(where), "%s.reason", sub);
+	if ((r = ingest_req_string(v, "type", INGEST_MAX_KIND, where, err,
+	    errlen)) != 0)
+		return r;
+	type = json_string_value(json_object_get(v, "type"));
+	if (strcmp(type, "forecast") == 0)
+		return ingest_forecast_members(v, where, err, errlen);
+	if (strcmp(type, "flapping") == 0) {
+		if ((r = ingest_req_word(v, "event", events, "start or stop",
+		    where, err, errlen)) != 0)
+			return r;
+		return ingest_range(v, "percent", 0, 0, 0, 100, where, err,
+		    errlen);
+	}
+	if (strcmp(type, "soft") == 0)
+		return ingest_range(v, "attempts", 1, 1, 0,
+		    INGEST_MAX_ATTEMPTS, where, err, errlen);
+	return 0;
+}
+
+/*
+ * Members any report's payload may carry: "maintenance" {until, reason}
+ * while the host is in a maintenance window, "silenced_until".
+ */
+static int
+ingest_marks(const json_t *p, const char *sub, char *err, size_t errlen)
+{
+	char where[160];
+	json_t *v;
+	int r;
+
+	if ((r = ingest_opt_object(p, "maintenance", &v, sub, err,
+	    errlen)) != 0)
+		return r;
+	if (v != NULL) {
+		snprintf(where, sizeof(where), "%s.maintenance", sub);
+		if ((r = ingest_range(v, "until", 1, 0, 0,
+		    (double)PORTAL_MAX_SEQ, where, err, errlen)) != 0 ||
+		    (r = ingest_opt_text(v, "reason", INGEST_MAX_EVENT_STRING,
+		    where, err, errlen)) != 0)
+			return r;
+	}
+	return ingest_range(p, "silenced_until", 0, 0, 0,
+	    (double)PORTAL_MAX_SEQ, sub, err, errlen);
+}
+
+/* The "maintenance" report: a window started, or ended (stopped early
+ * or expired) on the agent. */
+static int
+ingest_maintenance(const json_t *p, const char *sub, char *err,
+    size_t errlen)
+{
+	static const char *const events[] = { "start", "stop", NULL };
+	int r;
+
+	if ((r = ingest_req_word(p, "event", events, "start or stop", sub,
+	    err, errlen)) != 0)
+		return r;
+	if ((r = ingest_range(p, "until", strcmp(json_string_value(
+	    json_object_get(p, "event")), "start") == 0, 0, 0,
+	    (double)PORTAL_MAX_SEQ, sub, err, errlen)) != 0 ||
+	    (r = ingest_opt_text(p, "reason", INGEST_MAX_EVENT_STRING, sub,
+	    err, errlen)) != 0 ||
+	    (r = ingest_opt_text(p, "by", INGEST_MAX_NAME, sub, err,
+	    errlen)) != 0)
+		return r;
+	return 0;
+}
+
 static int
 ingest_payload(const struct ingest_report *rep, const char *where,
     char *err, size_t errlen)
@@ -445,6 +643,9 @@ ingest_payload(const struct ingest_report *rep, const char *where,
 		if (v == NULL)
 			return ingest_fail(err, errlen, "%s: missing", sub);
 		if ((r = ingest_check(v, sub, err, errlen)) != 0)
+			return r;
+		snprintf(sub, sizeof(sub), "%s.payload", where);
+		if ((r = ingest_reason(rep->payload, sub, err, errlen)) != 0)
 			return r;
 	} else if (strcmp(rep->kind, "inventory") == 0) {
 		snprintf(sub, sizeof(sub), "%s.payload.host", where);
@@ -484,9 +685,15 @@ ingest_payload(const struct ingest_report *rep, const char *where,
 		if ((r = ingest_support_event(rep->payload, sub, err,
 		    errlen)) != 0)
 			return r;
+	} else if (strcmp(rep->kind, "maintenance") == 0) {
+		snprintf(sub, sizeof(sub), "%s.payload", where);
+		if ((r = ingest_maintenance(rep->payload, sub, err,
+		    errlen)) != 0)
+			return r;
 	}
 	/* Other kinds are stored and acknowledged unread (protocol.md). */
-	return 0;
+	snprintf(sub, sizeof(sub), "%s.payload", where);
+	return ingest_marks(rep->payload, sub, err, errlen);
 }
 
 static int

@@ -66,6 +66,16 @@ int	ingest_ssh_key(const char *key, size_t len, char *err,
  * terminated lists). */
 #define INGEST_SESSION_ID_LEN	20
 #define INGEST_MAX_EVENT_STRING	512
+
+/* Warnings (protocol.md): a forecast's item (agentd's PERF_LABEL_MAX),
+ * resource and unit; the largest eta (100 years, in seconds) and rate
+ * (units per day: 10^18, an exabyte a day) taken; soft attempts. */
+#define INGEST_MAX_ITEM		128
+#define INGEST_MAX_RESOURCE	16
+#define INGEST_MAX_UNIT		8
+#define INGEST_MAX_ETA		3155760000.0
+#define INGEST_MAX_RATE		1e18
+#define INGEST_MAX_ATTEMPTS	1000000
 extern const char *const ingest_support_events[];
 extern const char *const ingest_support_strings[];
 extern const char *const ingest_support_numbers[];

@@ -81,30 +81,145 @@ ledger_pending(struct store *s, const char *agent_id, const char *name,
 	return r;
 }
 
+/* What a report says about one check's warnings (protocol.md). */
+struct ledger_warn {
+	char	*forecast;	/* JSON text: check.forecast (or a forecast
+				 * reason) and its "when"; or NULL */
+	char	*reason;	/* JSON text of payload.reason, or NULL */
+	double	 flapping;	/* percent, < 0 when not flapping */
+	double	 silenced_until;	/* 0 when not silenced (by now) */
+};
+
+static void
+ledger_warn_free(struct ledger_warn *w)
+{
+	free(w->forecast);
+	free(w->reason);
+}
+
+/*
+ * The warning members of check and of its report's payload p (NULL for
+ * a heartbeat's checks): ingest checked their types and ranges.
+ */
+static int
+ledger_warn_read(json_t *check, json_t *p, double when, double now,
+    struct ledger_warn *w)
+{
+	static const char *const fmembers[] = { "item", "resource", "eta",
+	    "rate", "unit" };
+	json_t *reason, *f, *v, *copy;
+	const char *type = NULL;
+	double until = 0;
+	size_t i;
+
+	memset(w, 0, sizeof(*w));
+	w->flapping = -1;
+	reason = p != NULL ? json_object_get(p, "reason") : NULL;
+	if (reason != NULL)
+		type = json_string_value(json_object_get(reason, "type"));
+	if ((f = json_object_get(check, "forecast")) == NULL &&
+	    type != NULL && strcmp(type, "forecast") == 0)
+		f = reason;
+	if (f != NULL) {
+		/* Only the known members, so that what is kept is bounded. */
+		if ((copy = json_object()) == NULL)
+			return -ENOMEM;
+		for (i = 0; i < sizeof(fmembers) / sizeof(fmembers[0]); i++)
+			if ((v = json_object_get(f, fmembers[i])) != NULL)
+				json_object_set(copy, fmembers[i], v);
+		json_object_set_new(copy, "when", json_real(when));
+		w->forecast = json_dumps(copy, JSON_COMPACT);
+		json_decref(copy);
+		if (w->forecast == NULL)
+			return -ENOMEM;
+	}
+	if ((v = json_object_get(check, "flapping")) != NULL)
+		w->flapping = json_number_value(json_object_get(v, "percent"));
+	else if (type != NULL && strcmp(type, "flapping") == 0 &&
+	    strcmp(json_string_value(json_object_get(reason, "event")),
+	    "start") == 0)
+		w->flapping = json_is_number(json_object_get(reason,
+		    "percent")) ? json_number_value(json_object_get(reason,
+		    "percent")) : 0;
+	if (reason != NULL &&
+	    (w->reason = json_dumps(reason, JSON_COMPACT)) == NULL)
+		return -ENOMEM;
+	if ((v = json_object_get(check, "silenced_until")) != NULL)
+		until = json_number_value(v);
+	if (p != NULL && (v = json_object_get(p, "silenced_until")) != NULL &&
+	    json_number_value(v) > until)
+		until = json_number_value(v);
+	/* A silence past the longest window is cut to it (portal.md). */
+	if (until > now + PORTAL_MAX_WINDOW)
+		until = now + PORTAL_MAX_WINDOW;
+	w->silenced_until = until > now ? until : 0;
+	return 0;
+}
+
+/* One row of the check's state-change history (held: why its alert was
+ * held back, or NULL). */
+static int
+ledger_change(struct store *s, const char *agent_id, const char *name,
+    long long seq, const char *previous, const char *state,
+    const struct ledger_warn *w, const char *held, double now)
+{
+	static const char ins[] = "INSERT INTO check_changes (agent_id, seq, "
+	    "name, previous, state, flapping, reason, held, at) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+	sqlite3_stmt *st;
+
+	if ((st = store_stmt(s, ins)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, seq);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	if (previous != NULL)
+		sqlite3_bind_text(st, 4, previous, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, state, -1, SQLITE_STATIC);
+	if (w->flapping >= 0)
+		sqlite3_bind_double(st, 6, w->flapping);
+	if (w->reason != NULL)
+		sqlite3_bind_text(st, 7, w->reason, -1, SQLITE_STATIC);
+	if (held != NULL)
+		sqlite3_bind_text(st, 8, held, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 9, now);
+	return store_step(s, st) == SQLITE_DONE ? 0 : -EIO;
+}
+
 /*
  * Records the latest result of one check. Results are ordered by the
  * report's seq, never by the agent's clock: a result stamped in the
  * future by a clock that was later corrected must not hide the results
  * that follow it. A result from an older report than the one stored
- * (reports can arrive out of order) is ignored.
+ * (reports can arrive out of order) is ignored. p is the state_change's
+ * payload (NULL for a heartbeat's checks); in_window says the report
+ * came while the host is in a maintenance window: its state is stored
+ * and its change recorded, but no alert opens or closes until the window
+ * ends (alert_window_end), nor while the check is silenced.
  */
 static int
 ledger_check(struct store *s, const char *agent_id, json_t *check,
-    long long seq, double now, struct ledger_budget *bud)
+    json_t *p, long long seq, int in_window, double now,
+    struct ledger_budget *bud)
 {
-	static const char sel[] = "SELECT state, seq FROM checks WHERE "
-	    "agent_id = ? AND name = ?";
+	static const char sel[] = "SELECT state, seq, flapping, "
+	    "silenced_until FROM checks WHERE agent_id = ? AND name = ?";
 	static const char up[] = "INSERT INTO checks (agent_id, name, state, "
-	    "since, at, result, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+	    "since, at, result, seq, forecast, flapping, silenced_until, "
+	    "reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
 	    "ON CONFLICT (agent_id, name) DO UPDATE SET state = ?3, "
 	    "since = CASE WHEN state = ?3 THEN since ELSE ?4 END, at = ?5, "
-	    "result = ?6, seq = ?7";
-	const char *name, *state, *summary;
+	    "result = ?6, seq = ?7, forecast = ?8, flapping = ?9, "
+	    "silenced_until = ?10, reason = COALESCE(?11, CASE WHEN "
+	    "state = ?3 THEN reason ELSE NULL END)";
+	const char *name, *state, *summary, *held;
 	char old[16] = "", *result = NULL;
+	struct ledger_warn w;
+	struct alert_warning aw;
 	json_t *v;
-	double when, since;
+	double when, since, old_flap = -1;
 	sqlite3_stmt *st;
-	int rc, r, known;
+	int rc, r, known, was_silenced = 0, changed;
 
 	name = json_string_value(json_object_get(check, "name"));
 	state = json_string_value(json_object_get(check, "state"));
@@ -132,6 +247,9 @@ ledger_check(struct store *s, const char *agent_id, json_t *check,
 			return 0;
 		}
 		snprintf(old, sizeof(old), "%s", store_text(st, 0));
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+			old_flap = sqlite3_column_double(st, 2);
+		was_silenced = sqlite3_column_type(st, 3) != SQLITE_NULL;
 	}
 	sqlite3_reset(st);
 	if (!known) {
@@ -142,8 +260,12 @@ ledger_check(struct store *s, const char *agent_id, json_t *check,
 			return 0;
 		}
 	}
-	if ((result = json_dumps(check, JSON_COMPACT)) == NULL)
-		return -ENOMEM;
+	if ((r = ledger_warn_read(check, p, when, now, &w)) != 0)
+		goto out;
+	if ((result = json_dumps(check, JSON_COMPACT)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
 	if ((st = store_stmt(s, up)) == NULL) {
 		r = -EIO;
 		goto out;
@@ -155,19 +277,125 @@ ledger_check(struct store *s, const char *agent_id, json_t *check,
 	sqlite3_bind_double(st, 5, when);
 	sqlite3_bind_text(st, 6, result, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, seq);
+	if (w.forecast != NULL)
+		sqlite3_bind_text(st, 8, w.forecast, -1, SQLITE_STATIC);
+	if (w.flapping >= 0)
+		sqlite3_bind_double(st, 9, w.flapping);
+	if (w.silenced_until > 0)
+		sqlite3_bind_double(st, 10, w.silenced_until);
+	if (w.reason != NULL)
+		sqlite3_bind_text(st, 11, w.reason, -1, SQLITE_STATIC);
 	if (store_step(s, st) != SQLITE_DONE) {
 		r = -EIO;
 		goto out;
 	}
-	r = alert_check_changed(s, agent_id, name, known ? old : NULL, state,
-	    summary, now, &bud->alerts);
+	held = in_window ? "maintenance" : w.silenced_until > 0 ?
+	    "silenced" : NULL;
+	changed = !known || strcmp(old, state) != 0 ||
+	    (old_flap >= 0) != (w.flapping >= 0);
+	/* History: changes, and checks first seen in a non-OK state. */
+	if (changed && (known || strcmp(state, "OK") != 0 ||
+	    w.flapping >= 0) && (r = ledger_change(s, agent_id, name, seq,
+	    known ? old : NULL, state, &w, held, now)) != 0)
+		goto out;
+	/*
+	 * Alerts follow the state, unless held back; a check whose silence
+	 * the agent lifted early is brought in line at once.
+	 */
+	if (held != NULL || (!changed && !(was_silenced &&
+	    w.silenced_until == 0))) {
+		r = 0;
+		goto out;
+	}
+	aw.reason = w.reason;
+	aw.forecast = w.forecast;
+	aw.flapping = w.flapping;
+	r = alert_check_reconcile(s, agent_id, name,
+	    alert_check_desired(state, w.flapping), summary, &aw, now,
+	    &bud->alerts);
 	if (r == 1) {
 		bud->alerts_dropped++;
 		r = 0;
 	}
 out:
+	ledger_warn_free(&w);
 	free(result);
 	return r;
+}
+
+/*
+ * The host's maintenance window as a report shows it: a payload's
+ * "maintenance" mark with its until ahead opens (or moves) the window,
+ * a "maintenance" report starts or ends it. An until further ahead than
+ * PORTAL_MAX_WINDOW is cut to it. *in_window gets whether the report
+ * is held back: marked with an until still ahead by the portal's clock,
+ * or sent while the stored window is open.
+ */
+static int
+ledger_window(struct store *s, const char *agent_id,
+    const struct ingest_report *rep, double now, int *in_window)
+{
+	static const char sel[] = "SELECT maint_open, maint_until FROM agents "
+	    "WHERE id = ?";
+	static const char open[] = "UPDATE agents SET maint_until = ?2, "
+	    "maint_reason = ?3, maint_by = CASE WHEN maint_open = 1 THEN "
+	    "COALESCE(?4, maint_by) ELSE ?4 END, maint_started = CASE WHEN "
+	    "maint_open = 1 THEN maint_started ELSE ?5 END, maint_open = 1 "
+	    "WHERE id = ?1";
+	json_t *m, *p = rep->payload;
+	const char *event = NULL, *reason = "", *by = NULL;
+	double until = 0, cur_until = 0;
+	sqlite3_stmt *st;
+	int cur_open, start = 0;
+
+	*in_window = 0;
+	if ((st = store_stmt(s, sel)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	if (store_step(s, st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return -EIO;
+	}
+	cur_open = sqlite3_column_int(st, 0);
+	cur_until = sqlite3_column_double(st, 1);
+	sqlite3_reset(st);
+	if (strcmp(rep->kind, "maintenance") == 0) {
+		event = json_string_value(json_object_get(p, "event"));
+		if (strcmp(event, "stop") == 0)
+			return cur_open ? alert_window_end(s, agent_id, now) :
+			    0;
+		start = 1;
+		m = p;
+		by = json_string_value(json_object_get(p, "by"));
+	} else if ((m = json_object_get(p, "maintenance")) == NULL) {
+		*in_window = cur_open && cur_until > now;
+		return 0;
+	}
+	until = json_number_value(json_object_get(m, "until"));
+	if (json_is_string(json_object_get(m, "reason")))
+		reason = json_string_value(json_object_get(m, "reason"));
+	if (until > now + PORTAL_MAX_WINDOW)
+		until = now + PORTAL_MAX_WINDOW;
+	if (until <= now) {
+		/* Over by the portal's clock (a report from a spool, or a
+		 * clock apart): nothing held back; an open window ends. */
+		if (start && cur_open)
+			return alert_window_end(s, agent_id, now);
+		*in_window = cur_open && cur_until > now;
+		return 0;
+	}
+	*in_window = 1;
+	if (!start && cur_open && cur_until == until)
+		return 0;
+	if ((st = store_stmt(s, open)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 2, until);
+	sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+	if (by != NULL)
+		sqlite3_bind_text(st, 4, by, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 5, start ? rep->time : now);
+	return store_step(s, st) == SQLITE_DONE ? 0 : -EIO;
 }
 
 static int
@@ -354,17 +582,20 @@ ledger_apply(struct store *s, const char *agent_id,
 {
 	json_t *checks, *c;
 	size_t i;
-	int r;
+	int r, in_window;
 
+	if ((r = ledger_window(s, agent_id, rep, now, &in_window)) != 0)
+		return r;
 	if (strcmp(rep->kind, "heartbeat") == 0) {
 		checks = json_object_get(rep->payload, "checks");
 		json_array_foreach(checks, i, c)
-			if ((r = ledger_check(s, agent_id, c, rep->seq, now,
-			    bud)) != 0)
+			if ((r = ledger_check(s, agent_id, c, NULL, rep->seq,
+			    in_window, now, bud)) != 0)
 				return r;
 	} else if (strcmp(rep->kind, "state_change") == 0)
 		return ledger_check(s, agent_id,
-		    json_object_get(rep->payload, "check"), rep->seq, now, bud);
+		    json_object_get(rep->payload, "check"), rep->payload,
+		    rep->seq, in_window, now, bud);
 	else if (strcmp(rep->kind, "inventory") == 0)
 		return ledger_inventory(s, agent_id,
 		    json_object_get(rep->payload, "host"));

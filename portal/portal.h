@@ -45,6 +45,9 @@
 #define PORTAL_MAX_CONNECTIONS	10000
 /* A host is unreachable after this many silent report intervals. */
 #define PORTAL_DEADMAN_FACTOR	3
+/* The longest maintenance window or silence the portal honours, from the
+ * time it hears of it: a later until is cut to this (31 days). */
+#define PORTAL_MAX_WINDOW	(31.0 * 86400)
 /* Largest seq accepted: exact in a double, so any JSON reader keeps it. */
 #define PORTAL_MAX_SEQ		9007199254740991LL
 

@@ -175,6 +175,41 @@ static const char *const migrations[] = {
 	 * open_support_session's session, state and connect), as JSON.
 	 */
 	"ALTER TABLE commands ADD COLUMN result TEXT;",
+	/*
+	 * 7: proactive warnings. A check's latest forecast (JSON), its
+	 * flapping percentage while it flaps, when its silence ends, and
+	 * the reason of its last state change (JSON); the reason, forecast
+	 * and flapping of an alert; the host's maintenance window (open
+	 * until its end has been acted on, see alert_window_scan); the
+	 * history of state changes with their reasons and whether their
+	 * alert was held back (maintenance, silence).
+	 */
+	"ALTER TABLE checks ADD COLUMN forecast TEXT;"
+	"ALTER TABLE checks ADD COLUMN flapping REAL;"
+	"ALTER TABLE checks ADD COLUMN silenced_until REAL;"
+	"ALTER TABLE checks ADD COLUMN reason TEXT;"
+	"CREATE INDEX checks_silenced ON checks(silenced_until)"
+	"  WHERE silenced_until IS NOT NULL;"
+	"ALTER TABLE alerts ADD COLUMN reason TEXT;"
+	"ALTER TABLE alerts ADD COLUMN forecast TEXT;"
+	"ALTER TABLE alerts ADD COLUMN flapping REAL;"
+	"ALTER TABLE agents ADD COLUMN maint_open INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE agents ADD COLUMN maint_until REAL;"
+	"ALTER TABLE agents ADD COLUMN maint_reason TEXT;"
+	"ALTER TABLE agents ADD COLUMN maint_by TEXT;"
+	"ALTER TABLE agents ADD COLUMN maint_started REAL;"
+	"CREATE TABLE check_changes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  agent_id TEXT NOT NULL,"
+	"  seq BIGINT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  previous TEXT,"
+	"  state TEXT NOT NULL,"
+	"  flapping REAL,"
+	"  reason TEXT,"
+	"  held TEXT,"
+	"  at REAL NOT NULL);"
+	"CREATE INDEX check_changes_agent ON check_changes(agent_id, id);",
 };
 
 static int
