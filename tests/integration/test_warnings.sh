@@ -7,11 +7,21 @@
 #   once it settles, one "flapping stop", and no state change in between;
 # - a maintenance window marks every report until it is stopped, survives
 #   an agent restart, and its start and stop reach the portal; a silenced
-#   check's state change carries silenced_until.
+#   check's state change carries silenced_until; a check that fails during
+#   the window gets no alert and no webhook until the window is stopped,
+#   and then gets both.
 . tests/integration/lib.sh
 
 make_certs
-start_portal --report-interval 1
+python3 tests/integration/portal/webhook_receiver.py "$T/certs/server.pem" \
+    "$T/certs/server.key" "$T/hook.port" "$T/hook.log" 2>"$T/hook.err" &
+HOOK_PID=$!
+wait_until 10 test -s "$T/hook.port" || fail "the webhook receiver did not start"
+touch "$T/hook.log"
+start_portal --report-interval 1 \
+    --webhook "https://127.0.0.1:$(cat "$T/hook.port")/hook" \
+    --webhook-ca "$T/certs/ca.pem"
+trap 'kill $PORTAL_PID $HOOK_PID 2>/dev/null; cleanup' EXIT
 
 cat > "$T/soft" <<SH
 #!/bin/sh
@@ -25,7 +35,12 @@ if [ -e $T/steady ]; then echo "FLIP WARNING - settled"; exit 1; fi
 if [ -e $T/flip.on ]; then rm $T/flip.on; echo "FLIP OK"; exit 0; fi
 touch $T/flip.on; echo "FLIP CRITICAL"; exit 2
 SH
-chmod +x "$T/soft" "$T/flip"
+cat > "$T/mcheck" <<SH
+#!/bin/sh
+if [ -e $T/mbad ]; then echo "MCHECK CRITICAL - broken in maintenance"; exit 2; fi
+echo "MCHECK OK"
+SH
+chmod +x "$T/soft" "$T/flip" "$T/mcheck"
 write_config <<EOF2
 [portal]
 connect_timeout = 2s
@@ -37,6 +52,10 @@ attempts = 3
 retry_interval = 1s
 [check.flip]
 command = $T/flip
+interval = 2s
+timeout = 1s
+[check.mcheck]
+command = $T/mcheck
 interval = 2s
 timeout = 1s
 EOF2
@@ -89,6 +108,15 @@ wait_until 10 has_report "kind = 'maintenance' AND json_extract(payload, '$.even
     fail "the portal did not get the maintenance start"
 beats_marked="kind = 'heartbeat' AND json_extract(payload, '$.maintenance.reason') = 'kernel upgrade'"
 wait_until 10 has_report "$beats_marked" || fail "no heartbeat marked maintenance"
+# A check that breaks in the window: stored, but no alert, no webhook.
+touch "$T/mbad"
+mcheck_marked="kind = 'state_change' AND json_extract(payload, '$.check.name') = 'mcheck' AND json_extract(payload, '$.maintenance.until') > 0"
+wait_until 15 has_report "$mcheck_marked" ||
+    fail "mcheck's state change in the window did not reach the portal marked"
+sleep 2
+expect_eq "mcheck on the portal" "$(state_of mcheck)" CRITICAL
+expect_eq "mcheck alerts in the window" "$(q "SELECT count(*) FROM alerts WHERE check_name = 'mcheck'")" 0
+grep -q mcheck "$T/hook.log" && fail "a webhook for mcheck during the window: $(grep mcheck "$T/hook.log")"
 out=$(ctl silence soft --for 30m) || fail "silence: $out"
 expect_match "silence listed" "$out" "silenced: soft until"
 out=$(ctl silence nosuch --for 30m 2>&1) && fail "silencing an unknown check worked"
@@ -102,9 +130,14 @@ expect_match "silence after restart" "$(ctl maintenance status)" "silenced: soft
 soft_marked="kind = 'state_change' AND json_extract(payload, '$.check.name') = 'soft' AND json_extract(payload, '$.silenced_until') > 0 AND json_extract(payload, '$.maintenance.until') > 0"
 wait_until 15 has_report "$soft_marked" ||
     fail "soft's state change after the restart is not marked silenced and in maintenance"
+grep -q mcheck "$T/hook.log" && fail "a webhook for mcheck during the window"
 ctl maintenance stop >/dev/null || fail "maintenance stop"
 wait_until 10 has_report "kind = 'maintenance' AND json_extract(payload, '$.event') = 'stop'" ||
     fail "the portal did not get the maintenance stop"
+mcheck_alert() { [ "$(q "SELECT count(*) FROM alerts WHERE check_name = 'mcheck' AND closed IS NULL")" = 1 ]; }
+wait_until 10 mcheck_alert || fail "no alert for mcheck once the window ended"
+wait_until 15 grep -q '^200 .*mcheck' "$T/hook.log" ||
+    fail "no webhook for mcheck once the window ended: $(cat "$T/hook.log")"
 out=$(ctl maintenance stop 2>&1) && fail "a second stop worked"
 expect_match "second stop" "$out" "no maintenance window is open"
 n=$(q "SELECT max(seq) FROM reports")
