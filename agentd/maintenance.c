@@ -21,7 +21,8 @@
 
 #define MAINTENANCE_FILE	"maintenance"
 #define MAINTENANCE_FILE_MAX	(256 * 1024)
-#define MAINTENANCE_BY_MAX	400
+/* What the portal keeps of "by" (docs/protocol.md): 256 bytes. */
+#define MAINTENANCE_BY_MAX	256
 #define MAINTENANCE_NAME_MAX	65
 
 struct maintenance_silence {

@@ -23,7 +23,7 @@
 
 struct events {
 	int	 starts, stops;
-	char	 by[64];
+	char	 by[512];
 	json_int_t until;
 };
 
@@ -67,7 +67,7 @@ test_window(void **state)
 	const char *dir = *state;
 	struct events e = { 0 };
 	struct maintenance *m;
-	char err[256], path[512];
+	char err[256], path[512], longby[400];
 	struct stat st;
 	json_t *w;
 	time_t now = time(NULL);
@@ -108,6 +108,12 @@ test_window(void **state)
 	maintenance_free(m);
 	m = maintenance_open(NULL, dir, on_event, &e);
 	assert_null(maintenance_window(m));
+	/* "by" is cut to what the portal keeps (256 bytes). */
+	memset(longby, 'u', sizeof(longby) - 1);
+	longby[sizeof(longby) - 1] = '\0';
+	assert_int_equal(maintenance_start(m, 60, "", longby, err,
+	    sizeof(err)), 0);
+	assert_int_equal(strlen(e.by), 255);
 	maintenance_free(m);
 }
 
