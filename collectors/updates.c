@@ -377,11 +377,12 @@ updates_finish(struct updates *u)
 		if (s != STATE_OK)
 			threshold_why(&u->limit[M_SECURITY], s,
 			    (double)u->count.security, "", why, sizeof(why));
-		result_set(res, s, "%lu security update%s pending%s%s",
+		result_set(res, s, "%lu security update%s pending%s%s%s",
 		    u->count.security, u->count.security == 1 ? "" : "s",
-		    why[0] != '\0' ? " " : "", why);
+		    why[0] != '\0' ? " (" : "", why, why[0] != '\0' ? ")" :
+		    "");
 		if (u->apt) {
-			snprintf(text, sizeof(text), " (%lu update%s in all)",
+			snprintf(text, sizeof(text), ", %lu update%s in all",
 			    u->count.pending, u->count.pending == 1 ? "" :
 			    "s");
 			updates_summary_add(res, text);
