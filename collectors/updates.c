@@ -344,6 +344,8 @@ updates_debian_reboot(struct updates *u)
 		for (size_t i = 0; i < n && pkgs[i] != '\0'; i++)
 			if (pkgs[i] == '\n')
 				pkgs[i] = ' ';
+		while (n > 0 && (pkgs[n - 1] == ' ' || pkgs[n - 1] == '\0'))
+			pkgs[--n] = '\0';
 		log_escape(u->reboot_pkgs, sizeof(u->reboot_pkgs), pkgs);
 	}
 }
