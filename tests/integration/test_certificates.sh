@@ -111,5 +111,8 @@ need("missing.pem: cannot open: No such file or directory (UNKNOWN)" in long_tex
 need(ep + ": CN=localhost.test, issuer CN=Test CA" in long_text, "TLS endpoint's subject/issuer")
 PY
 kill -0 "$AGENTD_PID" || fail "agentd died"
+# The TLS library stays in the child.
+grep -q gnutls "/proc/$AGENTD_PID/maps" &&
+    fail "agentd itself has GnuTLS mapped: $(grep gnutls "/proc/$AGENTD_PID/maps" | head -1)"
 stop_agentd || fail "agentd exited $? on SIGTERM"
 echo "PASS: certificates (probe run ${took} ms, status stayed responsive)"
