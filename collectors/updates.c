@@ -28,6 +28,9 @@
  *   root               prefix for /var/run/reboot-required and
  *                      /var/lib/apt; for tests                default: /
  * apt-get wins when both exist. Neither: UNKNOWN.
+ * dnf(8) (dnf 4, RHEL 9): --cacheonly gives a user other than root
+ * read-only use of the system cache, which root's dnf-makecache.timer
+ * keeps fresh; the RPM side is tested on fixture output only.
  */
 #include <errno.h>
 #include <limits.h>
