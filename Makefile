@@ -70,7 +70,7 @@ LDFLAGS	+= -fsanitize=address,undefined
 endif
 
 MAINS	:= agentd/agentd.c agentd/agentctl.c agentd/reporter.c portal/portal.c \
-	backup/agentd-backup.c support/agentd-support.c
+	backup/agentd-backup.c support/agentd-support.c agentd/certcheck.c
 COMMON_SRCS := $(wildcard lib/*.c)
 AGENT_SRCS := $(filter-out $(MAINS),$(wildcard agentd/*.c collectors/*.c))
 PORTAL_SRCS := $(filter-out $(MAINS),$(wildcard portal/*.c))
@@ -91,6 +91,7 @@ UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 BINS	:= $(BUILD)/agentd $(BUILD)/agentctl \
 	$(if $(wildcard agentd/reporter.c),$(BUILD)/agentd-reporter) \
+	$(if $(wildcard agentd/certcheck.c),$(BUILD)/agentd-certcheck) \
 	$(if $(wildcard portal/portal.c),$(BUILD)/agentd-portal) \
 	$(if $(wildcard backup/agentd-backup.c),$(BUILD)/agentd-backup) \
 	$(if $(wildcard support/agentd-support.c),$(BUILD)/agentd-support)
@@ -158,6 +159,11 @@ $(BUILD)/agentctl: $(OBJ)/agentd/agentctl.o $(SFTP_OBJS) $(BUILD)/libagentd.a $(
 
 $(BUILD)/agentd-reporter: $(OBJ)/agentd/reporter.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) -lm
+
+# The certificates collector's probe: GnuTLS (already the portal's) loads
+# here, in a child of agentd, and never in agentd itself.
+$(BUILD)/agentd-certcheck: $(OBJ)/agentd/certcheck.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs jansson gnutls)
 
 # The backup helper: the engine and lib/ only; libarchive and libsodium
 # load here and never in agentd.
@@ -243,6 +249,7 @@ install: all
 	install -m 0755 $(BUILD)/agentd $(DESTDIR)$(SBINDIR)/agentd
 	install -m 0755 $(BUILD)/agentctl $(DESTDIR)$(BINDIR)/agentctl
 	$(if $(wildcard $(BUILD)/agentd-reporter),install -m 0755 $(BUILD)/agentd-reporter $(DESTDIR)$(LIBEXECDIR)/agentd-reporter)
+	$(if $(wildcard $(BUILD)/agentd-certcheck),install -m 0755 $(BUILD)/agentd-certcheck $(DESTDIR)$(LIBEXECDIR)/agentd-certcheck)
 	$(if $(wildcard $(BUILD)/agentd-backup),install -m 0755 $(BUILD)/agentd-backup $(DESTDIR)$(LIBEXECDIR)/agentd-backup)
 	$(if $(wildcard $(BUILD)/agentd-support),install -m 0755 $(BUILD)/agentd-support $(DESTDIR)$(LIBEXECDIR)/agentd-support)
 	$(if $(wildcard $(BUILD)/agentd-portal),install -m 0755 $(BUILD)/agentd-portal $(DESTDIR)$(SBINDIR)/agentd-portal)

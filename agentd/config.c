@@ -304,7 +304,7 @@ config_new(const char *path)
 		memset(c, 0, sizeof(*c));
 		c->name = xstrdup(collectors[i]->name);
 		c->kind = CHECK_COLLECTOR;
-		c->enabled = true;
+		c->enabled = !collectors[i]->off_by_default;
 		c->collector = collectors[i];
 		c->interval = collectors[i]->interval;
 		c->inst = collectors[i]->new();
@@ -489,6 +489,7 @@ config_common_key(struct config_parse *p, struct check_conf *c,
 		return 1;
 	}
 	if (strcmp(key, "enabled") == 0) {
+		c->enabled_set = true;
 		if (config_parse_bool(value, &c->enabled) != 0)
 			config_error(p, "enabled: '%s' is not yes or no", value);
 		return 1;
@@ -509,6 +510,10 @@ config_collector_key(struct config_parse *p, const char *name,
 	    c->collector->configure(c->inst, key, value, err, sizeof(err)) != 0)
 		config_error(p, "[collector.%s] %s", name,
 		    err[0] != '\0' ? err : "unknown key");
+	/* Configuring one that is off by default turns it on, unless the
+	 * admin said otherwise. */
+	else if (c->collector->off_by_default && !c->enabled_set)
+		c->enabled = true;
 }
 
 static int

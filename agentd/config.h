@@ -24,6 +24,7 @@ struct check_conf {
 	char			*name;
 	enum check_kind		 kind;
 	bool			 enabled;
+	bool			 enabled_set;	/* "enabled" written */
 	unsigned		 interval;	/* seconds */
 	unsigned		 timeout;	/* seconds, external only */
 	/* External only: a calendar schedule instead of the interval. */

@@ -12,6 +12,7 @@
 #ifndef COLLECTOR_H
 #define COLLECTOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -42,6 +43,9 @@ struct collector {
 	const char	*name;		/* section is [collector.NAME] */
 	const char	*description;
 	unsigned	 interval;	/* default seconds between runs */
+	/* Disabled until its section sets a key other than "enabled" (a
+	 * collector with nothing to watch until told what: certificates). */
+	bool		 off_by_default;
 
 	/* Allocates an instance with the default thresholds. */
 	void	*(*new)(void);

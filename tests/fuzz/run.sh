@@ -39,7 +39,7 @@ mkdir -p "$objdir" "$out/artifacts"
 # As the Makefile builds them (the version has no blanks, so the unquoted
 # expansion below keeps -DAGENTD_VERSION="x.y.z" one word).
 version=$(cat VERSION 2>/dev/null || echo unknown)
-CFLAGS="-std=c17 -D_GNU_SOURCE -DAGENTD_VERSION=\"$version\"
+CFLAGS="-std=c17 -D_GNU_SOURCE -DAGENTD_VERSION=\"$version\" -DAGENTD_LIBEXECDIR=\"/usr/lib/agentd\"
     -iquote agentd -iquote collectors -iquote portal -iquote backup
     -iquote support -iquote lib
     $pkg_cflags -g -O1
@@ -52,7 +52,7 @@ if [ -z "${FUZZ_LIB_SRCS:-}" ]; then
 	for f in lib/*.c agentd/*.c collectors/*.c portal/*.c backup/*.c \
 	    support/*.c; do
 		case $f in
-		agentd/agentd.c|agentd/agentctl.c|agentd/reporter.c) ;;
+		agentd/agentd.c|agentd/agentctl.c|agentd/reporter.c|agentd/certcheck.c) ;;
 		support/tunnel.c|support/agentd-support.c) ;;	# libssh2: nothing to fuzz offline
 		portal/portal.c|portal/\*.c|backup/\*.c) ;;
 		*) FUZZ_LIB_SRCS="$FUZZ_LIB_SRCS $f" ;;

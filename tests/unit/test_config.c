@@ -56,14 +56,40 @@ test_defaults(void **state)
 	assert_string_equal(cfg->control_socket, "/run/agentd/control.sock");
 	assert_string_equal(cfg->state_dir, "/var/lib/agentd");
 	assert_int_equal(cfg->max_concurrent_checks, 4);
-	/* every built-in collector is on by default */
+	/* every built-in collector is on by default, except those with
+	 * nothing to watch until configured */
 	for (size_t i = 0; collectors[i] != NULL; i++) {
 		c = config_find_check(cfg, collectors[i]->name);
 		assert_non_null(c);
-		assert_true(c->enabled);
+		assert_int_equal(c->enabled, !collectors[i]->off_by_default);
 		assert_int_equal(c->kind, CHECK_COLLECTOR);
 		assert_int_equal(c->interval, collectors[i]->interval);
 	}
+	config_free(cfg);
+}
+
+/* certificates is off until it has something to watch; "enabled" written
+ * by the admin wins, before or after. */
+static void
+test_off_by_default(void **state)
+{
+	struct config *cfg = load_ok("");
+
+	(void)state;
+	assert_false(config_find_check(cfg, "certificates")->enabled);
+	config_free(cfg);
+	cfg = load_ok("[collector.certificates]\n"
+	    "files = /etc/ssl/certs/a.pem\n");
+	assert_true(config_find_check(cfg, "certificates")->enabled);
+	config_free(cfg);
+	cfg = load_ok("[collector.certificates]\n"
+	    "enabled = no\n"
+	    "endpoints = example.com:443\n");
+	assert_false(config_find_check(cfg, "certificates")->enabled);
+	config_free(cfg);
+	cfg = load_ok("[collector.certificates]\n"
+	    "enabled = yes\n");
+	assert_true(config_find_check(cfg, "certificates")->enabled);
 	config_free(cfg);
 }
 
@@ -675,6 +701,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_off_by_default),
 		cmocka_unit_test(test_external_check),
 		cmocka_unit_test(test_errors_all_reported),
 		cmocka_unit_test(test_syntax_and_quotes),
