@@ -53,7 +53,7 @@ struct journal {
 };
 
 static const struct threshold_key journal_thresholds[] = {
-	{ "rate", offsetof(struct journal, rate), "60", "" },
+	{ "rate", offsetof(struct journal, rate), "60", "", NULL },
 	{ .name = NULL },
 };
 

@@ -62,7 +62,7 @@ struct units {
 };
 
 static const struct threshold_key units_thresholds[] = {
-	{ "failed", offsetof(struct units, failed), "0", "" },
+	{ "failed", offsetof(struct units, failed), "0", "", NULL },
 	{ .name = NULL },
 };
 
