@@ -432,7 +432,7 @@ test_builtin_tables(void **unused)
 		}
 		c->free(inst);
 	}
-	assert_int_equal(with, 12);
+	assert_int_equal(with, 13);
 }
 
 /* The index of key's entry in c's table, -1 if none; *which is 0 for
