@@ -233,12 +233,17 @@ check_live(const char *smartctl)
 	return state;
 }
 
+/* NAME.json with a NAME that --collect could have written: it becomes a
+ * perfdata label and a word of the summary. */
 static bool
 is_json_name(const char *name)
 {
 	size_t n = strlen(name);
 
-	return name[0] != '.' && n > 5 && strcmp(name + n - 5, ".json") == 0;
+	return name[0] != '.' && n > 5 && n - 5 < SMART_NAME_MAX &&
+	    strcmp(name + n - 5, ".json") == 0 &&
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789_.:-") == n;
 }
 
 static int

@@ -68,12 +68,13 @@ cp "$FIX/scan.json" "$T/answers/scan"
 
 # What the root timer does, then what agentd's check reads.
 cp "$FIX/sdb-failed.json" "$T/answers/sdb.json"
-touch "$T/smart/gone.json"
+touch "$T/smart/gone.json" "$T/smart/x y.json"
 "$CHECK" --collect "$T/smart" --smartctl "$T/bin/smartctl" ||
     fail "--collect exited $?"
 expect_eq "collected files" "$(cd "$T/smart" && ls)" "nvme0.json
 sda.json
-sdb.json"
+sdb.json
+x y.json"
 cmp -s "$T/smart/sdb.json" "$FIX/sdb-failed.json" ||
     fail "--collect did not save smartctl's output as it was"
 run --dir "$T/smart"
