@@ -70,7 +70,8 @@ LDFLAGS	+= -fsanitize=address,undefined
 endif
 
 MAINS	:= agentd/agentd.c agentd/agentctl.c agentd/reporter.c portal/portal.c \
-	backup/agentd-backup.c support/agentd-support.c agentd/certcheck.c
+	backup/agentd-backup.c support/agentd-support.c agentd/certcheck.c \
+	agentd/agentd-check-smart.c
 COMMON_SRCS := $(wildcard lib/*.c)
 AGENT_SRCS := $(filter-out $(MAINS),$(wildcard agentd/*.c collectors/*.c))
 PORTAL_SRCS := $(filter-out $(MAINS),$(wildcard portal/*.c))
@@ -89,7 +90,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
-BINS	:= $(BUILD)/agentd $(BUILD)/agentctl \
+BINS	:= $(BUILD)/agentd $(BUILD)/agentctl $(BUILD)/agentd-check-smart \
 	$(if $(wildcard agentd/reporter.c),$(BUILD)/agentd-reporter) \
 	$(if $(wildcard agentd/certcheck.c),$(BUILD)/agentd-certcheck) \
 	$(if $(wildcard portal/portal.c),$(BUILD)/agentd-portal) \
@@ -156,6 +157,11 @@ $(BUILD)/agentd: $(OBJ)/agentd/agentd.o $(BUILD)/libagentd.a $(BUILD)/libcommon.
 
 $(BUILD)/agentctl: $(OBJ)/agentd/agentctl.o $(SFTP_OBJS) $(BUILD)/libagentd.a $(BUILD)/libbackup.a $(BUILD)/libsupport.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) $(BACKUP_LIBS) $(SFTP_LIBS) -lm
+
+# The bundled SMART check (a Nagios plugin, installed in checks/): smartctl's
+# JSON through collectors/smart.c; jansson and lib/ only.
+$(BUILD)/agentd-check-smart: $(OBJ)/agentd/agentd-check-smart.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(BUILD)/agentd-reporter: $(OBJ)/agentd/reporter.o $(BUILD)/libagentd.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NET_LIBS) -lm
@@ -248,6 +254,7 @@ install: all
 	    $(DESTDIR)$(SYSCONFDIR)/agentd/conf.d $(DESTDIR)$(LIBEXECDIR)/checks
 	install -m 0755 $(BUILD)/agentd $(DESTDIR)$(SBINDIR)/agentd
 	install -m 0755 $(BUILD)/agentctl $(DESTDIR)$(BINDIR)/agentctl
+	install -m 0755 $(BUILD)/agentd-check-smart $(DESTDIR)$(LIBEXECDIR)/checks/agentd-check-smart
 	$(if $(wildcard $(BUILD)/agentd-reporter),install -m 0755 $(BUILD)/agentd-reporter $(DESTDIR)$(LIBEXECDIR)/agentd-reporter)
 	$(if $(wildcard $(BUILD)/agentd-certcheck),install -m 0755 $(BUILD)/agentd-certcheck $(DESTDIR)$(LIBEXECDIR)/agentd-certcheck)
 	$(if $(wildcard $(BUILD)/agentd-backup),install -m 0755 $(BUILD)/agentd-backup $(DESTDIR)$(LIBEXECDIR)/agentd-backup)
@@ -255,9 +262,10 @@ install: all
 	$(if $(wildcard $(BUILD)/agentd-portal),install -m 0755 $(BUILD)/agentd-portal $(DESTDIR)$(SBINDIR)/agentd-portal)
 	install -m 0644 docs/agentd.conf.example \
 	    $(DESTDIR)$(SYSCONFDIR)/agentd/agentd.conf
-# The units name /usr/sbin (packages use PREFIX=/usr); follow SBINDIR.
-	$(foreach f,$(wildcard systemd/*.service systemd/*.path),install -D -m 0644 $(f) $(DESTDIR)$(UNITDIR)/$(notdir $(f)) && \
-	    sed -i 's|=/usr/sbin/|=$(SBINDIR)/|' $(DESTDIR)$(UNITDIR)/$(notdir $(f));)
+# The units name /usr/sbin and /usr/lib/agentd (packages use PREFIX=/usr);
+# follow SBINDIR and LIBEXECDIR.
+	$(foreach f,$(wildcard systemd/*.service systemd/*.path systemd/*.timer),install -D -m 0644 $(f) $(DESTDIR)$(UNITDIR)/$(notdir $(f)) && \
+	    sed -i -e 's|=/usr/sbin/|=$(SBINDIR)/|' -e 's|=/usr/lib/agentd/|=$(LIBEXECDIR)/|' $(DESTDIR)$(UNITDIR)/$(notdir $(f));)
 	$(if $(wildcard systemd/agentd.sysusers),install -D -m 0644 systemd/agentd.sysusers $(DESTDIR)$(SYSUSERSDIR)/agentd.conf)
 	$(if $(wildcard systemd/agentd.tmpfiles),install -D -m 0644 systemd/agentd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/agentd.conf)
 	$(foreach f,$(wildcard docs/man/*.8),install -D -m 0644 $(f) $(DESTDIR)$(MANDIR)/man8/$(notdir $(f));)

@@ -86,7 +86,7 @@ struct certificates {
 };
 
 static const struct threshold_key certificates_thresholds[] = {
-	{ "days", offsetof(struct certificates, days), "21:", "7:" },
+	{ "days", offsetof(struct certificates, days), "21:", "7:", NULL },
 	{ .name = NULL },
 };
 

@@ -94,9 +94,9 @@ struct clock {
 
 /* In enum clock_metric order: the key is also the perfdata label. */
 static const struct threshold_key clock_thresholds[] = {
-	{ "maxerror", offsetof(struct clock, limit[M_MAXERROR]), "5000", "" },
-	{ "esterror", offsetof(struct clock, limit[M_ESTERROR]), "", "" },
-	{ "offset", offsetof(struct clock, limit[M_OFFSET]), "", "" },
+	{ "maxerror", offsetof(struct clock, limit[M_MAXERROR]), "5000", "", NULL },
+	{ "esterror", offsetof(struct clock, limit[M_ESTERROR]), "", "", NULL },
+	{ "offset", offsetof(struct clock, limit[M_OFFSET]), "", "", NULL },
 	{ .name = NULL },
 };
 

@@ -4,7 +4,8 @@
 extern const struct collector collector_cpu, collector_memory, collector_load,
     collector_filesystems, collector_diskio, collector_network,
     collector_uptime, collector_processes, collector_units, collector_journal,
-    collector_clock, collector_certificates, collector_updates;
+    collector_clock, collector_certificates, collector_updates,
+    collector_oom, collector_restarts;
 
 const struct collector *const collectors[] = {
 	&collector_cpu,
@@ -20,6 +21,8 @@ const struct collector *const collectors[] = {
 	&collector_clock,
 	&collector_certificates,
 	&collector_updates,
+	&collector_oom,
+	&collector_restarts,
 	NULL,
 };
 

@@ -18,6 +18,10 @@
  *	Time the hypervisor gave to other guests: near 0 on a well-sized
  *	host. A fifth of the CPU lost is a capacity problem to raise with
  *	the provider (or an exhausted burst credit); 40 % is a starved VM.
+ *   usage_clear, iowait_clear, steal_clear	points of %	default: 5
+ *	Hysteresis: a level stays until the value is that much back
+ *	(iowait WARNING from 50 % clears below 45 %); CPU time swings from
+ *	one interval to the next.
  *
  * An unreadable /proc/stat is a collector failure (-errno, UNKNOWN with
  * the reason): the scheduler logs it once and backs off.
@@ -40,6 +44,7 @@
 
 struct cpu {
 	struct threshold	 usage, iowait, steal;
+	struct threshold_held	 held[3];	/* usage, iowait, steal */
 	struct collector_env	 env;
 	struct cpu_sample	 prev;
 	int			 have_prev;
@@ -48,9 +53,9 @@ struct cpu {
 static const struct threshold cpu_none;	/* no threshold */
 
 static const struct threshold_key cpu_thresholds[] = {
-	{ "usage", offsetof(struct cpu, usage), "", "" },
-	{ "iowait", offsetof(struct cpu, iowait), "50", "" },
-	{ "steal", offsetof(struct cpu, steal), "20", "40" },
+	{ "usage", offsetof(struct cpu, usage), "", "", "5" },
+	{ "iowait", offsetof(struct cpu, iowait), "50", "", "5" },
+	{ "steal", offsetof(struct cpu, steal), "20", "40", "5" },
 	{ .name = NULL },
 };
 
@@ -230,13 +235,15 @@ cpu_start(void *inst, const struct collector_env *env)
 	return 0;
 }
 
-/* Adds one % metric with its thresholds and returns its state. */
+/* Adds one % metric with its thresholds and returns its state (held by
+ * hysteresis in h, NULL for none). */
 static int
 cpu_metric(struct result *res, const char *label, double value,
-    const struct threshold *t, char *why, size_t whylen)
+    const struct threshold *t, struct threshold_held *h, char *why,
+    size_t whylen)
 {
 	struct perf *p;
-	int state = threshold_eval(t, value);
+	int state = threshold_eval_held(t, h, value);
 
 	if ((p = result_add_perf(res, label, value, "%")) != NULL) {
 		threshold_to_perf(t, p);
@@ -279,15 +286,16 @@ cpu_collect(void *inst, struct collect_req *req)
 	c->prev = cur;
 
 	res->state = STATE_OK;
-	result_escalate(res, cpu_metric(res, "usage", u.busy, &c->usage, why,
-	    sizeof(why)));
-	cpu_metric(res, "user", u.user, &cpu_none, why, sizeof(why));
-	cpu_metric(res, "system", u.system, &cpu_none, why, sizeof(why));
+	result_escalate(res, cpu_metric(res, "usage", u.busy, &c->usage,
+	    &c->held[0], why, sizeof(why)));
+	cpu_metric(res, "user", u.user, &cpu_none, NULL, why, sizeof(why));
+	cpu_metric(res, "system", u.system, &cpu_none, NULL, why,
+	    sizeof(why));
 	result_escalate(res, cpu_metric(res, "iowait", u.iowait, &c->iowait,
-	    why, sizeof(why)));
-	result_escalate(res, cpu_metric(res, "steal", u.steal, &c->steal, why,
-	    sizeof(why)));
-	cpu_metric(res, "idle", u.idle, &cpu_none, why, sizeof(why));
+	    &c->held[1], why, sizeof(why)));
+	result_escalate(res, cpu_metric(res, "steal", u.steal, &c->steal,
+	    &c->held[2], why, sizeof(why)));
+	cpu_metric(res, "idle", u.idle, &cpu_none, NULL, why, sizeof(why));
 	result_add_perf(res, "cpus", cur.ncpu, "");
 
 	result_set(res, res->state, "%s%s%u CPU%s, %.1f%% used (user %.1f%%, "

@@ -52,7 +52,7 @@
 	"loop*, ram*, zram*, dm-*, md*, sr*, fd*, nbd*"
 
 static const struct threshold_key diskio_thresholds[] = {
-	{ "util", offsetof(struct diskio, util), "", "" },
+	{ "util", offsetof(struct diskio, util), "", "", NULL },
 	{ .name = NULL },
 };
 

@@ -9,6 +9,10 @@
  *   inodes_warning, inodes_critical	% of inodes	default: 90 / 95
  *	Filesystems that report no inode table (btrfs, vfat, ...) have no
  *	inode metric and never alert on it.
+ *   used_clear, inodes_clear	points of %	default: 2
+ *	Hysteresis, per mount: a level stays until the value is that much
+ *	below it (WARNING from 90 % clears below 88 %), so a filesystem
+ *	hovering at the threshold does not flip on every run.
  *   exclude	comma-separated fnmatch(3) patterns; one starting with "/"
  *		matches mount points ("/mnt/backup*"), any other the
  *		filesystem type ("zfs", "nfs*"). Default: empty.
@@ -91,8 +95,8 @@ static const char *const fs_skip_below[] = {
 };
 
 static const struct threshold_key fs_thresholds[] = {
-	{ "used", offsetof(struct filesystems, used), "90", "95" },
-	{ "inodes", offsetof(struct filesystems, inodes), "90", "95" },
+	{ "used", offsetof(struct filesystems, used), "90", "95", "2" },
+	{ "inodes", offsetof(struct filesystems, inodes), "90", "95", "2" },
 	{ .name = NULL },
 };
 
@@ -392,6 +396,7 @@ static bool
 fs_measure(struct filesystems *fs, struct fs_item *it)
 {
 	struct statvfs st;
+	char label[PERF_LABEL_MAX];
 	double unit, used_blocks;
 
 	fs_printable(it->m->mountpoint, it->show, sizeof(it->show));
@@ -414,14 +419,17 @@ fs_measure(struct filesystems *fs, struct fs_item *it)
 	it->avail = (double)st.f_bavail * unit;
 	it->used_pct = used_blocks + st.f_bavail > 0 ?
 	    100.0 * used_blocks / (used_blocks + (double)st.f_bavail) : 0;
-	it->used_state = threshold_eval(&fs->used, it->used_pct);
+	snprintf(label, sizeof(label), "%s:used", it->m->mountpoint);
+	it->used_state = threshold_eval_item(&fs->used, &fs->held, label,
+	    it->used_pct);
 	it->state = it->used_state;
 	it->has_inodes = st.f_files > 0;
 	if (it->has_inodes) {
 		it->inodes_pct = st.f_ffree <= st.f_files ? 100.0 *
 		    (double)(st.f_files - st.f_ffree) / st.f_files : 0;
-		it->inodes_state = threshold_eval(&fs->inodes,
-		    it->inodes_pct);
+		snprintf(label, sizeof(label), "%s:inodes", it->m->mountpoint);
+		it->inodes_state = threshold_eval_item(&fs->inodes, &fs->held,
+		    label, it->inodes_pct);
 		if (it->inodes_state > it->state)
 			it->state = it->inodes_state;
 	}
@@ -516,6 +524,7 @@ filesystems_collect(void *inst, struct collect_req *req)
 	}
 
 	res->state = STATE_OK;
+	threshold_memory_begin(&fs->held);
 	items = xcalloc(sel.n + 1, sizeof(*items));
 	for (size_t i = 0; i < sel.n; i++) {
 		memset(&items[n], 0, sizeof(items[n]));
@@ -530,6 +539,7 @@ filesystems_collect(void *inst, struct collect_req *req)
 			fullest = n;
 		n++;
 	}
+	threshold_memory_end(&fs->held);
 	if (n == 0) {
 		result_set(res, STATE_UNKNOWN, "no filesystem to check: %u "
 		    "pseudo, network or image, %u of containers or sessions, "
@@ -622,6 +632,7 @@ filesystems_free(void *inst)
 	struct filesystems *fs = inst;
 
 	glob_list_clear(fs->exclude, &fs->nexclude);
+	threshold_memory_free(&fs->held);
 	free(fs);
 }
 

@@ -37,6 +37,7 @@ struct fs_selection {
 
 struct filesystems {
 	struct threshold	 used, inodes;	/* % of space, of inodes */
+	struct threshold_memory	 held;		/* levels raised per mount */
 	char			*exclude[FILESYSTEMS_EXCLUDE_MAX];
 	size_t			 nexclude;
 	struct collector_env	 env;

@@ -53,7 +53,7 @@ struct journal {
 };
 
 static const struct threshold_key journal_thresholds[] = {
-	{ "rate", offsetof(struct journal, rate), "60", "" },
+	{ "rate", offsetof(struct journal, rate), "60", "", NULL },
 	{ .name = NULL },
 };
 
@@ -155,8 +155,7 @@ bad:
 	return -EINVAL;
 }
 
-/* Copies at most len raw bytes and escapes them into dst. */
-static void
+void
 journal_escape(char *dst, size_t dstlen, const char *src, size_t len)
 {
 	char raw[JOURNAL_MESSAGE_MAX];
@@ -217,22 +216,55 @@ journal_recent_sorted(const struct journal_recent *r,
 	return n;
 }
 
+int
+journal_position_save(const char *state_dir, const char *name,
+    const struct journal_position *pos)
+{
+	char data[JOURNAL_STATE_MAX];
+
+	if (pos->cursor[0] != '\0')
+		snprintf(data, sizeof(data), "cursor=%s\nsince=%llu\n",
+		    pos->cursor, (unsigned long long)pos->since_usec);
+	else
+		snprintf(data, sizeof(data), "since=%llu\n",
+		    (unsigned long long)pos->since_usec);
+	return sysfile_write_atomic(state_dir, name, data, 0644);
+}
+
+int
+journal_position_load(const char *state_dir, const char *name,
+    struct journal_position *pos, char *text, size_t textlen)
+{
+	char path[PATH_MAX], buf[JOURNAL_STATE_MAX];
+	size_t len;
+	int r;
+
+	memset(pos, 0, sizeof(*pos));
+	snprintf(path, sizeof(path), "%s/%s", state_dir, name);
+	r = sysfile_read_small(path, buf, sizeof(buf), &len);
+	if (r == -ENOENT)
+		return r;
+	if (r == 0 && journal_parse_position(buf, len, pos) == 0)
+		return 0;
+	if (r == 0 || r == -EFBIG) {
+		snprintf(text, textlen, "ignoring %s: not a journal "
+		    "position: counting from the end of the journal", path);
+		return -EINVAL;
+	}
+	snprintf(text, textlen, "ignoring %s: %s", path, strerror(-r));
+	return r;
+}
+
 static void
 journal_save(struct journal *j)
 {
-	char data[JOURNAL_STATE_MAX], text[JOURNAL_TEXT_MAX];
+	char text[JOURNAL_TEXT_MAX];
 	int r;
 
 	if (j->state_dir == NULL)
 		return;
-	if (j->pos.cursor[0] != '\0')
-		snprintf(data, sizeof(data), "cursor=%s\nsince=%llu\n",
-		    j->pos.cursor, (unsigned long long)j->pos.since_usec);
-	else
-		snprintf(data, sizeof(data), "since=%llu\n",
-		    (unsigned long long)j->pos.since_usec);
-	if ((r = sysfile_write_atomic(j->state_dir, JOURNAL_STATE_NAME,
-	    data, 0644)) != 0) {
+	if ((r = journal_position_save(j->state_dir, JOURNAL_STATE_NAME,
+	    &j->pos)) != 0) {
 		snprintf(text, sizeof(text), "cannot save %s/%s: %s: a restart "
 		    "starts counting from the end of the journal", j->state_dir,
 		    JOURNAL_STATE_NAME, strerror(-r));
@@ -244,8 +276,7 @@ static int
 journal_start(void *inst, const struct collector_env *env)
 {
 	struct journal *j = inst;
-	char path[PATH_MAX], buf[JOURNAL_STATE_MAX], text[JOURNAL_TEXT_MAX];
-	size_t len;
+	char text[JOURNAL_TEXT_MAX];
 	int r;
 
 	free(j->state_dir);
@@ -255,27 +286,19 @@ journal_start(void *inst, const struct collector_env *env)
 	if (env->state_dir == NULL || env->state_dir[0] == '\0')
 		return 0;
 	j->state_dir = xstrdup(env->state_dir);
-	snprintf(path, sizeof(path), "%s/%s", j->state_dir,
-	    JOURNAL_STATE_NAME);
-	r = sysfile_read_small(path, buf, sizeof(buf), &len);
+	r = journal_position_load(j->state_dir, JOURNAL_STATE_NAME, &j->pos,
+	    text, sizeof(text));
 	if (r == -ENOENT)
 		return 0;	/* first run: start at the end */
-	if (r == 0 && journal_parse_position(buf, len, &j->pos) == 0) {
+	if (r == 0) {
 		j->have_pos = true;
 		return 0;
 	}
-	if (r == 0 || r == -EFBIG)
-		snprintf(text, sizeof(text), "ignoring %s: not a journal "
-		    "position: counting from the end of the journal", path);
-	else
-		snprintf(text, sizeof(text), "ignoring %s: %s", path,
-		    strerror(-r));
 	journal_log_once(j, text);
 	return 0;
 }
 
-/* The value of field in the current entry, without "FIELD=". */
-static int
+int
 journal_field(sd_journal *sj, const char *field, const char **value,
     size_t *len)
 {
@@ -317,22 +340,90 @@ journal_note(sd_journal *sj, struct journal_recent *recent)
 	journal_recent_add(recent, ident, ilen, msg, mlen, priority);
 }
 
-/* Puts sj at the end and remembers the last error entry there. */
-static int
-journal_seek_end(struct journal *j, sd_journal *sj)
+int
+journal_position_here(sd_journal *sj, struct journal_position *pos)
 {
 	char *cursor = NULL;
+	int r;
+
+	if ((r = sd_journal_get_cursor(sj, &cursor)) < 0)
+		return r;
+	snprintf(pos->cursor, sizeof(pos->cursor), "%s", cursor);
+	free(cursor);
+	return 0;
+}
+
+int
+journal_position_tail(sd_journal *sj, struct journal_position *pos)
+{
 	int r;
 
 	if ((r = sd_journal_seek_tail(sj)) < 0 ||
 	    (r = sd_journal_previous(sj)) < 0)
 		return r;
-	if (r > 0) {
-		if ((r = sd_journal_get_cursor(sj, &cursor)) < 0)
-			return r;
-		snprintf(j->pos.cursor, sizeof(j->pos.cursor), "%s", cursor);
-		free(cursor);
+	return r > 0 ? journal_position_here(sj, pos) : 0;
+}
+
+int
+journal_position_seek(sd_journal *sj, struct journal_position *pos,
+    const char *who)
+{
+	if (pos->cursor[0] != '\0' &&
+	    sd_journal_seek_cursor(sj, pos->cursor) < 0) {
+		/* Not a cursor this libsystemd understands: use the time. */
+		log_warnx("%s: saved cursor rejected: counting from the "
+		    "time of the last run", who);
+		pos->cursor[0] = '\0';
 	}
+	if (pos->cursor[0] == '\0')
+		return sd_journal_seek_realtime_usec(sj, pos->since_usec);
+	return 0;
+}
+
+int
+journal_position_next(sd_journal *sj, const struct journal_position *pos,
+    bool *first)
+{
+	int r;
+
+	if ((r = sd_journal_next(sj)) <= 0)
+		return r;
+	/* seek_cursor lands on the entry counted last time. */
+	if (*first && pos->cursor[0] != '\0' &&
+	    sd_journal_test_cursor(sj, pos->cursor) > 0) {
+		*first = false;
+		return sd_journal_next(sj);
+	}
+	*first = false;
+	return r;
+}
+
+int
+journal_open(const char *directory, sd_journal **out, char *text,
+    size_t textlen)
+{
+	sd_journal *sj = NULL;
+	uint64_t bytes = 0;
+	int r;
+
+	*out = NULL;
+	if (directory != NULL)
+		r = sd_journal_open_directory(&sj, directory, 0);
+	else
+		r = sd_journal_open(&sj, SD_JOURNAL_LOCAL_ONLY);
+	if (r >= 0 && (r = sd_journal_get_usage(sj, &bytes)) >= 0 &&
+	    bytes == 0)
+		r = -ENODATA;
+	if (r < 0) {
+		snprintf(text, textlen, "no journal: %s", r == -ENODATA ?
+		    "no journal files found or readable (is systemd-journald "
+		    "running, is agentd in group systemd-journal?)" :
+		    strerror(-r));
+		sd_journal_close(sj);
+		return r;
+	}
+	sd_journal_set_data_threshold(sj, JOURNAL_FIELD_MAX);
+	*out = sj;
 	return 0;
 }
 
@@ -413,35 +504,18 @@ static int
 journal_count(struct journal *j, sd_journal *sj, unsigned long *count,
     bool *truncated, struct journal_recent *recent)
 {
-	bool first = true, moved = false;
-	char *cursor = NULL;
+	bool first = true;
 	int r;
 
 	*count = 0;
 	*truncated = false;
-	if (j->pos.cursor[0] != '\0' &&
-	    sd_journal_seek_cursor(sj, j->pos.cursor) < 0) {
-		/* Not a cursor this libsystemd understands: use the time. */
-		log_warnx("journal: saved cursor rejected: counting from the "
-		    "time of the last run");
-		j->pos.cursor[0] = '\0';
-	}
-	if (j->pos.cursor[0] == '\0' &&
-	    (r = sd_journal_seek_realtime_usec(sj, j->pos.since_usec)) < 0)
+	if ((r = journal_position_seek(sj, &j->pos, "journal")) < 0)
 		return r;
 	while (*count < j->max_entries) {
-		if ((r = sd_journal_next(sj)) < 0)
+		if ((r = journal_position_next(sj, &j->pos, &first)) < 0)
 			return r;
 		if (r == 0)
 			break;
-		moved = true;
-		/* seek_cursor lands on the entry counted last time. */
-		if (first && j->pos.cursor[0] != '\0' &&
-		    sd_journal_test_cursor(sj, j->pos.cursor) > 0) {
-			first = false;
-			continue;
-		}
-		first = false;
 		(*count)++;
 		journal_note(sj, recent);
 	}
@@ -450,16 +524,12 @@ journal_count(struct journal *j, sd_journal *sj, unsigned long *count,
 			return r;
 		/* A storm: do not fall further behind, jump to now. */
 		*truncated = true;
-		return journal_seek_end(j, sj);
+		return journal_position_tail(sj, &j->pos);
 	}
-	if (!moved)
+	if (*count == 0)
 		return 0;
 	/* sd_journal_next() returning 0 leaves the last entry current. */
-	if ((r = sd_journal_get_cursor(sj, &cursor)) < 0)
-		return r;
-	snprintf(j->pos.cursor, sizeof(j->pos.cursor), "%s", cursor);
-	free(cursor);
-	return 0;
+	return journal_position_here(sj, &j->pos);
 }
 
 static int
@@ -470,31 +540,19 @@ journal_collect(void *inst, struct collect_req *req)
 	struct journal_recent *recent = NULL;
 	char old_cursor[JOURNAL_CURSOR_MAX], text[JOURNAL_TEXT_MAX];
 	uint64_t now = time_now(CLOCK_REALTIME);
-	uint64_t mono = time_now(CLOCK_MONOTONIC), bytes = 0;
+	uint64_t mono = time_now(CLOCK_MONOTONIC);
 	sd_journal *sj = NULL;
 	unsigned long count;
 	bool truncated;
 	double seconds;
 	int r;
 
-	if (j->directory != NULL)
-		r = sd_journal_open_directory(&sj, j->directory, 0);
-	else
-		r = sd_journal_open(&sj, SD_JOURNAL_LOCAL_ONLY);
-	if (r >= 0 && (r = sd_journal_get_usage(sj, &bytes)) >= 0 &&
-	    bytes == 0)
-		r = -ENODATA;
-	if (r < 0) {
-		snprintf(text, sizeof(text), "no journal: %s", r == -ENODATA ?
-		    "no journal files found or readable (is systemd-journald "
-		    "running, is agentd in group systemd-journal?)" :
-		    strerror(-r));
+	if ((r = journal_open(j->directory, &sj, text, sizeof(text))) < 0) {
 		journal_log_once(j, text);
 		result_set(res, STATE_UNKNOWN, "%s", text);
 		r = 0;
 		goto out;
 	}
-	sd_journal_set_data_threshold(sj, JOURNAL_FIELD_MAX);
 	for (int prio = 0; prio <= 3; prio++) {
 		char match[16];
 
@@ -506,7 +564,7 @@ journal_collect(void *inst, struct collect_req *req)
 	if (!j->have_pos) {
 		/* First run: history is not news. */
 		memset(&j->pos, 0, sizeof(j->pos));
-		if ((r = journal_seek_end(j, sj)) < 0)
+		if ((r = journal_position_tail(sj, &j->pos)) < 0)
 			goto fail;
 		j->pos.since_usec = now;
 		j->have_pos = true;

@@ -14,6 +14,9 @@
  *	counts tasks waiting for disk or NFS in the load, so twice as many
  *	runnable-or-blocked tasks as CPUs for a quarter hour means work is
  *	queueing; four times is an overloaded or stuck host.
+ *   load1_clear, load5_clear, load15_clear	per CPU	default: 0.25
+ *	Hysteresis: a level stays until the load per CPU is that much
+ *	below it (WARNING from 2 clears below 1.75).
  *
  * Perfdata: load1, load5, load15 as the kernel prints them, with the
  * thresholds multiplied by the CPU count; cpus.
@@ -37,13 +40,14 @@
 
 struct load {
 	struct threshold	 avg[3];	/* per CPU: load1, 5, 15 */
+	struct threshold_held	 held[3];
 	struct collector_env	 env;
 };
 
 static const struct threshold_key load_thresholds[] = {
-	{ "load1", offsetof(struct load, avg[0]), "", "" },
-	{ "load5", offsetof(struct load, avg[1]), "", "" },
-	{ "load15", offsetof(struct load, avg[2]), "2", "4" },
+	{ "load1", offsetof(struct load, avg[0]), "", "", "0.25" },
+	{ "load5", offsetof(struct load, avg[1]), "", "", "0.25" },
+	{ "load15", offsetof(struct load, avg[2]), "2", "4", "0.25" },
 	{ .name = NULL },
 };
 
@@ -257,7 +261,7 @@ load_collect(void *inst, struct collect_req *req)
 	for (size_t i = 0; i < 3; i++) {
 		double per_cpu = value[i] / ncpu;
 
-		state = threshold_eval(&l->avg[i], per_cpu);
+		state = threshold_eval_held(&l->avg[i], &l->held[i], per_cpu);
 		result_escalate(res, state);
 		/* Graphs want the kernel's numbers, so scale the
 		 * thresholds instead of the value. */

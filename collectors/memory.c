@@ -14,6 +14,9 @@
  *	Long-running hosts park idle pages in swap harmlessly, so only a
  *	nearly full swap warns, and available memory carries the severity.
  *	A host without swap has no swap metric and never warns on it.
+ *   available_clear, swap_used_clear	points of %	default: 2
+ *	Hysteresis: a level stays until the value is that much back on the
+ *	good side (available WARNING below 10 % clears above 12 %).
  *
  * Perfdata: available (%), available_bytes (B, max = RAM), and with swap
  * swap_used (%), swap_used_bytes (B, max = swap size).
@@ -35,12 +38,14 @@
 
 struct memory {
 	struct threshold	 available, swap_used;
+	struct threshold_held	 held[2];	/* available, swap_used */
 	struct collector_env	 env;
 };
 
 static const struct threshold_key memory_thresholds[] = {
-	{ "available", offsetof(struct memory, available), "10:", "5:" },
-	{ "swap_used", offsetof(struct memory, swap_used), "90", "" },
+	{ "available", offsetof(struct memory, available), "10:", "5:",
+	    "2" },
+	{ "swap_used", offsetof(struct memory, swap_used), "90", "", "2" },
 	{ .name = NULL },
 };
 
@@ -154,10 +159,11 @@ memory_start(void *inst, const struct collector_env *env)
 static int
 memory_metric(struct result *res, const char *label, const char *name,
     const char *suffix, double pct, uint64_t bytes, uint64_t max,
-    const struct threshold *t, char *why, size_t whylen)
+    const struct threshold *t, struct threshold_held *h, char *why,
+    size_t whylen)
 {
 	char blabel[64];
-	int state = threshold_eval(t, pct);
+	int state = threshold_eval_held(t, h, pct);
 	struct perf *p;
 
 	if ((p = result_add_perf(res, label, pct, "%")) != NULL) {
@@ -214,14 +220,15 @@ memory_collect(void *inst, struct collect_req *req)
 	avail_pct = 100.0 * mi.available / mi.total;
 	result_escalate(res, memory_metric(res, "available",
 	    "available memory", "", avail_pct,
-	    mi.available, mi.total, &m->available, why, sizeof(why)));
+	    mi.available, mi.total, &m->available, &m->held[0], why,
+	    sizeof(why)));
 	if (mi.swap_total > 0) {
 		swap_used = mi.swap_total - mi.swap_free;
 		swap_pct = 100.0 * swap_used / mi.swap_total;
 		result_escalate(res, memory_metric(res, "swap_used",
 		    "swap", " used", swap_pct,
-		    swap_used, mi.swap_total, &m->swap_used, why,
-		    sizeof(why)));
+		    swap_used, mi.swap_total, &m->swap_used, &m->held[1],
+		    why, sizeof(why)));
 		fmt_bytes((double)mi.swap_total, total, sizeof(total));
 		snprintf(swap, sizeof(swap), "swap %.1f%% used of %s",
 		    swap_pct, total);

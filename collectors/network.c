@@ -47,8 +47,8 @@
 #define NETWORK_DEFAULT_EXCLUDE	"lo"
 
 static const struct threshold_key network_thresholds[] = {
-	{ "errors", offsetof(struct network, errors), "1", "10" },
-	{ "drops", offsetof(struct network, drops), "100", "" },
+	{ "errors", offsetof(struct network, errors), "1", "10", NULL },
+	{ "drops", offsetof(struct network, drops), "100", "", NULL },
 	{ .name = NULL },
 };
 

@@ -84,11 +84,11 @@ struct processes {
 #define PROCESSES_AT(m)	offsetof(struct processes, limit[m])
 
 static const struct threshold_key processes_thresholds[] = {
-	{ "processes", PROCESSES_AT(M_PROCESSES), "", "" },
-	{ "running", PROCESSES_AT(M_RUNNING), "", "" },
-	{ "uninterruptible", PROCESSES_AT(M_UNINTERRUPTIBLE), "", "" },
-	{ "zombies", PROCESSES_AT(M_ZOMBIES), "50", "" },
-	{ "tasks_used", PROCESSES_AT(M_TASKS_USED), "80", "90" },
+	{ "processes", PROCESSES_AT(M_PROCESSES), "", "", NULL },
+	{ "running", PROCESSES_AT(M_RUNNING), "", "", NULL },
+	{ "uninterruptible", PROCESSES_AT(M_UNINTERRUPTIBLE), "", "", NULL },
+	{ "zombies", PROCESSES_AT(M_ZOMBIES), "50", "", NULL },
+	{ "tasks_used", PROCESSES_AT(M_TASKS_USED), "80", "90", NULL },
 	{ .name = NULL },
 };
 

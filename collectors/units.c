@@ -62,7 +62,7 @@ struct units {
 };
 
 static const struct threshold_key units_thresholds[] = {
-	{ "failed", offsetof(struct units, failed), "0", "" },
+	{ "failed", offsetof(struct units, failed), "0", "", NULL },
 	{ .name = NULL },
 };
 
@@ -277,17 +277,16 @@ units_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 	return 0;
 }
 
-/* Connects to the system bus (or bus_address) and attaches it to the
- * loop. Returns 0 or -errno with the reason in u->bus_error. */
-static int
-units_open_bus(struct units *u)
+int
+units_bus_open(const char *address, sd_event *event, sd_bus **out)
 {
 	sd_bus *bus = NULL;
 	int r;
 
-	if (u->bus_address != NULL) {
+	*out = NULL;
+	if (address != NULL) {
 		if ((r = sd_bus_new(&bus)) < 0 ||
-		    (r = sd_bus_set_address(bus, u->bus_address)) < 0 ||
+		    (r = sd_bus_set_address(bus, address)) < 0 ||
 		    (r = sd_bus_set_bus_client(bus, 1)) < 0 ||
 		    (r = sd_bus_start(bus)) < 0)
 			goto out;
@@ -295,18 +294,29 @@ units_open_bus(struct units *u)
 		goto out;
 	if ((r = sd_bus_set_method_call_timeout(bus, UNITS_CALL_USEC)) < 0)
 		goto out;
-	r = sd_bus_attach_event(bus, u->event, SD_EVENT_PRIORITY_NORMAL);
+	r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
 	if (r < 0)
 		goto out;
-	u->bus = bus;
+	*out = bus;
 	bus = NULL;	/* transferred */
-	u->bus_error[0] = '\0';
 	r = 0;
 out:
-	if (r < 0)
+	sd_bus_close_unref(bus);
+	return r;
+}
+
+/* Connects to the system bus (or bus_address) and attaches it to the
+ * loop. Returns 0 or -errno with the reason in u->bus_error. */
+static int
+units_open_bus(struct units *u)
+{
+	int r;
+
+	if ((r = units_bus_open(u->bus_address, u->event, &u->bus)) < 0)
 		snprintf(u->bus_error, sizeof(u->bus_error), "%s",
 		    strerror(-r));
-	sd_bus_close_unref(bus);
+	else
+		u->bus_error[0] = '\0';
 	return r;
 }
 

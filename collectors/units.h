@@ -7,6 +7,9 @@
 
 #include <stddef.h>
 
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
 struct result;
 
 struct units_failed {
@@ -22,5 +25,10 @@ struct units_failed {
  * instance from collector_units.new(). */
 void	units_summarise(void *inst, const struct units_failed *units,
 	    size_t n, struct result *res);
+
+/* Connects to the D-Bus at address (NULL: the system bus) with a 10 s
+ * method call timeout, attached to event, into *out. Returns 0 or -errno
+ * (*out NULL). Shared with the restarts collector. */
+int	units_bus_open(const char *address, sd_event *event, sd_bus **out);
 
 #endif

@@ -94,9 +94,9 @@ struct updates {
 };
 
 static const struct threshold_key updates_thresholds[] = {
-	{ "security", offsetof(struct updates, limit[M_SECURITY]), "0", "" },
+	{ "security", offsetof(struct updates, limit[M_SECURITY]), "0", "", NULL },
 	{ "lists_age", offsetof(struct updates, limit[M_LISTS_AGE]), "7",
-	    "" },
+	    "", NULL },
 	{ .name = NULL },
 };
 

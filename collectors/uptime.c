@@ -49,8 +49,8 @@ struct uptime {
 };
 
 static const struct threshold_key uptime_thresholds[] = {
-	{ "uptime", offsetof(struct uptime, uptime), "", "" },
-	{ "reboot", offsetof(struct uptime, reboot), "@0:900", "" },
+	{ "uptime", offsetof(struct uptime, uptime), "", "", NULL },
+	{ "reboot", offsetof(struct uptime, reboot), "@0:900", "", NULL },
 	{ .name = NULL },
 };
 

@@ -2,7 +2,10 @@
  * timeutil: the clocks in microseconds. Lives in lib/ because collectors,
  * the scheduler, reports and the control socket all measure with it.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "timeutil.h"
@@ -24,4 +27,41 @@ uint64_t
 time_since(uint64_t then, uint64_t now)
 {
 	return now > then ? now - then : 0;
+}
+
+int
+time_parse_duration(const char *s, unsigned *out)
+{
+	unsigned long v, mult = 1;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0)
+		return -EINVAL;
+	if (*end != '\0') {
+		if (end[1] != '\0')
+			return -EINVAL;
+		switch (*end) {
+		case 's':
+			break;
+		case 'm':
+			mult = 60;
+			break;
+		case 'h':
+			mult = 3600;
+			break;
+		case 'd':
+			mult = 86400;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (v > UINT_MAX / mult)
+		return -EINVAL;
+	*out = (unsigned)(v * mult);
+	return 0;
 }

@@ -15,6 +15,9 @@ uint64_t	 time_now(clockid_t clock);
 /* now - then, or 0 if then is later (a stamp from a clock that stepped,
  * or from before a restart): an age is never negative or wrapped. */
 uint64_t	 time_since(uint64_t then, uint64_t now);
+/* Parses a config duration "N" (seconds), "Ns", "Nm", "Nh" or "Nd" into
+ * seconds. Returns 0, or -EINVAL when s is not one or overflows. */
+int		 time_parse_duration(const char *s, unsigned *out);
 /* Test seam: when set, time_now() returns what it says instead of
  * reading the clock, so tests can step the wall clock. */
 extern uint64_t	(*time_now_hook)(clockid_t clock);

@@ -27,7 +27,7 @@ show() {
 }
 
 units=""
-for f in systemd/*.service systemd/*.path; do
+for f in systemd/*.service systemd/*.path systemd/*.timer; do
 	[ -e "$f" ] && units="$units $(basename "$f")"
 done
 [ -n "$units" ] || fail "no units in systemd/"

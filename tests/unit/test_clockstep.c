@@ -169,7 +169,7 @@ test_steps(void **state)
 {
 	static const char *const off[] = { "cpu", "memory", "filesystems",
 	    "diskio", "network", "uptime", "processes", "units", "journal",
-	    "clock" };
+	    "clock", "oom", "restarts", "certificates", "updates" };
 	struct config_errors errs = { 0 };
 	struct control_info info = { .config_path = "test" };
 	struct config *cfg = NULL;

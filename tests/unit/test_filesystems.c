@@ -441,6 +441,67 @@ test_collect_thresholds_and_exclude(void **state)
 	collector_filesystems.free(fs);
 }
 
+/* Hysteresis per mount: /var raised WARNING at 93 % stays WARNING at
+ * 89 % (within used_clear = 2 of 90), clears at 87 %; with the margin
+ * set to 0 it clears at once. */
+static void
+test_collect_hysteresis(void **state)
+{
+	static const struct fake_fs var89 = { "/var", 4096, 1000000, 110000,
+	    110000, 500000, 400000, 0 };
+	static const struct fake_fs var87 = { "/var", 4096, 1000000, 130000,
+	    130000, 500000, 400000, 0 };
+	struct filesystems *fs = new_fake(FIX "/server/proc");
+	struct result res = { 0 };
+	char err[COLLECTOR_ERR_MAX];
+
+	(void)state;
+	fake_table = server_fs;
+	assert_int_equal(collector_filesystems.configure(fs, "exclude",
+	    "/mnt/*,/srv/db", err, sizeof(err)), 0);
+	assert_int_equal(collect_run_sync(&collector_filesystems, fs, NULL,
+	    &res), 0);
+	assert_string_equal(res.summary, "/var 93.0% used (WARNING > 90%); "
+	    "9 filesystems");
+	result_reset(&res);
+
+	fake_override = &var89;
+	assert_int_equal(collect_run_sync(&collector_filesystems, fs, NULL,
+	    &res), 0);
+	assert_int_equal(res.state, STATE_WARNING);
+	assert_string_equal(res.summary, "/var 89.0% used (WARNING > 90%, "
+	    "clears < 88%); 9 filesystems");
+	result_reset(&res);
+
+	fake_override = &var87;
+	assert_int_equal(collect_run_sync(&collector_filesystems, fs, NULL,
+	    &res), 0);
+	assert_int_equal(res.state, STATE_OK);
+	result_reset(&res);
+	/* Rising again to 89 % from below is not an alert. */
+	fake_override = &var89;
+	assert_int_equal(collect_run_sync(&collector_filesystems, fs, NULL,
+	    &res), 0);
+	assert_int_equal(res.state, STATE_OK);
+	result_reset(&res);
+
+	/* No margin: 93 % warns, 89 % is OK at once. */
+	assert_int_equal(collector_filesystems.configure(fs, "used_clear",
+	    "0", err, sizeof(err)), 0);
+	fake_override = NULL;
+	assert_int_equal(collect_run_sync(&collector_filesystems, fs, NULL,
+	    &res), 0);
+	assert_int_equal(res.state, STATE_WARNING);
+	result_reset(&res);
+	fake_override = &var89;
+	assert_int_equal(collect_run_sync(&collector_filesystems, fs, NULL,
+	    &res), 0);
+	assert_int_equal(res.state, STATE_OK);
+	result_reset(&res);
+	fake_override = NULL;
+	collector_filesystems.free(fs);
+}
+
 static void
 test_collect_statvfs_failures(void **state)
 {
@@ -553,6 +614,7 @@ main(void)
 		cmocka_unit_test(test_collect_server),
 		cmocka_unit_test(test_collect_this_host),
 		cmocka_unit_test(test_collect_thresholds_and_exclude),
+		cmocka_unit_test(test_collect_hysteresis),
 		cmocka_unit_test(test_collect_statvfs_failures),
 		cmocka_unit_test(test_collect_failures),
 		cmocka_unit_test(test_collect_this_host_for_real),

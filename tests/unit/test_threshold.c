@@ -32,8 +32,19 @@ struct fake {
 };
 
 static const struct threshold_key fake_keys[] = {
-	{ "alpha", offsetof(struct fake, alpha), "10", "20" },
-	{ "beta", offsetof(struct fake, beta), "", "5:" },
+	{ "alpha", offsetof(struct fake, alpha), "10", "20", NULL },
+	{ "beta", offsetof(struct fake, beta), "", "5:", NULL },
+	{ .name = NULL },
+};
+
+/* Metrics with hysteresis: "used" alerts above, "free" below. */
+struct held_fake {
+	struct threshold	 used, free;
+};
+
+static const struct threshold_key held_keys[] = {
+	{ "used", offsetof(struct held_fake, used), "90", "95", "2" },
+	{ "free", offsetof(struct held_fake, free), "10:", "5:", "0" },
 	{ .name = NULL },
 };
 
@@ -187,6 +198,169 @@ test_eval_and_words(void **unused)
 	threshold_to_perf(&t, NULL);	/* perfdata full: nothing */
 }
 
+/* NAME_clear: a default, a margin >= 0, "" for none, only on metrics
+ * whose table entry has one. */
+static void
+test_clear_key(void **unused)
+{
+	static const char *const bad[] = { "-1", "x", "nan", "inf", "2%",
+	    " " };
+	struct held_fake f;
+	struct fake g;
+	char err[COLLECTOR_ERR_MAX], expect[COLLECTOR_ERR_MAX];
+
+	(void)unused;
+	threshold_defaults(&f, held_keys);
+	assert_true(f.used.clear == 2 && f.free.clear == 0);
+	assert_int_equal(threshold_configure(&f, held_keys, NULL, "free_clear",
+	    "1.5", err, sizeof(err)), 0);
+	assert_true(f.free.clear == 1.5);
+	assert_int_equal(threshold_configure(&f, held_keys, NULL, "used_clear",
+	    "", err, sizeof(err)), 0);
+	assert_true(f.used.clear == 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(threshold_configure(&f, held_keys, NULL,
+		    "free_clear", bad[i], err, sizeof(err)), -EINVAL);
+		snprintf(expect, sizeof(expect), "free_clear: '%s' is not a "
+		    "margin >= 0", bad[i]);
+		assert_string_equal(err, expect);
+		assert_true(f.free.clear == 1.5);
+	}
+	assert_int_equal(threshold_configure(&f, held_keys, NULL, "x", "1",
+	    err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "unknown key 'x' (known: "
+	    "used_warning/_critical/_clear, free_warning/_critical/_clear)");
+	/* A table without margins has no _clear keys. */
+	threshold_defaults(&g, fake_keys);
+	assert_int_equal(threshold_configure(&g, fake_keys, NULL, "alpha_clear",
+	    "1", err, sizeof(err)), -EINVAL);
+}
+
+/* Feeds values to one item and checks the state after each. */
+static void
+feed(const struct threshold *t, struct threshold_held *h, const double *v,
+    const int *want, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int got = threshold_eval_held(t, h, v[i]);
+
+		if (got != want[i])
+			fail_msg("value %g (step %zu): state %d, want %d", v[i],
+			    i, got, want[i]);
+	}
+}
+
+/* "Alert above": warn 90, crit 95, clear 2. A value rising past warn
+ * warns; between 88 and 90 it stays WARNING; below 88 OK; rising back to
+ * 89 from below is OK. CRITICAL holds down to 93, then WARNING holds. */
+static void
+test_hysteresis_above(void **unused)
+{
+	static const double v[] = { 80, 91, 89, 88.01, 87.9, 89, 96, 93.5, 92.9,
+	    89, 87, 96, 50 };
+	static const int want[] = { STATE_OK, STATE_WARNING, STATE_WARNING,
+	    STATE_WARNING, STATE_OK, STATE_OK, STATE_CRITICAL, STATE_CRITICAL,
+	    STATE_WARNING, STATE_WARNING, STATE_OK, STATE_CRITICAL, STATE_OK };
+	struct threshold t = { .clear = 2 };
+	struct threshold_held h = { .state = STATE_OK };
+	char buf[128];
+
+	(void)unused;
+	assert_int_equal(range_parse("90", &t.warn), 0);
+	assert_int_equal(range_parse("95", &t.crit), 0);
+	feed(&t, &h, v, want, sizeof(v) / sizeof(v[0]));
+	/* The words for a held level say where it clears. */
+	threshold_why(&t, STATE_WARNING, 89, "%", buf, sizeof(buf));
+	assert_string_equal(buf, "WARNING > 90%, clears < 88%");
+	threshold_why(&t, STATE_WARNING, 91, "%", buf, sizeof(buf));
+	assert_string_equal(buf, "WARNING > 90%");
+	/* Without a margin it is threshold_eval. */
+	t.clear = 0;
+	assert_int_equal(threshold_eval_held(&t, &h, 91), STATE_WARNING);
+	assert_int_equal(threshold_eval_held(&t, &h, 89.9), STATE_OK);
+	t.clear = 2;
+	assert_int_equal(threshold_eval_held(&t, NULL, 89), STATE_OK);
+}
+
+/* "Alert below" (10:, 5:) with clear 2, and an inside range. */
+static void
+test_hysteresis_below_and_inside(void **unused)
+{
+	static const double v[] = { 50, 9, 11, 11.99, 12, 11, 4, 6.9, 7.1, 11,
+	    13 };
+	static const int want[] = { STATE_OK, STATE_WARNING, STATE_WARNING,
+	    STATE_WARNING, STATE_OK, STATE_OK, STATE_CRITICAL, STATE_CRITICAL,
+	    STATE_WARNING, STATE_WARNING, STATE_OK };
+	static const double iv[] = { 15, 9.5, 20.9, 21.1, 19 };
+	static const int iwant[] = { STATE_WARNING, STATE_WARNING,
+	    STATE_WARNING, STATE_OK, STATE_WARNING };
+	struct threshold t = { .clear = 2 }, in = { .clear = 1 };
+	struct threshold_held h = { .state = STATE_OK }, ih = { 0 };
+	char buf[128];
+
+	(void)unused;
+	assert_int_equal(range_parse("10:", &t.warn), 0);
+	assert_int_equal(range_parse("5:", &t.crit), 0);
+	feed(&t, &h, v, want, sizeof(v) / sizeof(v[0]));
+	threshold_why(&t, STATE_WARNING, 11, "%", buf, sizeof(buf));
+	assert_string_equal(buf, "WARNING < 10%, clears > 12%");
+
+	assert_int_equal(range_parse("@10:20", &in.warn), 0);
+	feed(&in, &ih, iv, iwant, sizeof(iv) / sizeof(iv[0]));
+	threshold_why(&in, STATE_WARNING, 9.5, "", buf, sizeof(buf));
+	assert_string_equal(buf, "WARNING inside 10:20, clears outside 9:21");
+}
+
+/* Per item: each mount keeps its own level; an item gone for a run is
+ * forgotten; the memory is bounded. */
+static void
+test_hysteresis_per_item(void **unused)
+{
+	struct threshold t = { .clear = 2 };
+	struct threshold_memory m = { 0 };
+	char item[32];
+
+	(void)unused;
+	assert_int_equal(range_parse("90", &t.warn), 0);
+	threshold_memory_begin(&m);
+	assert_int_equal(threshold_eval_item(&t, &m, "/a", 91), STATE_WARNING);
+	assert_int_equal(threshold_eval_item(&t, &m, "/b", 50), STATE_OK);
+	threshold_memory_end(&m);
+	assert_int_equal(m.n, 2);
+
+	/* Same value, different history; other order. */
+	threshold_memory_begin(&m);
+	assert_int_equal(threshold_eval_item(&t, &m, "/b", 89), STATE_OK);
+	assert_int_equal(threshold_eval_item(&t, &m, "/a", 89), STATE_WARNING);
+	threshold_memory_end(&m);
+
+	/* /a unmounted for a run: forgotten. */
+	threshold_memory_begin(&m);
+	assert_int_equal(threshold_eval_item(&t, &m, "/b", 89), STATE_OK);
+	threshold_memory_end(&m);
+	assert_int_equal(m.n, 1);
+	threshold_memory_begin(&m);
+	assert_int_equal(threshold_eval_item(&t, &m, "/a", 89), STATE_OK);
+	threshold_memory_end(&m);
+
+	/* Bounded: past THRESHOLD_MEMORY_MAX items, no memory. */
+	threshold_memory_free(&m);
+	threshold_memory_begin(&m);
+	for (int i = 0; i < THRESHOLD_MEMORY_MAX + 1; i++) {
+		snprintf(item, sizeof(item), "/m%d", i);
+		assert_int_equal(threshold_eval_item(&t, &m, item, 91),
+		    STATE_WARNING);
+	}
+	threshold_memory_end(&m);
+	assert_int_equal(m.n, THRESHOLD_MEMORY_MAX);
+	threshold_memory_begin(&m);
+	assert_int_equal(threshold_eval_item(&t, &m, "/m0", 89), STATE_WARNING);
+	snprintf(item, sizeof(item), "/m%d", THRESHOLD_MEMORY_MAX);
+	assert_int_equal(threshold_eval_item(&t, &m, item, 89), STATE_OK);
+	threshold_memory_free(&m);
+	assert_int_equal(m.n, 0);
+}
+
 /* The summary list: ", " between notes, cut (never overrun) when full. */
 static void
 test_note(void **unused)
@@ -241,6 +415,11 @@ test_builtin_tables(void **unused)
 			    sizeof(err)) != 0)
 				fail_msg("%s: %s = %s: %s", c->name, key,
 				    k->crit, err);
+			snprintf(key, sizeof(key), "%s_clear", k->name);
+			if (k->clear != NULL && c->configure(inst, key,
+			    k->clear, err, sizeof(err)) != 0)
+				fail_msg("%s: %s = %s: %s", c->name, key,
+				    k->clear, err);
 		}
 		assert_int_equal(c->configure(inst, "no_such_key", "1", err,
 		    sizeof(err)), -EINVAL);
@@ -253,12 +432,13 @@ test_builtin_tables(void **unused)
 		}
 		c->free(inst);
 	}
-	assert_int_equal(with, 13);
+	assert_int_equal(with, 15);
 }
 
-/* The index of key's entry in c's table, -1 if none; *crit for _critical. */
+/* The index of key's entry in c's table, -1 if none; *which is 0 for
+ * _warning, 1 for _critical, 2 for _clear (entries with a margin only). */
 static int
-find_key(const struct collector *c, const char *key, bool *crit)
+find_key(const struct collector *c, const char *key, int *which)
 {
 	size_t n;
 
@@ -266,26 +446,42 @@ find_key(const struct collector *c, const char *key, bool *crit)
 		n = strlen(c->thresholds[i].name);
 		if (strncmp(key, c->thresholds[i].name, n) != 0)
 			continue;
-		if (strcmp(key + n, "_warning") == 0 ||
-		    strcmp(key + n, "_critical") == 0) {
-			*crit = key[n + 1] == 'c';
-			return i;
-		}
+		if (strcmp(key + n, "_warning") == 0)
+			*which = 0;
+		else if (strcmp(key + n, "_critical") == 0)
+			*which = 1;
+		else if (strcmp(key + n, "_clear") == 0 &&
+		    c->thresholds[i].clear != NULL)
+			*which = 2;
+		else
+			continue;
+		return i;
 	}
 	return -1;
 }
 
+/* s ends with suffix. */
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
 /* The example shows every threshold key of every collector once,
- * commented out with its default: "#NAME_warning = DEFAULT". */
+ * commented out with its default: "#NAME_warning = DEFAULT", and
+ * "#NAME_clear = DEFAULT" for metrics with hysteresis. */
 static void
 test_example_matches_defaults(void **unused)
 {
-	static bool seen[16][16][2];
+	static const char *const suffix[] = { "warning", "critical",
+	    "clear" };
+	static bool seen[16][16][3];
 	char *text, *line, *save = NULL, *eq, key[64];
 	const char *value, *def;
 	size_t len, klen;
-	int ci = -1, ki = -1;
-	bool crit = false;
+	int ci = -1, ki = -1, which = 0;
 
 	(void)unused;
 	text = testutil_slurp(EXAMPLE, &len);
@@ -311,37 +507,39 @@ test_example_matches_defaults(void **unused)
 			continue;	/* prose */
 		memcpy(key, line + 1, klen);
 		key[klen] = '\0';
-		if ((klen < 8 || strcmp(key + klen - 8, "_warning") != 0) &&
-		    (klen < 9 || strcmp(key + klen - 9, "_critical") != 0))
+		if (!ends_with(key, "_warning") &&
+		    !ends_with(key, "_critical") && !ends_with(key, "_clear"))
 			continue;
 		if (collectors[ci]->thresholds == NULL ||
-		    (ki = find_key(collectors[ci], key, &crit)) < 0)
+		    (ki = find_key(collectors[ci], key, &which)) < 0)
 			fail_msg("%s: [collector.%s] %s: not a key of the "
 			    "collector", EXAMPLE, collectors[ci]->name, key);
 		value = eq + 2 + strspn(eq + 2, " ");
-		def = crit ? collectors[ci]->thresholds[ki].crit :
+		def = which == 2 ? collectors[ci]->thresholds[ki].clear :
+		    which == 1 ? collectors[ci]->thresholds[ki].crit :
 		    collectors[ci]->thresholds[ki].warn;
 		if (strcmp(value, def) != 0)
 			fail_msg("%s: [collector.%s] %s = '%s', the default "
 			    "is '%s'", EXAMPLE, collectors[ci]->name, key,
 			    value, def);
 		assert_true(ci < 16 && ki < 16);
-		if (seen[ci][ki][crit])
+		if (seen[ci][ki][which])
 			fail_msg("%s: [collector.%s] %s twice", EXAMPLE,
 			    collectors[ci]->name, key);
-		seen[ci][ki][crit] = true;
+		seen[ci][ki][which] = true;
 	}
 	free(text);
 	for (int i = 0; collectors[i] != NULL; i++)
 		for (int k = 0; collectors[i]->thresholds != NULL &&
 		    collectors[i]->thresholds[k].name != NULL; k++)
-			for (int w = 0; w < 2; w++)
-				if (!seen[i][k][w])
+			for (int w = 0; w < 3; w++)
+				if (!seen[i][k][w] && (w < 2 ||
+				    collectors[i]->thresholds[k].clear != NULL))
 					fail_msg("%s: [collector.%s] has no "
 					    "#%s_%s", EXAMPLE,
 					    collectors[i]->name,
 					    collectors[i]->thresholds[k].name,
-					    w ? "critical" : "warning");
+					    suffix[w]);
 }
 
 int
@@ -355,6 +553,10 @@ main(void)
 		cmocka_unit_test(test_set_twice_across_dropins),
 		cmocka_unit_test(test_eval_and_words),
 		cmocka_unit_test(test_note),
+		cmocka_unit_test(test_clear_key),
+		cmocka_unit_test(test_hysteresis_above),
+		cmocka_unit_test(test_hysteresis_below_and_inside),
+		cmocka_unit_test(test_hysteresis_per_item),
 		cmocka_unit_test(test_builtin_tables),
 		cmocka_unit_test(test_example_matches_defaults),
 	};
