@@ -22,14 +22,15 @@ wait_until 10 sh -c "'$AGENTCTL' --socket '$T/control.sock' status | grep -q '^s
     fail "second check not running after SIGHUP: $(ctl status)"
 grep -q 'config reloaded from' "$T/agentd.log" || fail "no reload logged"
 
-# Bad config by SIGHUP: errors logged with file:line, old config stays.
+# Bad config by SIGHUP: errors logged with file:line, old config stays
+# (line 13: after the updates section write_config ends with).
 cat >> "$T/agentd.conf" <<EOF2
 [check.third]
 command = $PLUGINS/check_dummy 0 third
 colour = blue
 EOF2
 kill -HUP "$AGENTD_PID"
-wait_until 5 grep -q "agentd.conf:11: unknown key 'colour' in \[check.third\]" "$T/agentd.log" ||
+wait_until 5 grep -q "agentd.conf:13: unknown key 'colour' in \[check.third\]" "$T/agentd.log" ||
     fail "rejected reload did not log the error with file:line"
 grep -q 'config reload rejected, the running config stays' "$T/agentd.log" ||
     fail "no rejection message"
@@ -41,7 +42,7 @@ printf '%s\n' "$status" | grep -q '^third ' && fail "bad config applied: $status
 # The same through agentctl: non-zero exit and every error printed.
 out=$(ctl reload 2>&1); rc=$?
 expect_eq "agentctl reload exit code" $rc 1
-expect_match "agentctl reload errors" "$out" "agentd.conf:11: unknown key 'colour'"
+expect_match "agentctl reload errors" "$out" "agentd.conf:13: unknown key 'colour'"
 
 # Fixed: reload succeeds.
 sed -i '/^colour/d' "$T/agentd.conf"
