@@ -4,7 +4,7 @@
 extern const struct collector collector_cpu, collector_memory, collector_load,
     collector_filesystems, collector_diskio, collector_network,
     collector_uptime, collector_processes, collector_units, collector_journal,
-    collector_clock;
+    collector_clock, collector_forecast;
 
 const struct collector *const collectors[] = {
 	&collector_cpu,
@@ -18,6 +18,7 @@ const struct collector *const collectors[] = {
 	&collector_units,
 	&collector_journal,
 	&collector_clock,
+	&collector_forecast,
 	NULL,
 };
 
