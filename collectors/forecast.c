@@ -424,17 +424,21 @@ forecast_memory(struct forecast *fc, double now, char *why, size_t whylen)
 	return r;
 }
 
-/* "3 d 4 h", "5 h 12 min", "12 min", "40 s". */
+/* "3 d 4 h", "7 d", "5 h 12 min", "5 h", "12 min", "40 s". */
 static void
 forecast_fmt_eta(double s, char *buf, size_t len)
 {
 	unsigned long long v = s > 0 ? (unsigned long long)(s + 0.5) : 0;
 
-	if (v >= 86400)
+	if (v >= 86400 && v % 86400 / 3600 > 0)
 		snprintf(buf, len, "%llu d %llu h", v / 86400,
 		    v % 86400 / 3600);
-	else if (v >= 3600)
+	else if (v >= 86400)
+		snprintf(buf, len, "%llu d", v / 86400);
+	else if (v >= 3600 && v % 3600 / 60 > 0)
 		snprintf(buf, len, "%llu h %llu min", v / 3600, v % 3600 / 60);
+	else if (v >= 3600)
+		snprintf(buf, len, "%llu h", v / 3600);
 	else if (v >= 60)
 		snprintf(buf, len, "%llu min", v / 60);
 	else

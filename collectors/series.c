@@ -526,7 +526,8 @@ series_set_parse(const char *buf, size_t len, double now, double window,
 		want = npts;
 	}
 	if (!done) {
-		series_err(err, errlen, lineno, "no end line: truncated");
+		series_err(err, errlen, lineno, lineno == 0 ? "empty" :
+		    "no end line: truncated");
 		goto out;
 	}
 	r = 0;
