@@ -275,6 +275,20 @@ find_key(const struct collector *c, const char *key, bool *crit)
 	return -1;
 }
 
+/* Whether a fresh instance of c accepts key = value. */
+static bool
+collector_takes(const struct collector *c, const char *key,
+    const char *value)
+{
+	void *inst = c->new();
+	char err[256];
+	bool ok = c->configure != NULL &&
+	    c->configure(inst, key, value, err, sizeof(err)) == 0;
+
+	c->free(inst);
+	return ok;
+}
+
 /* The example shows every threshold key of every collector once,
  * commented out with its default: "#NAME_warning = DEFAULT". */
 static void
@@ -313,6 +327,13 @@ test_example_matches_defaults(void **unused)
 		key[klen] = '\0';
 		if ((klen < 8 || strcmp(key + klen - 8, "_warning") != 0) &&
 		    (klen < 9 || strcmp(key + klen - 9, "_critical") != 0))
+			continue;
+		value = eq + 2 + strspn(eq + 2, " ");
+		/* Not a range but a key of its own (forecast's eta_warning
+		 * is a duration): the collector must take the value shown. */
+		if ((collectors[ci]->thresholds == NULL ||
+		    find_key(collectors[ci], key, &crit) < 0) &&
+		    collector_takes(collectors[ci], key, value))
 			continue;
 		if (collectors[ci]->thresholds == NULL ||
 		    (ki = find_key(collectors[ci], key, &crit)) < 0)
