@@ -2,7 +2,8 @@
  * series: fixed-size rings of samples, least squares over a window, and
  * their text form in the state dir.
  *
- * The text form, one record a line, numbers in C locale:
+ * The text form, one record a line, numbers in C locale with 17
+ * significant digits (they read back exactly):
  *	agentd-forecast 1
  *	series RESOURCE LIMIT MERGED SLOT_START NPOINTS ITEM
  *	T V				(NPOINTS lines, T increasing)
@@ -309,13 +310,13 @@ series_set_format(const struct series_set *set, char **out)
 	for (size_t i = 0; i < set->n; i++) {
 		const struct series *s = set->s[i];
 
-		fprintf(f, "series %s %.17g %u %.6f %u ",
+		fprintf(f, "series %s %.17g %u %.17g %u ",
 		    series_resource_name(s->resource), s->limit, s->merged,
 		    s->slot_start, s->n);
 		series_escape(f, s->item);
 		fputc('\n', f);
 		for (unsigned k = 0; k < s->n; k++)
-			fprintf(f, "%.6f %.17g\n", series_at(s, k)->t,
+			fprintf(f, "%.17g %.17g\n", series_at(s, k)->t,
 			    series_at(s, k)->v);
 	}
 	fprintf(f, "end\n");

@@ -333,9 +333,11 @@ test_text_round_trip(void **state)
 		assert_non_null(y);
 		assert_int_equal(y->n, x->n);
 		assert_true(y->limit == x->limit);
+		assert_int_equal(y->merged, x->merged);
+		assert_true(y->slot_start == x->slot_start);
 		for (unsigned k = 0; k < x->n; k++) {
-			assert_true(fabs(y->pt[(y->head + k) % SERIES_CAP].t -
-			    x->pt[(x->head + k) % SERIES_CAP].t) < 1e-6);
+			assert_true(y->pt[(y->head + k) % SERIES_CAP].t ==
+			    x->pt[(x->head + k) % SERIES_CAP].t);
 			assert_true(y->pt[(y->head + k) % SERIES_CAP].v ==
 			    x->pt[(x->head + k) % SERIES_CAP].v);
 		}
