@@ -530,13 +530,12 @@ forecast_note(struct result *res, const struct forecast *fc,
 			    "than a year");
 		break;
 	case SERIES_FEW:
-		snprintf(text, sizeof(text), "no forecast yet: %u point%s, "
-		    "%u needed", it->fit.n, it->fit.n == 1 ? "" : "s",
-		    fc->params.min_samples);
+		snprintf(text, sizeof(text), "no forecast yet, %u points "
+		    "needed", fc->params.min_samples);
 		break;
 	case SERIES_SHORT:
-		snprintf(text, sizeof(text), "no forecast yet: %s of samples, "
-		    "%.0f s needed", span, fc->params.min_span);
+		forecast_fmt_eta(fc->params.min_span, a, sizeof(a));
+		snprintf(text, sizeof(text), "no forecast yet, %s needed", a);
 		break;
 	case SERIES_NOT_GROWING:
 		snprintf(text, sizeof(text), "not growing");
@@ -555,8 +554,8 @@ forecast_note(struct result *res, const struct forecast *fc,
 		    SERIES_CAP].v : 0, a, sizeof(a));
 		fmt_bytes(s->limit, b, sizeof(b));
 	}
-	result_append_long(res, "%s: %s of %s, %u points over %s: %s", what,
-	    a, b, it->fit.n, span, text);
+	result_append_long(res, "%s: %s of %s, %u point%s over %s: %s", what,
+	    a, b, it->fit.n, it->fit.n == 1 ? "" : "s", span, text);
 }
 
 static void
