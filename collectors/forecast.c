@@ -96,6 +96,7 @@ struct forecast_item {
 	const struct series	*s;
 	struct series_fit	 fit;
 	enum check_state	 state;
+	size_t			 idx;		/* in the set: a stable order */
 	char			 show[PERF_LABEL_MAX - 16];
 };
 
@@ -502,9 +503,9 @@ forecast_cmp(const void *a, const void *b)
 
 	if (fx != fy)
 		return fx ? -1 : 1;
-	if (!fx)
-		return 0;
-	return x->fit.eta < y->fit.eta ? -1 : x->fit.eta > y->fit.eta;
+	if (fx && x->fit.eta != y->fit.eta)
+		return x->fit.eta < y->fit.eta ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
 /* One long-text line per series: what it holds and why (no) forecast. */
@@ -624,6 +625,7 @@ forecast_collect(void *inst, struct collect_req *req)
 		struct forecast_item *it = &items[i];
 
 		it->s = fc->set.s[i];
+		it->idx = i;
 		forecast_printable(it->s->item, it->show, sizeof(it->show));
 		it->state = STATE_OK;
 		if (series_forecast(it->s, &fc->params, now, &it->fit) !=
