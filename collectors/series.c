@@ -133,8 +133,7 @@ series_add(struct series *s, const struct series_params *p, double t,
 			series_clear(s);
 	}
 	slot = p->window / SERIES_CAP;
-	if (s->n > 0 && s->merged < SERIES_MERGED_MAX &&
-	    (series_at(s, s->n - 1)->t == t || (s->merged > 0 &&
+	if (s->n > 0 && (series_at(s, s->n - 1)->t == t || (s->merged > 0 &&
 	    t >= s->slot_start && t - s->slot_start < slot))) {
 		/* Points stay strictly ordered in time: one at the same
 		 * time as the newest joins it too. */
@@ -145,7 +144,8 @@ series_add(struct series *s, const struct series_params *p, double t,
 		last = series_at(s, s->n - 1);
 		last->t = (last->t * s->merged + t) / (s->merged + 1);
 		last->v = (last->v * s->merged + v) / (s->merged + 1);
-		s->merged++;
+		if (s->merged < SERIES_MERGED_MAX)
+			s->merged++;
 		return;
 	}
 	if (s->n == SERIES_CAP) {
