@@ -2,8 +2,8 @@
 # 1.5 MiB/s while the real agentd runs the forecast collector every second
 # over a 60 s window: the check warns with an ETA within 20% of the true
 # time to full (computed from the writer's rate) before the tmpfs is 90%
-# full, then goes CRITICAL under eta_critical, still before 90%; a stop
-# saves the rings to state_dir/forecast and a restart forecasts at once.
+# full, then goes CRITICAL under eta_critical, still before 90%; a reload
+# and a restart (the rings saved to state_dir/forecast) forecast at once.
 if [ -z "${FORECAST_TMPFS_NS:-}" ]; then
 	if unshare -m true 2>/dev/null; then
 		FORECAST_TMPFS_NS=1 exec unshare -m bash "$0" "$@"
@@ -103,6 +103,29 @@ while "CRITICAL" not in seen:
     time.sleep(0.25)
 assert "WARNING" in seen, "CRITICAL without WARNING first: %s" % seen
 PY
+# A reload replaces the collector's instance: the old one saves its rings
+# when freed, after the new one started, and the new one reads them at its
+# first run, which already forecasts.
+hup=$(date +%s.%N)
+kill -HUP "$AGENTD_PID"
+python3 - "$AGENTCTL" "$T/control.sock" "$MNT" "$hup" <<'PY' || fail "no forecast at the first run after a reload"
+import json, subprocess, sys, time
+ctl, sock, mnt, hup = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+deadline = time.time() + 10
+while True:
+    out = subprocess.run([ctl, "--socket", sock, "checks", "--json"],
+                         capture_output=True, text=True, timeout=10)
+    c = [c for c in json.loads(out.stdout) if c["name"] == "forecast"][0]
+    if c.get("when", 0) > hup + 0.05:
+        break
+    assert time.time() < deadline, "the forecast check did not run"
+    time.sleep(0.05)
+labels = [p["label"] for p in c["perfdata"]]
+assert mnt + ":eta" in labels, c
+print("after a reload: %s" % c["summary"])
+PY
+grep -q 'config reloaded from' "$T/agentd.log" || fail "no reload logged"
+
 # A stop saves the rings (the last save on the 5-minute cadence was the
 # first run's, with one point) and a start reads them: the first run
 # after the restart already forecasts.
