@@ -45,8 +45,9 @@
 	"SwapTotal:       2000000 kB\n" \
 	"SwapFree:        2000000 kB\n"
 
-static double fake_real = T0;	/* seconds */
+static double fake_real = T0;	/* seconds: the wall clock, which may step */
 static double fake_mono = 1000;
+static double fake_true;	/* seconds since T0 that really passed */
 static int var_err;		/* errno for statvfs("/var") */
 
 static uint64_t
@@ -75,7 +76,7 @@ fake_fill(struct statvfs *st, double size, double used, double files,
 static int
 fake_statvfs(const char *path, struct statvfs *st)
 {
-	double h = (fake_real - T0) / 3600;
+	double h = fake_true / 3600;
 
 	if (strcmp(path, "/") == 0)
 		fake_fill(st, 50 * GIB, 10 * GIB, 3e6, 2.9e6);
@@ -116,6 +117,7 @@ setup(void **state)
 	mkdir(fx->state, 0700);
 	fake_real = T0;
 	fake_mono = 1000;
+	fake_true = 0;
 	var_err = 0;
 	time_now_hook = fake_now;
 	*state = fx;
@@ -160,6 +162,7 @@ run(void *inst, struct result *r)
 	    0);
 	fake_real += STEP;
 	fake_mono += STEP;
+	fake_true += STEP;
 }
 
 static bool
@@ -251,7 +254,8 @@ test_restart_keeps_window(void **state)
 
 	/* The agent comes back 10 minutes later: forecasts at once. */
 	fake_real += 600;
-	fake_mono = 5;
+	fake_mono += 600;
+	fake_true += 600;
 	inst = instance(fx, NULL);
 	run(inst, &r);
 	assert_true(r.has_forecast);
@@ -265,6 +269,36 @@ test_restart_keeps_window(void **state)
 	run(inst, &r);
 	assert_int_equal((int)testutil_find_perf(&r, "series")->value, 5);
 	assert_false(has_perf(&r, "/var:eta"));
+	result_reset(&r);
+	collector_forecast.free(inst);
+}
+
+static void
+test_clock_steps(void **state)
+{
+	struct fixture *fx = *state;
+	struct result r = { 0 };
+	void *inst = instance(fx, NULL);
+
+	for (int i = 0; i < 24; i++)
+		run(inst, &r);
+	assert_within(testutil_find_perf(&r, "/var:rate")->value, 10 * GIB,
+	    1, "/var rate");
+	/* The wall clock steps back 40 minutes: the samples "from the
+	 * future" go; the new one, 40 minutes' growth ahead of its stamp,
+	 * bends the line a little, no more. */
+	fake_real -= 2400 + STEP;
+	run(inst, &r);
+	assert_within(testutil_find_perf(&r, "/var:rate")->value, 10 * GIB,
+	    20, "/var rate after a step back");
+	assert_true(r.has_forecast);
+	assert_true(r.forecast.eta > 0);
+	/* Forward by two days: the window holds one sample, no forecast
+	 * (rather than a line through two days of silence). */
+	fake_real += 2 * 86400;
+	run(inst, &r);
+	assert_false(r.has_forecast);
+	assert_int_equal(r.state, STATE_OK);
 	result_reset(&r);
 	collector_forecast.free(inst);
 }
@@ -399,6 +433,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_restart_keeps_window,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clock_steps, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_statvfs_failure_keeps_series, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_state, setup,
