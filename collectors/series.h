@@ -20,10 +20,11 @@
 #define SERIES_CAP		128	/* points per ring */
 #define SERIES_ITEM_MAX		4096	/* bytes of an item name, with NUL */
 #define SERIES_SET_MAX		1024	/* series in one set (and state file) */
-/* A state file holds at most SERIES_SET_MAX series of SERIES_CAP points;
- * a longer one is refused unread. */
-#define SERIES_FILE_MAX		((size_t)SERIES_SET_MAX * \
-	    (SERIES_CAP * 48 + SERIES_ITEM_MAX * 4 + 128) + 64)
+/* A state file holds at most SERIES_SET_MAX series of SERIES_CAP points
+ * (a point is at most 50 bytes of text: 6.4 KiB a series plus its name; a
+ * host's few dozen series make a few hundred KiB); a longer one is
+ * refused unread. */
+#define SERIES_FILE_MAX		((size_t)16 * 1024 * 1024)
 
 enum series_resource {
 	SERIES_SPACE,		/* bytes used of a filesystem */
