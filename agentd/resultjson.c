@@ -54,6 +54,20 @@ resultjson_perf(const struct perf *p)
 	return o;
 }
 
+/* {"item", "resource", "eta", "rate", "unit"} (docs/protocol.md). */
+static json_t *
+resultjson_forecast(const struct result_forecast *f)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "item", resultjson_text(f->item));
+	json_object_set_new(o, "resource", resultjson_text(f->resource));
+	json_object_set_new(o, "eta", resultjson_number(f->eta, 1));
+	json_object_set_new(o, "rate", resultjson_number(f->rate, 1));
+	json_object_set_new(o, "unit", resultjson_text(f->unit));
+	return o;
+}
+
 json_t *
 resultjson_encode(const struct result *r, int with_detail)
 {
@@ -64,6 +78,9 @@ resultjson_encode(const struct result *r, int with_detail)
 	json_object_set_new(o, "when", json_real((double)r->when_usec / 1e6));
 	json_object_set_new(o, "duration_ms",
 	    json_real((double)r->duration_usec / 1e3));
+	if (r->has_forecast)
+		json_object_set_new(o, "forecast", resultjson_forecast(
+		    &r->forecast));
 	if (!with_detail)
 		return o;
 	if (r->long_text != NULL)

@@ -7,7 +7,8 @@
 #include "result.h"
 
 /* {"state":"OK","summary":...,"long_text":...,"perfdata":[...],
- *  "when":epoch seconds (real), "duration_ms":...}. New reference. */
+ *  "when":epoch seconds (real), "duration_ms":..., "forecast":{...} when
+ *  r->has_forecast (docs/protocol.md)}. New reference. */
 json_t	*resultjson_encode(const struct result *r, int with_detail);
 
 #endif

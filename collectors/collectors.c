@@ -5,7 +5,7 @@ extern const struct collector collector_cpu, collector_memory, collector_load,
     collector_filesystems, collector_diskio, collector_network,
     collector_uptime, collector_processes, collector_units, collector_journal,
     collector_clock, collector_certificates, collector_updates,
-    collector_oom, collector_restarts;
+    collector_oom, collector_restarts, collector_forecast;
 
 const struct collector *const collectors[] = {
 	&collector_cpu,
@@ -23,6 +23,7 @@ const struct collector *const collectors[] = {
 	&collector_updates,
 	&collector_oom,
 	&collector_restarts,
+	&collector_forecast,
 	NULL,
 };
 

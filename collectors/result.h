@@ -33,6 +33,16 @@ struct perf {
 	bool	has_min, has_max;
 };
 
+/* A trustworthy time-to-exhaustion forecast (the forecast collector's
+ * nearest one), sent as the check object's "forecast" member. */
+struct result_forecast {
+	char	item[PERF_LABEL_MAX];	/* "/var", "memory" */
+	char	resource[16];		/* "space", "inodes", "memory" */
+	double	eta;			/* seconds */
+	double	rate;			/* unit per day, > 0 */
+	char	unit[PERF_UOM_MAX];	/* "B" or "inodes" */
+};
+
 struct result {
 	enum check_state state;
 	char		 summary[RESULT_SUMMARY_MAX];
@@ -43,9 +53,12 @@ struct result {
 	uint64_t	 when_usec;	/* CLOCK_REALTIME when collected: shown */
 	uint64_t	 mono_usec;	/* CLOCK_MONOTONIC then: for its age */
 	uint64_t	 duration_usec;
+	struct result_forecast forecast;	/* valid if has_forecast */
+	bool		 has_forecast;
 };
 
-/* Empties r (frees what it owns) and sets state UNKNOWN. */
+/* Empties r (frees what it owns, clears the forecast) and sets state
+ * UNKNOWN. */
 void		 result_reset(struct result *r);
 /* Sets the state and printf-formats the summary (truncated to fit). */
 void		 result_set(struct result *r, enum check_state s, const char *fmt, ...)

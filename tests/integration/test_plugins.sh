@@ -56,7 +56,8 @@ wait_until 20 all_checks_ran || fail "some checks never ran: $(ctl status)"
 
 status=$(ctl status) || fail "agentctl status exited $?"
 for c in cpu memory load filesystems diskio network uptime processes units \
-    journal clock oom restarts check_load disk procs swap users quoted env chatty hang missing; do
+    journal clock oom restarts forecast check_load disk procs swap users quoted \
+    env chatty hang missing; do
 	printf '%s\n' "$status" | grep -Eq "^$c +(OK|WARNING|CRITICAL|UNKNOWN) " ||
 	    fail "status does not show check $c:
 $status"
