@@ -154,7 +154,14 @@ report_on_change(const struct decide_change *ch, void *userdata)
 	payload = json_pack("{s:o, s:s}", "check",
 	    decide_check_json(ch->check, 1), "previous_state",
 	    ch->from < 0 ? "PENDING" : names[ch->from & 3]);
-	if ((reason = report_reason(ch)) != NULL)
+	if ((reason = report_reason(ch)) == NULL &&
+	    (reason = json_object_get(json_object_get(payload, "check"),
+	    "forecast")) != NULL) {
+		/* The forecast's members, copied (docs/protocol.md). */
+		reason = json_copy(reason);
+		json_object_set_new(reason, "type", json_string("forecast"));
+	}
+	if (reason != NULL)
 		json_object_set_new(payload, "reason", reason);
 	if ((silenced = decide_check_silenced(ch->check)) != 0)
 		json_object_set_new(payload, "silenced_until",

@@ -2,8 +2,10 @@
 # 1.5 MiB/s while the real agentd runs the forecast collector every second
 # over a 60 s window: the check warns with an ETA within 20% of the true
 # time to full (computed from the writer's rate) before the tmpfs is 90%
-# full, then goes CRITICAL under eta_critical, still before 90%; a reload
-# and a restart (the rings saved to state_dir/forecast) forecast at once.
+# full, then goes CRITICAL under eta_critical, still before 90%; the real
+# portal gets the state change with reason "forecast" and shows the ETA in
+# the host view and in the alert; a reload and a restart (the rings saved
+# to state_dir/forecast) forecast at once.
 if [ -z "${FORECAST_TMPFS_NS:-}" ]; then
 	if unshare -m true 2>/dev/null; then
 		FORECAST_TMPFS_NS=1 exec unshare -m bash "$0" "$@"
@@ -15,7 +17,9 @@ fi
 
 MNT=$T/fill
 mkdir -p "$MNT"
-trap 'kill ${WRITER_PID:-} 2>/dev/null; umount -l "$MNT" 2>/dev/null; cleanup' EXIT
+make_certs
+start_portal --report-interval 1
+trap 'kill ${WRITER_PID:-} $PORTAL_PID 2>/dev/null; umount -l "$MNT" 2>/dev/null; cleanup' EXIT
 if ! mount -t tmpfs -o size=64m,mode=0700 none "$MNT"; then
 	echo "forecast tmpfs: skipped (tmpfs mount refused)"
 	exit 0
@@ -36,6 +40,7 @@ eta_warning = 1h
 eta_critical = 15s
 EOF2
 } | write_config
+enroll_agent
 start_agentd
 
 # The writer keeps written = rate * elapsed (65 KiB steps), stops at 95%.
@@ -102,6 +107,31 @@ while "CRITICAL" not in seen:
         seen[c["state"]] = used
     time.sleep(0.25)
 assert "WARNING" in seen, "CRITICAL without WARNING first: %s" % seen
+PY
+
+# The portal: the state change says why, the host view and the alert show
+# the ETA.
+forecast_alert() {
+	[ -n "$(q "SELECT forecast FROM alerts WHERE check_name = 'forecast' AND closed IS NULL AND state = 'CRITICAL'")" ]
+}
+wait_until 10 forecast_alert ||
+    fail "no CRITICAL forecast alert with its forecast on the portal: $(q "SELECT count(*) FROM alerts")"
+expect_eq "reason of the CRITICAL state change" "$(q "SELECT json_extract(payload, '$.reason.type') || ' ' || json_extract(payload, '$.reason.item') FROM reports WHERE kind = 'state_change' AND json_extract(payload, '$.check.state') = 'CRITICAL' AND json_extract(payload, '$.check.name') = 'forecast'")" "forecast $MNT"
+OPR=$("$BUILD/agentd-portal" operator create ops --db "$T/portal.db" \
+    --log-stderr 2>>"$T/portal.log") || fail "operator create"
+ID=$(q "SELECT id FROM agents")
+curl -s --cacert "$T/certs/ca.pem" -H "Authorization: Bearer $OPR" \
+    "https://127.0.0.1:$PORT/api/v1/hosts/$ID" > "$T/host.json" ||
+    fail "GET /hosts/$ID"
+python3 - "$T/host.json" "$MNT" <<'PY' || fail "the host view does not show the forecast: $(head -c 800 "$T/host.json")"
+import json, sys
+host = json.load(open(sys.argv[1]))
+c = [c for c in host["checks"] if c["name"] == "forecast"][0]
+f = c["forecast"]
+assert f["item"] == sys.argv[2] and f["resource"] == "space", f
+assert 0 < f["eta"] < 60 and f["rate"] > 0, f
+print("portal host view: forecast %s: %s in %.0f s at %.2f MiB/s" % (
+    c["state"], f["item"], f["eta"], f["rate"] / 86400 / 1048576))
 PY
 # A reload replaces the collector's instance: the old one saves its rings
 # when freed, after the new one started, and the new one reads them at its
