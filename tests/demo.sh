@@ -70,6 +70,11 @@ command = $plugins/check_procs -w 2000 -c 4000
 [check.users]
 command = $plugins/check_users -w 20 -c 50
 
+# Proactive warnings: the demo portal's own certificate lives two days,
+# so this warns now, as it would weeks ahead with the default thresholds.
+[collector.certificates]
+endpoints = 127.0.0.1:$port
+
 # An encrypted backup of /etc into build/demo/backups (docs/backup.md).
 [backup.etc]
 paths = /etc
@@ -140,6 +145,11 @@ portal at https://127.0.0.1:$port (pid $portal) every 10 s.
            curl --cacert $demo/certs/ca.pem -H "Authorization: Bearer \$(cat $demo/operator-token)" https://127.0.0.1:$port/api/v1/hosts
            curl ... https://127.0.0.1:$port/api/v1/alerts
            kill -STOP $portal; sleep 40; kill -CONT $portal   (an outage: watch the spool, then the catch-up)
+  warnings $ctl check run forecast   (time to full of each filesystem and of memory,
+           from samples kept in $demo/state/forecast; it needs an hour of them)
+           $ctl check run certificates; $ctl check run updates
+           $ctl maintenance start --for 30m --reason demo; $ctl maintenance status
+           $ctl silence check_load --for 1h; $ctl maintenance stop
   backups  $demo/backups (encrypted; key in $demo/state/backup), restored into $demo/restore
            $ctl backup run etc; $actl backup list etc; $actl backup verify etc latest
            $actl backup kit etc --out $demo/etc.kit; $actl dr-restore --kit $demo/etc.kit --to DIR
