@@ -33,6 +33,7 @@
 #include "backup.h"
 #include "catalog.h"
 #include "config.h"
+#include "timeutil.h"
 #include "control.h"
 #include "crypt.h"
 #include "enroll.h"
@@ -823,7 +824,7 @@ ctl_support(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 't':
-			if (config_parse_duration(optarg, &ttl) != 0 ||
+			if (time_parse_duration(optarg, &ttl) != 0 ||
 			    ttl == 0 || ttl > 7 * 86400) {
 				fprintf(stderr, "agentctl: --ttl '%s' is not a "
 				    "duration up to 7d (e.g. 2h)\n", optarg);
@@ -938,7 +939,7 @@ ctl_maintenance(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':
-			if (config_parse_duration(optarg, &secs) != 0 ||
+			if (time_parse_duration(optarg, &secs) != 0 ||
 			    secs == 0 || secs > MAINTENANCE_MAX_SECONDS) {
 				fprintf(stderr, "agentctl: --for '%s' is not a "
 				    "duration up to %dd (e.g. 2h)\n", optarg,

@@ -18,6 +18,7 @@
 
 #include "argv.h"
 #include "config.h"
+#include "timeutil.h"
 #include "identity.h"
 #include "log.h"
 #include "safepath.h"
@@ -79,44 +80,6 @@ config_errors_free(struct config_errors *errs)
 	free(errs->msgs);
 	errs->msgs = NULL;
 	errs->n = 0;
-}
-
-int
-config_parse_duration(const char *s, unsigned *out)
-{
-	unsigned long v;
-	unsigned mult = 1;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0)
-		return -EINVAL;
-	if (*end != '\0') {
-		if (end[1] != '\0')
-			return -EINVAL;
-		switch (*end) {
-		case 's':
-			break;
-		case 'm':
-			mult = 60;
-			break;
-		case 'h':
-			mult = 3600;
-			break;
-		case 'd':
-			mult = 86400;
-			break;
-		default:
-			return -EINVAL;
-		}
-	}
-	if (v > UINT_MAX / mult)
-		return -EINVAL;
-	*out = (unsigned)v * mult;
-	return 0;
 }
 
 int
@@ -348,7 +311,7 @@ config_warning_key(struct config_parse *p, struct check_conf *c,
 		return 1;
 	}
 	if (strcmp(key, "retry_interval") == 0) {
-		if (config_parse_duration(value, &c->retry_interval) != 0 ||
+		if (time_parse_duration(value, &c->retry_interval) != 0 ||
 		    c->retry_interval == 0 || c->retry_interval > 86400) {
 			config_error(p, "retry_interval: '%s' is not a duration "
 			    "from 1s to 1d (e.g. 30s, 5m)", value);
@@ -453,12 +416,12 @@ config_portal_key(struct config_parse *p, const char *key, const char *value)
 	} else if (strcmp(key, "proxy") == 0) {
 		config_set_string(&cfg->proxy, value);
 	} else if (strcmp(key, "connect_timeout") == 0) {
-		if (config_parse_duration(value, &cfg->connect_timeout) != 0 ||
+		if (time_parse_duration(value, &cfg->connect_timeout) != 0 ||
 		    cfg->connect_timeout == 0 || cfg->connect_timeout > 300)
 			config_error(p, "connect_timeout: '%s' is not a duration "
 			    "from 1s to 5m", value);
 	} else if (strcmp(key, "timeout") == 0) {
-		if (config_parse_duration(value, &cfg->request_timeout) != 0 ||
+		if (time_parse_duration(value, &cfg->request_timeout) != 0 ||
 		    cfg->request_timeout == 0 || cfg->request_timeout > 600)
 			config_error(p, "timeout: '%s' is not a duration from 1s "
 			    "to 10m", value);
@@ -482,7 +445,7 @@ config_common_key(struct config_parse *p, struct check_conf *c,
 	if (config_warning_key(p, c, key, value))
 		return 1;
 	if (strcmp(key, "interval") == 0) {
-		if (config_parse_duration(value, &c->interval) != 0 ||
+		if (time_parse_duration(value, &c->interval) != 0 ||
 		    c->interval == 0 || c->interval > 86400)
 			config_error(p, "interval: '%s' is not a duration from "
 			    "1s to 1d (e.g. 30s, 5m)", value);
@@ -561,7 +524,7 @@ config_schedule_key(struct config_parse *p, struct check_conf *c,
 		return 1;
 	}
 	if (strcmp(key, "randomized_delay") == 0) {
-		if (config_parse_duration(value, &c->randomized_delay) != 0 ||
+		if (time_parse_duration(value, &c->randomized_delay) != 0 ||
 		    c->randomized_delay > 86400)
 			config_error(p, "randomized_delay: '%s' is not a "
 			    "duration from 0 to 1d (e.g. 30m)", value);
@@ -620,7 +583,7 @@ config_check_key(struct config_parse *p, const char *name, const char *key,
 			config_error(p, "capabilities: '%s' is not 'none' or "
 			    "'dac_read_search'", value);
 	} else if (strcmp(key, "timeout") == 0) {
-		if (config_parse_duration(value, &c->timeout) != 0 ||
+		if (time_parse_duration(value, &c->timeout) != 0 ||
 		    c->timeout == 0 || c->timeout > 3600)
 			config_error(p, "timeout: '%s' is not a duration from "
 			    "1s to 1h", value);
@@ -806,17 +769,17 @@ config_support_key(struct config_parse *p, const char *key,
 			config_error(p, "policy: '%s' is not deny, ask or "
 			    "allow", value);
 	} else if (strcmp(key, "max_ttl") == 0) {
-		if (config_parse_duration(value, &sc->max_ttl) != 0 ||
+		if (time_parse_duration(value, &sc->max_ttl) != 0 ||
 		    sc->max_ttl < 60 || sc->max_ttl > 7 * 86400)
 			config_error(p, "max_ttl: '%s' is not a duration from "
 			    "1m to 7d", value);
 	} else if (strcmp(key, "request_timeout") == 0) {
-		if (config_parse_duration(value, &sc->request_timeout) != 0 ||
+		if (time_parse_duration(value, &sc->request_timeout) != 0 ||
 		    sc->request_timeout == 0 || sc->request_timeout > 86400)
 			config_error(p, "request_timeout: '%s' is not a "
 			    "duration from 1s to 1d", value);
 	} else if (strcmp(key, "idle_timeout") == 0) {
-		if (config_parse_duration(value, &sc->idle_timeout) != 0 ||
+		if (time_parse_duration(value, &sc->idle_timeout) != 0 ||
 		    sc->idle_timeout > 7 * 86400)
 			config_error(p, "idle_timeout: '%s' is not a duration "
 			    "up to 7d (0: none)", value);
@@ -912,7 +875,7 @@ config_backup_key(struct config_parse *p, const char *name, const char *key,
 		else
 			config_set_string(&b->sftp_key_file, value);
 	} else if (strcmp(key, "sftp_timeout") == 0) {
-		if (config_parse_duration(value, &b->sftp_timeout) != 0 ||
+		if (time_parse_duration(value, &b->sftp_timeout) != 0 ||
 		    b->sftp_timeout < 1 || b->sftp_timeout > 3600)
 			config_error(p, "sftp_timeout: '%s' is not a duration "
 			    "from 1s to 1h", value);
@@ -931,7 +894,7 @@ config_backup_key(struct config_parse *p, const char *name, const char *key,
 		else
 			b->schedule = xstrdup(value);
 	} else if (strcmp(key, "randomized_delay") == 0) {
-		if (config_parse_duration(value, &b->randomized_delay) != 0 ||
+		if (time_parse_duration(value, &b->randomized_delay) != 0 ||
 		    b->randomized_delay > 86400)
 			config_error(p, "randomized_delay: '%s' is not a "
 			    "duration from 0 to 1d (e.g. 30m)", value);
@@ -945,7 +908,7 @@ config_backup_key(struct config_parse *p, const char *name, const char *key,
 		else
 			b->compression = (int)n;
 	} else if (strcmp(key, "full_every") == 0) {
-		if (config_parse_duration(value, &b->full_every) != 0 ||
+		if (time_parse_duration(value, &b->full_every) != 0 ||
 		    b->full_every > 366 * 86400)
 			config_error(p, "full_every: '%s' is not a duration from "
 			    "0 to 366d (e.g. 7d; 0: only the first run is full)",
@@ -975,7 +938,7 @@ config_backup_key(struct config_parse *p, const char *name, const char *key,
 		unsigned *d = key[6] == 'w' ? &b->stale_warning :
 		    &b->stale_critical;
 
-		if (config_parse_duration(value, d) != 0 || *d == 0 ||
+		if (time_parse_duration(value, d) != 0 || *d == 0 ||
 		    *d > 3650 * 86400U)
 			config_error(p, "%s: '%s' is not a duration from 1s "
 			    "to 3650d (e.g. 36h)", key, value);
@@ -989,7 +952,7 @@ config_backup_key(struct config_parse *p, const char *name, const char *key,
 		else
 			b->stale_failures = (unsigned)n;
 	} else if (strcmp(key, "hook_timeout") == 0) {
-		if (config_parse_duration(value, &b->hook_timeout) != 0 ||
+		if (time_parse_duration(value, &b->hook_timeout) != 0 ||
 		    b->hook_timeout < 1 || b->hook_timeout > 86400)
 			config_error(p, "hook_timeout: '%s' is not a duration "
 			    "from 1s to 1d (e.g. 10m)", value);

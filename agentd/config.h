@@ -159,8 +159,6 @@ void	config_errors_free(struct config_errors *errs);
 struct check_conf *config_find_check(struct config *cfg, const char *name);
 struct backup_conf *config_find_backup(struct config *cfg, const char *name);
 
-/* "30", "30s", "5m", "2h", "1d" to seconds; -EINVAL otherwise. */
-int	config_parse_duration(const char *s, unsigned *out);
 /* yes/no, true/false, on/off, 1/0. */
 int	config_parse_bool(const char *s, bool *out);
 /* "deny", "ask", "allow" and back. */

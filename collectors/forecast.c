@@ -100,44 +100,6 @@ struct forecast_item {
 	char			 show[PERF_LABEL_MAX - 16];
 };
 
-/* Same syntax as the agent's config_parse_duration (agentd/, which a
- * collector may not include): digits, then s, m, h or d. */
-static int
-forecast_duration(const char *s, double *out)
-{
-	unsigned long v;
-	double mult = 1;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || v > UINT_MAX)
-		return -EINVAL;
-	if (*end != '\0') {
-		if (end[1] != '\0')
-			return -EINVAL;
-		switch (*end) {
-		case 's':
-			break;
-		case 'm':
-			mult = 60;
-			break;
-		case 'h':
-			mult = 3600;
-			break;
-		case 'd':
-			mult = 86400;
-			break;
-		default:
-			return -EINVAL;
-		}
-	}
-	*out = (double)v * mult;
-	return *out <= UINT_MAX ? 0 : -EINVAL;
-}
-
 static void *
 forecast_new(void)
 {
@@ -176,6 +138,7 @@ forecast_configure(void *inst, const char *key, const char *value,
 	};
 	struct forecast *fc = inst;
 	unsigned long n;
+	unsigned secs;
 	double d;
 	char *end;
 
@@ -186,7 +149,8 @@ forecast_configure(void *inst, const char *key, const char *value,
 	    i++) {
 		if (strcmp(key, durations[i].key) != 0)
 			continue;
-		if (forecast_duration(value, &d) != 0 || d < durations[i].min) {
+		if (time_parse_duration(value, &secs) != 0 ||
+		    (d = secs) < durations[i].min) {
 			snprintf(err, errlen, "%s: '%s' is not a duration "
 			    "(like 90s, 15m, 6h, 7d) of at least %.0f s", key,
 			    value, durations[i].min);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "timeutil.h"
 
 static struct config *
 load_ok(const char *text)
@@ -286,18 +287,18 @@ test_durations_and_bools(void **state)
 	bool b;
 
 	(void)state;
-	assert_int_equal(config_parse_duration("90", &v), 0);
+	assert_int_equal(time_parse_duration("90", &v), 0);
 	assert_int_equal(v, 90);
-	assert_int_equal(config_parse_duration("5m", &v), 0);
+	assert_int_equal(time_parse_duration("5m", &v), 0);
 	assert_int_equal(v, 300);
-	assert_int_equal(config_parse_duration("2h", &v), 0);
+	assert_int_equal(time_parse_duration("2h", &v), 0);
 	assert_int_equal(v, 7200);
-	assert_int_equal(config_parse_duration("1d", &v), 0);
+	assert_int_equal(time_parse_duration("1d", &v), 0);
 	assert_int_equal(v, 86400);
-	assert_int_equal(config_parse_duration("", &v), -EINVAL);
-	assert_int_equal(config_parse_duration("-5", &v), -EINVAL);
-	assert_int_equal(config_parse_duration("5mm", &v), -EINVAL);
-	assert_int_equal(config_parse_duration("99999999999d", &v), -EINVAL);
+	assert_int_equal(time_parse_duration("", &v), -EINVAL);
+	assert_int_equal(time_parse_duration("-5", &v), -EINVAL);
+	assert_int_equal(time_parse_duration("5mm", &v), -EINVAL);
+	assert_int_equal(time_parse_duration("99999999999d", &v), -EINVAL);
 	assert_int_equal(config_parse_bool("Yes", &b), 0);
 	assert_true(b);
 	assert_int_equal(config_parse_bool("off", &b), 0);
