@@ -96,28 +96,19 @@ control_parse_support(json_t *root, struct control_request *req, char *err,
 			return -EINVAL;
 		}
 		req->ttl = ttl != NULL ? (unsigned)json_integer_value(ttl) : 0;
-		if (control_copy_string(root, "reason", false, req->reason,
-		    sizeof(req->reason), err, errlen) < 0 ||
-		    control_copy_string(root, "user", false, req->user,
-		    sizeof(req->user), err, errlen) < 0)
-			return -EINVAL;
 		return 0;
 	case CONTROL_SUPPORT_APPROVE:
 	case CONTROL_SUPPORT_DENY:
 	case CONTROL_SUPPORT_CLOSE:
-		if (control_copy_string(root, "id", req->cmd !=
+		return control_copy_string(root, "id", req->cmd !=
 		    CONTROL_SUPPORT_CLOSE, req->id, sizeof(req->id), err,
-		    errlen) < 0 ||
-		    control_copy_string(root, "user", false, req->user,
-		    sizeof(req->user), err, errlen) < 0)
-			return -EINVAL;
-		return 0;
+		    errlen);
 	default:
 		return 0;
 	}
 }
 
-/* The maintenance_* and silence requests' members. */
+/* The maintenance_start and silence requests' "seconds". */
 static int
 control_parse_maintenance(json_t *root, struct control_request *req,
     char *err, size_t errlen)
@@ -136,13 +127,6 @@ control_parse_maintenance(json_t *root, struct control_request *req,
 			return -EINVAL;
 		}
 		req->seconds = (unsigned)json_integer_value(v);
-		/* FALLTHROUGH */
-	case CONTROL_MAINTENANCE_STOP:
-		if (control_copy_string(root, "reason", false, req->reason,
-		    sizeof(req->reason), err, errlen) < 0 ||
-		    control_copy_string(root, "user", false, req->user,
-		    sizeof(req->user), err, errlen) < 0)
-			return -EINVAL;
 		return 0;
 	default:
 		return 0;
@@ -226,7 +210,12 @@ control_parse_request(const char *line, size_t len,
 		}
 		req->full = json_is_true(full);
 	}
-	if ((r = control_parse_support(root, req, err, errlen)) < 0 ||
+	/* Any request may say who sends it and why. */
+	if ((r = control_copy_string(root, "reason", false, req->reason,
+	    sizeof(req->reason), err, errlen)) < 0 ||
+	    (r = control_copy_string(root, "user", false, req->user,
+	    sizeof(req->user), err, errlen)) < 0 ||
+	    (r = control_parse_support(root, req, err, errlen)) < 0 ||
 	    (r = control_parse_maintenance(root, req, err, errlen)) < 0)
 		goto out;
 out:

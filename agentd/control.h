@@ -44,14 +44,14 @@ struct control_request {
 	char		 name[65];	/* check_run, backup_run, silence */
 	bool		 full;		/* backup_run: force a full snapshot */
 	/* support_*: "id" (approve, deny: required; close: optional),
-	 * open: "ttl" seconds (0: default), "reason", and "user" (who the
-	 * client says it is; agentd adds the uid it sees). */
+	 * open: "ttl" seconds (0: default). */
 	char		 id[32];
 	unsigned	 ttl;
+	/* Any request: "reason", and "user" (who the client says it is;
+	 * agentd adds the uid it sees). */
 	char		 reason[513];
 	char		 user[65];
-	/* maintenance_start ("reason" and "user" as above), silence (0:
-	 * lift it): "seconds". */
+	/* maintenance_start, silence (0: lift it): "seconds". */
 	unsigned	 seconds;
 };
 

@@ -49,6 +49,54 @@ test_valid(void **state)
 
 /* support_* (issue 10): the members each takes, and each refusal. */
 static void
+test_maintenance(void **state)
+{
+	static const struct {
+		const char *line, *err;
+	} bad[] = {
+		{ "{\"cmd\":\"maintenance_start\"}",
+		    "'seconds' is not a number of seconds up to 30 days" },
+		{ "{\"cmd\":\"maintenance_start\",\"seconds\":2592001}",
+		    "'seconds' is not a number of seconds up to 30 days" },
+		{ "{\"cmd\":\"maintenance_start\",\"seconds\":60,"
+		    "\"user\":[]}",
+		    "'user' is not a string of at most 64 bytes" },
+		{ "{\"cmd\":\"silence\",\"seconds\":60}",
+		    "silence needs a string field 'name' of 1 to 64 bytes" },
+		{ "{\"cmd\":\"silence\",\"name\":\"disk\",\"seconds\":-1}",
+		    "'seconds' is not a number of seconds up to 30 days" },
+	};
+	struct control_request req;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse("{\"cmd\":\"maintenance_start\","
+	    "\"seconds\":7200,\"reason\":\"kernel\",\"user\":\"bob\"}", &req,
+	    err, sizeof(err)), 0);
+	assert_int_equal(req.cmd, CONTROL_MAINTENANCE_START);
+	assert_int_equal(req.seconds, 7200);
+	assert_string_equal(req.reason, "kernel");
+	assert_string_equal(req.user, "bob");
+	assert_int_equal(parse("{\"cmd\":\"silence\",\"name\":\"disk\","
+	    "\"seconds\":0}", &req, err, sizeof(err)), 0);
+	assert_int_equal(req.cmd, CONTROL_SILENCE);
+	assert_string_equal(req.name, "disk");
+	assert_int_equal(req.seconds, 0);
+	assert_int_equal(parse("{\"cmd\":\"maintenance_stop\"}", &req, err,
+	    sizeof(err)), 0);
+	assert_int_equal(req.cmd, CONTROL_MAINTENANCE_STOP);
+	assert_int_equal(parse("{\"cmd\":\"maintenance_status\"}", &req, err,
+	    sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse(bad[i].line, &req, err, sizeof(err)) != -EINVAL)
+			fail_msg("accepted %s", bad[i].line);
+		if (strcmp(err, bad[i].err) != 0)
+			fail_msg("%s: got '%s', want '%s'", bad[i].line, err,
+			    bad[i].err);
+	}
+}
+
+static void
 test_support(void **state)
 {
 	static const struct {
@@ -145,6 +193,7 @@ main(void)
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_support),
+		cmocka_unit_test(test_maintenance),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
