@@ -18,6 +18,10 @@ chmod +x "$T/check_tiny"
 		i=$((i + 1))
 	done
 } | write_config
+# All enabled checks: the N and the built-ins on by default.
+all=$("$AGENTD" --config "$T/agentd.conf" --check-config |
+    sed -n 's/.*: OK, \([0-9]*\) checks enabled$/\1/p')
+[ "${all:-0}" -gt $N ] || fail "check-config did not count the checks"
 start_agentd
 
 # Every check runs once within the first-run spread (5 s).
@@ -27,7 +31,7 @@ wait_until 40 all_checks_ran || {
 }
 
 out=$(ctl status) || fail "agentctl status failed: $out"
-expect_match "status header" "$out" "^checks: $((N + 11)) \("
+expect_match "status header" "$out" "^checks: $all \("
 lines=$(printf '%s\n' "$out" | grep -c '^tiny[0-9]* *OK ')
 expect_eq "status rows" "$lines" $N
 size=$(ctl status | wc -c)
