@@ -992,6 +992,9 @@ main(int argc, char **argv)
 		    "operator or bastion-credential create");
 	if (o.replace != NULL && strcmp(cmd, "token") != 0)
 		usage_error("%s", "--replace goes with token create");
+	if ((o.role != NULL || o.password_stdin) && strcmp(cmd, "user") != 0)
+		usage_error("%s", "--role and --password-stdin go with user "
+		    "create or passwd");
 
 	if (strcmp(cmd, "serve") == 0) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
