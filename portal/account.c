@@ -123,7 +123,12 @@ account_user_create(struct store *s, const char *name, int role,
 	if (!account_name_ok(name) || role < ROLE_VIEWER || role > ROLE_ADMIN ||
 	    strlen(password) < ACCOUNT_MIN_PASSWORD)
 		return -EINVAL;
-	if ((r = account_password_hash(password, hash, sizeof(hash))) != 0)
+	/* A hash slot, as for a login: the API creates users too. */
+	if (sem_trywait(&account_slots) != 0)
+		return -EBUSY;
+	r = account_password_hash(password, hash, sizeof(hash));
+	sem_post(&account_slots);
+	if (r != 0)
 		return r;
 	store_lock(s);
 	st = store_stmt(s, "INSERT INTO users (name, role, hash, created) "

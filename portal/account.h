@@ -55,7 +55,8 @@ int	account_password_verify(const char *hash, const char *password);
 /* A random password of 24 base64url characters into out (>= 25). */
 int	account_password_generate(char *out, size_t outlen);
 
-/* 0, -EEXIST, -EINVAL (name, role or password), -EIO. */
+/* 0, -EEXIST, -EINVAL (name, role or password), -EBUSY (no hash slot
+ * free), -EIO. */
 int	account_user_create(struct store *, const char *name, int role,
 	    const char *password);
 /* New password for a user (enabled or not); ends its sessions. 0, -ENOENT,

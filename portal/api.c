@@ -457,7 +457,9 @@ static const struct api_route {
 	{ "GET", "session", ROLE_VIEWER, "GET" },
 	{ "POST", "logout", ROLE_VIEWER, "POST" },
 	{ "GET", "audit", ROLE_ADMIN, "GET" },
-	{ "GET", "users", ROLE_ADMIN, "GET" },
+	{ "GET", "users", ROLE_ADMIN, "GET, POST" },
+	{ "POST", "users", ROLE_ADMIN, "GET, POST" },
+	{ "DELETE", "users/*", ROLE_ADMIN, "DELETE" },
 	{ "GET", "tokens", ROLE_ADMIN, "GET, POST" },
 	{ "POST", "tokens", ROLE_ADMIN, "GET, POST" },
 	{ "DELETE", "tokens/*", ROLE_ADMIN, "DELETE" },
@@ -782,6 +784,72 @@ api_tokens(struct api *a, struct http_request *req, const char *rest,
 	}
 }
 
+/* GET, POST /api/v1/users and DELETE /api/v1/users/{name} (disables). */
+static void
+api_users(struct api *a, struct http_request *req, const char *rest,
+    const struct api_principal *p, struct http_reply *rep)
+{
+	const char *name, *role, *password;
+	json_t *root = NULL, *out = NULL;
+	char err[512];
+	int r, rl;
+
+	if (strcmp(req->method, "GET") == 0) {
+		if (account_user_list(a->store, &out) != 0) {
+			http_error(rep, 500, "portal store error");
+			return;
+		}
+		rep->status = 200;
+		rep->body = out;
+		return;
+	}
+	if (strcmp(req->method, "DELETE") == 0) {
+		name = rest + strlen("users/");
+		r = account_user_disable(a->store, name);
+		if (r == -ENOENT)
+			http_error(rep, 404, "no such user (or disabled)");
+		else if (r != 0)
+			http_error(rep, 500, "portal store error");
+		else {
+			audit_log(a->store, p->actor, p->source,
+			    "user.disable", name, NULL);
+			rep->status = 204;
+		}
+		return;
+	}
+	if (ingest_parse_user(req->body != NULL ? req->body : "", req->len,
+	    ACCOUNT_MAX_NAME, ACCOUNT_MAX_PASSWORD, &root, &name, &role,
+	    &password, err, sizeof(err)) != 0) {
+		http_error(rep, 400, "%s", err);
+		return;
+	}
+	rl = account_role_parse(role);
+	if (rl == ROLE_NONE)
+		http_error(rep, 400, "role: expected viewer, engineer or admin");
+	else if (!account_name_ok(name))
+		http_error(rep, 400, "name: 1 to %d letters, digits and ._@-",
+		    ACCOUNT_MAX_NAME);
+	else if (strlen(password) < ACCOUNT_MIN_PASSWORD)
+		http_error(rep, 400, "password: at least %d characters",
+		    ACCOUNT_MIN_PASSWORD);
+	else if ((r = account_user_create(a->store, name, rl,
+	    password)) == -EEXIST)
+		http_error(rep, 409, "user %s exists", name);
+	else if (r == -EBUSY) {
+		http_error(rep, 503, "password hashing busy; retry later");
+		rep->retry_after = 1;
+	} else if (r != 0)
+		http_error(rep, 500, "portal store error");
+	else {
+		audit_log(a->store, p->actor, p->source, "user.create", name,
+		    role);
+		rep->status = 201;
+		rep->body = json_pack("{s:s, s:s}", "name", name, "role",
+		    role);
+	}
+	json_decref(root);
+}
+
 /* DELETE /api/v1/hosts/{id}: revokes the agent (as agent revoke). */
 static void
 api_agent_revoke(struct api *a, const char *rest,
@@ -826,14 +894,9 @@ api_operator(struct api *a, struct http_request *req, const char *rest,
 		}
 		rep->status = 200;
 		rep->body = out;
-	} else if (strcmp(rest, "users") == 0) {
-		if (account_user_list(a->store, &out) != 0) {
-			http_error(rep, 500, "portal store error");
-			return;
-		}
-		rep->status = 200;
-		rep->body = out;
-	} else if (strncmp(rest, "tokens", 6) == 0)
+	} else if (strncmp(rest, "users", 5) == 0)
+		api_users(a, req, rest, p, rep);
+	else if (strncmp(rest, "tokens", 6) == 0)
 		api_tokens(a, req, rest, p, rep);
 	else if (strcmp(req->method, "DELETE") == 0)
 		api_agent_revoke(a, rest, p, rep);

@@ -1042,3 +1042,32 @@ out:
 	json_decref(o);
 	return r;
 }
+
+int
+ingest_parse_user(const char *json, size_t len, size_t max_name,
+    size_t max_password, json_t **root, const char **name, const char **role,
+    const char **password, char *err, size_t errlen)
+{
+	json_t *o;
+	int r;
+
+	*root = NULL;
+	*name = *role = *password = NULL;
+	if ((o = ingest_load(json, len, err, errlen)) == NULL)
+		return -EINVAL;
+	if ((r = ingest_req_string(o, "name", max_name, "", err,
+	    errlen)) != 0 ||
+	    (r = ingest_req_string(o, "role", 16, "", err, errlen)) != 0 ||
+	    (r = ingest_req_string(o, "password", max_password, "", err,
+	    errlen)) != 0)
+		goto out;
+	*name = json_string_value(json_object_get(o, "name"));
+	*role = json_string_value(json_object_get(o, "role"));
+	*password = json_string_value(json_object_get(o, "password"));
+	*root = o;
+	o = NULL;	/* transferred */
+	r = 0;
+out:
+	json_decref(o);
+	return r;
+}

@@ -47,6 +47,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		json_decref(root);
 	}
+	if (ingest_parse_user(json, size, 64, 1024, &root, &name, &type,
+	    &password, err, sizeof(err)) == 0) {
+		if (name == NULL || type == NULL || password == NULL ||
+		    strlen(type) == 0 || strlen(type) > 16)
+			abort();
+		json_decref(root);
+	}
 	if (ingest_parse_token_request(json, size, 30.0 * 86400, &root,
 	    &expires, &replace, err, sizeof(err)) == 0) {
 		if (expires != 0 && (expires < 60 || expires > 30.0 * 86400))

@@ -192,6 +192,29 @@ check("viewer POST command -> 403", st == 403, st)
 st, _, _ = req("DELETE", "hosts/%s" % HOST, headers=cookie_hdr(eng, ECSRF))
 check("engineer revokes an agent -> 403", st == 403, st)
 
+# --- users through the API: admin only; disabling ends the sessions
+st, _, _ = req("POST", "users", {"name": "dan", "role": "viewer",
+               "password": "dan-password-1"}, headers=cookie_hdr(eng, ECSRF))
+check("engineer creates a user -> 403", st == 403, st)
+st, _, _ = req("POST", "users", {"name": "dan", "role": "viewer",
+               "password": "dan-password-1"}, headers=cookie_hdr(admin))
+check("admin creates a user without CSRF -> 403", st == 403, st)
+st, _, j = req("POST", "users", {"name": "dan", "role": "viewer",
+               "password": "dan-password-1"}, headers=cookie_hdr(admin, ACSRF))
+check("admin creates a user -> 201", st == 201, (st, j))
+st, _, _ = req("POST", "users", {"name": "dan", "role": "root",
+               "password": "dan-password-1"}, headers=cookie_hdr(admin, ACSRF))
+check("a bad role -> 400", st == 400, st)
+st, _, _, dan = login("dan", "dan-password-1")
+check("the new user logs in", st == 200, st)
+st, _, _ = req("DELETE", "users/dan", headers=cookie_hdr(admin, ACSRF))
+check("admin disables the user -> 204", st == 204, st)
+st, _, _ = req("GET", "hosts", headers=cookie_hdr(dan))
+check("a disabled user's session -> 401", st == 401, st)
+st, _, j = req("GET", "users", headers=BEARER)
+check("users list shows dan disabled", st == 200 and any(
+      u["name"] == "dan" and u["disabled"] for u in j), j)
+
 # --- bearer operator token: unchanged, no CSRF, admin rights
 st, _, _ = req("POST", "hosts/%s/commands" % HOST, CMD, headers=BEARER)
 check("bearer POST command without CSRF", st == 201, st)
@@ -243,7 +266,9 @@ for want in [("anonymous", "login", "alice"), ("anonymous", "login.failed", "nob
              ("operator:ops", "command.create", HOST),
              ("user:carol", "logout", "carol"),
              ("user:alice", "agent.revoke", HOST),
-             ("cli", "user.create", "bob"), ("cli", "user.disable", "erin")]:
+             ("cli", "user.create", "bob"), ("cli", "user.disable", "erin"),
+             ("user:alice", "user.create", "dan"),
+             ("user:alice", "user.disable", "dan")]:
     check("audit has %s" % (want,), want in acts, acts[:5])
 check("audit records a source address",
       all(x["source"] in ("127.0.0.1", "cli") for x in j["records"]))

@@ -194,6 +194,9 @@ test_roles(void **state)
 	    ROLE_ADMIN);
 	assert_int_equal(api_route_role("GET", "audit", NULL), ROLE_ADMIN);
 	assert_int_equal(api_route_role("GET", "users", NULL), ROLE_ADMIN);
+	assert_int_equal(api_route_role("POST", "users", NULL), ROLE_ADMIN);
+	assert_int_equal(api_route_role("DELETE", "users/bob", NULL),
+	    ROLE_ADMIN);
 	assert_int_equal(api_route_role("GET", "session", NULL), ROLE_VIEWER);
 	assert_int_equal(api_route_role("POST", "logout", NULL), ROLE_VIEWER);
 	/* Every state-changing route needs more than a viewer. */
