@@ -25,9 +25,10 @@ PKGS	:= libsystemd jansson inih
 # Only the reporter, agentctl and the portal load libcurl: it costs a process
 # 6-8 MiB of RSS, which agentd's main process must not pay.
 NET_PKGS := libcurl zlib
-PORTAL_PKGS := libmicrohttpd sqlite3 gnutls
+PORTAL_PKGS := libmicrohttpd sqlite3 gnutls libsodium
 # Only the backup engine (backup/, build/libbackup.a) and what links it load
-# libarchive and libsodium; agentd, the reporter and the portal never do.
+# libarchive and libsodium; agentd and the reporter never do. The portal
+# links libsodium too, for Argon2id password hashes (portal/account.c).
 BACKUP_PKGS := libarchive libsodium nettle libzstd
 # libssh2 for SFTP targets: in agentd-backup and agentctl, whose network
 # children alone call it (agentd-support links it through SUPPORT_LIBS).

@@ -12,7 +12,9 @@
 
 #include <jansson.h>
 
+#include "account.h"
 #include "api.h"
+#include "audit.h"
 #include "fleet.h"
 #include "gunzip.h"
 #include "http.h"
@@ -253,34 +255,25 @@ api_unenroll(struct api *a, struct http_request *req, const char *agent_id,
 		api_store_error(rep, r);
 }
 
-/* 0 with the operator's name when the token is valid; else a reply. */
-static int
-api_operator_auth(struct api *a, struct http_request *req, char *name,
-    size_t len, struct http_reply *rep)
-{
-	const char *tok = auth_bearer(http_header(req, "Authorization"));
-	char key[300];
-
-	if (tok == NULL) {
-		http_error(rep, 401, "Authorization: missing Bearer operator "
-		    "token");
-		return -EACCES;
-	}
-	if (credential_operator_check(a->store, tok, name, len) != 0) {
-		http_error(rep, 401, "operator token refused");
-		return -EACCES;
-	}
-	snprintf(key, sizeof(key), "operator:%s", name);
-	return api_limit(a, key, rep);
-}
+/* Who sends an operator request, as api_authorize found out. */
+struct api_principal {
+	char	actor[ACCOUNT_MAX_NAME + 300];	/* "user:N", "operator:N" */
+	char	name[256];
+	int	role;
+	int	cookie;		/* a login session: CSRF and Origin apply */
+	char	cookie_token[AUTH_TOKEN_LEN + 8];
+	struct account_session session;
+	char	source[64];	/* the client's address */
+};
 
 static void
 api_command_create(struct api *a, struct http_request *req,
-    const char *host_id, const char *operator_name, struct http_reply *rep)
+    const char *host_id, const struct api_principal *p,
+    struct http_reply *rep)
 {
-	const char *type;
+	const char *type, *operator_name = p->name;
 	json_t *root = NULL, *args, *id = NULL;
-	char err[512];
+	char err[512], detail[128];
 	int r;
 
 	if (ingest_parse_command(req->body != NULL ? req->body : "", req->len,
@@ -296,7 +289,11 @@ api_command_create(struct api *a, struct http_request *req,
 		api_store_error(rep, r);
 	else {
 		log_info("operator %s queued %s %s for host %s",
-		    operator_name, json_string_value(id), type, host_id);
+		    p->actor, json_string_value(id), type, host_id);
+		snprintf(detail, sizeof(detail), "%s %s",
+		    json_string_value(id), type);
+		audit_log(a->store, p->actor, p->source, "command.create",
+		    host_id, detail);
 		rep->status = 201;
 		rep->body = json_pack("{s:o}", "id", id);
 	}
@@ -328,17 +325,15 @@ api_query_int(struct http_request *req, const char *name, long long min,
 
 static void
 api_fleet(struct api *a, struct http_request *req, const char *rest,
-    struct http_reply *rep)
+    const struct api_principal *p, struct http_reply *rep)
 {
-	char name[256], id[API_MAX_ID + 1];
+	char id[API_MAX_ID + 1];
 	const char *slash, *open;
 	json_t *out = NULL;
 	long long limit = 0, before = 0;
 	size_t n;
 	int r, get = strcmp(req->method, "GET") == 0;
 
-	if (api_operator_auth(a, req, name, sizeof(name), rep) != 0)
-		return;
 	if (strcmp(rest, "alerts") == 0) {
 		if (!get)
 			goto not_allowed;
@@ -370,7 +365,7 @@ api_fleet(struct api *a, struct http_request *req, const char *rest,
 			r = fleet_host(a->store, id, &out);
 		} else if (strcmp(slash, "/commands") == 0) {
 			if (strcmp(req->method, "POST") == 0) {
-				api_command_create(a, req, id, name, rep);
+				api_command_create(a, req, id, p, rep);
 				return;
 			}
 			if (!get) {
@@ -434,6 +429,479 @@ api_agents(struct api *a, struct http_request *req, const char *rest,
 		}
 	} else
 		http_error(rep, 404, "no such endpoint");
+}
+
+/* ---- Operators: the route table, authentication, roles and CSRF ---- */
+
+
+/*
+ * Every operator route and the least role it needs, in one table that
+ * the preflight and the handler both read: a role is never checked in a
+ * handler. A "*" in a path is one segment of 1 to API_MAX_ID bytes. A
+ * bearer operator token counts as ROLE_ADMIN. allow is the same for
+ * every row of a path (the 405's Allow header).
+ */
+static const struct api_route {
+	const char	*method;
+	const char	*path;
+	int		 role;
+	const char	*allow;
+} api_routes[] = {
+	{ "GET", "hosts", ROLE_VIEWER, "GET" },
+	{ "GET", "alerts", ROLE_VIEWER, "GET" },
+	{ "GET", "hosts/*", ROLE_VIEWER, "GET, DELETE" },
+	{ "DELETE", "hosts/*", ROLE_ADMIN, "GET, DELETE" },
+	{ "GET", "hosts/*/commands", ROLE_VIEWER, "GET, POST" },
+	{ "POST", "hosts/*/commands", ROLE_ENGINEER, "GET, POST" },
+	{ "GET", "hosts/*/sessions", ROLE_VIEWER, "GET" },
+	{ "GET", "session", ROLE_VIEWER, "GET" },
+	{ "POST", "logout", ROLE_VIEWER, "POST" },
+	{ "GET", "audit", ROLE_ADMIN, "GET" },
+	{ "GET", "users", ROLE_ADMIN, "GET, POST" },
+	{ "POST", "users", ROLE_ADMIN, "GET, POST" },
+	{ "DELETE", "users/*", ROLE_ADMIN, "DELETE" },
+	{ "GET", "tokens", ROLE_ADMIN, "GET, POST" },
+	{ "POST", "tokens", ROLE_ADMIN, "GET, POST" },
+	{ "DELETE", "tokens/*", ROLE_ADMIN, "DELETE" },
+};
+
+/* 1 when path matches pattern segment by segment. */
+static int
+api_path_match(const char *pattern, const char *path)
+{
+	size_t n;
+
+	while (*pattern != '\0') {
+		if (*pattern == '*') {
+			n = strcspn(path, "/");
+			if (n == 0 || n > API_MAX_ID)
+				return 0;
+			path += n;
+			pattern++;
+		} else if (*pattern++ != *path++)
+			return 0;
+	}
+	return *path == '\0';
+}
+
+int
+api_route_role(const char *method, const char *path, const char **allow)
+{
+	size_t i;
+	int known = 0;
+
+	for (i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
+		if (!api_path_match(api_routes[i].path, path))
+			continue;
+		if (strcmp(api_routes[i].method, method) == 0)
+			return api_routes[i].role;
+		known = 1;
+		if (allow != NULL)
+			*allow = api_routes[i].allow;
+	}
+	return known ? -1 : 0;
+}
+
+/*
+ * A browser tells where a request comes from: Sec-Fetch-Site (the fetch
+ * metadata) and Origin. Either, when present, must name this portal;
+ * a request without them (curl, an old browser) is left to the CSRF
+ * token. 1, or 0 with a 403 in rep.
+ */
+static int
+api_same_origin(struct http_request *req, struct http_reply *rep)
+{
+	const char *site = http_header(req, "Sec-Fetch-Site");
+	const char *origin = http_header(req, "Origin");
+	const char *host = http_header(req, "Host");
+
+	if (site != NULL && strcmp(site, "same-origin") != 0 &&
+	    strcmp(site, "none") != 0) {
+		http_error(rep, 403, "Sec-Fetch-Site: %s request refused "
+		    "(only same-origin)", strlen(site) < 32 ? site : "cross");
+		return 0;
+	}
+	if (origin != NULL && (host == NULL ||
+	    strncmp(origin, "https://", 8) != 0 ||
+	    strcmp(origin + 8, host) != 0)) {
+		http_error(rep, 403, "Origin: a cross-site request is "
+		    "refused");
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Who sends req, and whether they may do it: a bearer operator token
+ * (scripts; admin rights, no CSRF token), else the login session of the
+ * cookie, whose state-changing requests must come from this portal's own
+ * pages and carry the session's X-CSRF-Token. 0 with *p, or a reply.
+ */
+static int
+api_authorize(struct api *a, struct http_request *req, int role,
+    struct api_principal *p, struct http_reply *rep)
+{
+	const char *tok = auth_bearer(http_header(req, "Authorization"));
+	const char *cookie = http_cookie(req, ACCOUNT_COOKIE), *m;
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	http_client_address(req, p->source, sizeof(p->source));
+	if (tok != NULL) {
+		if (credential_operator_check(a->store, tok, p->name,
+		    sizeof(p->name)) != 0) {
+			http_error(rep, 401, "operator token refused");
+			return -EACCES;
+		}
+		p->role = ROLE_ADMIN;
+		snprintf(p->actor, sizeof(p->actor), "operator:%s", p->name);
+	} else if (cookie != NULL) {
+		r = account_session_check(a->store, cookie, store_now(),
+		    a->session_idle, &p->session);
+		if (r == -EACCES) {
+			http_error(rep, 401, "session expired or unknown: "
+			    "log in again");
+			return r;
+		}
+		if (r != 0) {
+			http_error(rep, 500, "portal store error");
+			return r;
+		}
+		p->role = p->session.role;
+		p->cookie = 1;
+		snprintf(p->cookie_token, sizeof(p->cookie_token), "%s",
+		    cookie);
+		snprintf(p->name, sizeof(p->name), "%s", p->session.user);
+		snprintf(p->actor, sizeof(p->actor), "user:%s", p->name);
+	} else {
+		http_error(rep, 401, "log in (POST %slogin) or send "
+		    "Authorization: Bearer with an operator token",
+		    API_PREFIX);
+		return -EACCES;
+	}
+	if (p->role < role) {
+		http_error(rep, 403, "role %s may not do this (needs %s)",
+		    account_role_name(p->role), account_role_name(role));
+		return -EPERM;
+	}
+	m = req->method;
+	if (p->cookie && strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
+		if (!api_same_origin(req, rep))
+			return -EPERM;
+		if (!account_csrf_ok(p->session.csrf,
+		    http_header(req, "X-CSRF-Token"))) {
+			http_error(rep, 403, "X-CSRF-Token: missing or wrong "
+			    "(GET %ssession has it)", API_PREFIX);
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
+/* Logs a login event with its journal fields (name and address). */
+static void
+api_login_event(int priority, const char *msgid, const char *name,
+    const char *source, const char *what)
+{
+	char esc[ACCOUNT_MAX_NAME * 4 + 1], f_user[sizeof(esc) + 8];
+	char f_src[80];
+	const char *fields[2];
+
+	log_escape(esc, sizeof(esc), name);
+	snprintf(f_user, sizeof(f_user), "USER=%s", esc);
+	snprintf(f_src, sizeof(f_src), "SOURCE=%s", source);
+	fields[0] = f_user;
+	fields[1] = f_src;
+	log_event(priority, msgid, fields, 2, "login %s: %s from %s", what,
+	    esc, source);
+}
+
+/* POST /api/v1/login {name, password}: a session cookie and its CSRF
+ * token, or 401, 429 while the address or name is limited. */
+static void
+api_login(struct api *a, struct http_request *req, struct http_reply *rep)
+{
+	struct account_session ss;
+	const char *name, *password;
+	json_t *root = NULL;
+	char source[64], akey[96], nkey[96], token[AUTH_TOKEN_LEN], err[512];
+	double now = api_monotonic();
+	int role, wait, r;
+
+	http_client_address(req, source, sizeof(source));
+	if (!api_same_origin(req, rep))
+		return;
+	if (ingest_parse_login(req->body != NULL ? req->body : "", req->len,
+	    ACCOUNT_MAX_NAME, ACCOUNT_MAX_PASSWORD, &root, &name, &password,
+	    err, sizeof(err)) != 0) {
+		http_error(rep, 400, "%s", err);
+		return;
+	}
+	snprintf(akey, sizeof(akey), "addr:%s", source);
+	snprintf(nkey, sizeof(nkey), "name:%s", name);
+	/* Checked before the password: a right one is refused too. */
+	wait = loginlimit_check(a->login_by_addr, akey, now);
+	r = loginlimit_check(a->login_by_name, nkey, now);
+	if (r > wait)
+		wait = r;
+	if (wait > 0) {
+		/* Debug only: the failures that led here were logged, and a
+		 * flood of refusals must not flood the journal. */
+		log_debug("login refused for %d s (too many failures) from %s",
+		    wait, source);
+		http_error(rep, 429, "too many failed logins from this address "
+		    "or for this name; retry after %d s", wait);
+		rep->retry_after = wait;
+		goto out;
+	}
+	r = account_login(a->store, name, password, &role);
+	if (r == -EBUSY) {
+		http_error(rep, 503, "too many logins in progress; retry "
+		    "later");
+		rep->retry_after = 1;
+		goto out;
+	}
+	if (r == -EACCES) {
+		loginlimit_fail(a->login_by_addr, akey, api_monotonic());
+		loginlimit_fail(a->login_by_name, nkey, api_monotonic());
+		api_login_event(LOG_WARNING, MSGID_PORTAL_LOGIN_FAILED, name,
+		    source, "failed");
+		audit_log(a->store, "anonymous", source, "login.failed", name,
+		    NULL);
+		http_error(rep, 401, "name or password wrong (or the account "
+		    "is disabled)");
+		goto out;
+	}
+	if (r != 0 || account_session_create(a->store, name, store_now(),
+	    a->session_ttl, token, sizeof(token), &ss) != 0) {
+		http_error(rep, 500, "portal store error");
+		goto out;
+	}
+	loginlimit_clear(a->login_by_name, nkey);
+	snprintf(rep->set_cookie, sizeof(rep->set_cookie), "%s=%s; HttpOnly; "
+	    "Secure; SameSite=Strict; Path=/", ACCOUNT_COOKIE, token);
+	api_login_event(LOG_INFO, MSGID_PORTAL_LOGIN, name, source, "ok");
+	audit_log(a->store, "anonymous", source, "login", name,
+	    account_role_name(role));
+	rep->status = 200;
+	rep->body = json_pack("{s:s, s:s, s:s, s:f}", "user", name, "role",
+	    account_role_name(role), "csrf", ss.csrf, "expires", ss.expires);
+	explicit_bzero(token, sizeof(token));
+out:
+	json_decref(root);
+}
+
+/* POST /api/v1/logout: ends the cookie's session. */
+static void
+api_logout(struct api *a, const struct api_principal *p,
+    struct http_reply *rep)
+{
+	if (!p->cookie) {
+		http_error(rep, 400, "logout ends a login session; an operator "
+		    "token is revoked with 'agentd-portal operator revoke'");
+		return;
+	}
+	if (account_session_delete(a->store, p->cookie_token) == -EIO) {
+		http_error(rep, 500, "portal store error");
+		return;
+	}
+	audit_log(a->store, p->actor, p->source, "logout", p->name, NULL);
+	snprintf(rep->set_cookie, sizeof(rep->set_cookie), "%s=; HttpOnly; "
+	    "Secure; SameSite=Strict; Path=/; Max-Age=0", ACCOUNT_COOKIE);
+	rep->status = 204;
+}
+
+/* GET /api/v1/session: who is asking, and the CSRF token of a session. */
+static void
+api_session(struct api *a, const struct api_principal *p,
+    struct http_reply *rep)
+{
+	if (!p->cookie) {
+		rep->body = json_pack("{s:s, s:s, s:s}", "user", p->name,
+		    "role", account_role_name(p->role), "kind", "operator");
+	} else {
+		rep->body = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f}",
+		    "user", p->name, "role", account_role_name(p->role),
+		    "kind", "session", "csrf", p->session.csrf, "expires",
+		    p->session.expires, "idle_expires",
+		    p->session.last_seen + a->session_idle);
+	}
+	rep->status = 200;
+}
+
+/* GET, POST /api/v1/tokens and DELETE /api/v1/tokens/{id}. */
+static void
+api_tokens(struct api *a, struct http_request *req, const char *rest,
+    const struct api_principal *p, struct http_reply *rep)
+{
+	char token[AUTH_TOKEN_LEN], err[512];
+	const char *replace;
+	json_t *root = NULL, *out = NULL;
+	double ttl;
+	int r;
+
+	if (strcmp(req->method, "GET") == 0) {
+		if (credential_token_list(a->store, &out) != 0) {
+			http_error(rep, 500, "portal store error");
+			return;
+		}
+		rep->status = 200;
+		rep->body = out;
+	} else if (strcmp(req->method, "POST") == 0) {
+		if (ingest_parse_token_request(req->body != NULL ? req->body :
+		    "", req->len, CREDENTIAL_TOKEN_MAX_TTL, &root, &ttl,
+		    &replace, err, sizeof(err)) != 0) {
+			http_error(rep, 400, "%s", err);
+			return;
+		}
+		if (ttl == 0)
+			ttl = 86400;
+		r = credential_token_create(a->store, ttl, replace, token,
+		    sizeof(token));
+		if (r != 0)
+			api_store_error(rep, r);
+		else {
+			audit_log(a->store, p->actor, p->source,
+			    "token.create", replace, NULL);
+			rep->status = 201;
+			rep->body = json_pack("{s:s, s:f}", "token", token,
+			    "expires", store_now() + ttl);
+		}
+		explicit_bzero(token, sizeof(token));
+		json_decref(root);
+	} else {
+		rest += strlen("tokens/");
+		r = credential_token_revoke(a->store, rest);
+		if (r == -ENOENT)
+			http_error(rep, 404, "no such token (or revoked)");
+		else if (r != 0)
+			http_error(rep, 500, "portal store error");
+		else {
+			audit_log(a->store, p->actor, p->source,
+			    "token.revoke", rest, NULL);
+			rep->status = 204;
+		}
+	}
+}
+
+/* GET, POST /api/v1/users and DELETE /api/v1/users/{name} (disables). */
+static void
+api_users(struct api *a, struct http_request *req, const char *rest,
+    const struct api_principal *p, struct http_reply *rep)
+{
+	const char *name, *role, *password;
+	json_t *root = NULL, *out = NULL;
+	char err[512];
+	int r, rl;
+
+	if (strcmp(req->method, "GET") == 0) {
+		if (account_user_list(a->store, &out) != 0) {
+			http_error(rep, 500, "portal store error");
+			return;
+		}
+		rep->status = 200;
+		rep->body = out;
+		return;
+	}
+	if (strcmp(req->method, "DELETE") == 0) {
+		name = rest + strlen("users/");
+		r = account_user_disable(a->store, name);
+		if (r == -ENOENT)
+			http_error(rep, 404, "no such user (or disabled)");
+		else if (r != 0)
+			http_error(rep, 500, "portal store error");
+		else {
+			audit_log(a->store, p->actor, p->source,
+			    "user.disable", name, NULL);
+			rep->status = 204;
+		}
+		return;
+	}
+	if (ingest_parse_user(req->body != NULL ? req->body : "", req->len,
+	    ACCOUNT_MAX_NAME, ACCOUNT_MAX_PASSWORD, &root, &name, &role,
+	    &password, err, sizeof(err)) != 0) {
+		http_error(rep, 400, "%s", err);
+		return;
+	}
+	rl = account_role_parse(role);
+	if (rl == ROLE_NONE)
+		http_error(rep, 400, "role: expected viewer, engineer or admin");
+	else if (!account_name_ok(name))
+		http_error(rep, 400, "name: 1 to %d letters, digits and ._@-",
+		    ACCOUNT_MAX_NAME);
+	else if (strlen(password) < ACCOUNT_MIN_PASSWORD)
+		http_error(rep, 400, "password: at least %d characters",
+		    ACCOUNT_MIN_PASSWORD);
+	else if ((r = account_user_create(a->store, name, rl,
+	    password)) == -EEXIST)
+		http_error(rep, 409, "user %s exists", name);
+	else if (r == -EBUSY) {
+		http_error(rep, 503, "password hashing busy; retry later");
+		rep->retry_after = 1;
+	} else if (r != 0)
+		http_error(rep, 500, "portal store error");
+	else {
+		audit_log(a->store, p->actor, p->source, "user.create", name,
+		    role);
+		rep->status = 201;
+		rep->body = json_pack("{s:s, s:s}", "name", name, "role",
+		    role);
+	}
+	json_decref(root);
+}
+
+/* DELETE /api/v1/hosts/{id}: revokes the agent (as agent revoke). */
+static void
+api_agent_revoke(struct api *a, const char *rest,
+    const struct api_principal *p, struct http_reply *rep)
+{
+	const char *id = rest + strlen("hosts/");
+	int r = credential_unenroll(a->store, id);
+
+	if (r == -ENOENT)
+		http_error(rep, 404, "no such agent (or already revoked)");
+	else if (r != 0)
+		http_error(rep, 500, "portal store error");
+	else {
+		audit_log(a->store, p->actor, p->source, "agent.revoke", id,
+		    NULL);
+		log_info("%s revoked agent %s", p->actor, id);
+		rep->status = 204;
+	}
+}
+
+/* The operator routes, once api_authorize has let req through. */
+static void
+api_operator(struct api *a, struct http_request *req, const char *rest,
+    const struct api_principal *p, struct http_reply *rep)
+{
+	long long limit = 0, before = 0;
+	json_t *out = NULL;
+
+	if (strcmp(rest, "session") == 0)
+		api_session(a, p, rep);
+	else if (strcmp(rest, "logout") == 0)
+		api_logout(a, p, rep);
+	else if (strcmp(rest, "audit") == 0) {
+		if (api_query_int(req, "limit", 1, AUDIT_MAX_PAGE, &limit,
+		    rep) != 0 ||
+		    api_query_int(req, "before", 1, PORTAL_MAX_SEQ, &before,
+		    rep) != 0)
+			return;
+		if (audit_list(a->store, before, (int)limit, &out) != 0) {
+			http_error(rep, 500, "portal store error");
+			return;
+		}
+		rep->status = 200;
+		rep->body = out;
+	} else if (strncmp(rest, "users", 5) == 0)
+		api_users(a, req, rest, p, rep);
+	else if (strncmp(rest, "tokens", 6) == 0)
+		api_tokens(a, req, rest, p, rep);
+	else if (strcmp(req->method, "DELETE") == 0)
+		api_agent_revoke(a, rest, p, rep);
+	else
+		api_fleet(a, req, rest, p, rep);
 }
 
 /* 0 with the bastion credential's name when the request carries a live
@@ -530,8 +998,10 @@ api_url_ok(const struct http_request *req, struct http_reply *rep)
 void
 api_handle(void *arg, struct http_request *req, struct http_reply *rep)
 {
+	struct api_principal p;
 	struct api *a = arg;
 	const char *rest;
+	int role;
 
 	if (strncmp(req->url, API_PREFIX, strlen(API_PREFIX)) != 0) {
 		http_error(rep, 404, "no such endpoint (this portal serves "
@@ -541,7 +1011,28 @@ api_handle(void *arg, struct http_request *req, struct http_reply *rep)
 	if (!api_url_ok(req, rep))
 		return;
 	rest = req->url + strlen(API_PREFIX);
-	if (strcmp(rest, "enroll") == 0) {
+	role = api_route_role(req->method, rest, &rep->allow);
+	if (role < 0) {
+		http_error(rep, 405, "method %s not allowed", req->method);
+		return;
+	}
+	if (role > 0) {
+		/* Checked again: a session may end while the body arrives. */
+		if (api_authorize(a, req, role, &p, rep) == 0 &&
+		    api_limit(a, p.actor, rep) == 0)
+			api_operator(a, req, rest, &p, rep);
+		explicit_bzero(&p, sizeof(p));
+		return;
+	}
+	if (strcmp(rest, "login") == 0) {
+		if (strcmp(req->method, "POST") == 0)
+			api_login(a, req, rep);
+		else {
+			rep->allow = "POST";
+			http_error(rep, 405, "method %s not allowed",
+			    req->method);
+		}
+	} else if (strcmp(rest, "enroll") == 0) {
 		if (strcmp(req->method, "POST") == 0)
 			api_enroll(a, req, rep);
 		else {
@@ -559,9 +1050,6 @@ api_handle(void *arg, struct http_request *req, struct http_reply *rep)
 		}
 	} else if (strncmp(rest, "agents/", 7) == 0)
 		api_agents(a, req, rest + 7, rep);
-	else if (strcmp(rest, "hosts") == 0 || strcmp(rest, "alerts") == 0 ||
-	    strncmp(rest, "hosts/", 6) == 0)
-		api_fleet(a, req, rest, rep);
 	else
 		http_error(rep, 404, "no such endpoint");
 }
@@ -577,10 +1065,12 @@ api_handle(void *arg, struct http_request *req, struct http_reply *rep)
 void
 api_preflight(void *arg, struct http_request *req, struct http_reply *rep)
 {
+	struct api_principal p;
 	struct api *a = arg;
-	const char *rest, *slash, *method = req->method, *tok;
+	const char *rest, *slash, *method = req->method;
 	char id[API_MAX_ID + 1], name[256];
 	size_t n;
+	int role;
 
 	if (strncmp(req->url, API_PREFIX, strlen(API_PREFIX)) != 0) {
 		http_error(rep, 404, "no such endpoint (this portal serves "
@@ -590,7 +1080,19 @@ api_preflight(void *arg, struct http_request *req, struct http_reply *rep)
 	if (!api_url_ok(req, rep))
 		return;
 	rest = req->url + strlen(API_PREFIX);
-	if (strcmp(rest, "enroll") == 0) {
+	role = api_route_role(method, rest, &rep->allow);
+	if (role < 0)
+		goto not_allowed;
+	if (role > 0) {
+		/* Identity, role, CSRF: all decided before any body. */
+		req->max_body = PORTAL_MAX_SMALL_BODY;
+		(void)api_authorize(a, req, role, &p, rep);
+		explicit_bzero(&p, sizeof(p));
+		return;
+	}
+	/* A login is anonymous until its password is checked: a small
+	 * body in one of the shared anonymous slots, as an enrolment. */
+	if (strcmp(rest, "enroll") == 0 || strcmp(rest, "login") == 0) {
 		if (strcmp(method, "POST") != 0)
 			goto post_only;
 		req->anonymous = 1;
@@ -632,19 +1134,6 @@ api_preflight(void *arg, struct http_request *req, struct http_reply *rep)
 		memcpy(id, rest, n);
 		id[n] = '\0';
 		(void)api_agent_auth(a, req, id, rep);
-		return;
-	}
-	if (strcmp(rest, "hosts") == 0 || strcmp(rest, "alerts") == 0 ||
-	    strncmp(rest, "hosts/", 6) == 0) {
-		/* Methods and ids are the handler's: nothing is read first. */
-		req->max_body = PORTAL_MAX_SMALL_BODY;
-		tok = auth_bearer(http_header(req, "Authorization"));
-		if (tok == NULL)
-			http_error(rep, 401, "Authorization: missing Bearer "
-			    "operator token");
-		else if (credential_operator_check(a->store, tok, name,
-		    sizeof(name)) != 0)
-			http_error(rep, 401, "operator token refused");
 		return;
 	}
 	http_error(rep, 404, "no such endpoint");

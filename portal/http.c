@@ -54,6 +54,7 @@ struct http_slot {
 	int		family;
 	int		n;
 };
+static int http_slot_key(struct MHD_Connection *, unsigned char[16], int *);
 static pthread_mutex_t http_slots_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct http_slot http_slots[HTTP_MAX_ANONYMOUS];
 static int http_slots_used;
@@ -87,6 +88,24 @@ http_query(struct http_request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
 	    name);
+}
+
+const char *
+http_cookie(struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
+}
+
+const char *
+http_client_address(struct http_request *req, char *buf, size_t len)
+{
+	unsigned char addr[16];
+	int family;
+
+	if (http_slot_key(req->conn, addr, &family) != 0 ||
+	    inet_ntop(family, addr, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+	return buf;
 }
 
 static enum MHD_Result
@@ -129,6 +148,12 @@ http_send(struct MHD_Connection *c, struct http_reply *rep)
 	if (rep->allow != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 		    rep->allow);
+	if (rep->set_cookie[0] != '\0') {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE,
+		    rep->set_cookie);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+		    "no-store");
+	}
 	ret = MHD_queue_response(c, rep->status, resp);
 	MHD_destroy_response(resp);
 	return ret;

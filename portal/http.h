@@ -35,6 +35,7 @@ struct http_reply {
 	size_t		 text_len;
 	int		 retry_after;	/* > 0: a Retry-After header */
 	const char	*allow;		/* an Allow header (405) */
+	char		 set_cookie[192]; /* a Set-Cookie value, or "" */
 };
 
 typedef void http_handler(void *arg, struct http_request *,
@@ -80,5 +81,11 @@ void	http_error(struct http_reply *, unsigned int status, const char *fmt,
 /* A request header, or NULL. */
 const char *http_header(struct http_request *, const char *name);
 const char *http_query(struct http_request *, const char *name);
+/* A cookie of the request, or NULL. */
+const char *http_cookie(struct http_request *, const char *name);
+/* The client's address as text ("127.0.0.1", "::1") into buf; "?" when
+ * unknown. Returns buf. */
+const char *http_client_address(struct http_request *, char *buf,
+	    size_t len);
 
 #endif

@@ -977,3 +977,97 @@ out:
 	json_decref(o);
 	return r;
 }
+
+int
+ingest_parse_login(const char *json, size_t len, size_t max_name,
+    size_t max_password, json_t **root, const char **name,
+    const char **password, char *err, size_t errlen)
+{
+	json_t *o;
+	int r;
+
+	*root = NULL;
+	*name = *password = NULL;
+	if ((o = ingest_load(json, len, err, errlen)) == NULL)
+		return -EINVAL;
+	if ((r = ingest_req_string(o, "name", max_name, "", err,
+	    errlen)) != 0 ||
+	    (r = ingest_req_string(o, "password", max_password, "", err,
+	    errlen)) != 0)
+		goto out;
+	*name = json_string_value(json_object_get(o, "name"));
+	*password = json_string_value(json_object_get(o, "password"));
+	*root = o;
+	o = NULL;	/* transferred */
+	r = 0;
+out:
+	json_decref(o);
+	return r;
+}
+
+int
+ingest_parse_token_request(const char *json, size_t len, double max_ttl,
+    json_t **root, double *expires, const char **replace, char *err,
+    size_t errlen)
+{
+	json_t *o, *v;
+	int r;
+
+	*root = NULL;
+	*expires = 0;
+	*replace = NULL;
+	if (len == 0)
+		return 0;
+	if ((o = ingest_load(json, len, err, errlen)) == NULL)
+		return -EINVAL;
+	if ((v = json_object_get(o, "expires")) != NULL) {
+		if (!json_is_integer(v) || json_integer_value(v) < 60 ||
+		    (double)json_integer_value(v) > max_ttl) {
+			r = ingest_fail(err, errlen, "expires: expected an "
+			    "integer from 60 to %.0f (seconds)", max_ttl);
+			goto out;
+		}
+		*expires = (double)json_integer_value(v);
+	}
+	if (json_object_get(o, "replace") != NULL) {
+		if ((r = ingest_req_string(o, "replace", 36, "", err,
+		    errlen)) != 0)
+			goto out;
+		*replace = json_string_value(json_object_get(o, "replace"));
+	}
+	*root = o;
+	o = NULL;	/* transferred */
+	r = 0;
+out:
+	json_decref(o);
+	return r;
+}
+
+int
+ingest_parse_user(const char *json, size_t len, size_t max_name,
+    size_t max_password, json_t **root, const char **name, const char **role,
+    const char **password, char *err, size_t errlen)
+{
+	json_t *o;
+	int r;
+
+	*root = NULL;
+	*name = *role = *password = NULL;
+	if ((o = ingest_load(json, len, err, errlen)) == NULL)
+		return -EINVAL;
+	if ((r = ingest_req_string(o, "name", max_name, "", err,
+	    errlen)) != 0 ||
+	    (r = ingest_req_string(o, "role", 16, "", err, errlen)) != 0 ||
+	    (r = ingest_req_string(o, "password", max_password, "", err,
+	    errlen)) != 0)
+		goto out;
+	*name = json_string_value(json_object_get(o, "name"));
+	*role = json_string_value(json_object_get(o, "role"));
+	*password = json_string_value(json_object_get(o, "password"));
+	*root = o;
+	o = NULL;	/* transferred */
+	r = 0;
+out:
+	json_decref(o);
+	return r;
+}

@@ -83,5 +83,22 @@ extern const char *const ingest_support_numbers[];
 /* An operator's command: {"type": ..., "args": {...}}; as above. */
 int	ingest_parse_command(const char *json, size_t len, json_t **root,
 	    const char **type, json_t **args, char *err, size_t errlen);
+/* A login: {"name": ..., "password": ...}, each a string without NUL of
+ * at most max_name and max_password bytes; *root owns the strings. */
+int	ingest_parse_login(const char *json, size_t len, size_t max_name,
+	    size_t max_password, json_t **root, const char **name,
+	    const char **password, char *err, size_t errlen);
+/* A new user: {"name", "role", "password"}, strings without NUL of at
+ * most max_name, 16 and max_password bytes; *root owns the strings. */
+int	ingest_parse_user(const char *json, size_t len, size_t max_name,
+	    size_t max_password, json_t **root, const char **name,
+	    const char **role, const char **password, char *err,
+	    size_t errlen);
+/* An enrolment token request: an empty body, or {"expires": seconds from
+ * 60 to max_ttl, "replace": agent id}, each optional; *expires is 0 and
+ * *replace NULL when absent. */
+int	ingest_parse_token_request(const char *json, size_t len, double max_ttl,
+	    json_t **root, double *expires, const char **replace, char *err,
+	    size_t errlen);
 
 #endif

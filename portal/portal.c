@@ -16,12 +16,15 @@
 #include <unistd.h>
 
 #include <sys/resource.h>
+#include <termios.h>
 
 #include <curl/curl.h>
 #include <gnutls/gnutls.h>
 
+#include "account.h"
 #include "alert.h"
 #include "api.h"
+#include "audit.h"
 #include "auth.h"
 #include "bastionkeys.h"
 #include "deadman.h"
@@ -45,6 +48,7 @@ static const char usage_text[] =
 "           [--webhook https://URL [--webhook-ca FILE]]\n"
 "           [--bastion HOST:PORT --bastion-host-key 'TYPE BASE64'\n"
 "            [--bastion-user NAME --forward-ports LOW-HIGH]]\n"
+"           [--session-ttl DURATION] [--session-idle DURATION]\n"
 "           [--log-stderr] [--verbose]\n"
 "       agentd-portal token create --db PATH [--expires DURATION]\n"
 "           [--replace AGENT_ID]\n"
@@ -58,6 +62,11 @@ static const char usage_text[] =
 "       agentd-portal bastion-credential list --db PATH\n"
 "       agentd-portal bastion-credential revoke NAME --db PATH\n"
 "       agentd-portal agent revoke ID --db PATH\n"
+"       agentd-portal user create NAME --role viewer|engineer|admin --db PATH\n"
+"           [--password-stdin]\n"
+"       agentd-portal user list --db PATH\n"
+"       agentd-portal user disable NAME --db PATH\n"
+"       agentd-portal user passwd NAME --db PATH [--password-stdin]\n"
 "       agentd-portal bastion-keys --portal https://URL --credential-file FILE\n"
 "           [--ca FILE] [--timeout SECONDS] [KEY]\n"
 "       agentd-portal --help | --version\n"
@@ -70,7 +79,11 @@ static const char usage_text[] =
 "exits 1 on any failure; --timeout defaults to 10.\n"
 "--max-connections (default 10000) is lowered to fit RLIMIT_NOFILE;\n"
 "--connections-per-ip (default 128) bounds one address; a request not\n"
-"done within --request-timeout (default 30) is cut off. Exit status:\n"
+"done within --request-timeout (default 30) is cut off. A web login\n"
+"session lasts --session-ttl (default 12h) and ends after --session-idle\n"
+"(default 30m) without a request. user create and passwd read the\n"
+"password from the terminal, from stdin with --password-stdin, or (no\n"
+"terminal) generate one and print it once. Exit status:\n"
 "0 ok, 1 runtime failure, 2 usage error. See docs/portal.md.\n";
 
 enum {
@@ -78,7 +91,8 @@ enum {
 	OPT_WEBHOOK, OPT_WEBHOOK_CA, OPT_BASTION, OPT_BASTION_KEY,
 	OPT_THREADS, OPT_EXPIRES, OPT_STDERR, OPT_HELP, OPT_VERSION,
 	OPT_VERBOSE, OPT_REPLACE, OPT_MAX_CONN, OPT_PER_IP, OPT_REQ_TIMEOUT,
-	OPT_BASTION_USER, OPT_FORWARD_PORTS,
+	OPT_BASTION_USER, OPT_FORWARD_PORTS, OPT_ROLE, OPT_PASSWORD_STDIN,
+	OPT_SESSION_TTL, OPT_SESSION_IDLE,
 };
 
 static const struct option long_opts[] = {
@@ -103,6 +117,10 @@ static const struct option long_opts[] = {
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "replace", required_argument, NULL, OPT_REPLACE },
+	{ "role", required_argument, NULL, OPT_ROLE },
+	{ "password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN },
+	{ "session-ttl", required_argument, NULL, OPT_SESSION_TTL },
+	{ "session-idle", required_argument, NULL, OPT_SESSION_IDLE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -114,6 +132,9 @@ struct options {
 	long		 max_conn, per_ip, req_timeout;
 	double		 expires;	/* 0: the command's default */
 	const char	*replace;
+	const char	*role;
+	int		 password_stdin;
+	double		 session_ttl, session_idle;
 	int		 log_stderr, verbose;
 };
 
@@ -220,6 +241,8 @@ parse_options(int argc, char **argv, struct options *o)
 	o->max_conn = PORTAL_MAX_CONNECTIONS;
 	o->per_ip = 128;
 	o->req_timeout = 30;
+	o->session_ttl = PORTAL_SESSION_TTL;
+	o->session_idle = PORTAL_SESSION_IDLE;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -266,6 +289,22 @@ parse_options(int argc, char **argv, struct options *o)
 				    "tokens at most 365d)", optarg);
 			break;
 		case OPT_REPLACE: o->replace = optarg; break;
+		case OPT_ROLE: o->role = optarg; break;
+		case OPT_PASSWORD_STDIN: o->password_stdin = 1; break;
+		case OPT_SESSION_TTL:
+			if (parse_duration(optarg, &o->session_ttl) != 0 ||
+			    o->session_ttl > 30 * 86400)
+				usage_error("--session-ttl %s: expected a "
+				    "duration such as 12h, at most 30d",
+				    optarg);
+			break;
+		case OPT_SESSION_IDLE:
+			if (parse_duration(optarg, &o->session_idle) != 0 ||
+			    o->session_idle > 30 * 86400)
+				usage_error("--session-idle %s: expected a "
+				    "duration such as 30m, at most 30d",
+				    optarg);
+			break;
 		case OPT_STDERR: o->log_stderr = 1; break;
 		case OPT_VERBOSE: o->verbose = 1; break;
 		case OPT_HELP:
@@ -423,6 +462,18 @@ cmd_serve(struct options *o)
 	a.bastion_user = o->bastion_user;
 	a.port_low = o->port_low;
 	a.port_high = o->port_high;
+	a.session_ttl = o->session_ttl;
+	a.session_idle = o->session_idle;
+	a.login_by_addr = loginlimit_new(PORTAL_LOGIN_FAILS_ADDR);
+	a.login_by_name = loginlimit_new(PORTAL_LOGIN_FAILS_NAME);
+	/*
+	 * Half the pool's threads at most hash passwords at once (each
+	 * Argon2id takes 64 MiB for about 0.1 s): a login flood gets 503s
+	 * while the other threads go on serving.
+	 */
+	if ((r = account_init(o->threads > 1 ? (int)o->threads / 2 : o->threads
+	    == 0 ? 4 : 1)) != 0)
+		fatalx("libsodium: %s", strerror(-r));
 	if (o->webhook != NULL) {
 		alert_outbox_enable(1);
 		if ((r = webhook_start(s, o->webhook, o->webhook_ca)) != 0)
@@ -455,6 +506,8 @@ cmd_serve(struct options *o)
 	webhook_stop();
 	store_close(s);
 	ratelimit_free(a.limit);
+	loginlimit_free(a.login_by_addr);
+	loginlimit_free(a.login_by_name);
 	gnutls_memset(ho.key_pem, 0, strlen(ho.key_pem));
 	free(ho.key_pem);
 	free(ho.cert_pem);
@@ -653,6 +706,137 @@ cmd_agent_revoke(struct options *o, const char *id)
 	return 0;
 }
 
+/*
+ * A new password into pw: from stdin's first line with --password-stdin,
+ * from the terminal (twice, without echo), or, with neither, a random
+ * one (*generated set: the caller prints it once). Never from argv.
+ */
+static void
+read_password(const struct options *o, char *pw, size_t len, int *generated)
+{
+	struct termios old, quiet;
+	char again[ACCOUNT_MAX_PASSWORD + 2];
+	FILE *tty = NULL;
+	size_t n;
+
+	*generated = 0;
+	if (!o->password_stdin && !isatty(STDIN_FILENO)) {
+		if (account_password_generate(pw, len) != 0)
+			fatalx("cannot generate a password");
+		*generated = 1;
+		return;
+	}
+	if (!o->password_stdin) {
+		if ((tty = fopen("/dev/tty", "r+")) == NULL)
+			fatal("/dev/tty");
+		if (tcgetattr(fileno(tty), &old) != 0)
+			fatal("tcgetattr");
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+		fputs("Password: ", tty);
+		fflush(tty);
+	}
+	if (fgets(pw, (int)len, tty != NULL ? tty : stdin) == NULL)
+		pw[0] = '\0';
+	if (tty != NULL) {
+		fputs("\nAgain: ", tty);
+		fflush(tty);
+		if (fgets(again, sizeof(again), tty) == NULL)
+			again[0] = '\0';
+		tcsetattr(fileno(tty), TCSAFLUSH, &old);
+		fputs("\n", tty);
+		fclose(tty);
+		if (strcmp(pw, again) != 0) {
+			explicit_bzero(again, sizeof(again));
+			fatalx("the passwords differ");
+		}
+		explicit_bzero(again, sizeof(again));
+	}
+	n = strlen(pw);
+	if (n > 0 && pw[n - 1] == '\n')
+		pw[--n] = '\0';
+	else if (n + 1 >= len)
+		fatalx("password: more than %d bytes", ACCOUNT_MAX_PASSWORD);
+	if (n < ACCOUNT_MIN_PASSWORD)
+		fatalx("password: at least %d characters", ACCOUNT_MIN_PASSWORD);
+}
+
+/* agentd-portal user create|list|disable|passwd: operator accounts. */
+static int
+cmd_user(struct options *o, const char *sub, const char *name)
+{
+	char pw[ACCOUNT_MAX_PASSWORD + 2], c[32], d[32];
+	struct store *s;
+	json_t *arr = NULL, *u;
+	size_t i;
+	int generated = 0, role = ROLE_NONE, r;
+
+	if (strcmp(sub, "create") == 0) {
+		if (o->role == NULL ||
+		    (role = account_role_parse(o->role)) == ROLE_NONE)
+			usage_error("%s", "user create needs --role viewer, "
+			    "engineer or admin");
+		if (!account_name_ok(name))
+			usage_error("NAME %s: 1 to 64 letters, digits and ._@-",
+			    name);
+	} else if (o->role != NULL)
+		usage_error("%s", "--role goes with user create");
+	if (o->password_stdin && strcmp(sub, "create") != 0 &&
+	    strcmp(sub, "passwd") != 0)
+		usage_error("%s", "--password-stdin goes with user create or "
+		    "passwd");
+	if (account_init(1) != 0)
+		fatalx("libsodium: cannot initialise");
+	if (strcmp(sub, "create") == 0 || strcmp(sub, "passwd") == 0)
+		read_password(o, pw, sizeof(pw), &generated);
+	s = open_store(o->db);
+	if (strcmp(sub, "list") == 0) {
+		r = account_user_list(s, &arr);
+		store_close(s);
+		if (r != 0)
+			fatalx("user list: %s", strerror(-r));
+		printf("%-24s %-9s %-20s %s\n", "NAME", "ROLE", "CREATED",
+		    "DISABLED");
+		json_array_foreach(arr, i, u)
+			printf("%-24s %-9s %-20s %s\n", json_string_value(
+			    json_object_get(u, "name")), json_string_value(
+			    json_object_get(u, "role")), format_stamp(
+			    json_object_get(u, "created"), c, sizeof(c)),
+			    format_stamp(json_object_get(u, "disabled"), d,
+			    sizeof(d)));
+		json_decref(arr);
+		return 0;
+	}
+	if (strcmp(sub, "create") == 0)
+		r = account_user_create(s, name, role, pw);
+	else if (strcmp(sub, "passwd") == 0)
+		r = account_user_passwd(s, name, pw);
+	else
+		r = account_user_disable(s, name);
+	if (r == 0)
+		audit_log(s, "cli", "cli", strcmp(sub, "create") == 0 ?
+		    "user.create" : strcmp(sub, "passwd") == 0 ?
+		    "user.passwd" : "user.disable", name,
+		    role != ROLE_NONE ? account_role_name(role) : NULL);
+	store_close(s);
+	if (r == -EEXIST)
+		fatalx("user %s already exists", name);
+	if (r == -ENOENT)
+		fatalx("user %s: none such%s", name, strcmp(sub, "disable") ==
+		    0 ? " (or already disabled)" : "");
+	if (r != 0)
+		fatalx("user %s: %s", sub, strerror(-r));
+	if (generated)
+		printf("%s\n", pw);
+	else
+		printf("user %s %s\n", name, strcmp(sub, "create") == 0 ?
+		    "created" : strcmp(sub, "passwd") == 0 ?
+		    "has a new password" : "disabled");
+	explicit_bzero(pw, sizeof(pw));
+	return 0;
+}
+
 #define BASTIONKEYS_TIMEOUT	10
 #define BASTIONKEYS_MAX_TIMEOUT	120
 
@@ -738,7 +922,8 @@ main(int argc, char **argv)
 
 	if (argc < 2)
 		usage_error("%s", "missing command (serve, token, "
-		    "operator, agent, bastion-credential, bastion-keys)");
+		    "operator, user, agent, bastion-credential, "
+		    "bastion-keys)");
 	cmd = argv[1];
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		fputs(usage_text, stdout);
@@ -775,6 +960,21 @@ main(int argc, char **argv)
 		sub = argv[2];
 		name = argv[3];
 		first = 4;
+	} else if (strcmp(cmd, "user") == 0) {
+		if (argc < 3 || (strcmp(argv[2], "create") != 0 &&
+		    strcmp(argv[2], "list") != 0 &&
+		    strcmp(argv[2], "disable") != 0 &&
+		    strcmp(argv[2], "passwd") != 0))
+			usage_error("%s", "user: expected create, list, "
+			    "disable or passwd");
+		sub = argv[2];
+		first = 3;
+		if (strcmp(sub, "list") != 0) {
+			if (argc < 4 || argv[3][0] == '-')
+				usage_error("user %s needs a NAME", sub);
+			name = argv[3];
+			first = 4;
+		}
 	} else if (strcmp(cmd, "serve") != 0)
 		usage_error("unknown command %s", cmd);
 	/* getopt sees the options after the command words. */
@@ -792,6 +992,9 @@ main(int argc, char **argv)
 		    "operator or bastion-credential create");
 	if (o.replace != NULL && strcmp(cmd, "token") != 0)
 		usage_error("%s", "--replace goes with token create");
+	if ((o.role != NULL || o.password_stdin) && strcmp(cmd, "user") != 0)
+		usage_error("%s", "--role and --password-stdin go with user "
+		    "create or passwd");
 
 	if (strcmp(cmd, "serve") == 0) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
@@ -800,6 +1003,8 @@ main(int argc, char **argv)
 		curl_global_cleanup();
 	} else if (strcmp(cmd, "agent") == 0)
 		r = cmd_agent_revoke(&o, name);
+	else if (strcmp(cmd, "user") == 0)
+		r = cmd_user(&o, sub, name);
 	else {
 		kind = strcmp(cmd, "token") == 0 ? KIND_TOKEN :
 		    strcmp(cmd, "operator") == 0 ? KIND_OPERATOR :

@@ -15,6 +15,9 @@
 #define MSGID_PORTAL_STARTED		"4176085abc2e32e5d5689746f3dff27c"
 #define MSGID_PORTAL_STOPPED		"dbf8b089be34c13e27c4e56431574cf8"
 #define MSGID_PORTAL_SEQ_CONFLICT	"5d0c6f2e8a9b4c71b3e2d4f6a8c0e1b7"
+/* Web app logins: a session opened, a password refused. */
+#define MSGID_PORTAL_LOGIN		"de56b1acc33c46b1dbf7fbc434dc0f59"
+#define MSGID_PORTAL_LOGIN_FAILED	"35876622afb842962ee9b69f6de69707"
 
 /* Protocol limits (docs/protocol.md, "Limits"). */
 #define PORTAL_MAX_BODY		(1024 * 1024)
@@ -48,6 +51,13 @@
 /* The longest maintenance window or silence the portal honours, from the
  * time it hears of it: a later until is cut to this (31 days). */
 #define PORTAL_MAX_WINDOW	(31.0 * 86400)
+/* Web app login sessions: absolute and idle lifetime (--session-ttl,
+ * --session-idle), and the failed logins after which an address or a
+ * user name is refused for a doubling delay. */
+#define PORTAL_SESSION_TTL	(12.0 * 3600)
+#define PORTAL_SESSION_IDLE	(30.0 * 60)
+#define PORTAL_LOGIN_FAILS_NAME	5
+#define PORTAL_LOGIN_FAILS_ADDR	20
 /* Largest seq accepted: exact in a double, so any JSON reader keeps it. */
 #define PORTAL_MAX_SEQ		9007199254740991LL
 

@@ -210,6 +210,35 @@ static const char *const migrations[] = {
 	"  held TEXT,"
 	"  at REAL NOT NULL);"
 	"CREATE INDEX check_changes_agent ON check_changes(agent_id, id);",
+	/*
+	 * 8: operator accounts of the web app (an Argon2id hash, a role,
+	 * disabled rather than deleted so the audit log keeps its names),
+	 * their login sessions (the SHA-256 of the cookie's id, a CSRF
+	 * token, absolute and idle expiry) and the audit log of operator
+	 * actions.
+	 */
+	"CREATE TABLE users ("
+	"  name TEXT PRIMARY KEY,"
+	"  role TEXT NOT NULL,"
+	"  hash TEXT NOT NULL,"
+	"  created REAL NOT NULL,"
+	"  disabled REAL);"
+	"CREATE TABLE login_sessions ("
+	"  hash TEXT PRIMARY KEY,"
+	"  user_name TEXT NOT NULL,"
+	"  csrf TEXT NOT NULL,"
+	"  created REAL NOT NULL,"
+	"  last_seen REAL NOT NULL,"
+	"  expires REAL NOT NULL);"
+	"CREATE INDEX login_sessions_user ON login_sessions(user_name);"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time REAL NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  source TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  target TEXT,"
+	"  detail TEXT);",
 };
 
 static int

@@ -1,5 +1,6 @@
 /* libFuzzer target: the portal's parsers for the bodies that arrive before
- * (enrolment) or beside (operators' commands) the agents' reports. Each
+ * (enrolment, login) or beside (operators' commands, token requests) the
+ * agents' reports. Each
  * input must be judged within libFuzzer's -timeout (tests/fuzz/run.sh). */
 #include <stddef.h>
 #include <stdint.h>
@@ -13,7 +14,9 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *json = (const char *)data, *token, *type, *key;
+	const char *json = (const char *)data, *token, *type, *key, *name,
+	    *password, *replace;
+	double expires;
 	json_t *root, *host, *args;
 	char err[512];
 
@@ -33,6 +36,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ingest_parse_command(json, size, &root, &type, &args, err,
 	    sizeof(err)) == 0) {
 		if (type == NULL || !json_is_object(args))
+			abort();
+		json_decref(root);
+	}
+	if (ingest_parse_login(json, size, 64, 1024, &root, &name, &password,
+	    err, sizeof(err)) == 0) {
+		if (name == NULL || password == NULL || strlen(name) == 0 ||
+		    strlen(name) > 64 || strlen(password) == 0 ||
+		    strlen(password) > 1024)
+			abort();
+		json_decref(root);
+	}
+	if (ingest_parse_user(json, size, 64, 1024, &root, &name, &type,
+	    &password, err, sizeof(err)) == 0) {
+		if (name == NULL || type == NULL || password == NULL ||
+		    strlen(type) == 0 || strlen(type) > 16)
+			abort();
+		json_decref(root);
+	}
+	if (ingest_parse_token_request(json, size, 30.0 * 86400, &root,
+	    &expires, &replace, err, sizeof(err)) == 0) {
+		if (expires != 0 && (expires < 60 || expires > 30.0 * 86400))
+			abort();
+		if (replace != NULL && (strlen(replace) == 0 ||
+		    strlen(replace) > 36))
 			abort();
 		json_decref(root);
 	}
