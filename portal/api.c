@@ -22,6 +22,7 @@
 #include "portal.h"
 #include "ratelimit.h"
 #include "ledger.h"
+#include "metrics.h"
 #include "session.h"
 
 #define API_PREFIX	"/api/v1/"
@@ -326,6 +327,36 @@ api_query_int(struct http_request *req, const char *name, long long min,
 	return 0;
 }
 
+/* GET /api/v1/hosts/{id}/metrics?from=T&to=T&step=S (epoch seconds;
+ * to defaults to now, from to a day before to). */
+static void
+api_metrics(struct api *a, struct http_request *req, const char *id,
+    struct http_reply *rep)
+{
+	long long now = (long long)time(NULL), from = -1, to = now, step = 0;
+	json_t *out = NULL;
+	int r;
+
+	if (api_query_int(req, "to", 1, PORTAL_MAX_SEQ, &to, rep) != 0 ||
+	    api_query_int(req, "from", 0, PORTAL_MAX_SEQ, &from, rep) != 0 ||
+	    api_query_int(req, "step", 1, METRICS_MAX_RANGE, &step,
+	    rep) != 0)
+		return;
+	if (from < 0)
+		from = to > 86400 ? to - 86400 : 0;
+	if (from >= to || to - from > METRICS_MAX_RANGE) {
+		http_error(rep, 400, "from, to: expected from below to, at "
+		    "most %lld days apart", METRICS_MAX_RANGE / 86400);
+		return;
+	}
+	if ((r = metrics_host(a->store, id, from, to, step, &out)) != 0) {
+		api_store_error(rep, r);
+		return;
+	}
+	rep->status = 200;
+	rep->body = out;
+}
+
 static void
 api_fleet(struct api *a, struct http_request *req, const char *rest,
     struct http_reply *rep)
@@ -380,6 +411,11 @@ api_fleet(struct api *a, struct http_request *req, const char *rest,
 				return;
 			}
 			r = fleet_commands(a->store, id, &out);
+		} else if (strcmp(slash, "/metrics") == 0) {
+			if (!get)
+				goto not_allowed;
+			api_metrics(a, req, id, rep);
+			return;
 		} else if (strcmp(slash, "/sessions") == 0) {
 			if (!get)
 				goto not_allowed;

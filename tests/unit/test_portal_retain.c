@@ -16,6 +16,7 @@
 
 #include "ingest.h"
 #include "ledger.h"
+#include "metrics.h"
 #include "log.h"
 #include "portal.h"
 #include "retain.h"
@@ -284,6 +285,149 @@ test_batches(void **state)
 	assert_int_equal(count(f->store, "SELECT count(*) FROM samples"), 0);
 }
 
+/* The points of series name in a metrics answer (borrowed), or NULL. */
+static json_t *
+points(json_t *m, const char *name)
+{
+	json_t *sr;
+	size_t i;
+
+	json_array_foreach(json_object_get(m, "series"), i, sr)
+		if (strcmp(json_string_value(json_object_get(sr, "name")),
+		    name) == 0)
+			return json_object_get(sr, "points");
+	return NULL;
+}
+
+/*
+ * Ten heartbeats, the first seven pruned: one hour of the chart comes from
+ * a summary, the rest from samples, each heartbeat counted once; a step
+ * that would give more than 1000 points is raised; an unknown host is
+ * -ENOENT; the forecast of /var becomes a line from its last value.
+ */
+static void
+test_metrics(void **state)
+{
+	struct portalfix *f = *state;
+	double now = store_now(), held;
+	json_t *m, *p, *fc;
+	char json[1024];
+	long long total = 0;
+	size_t i;
+
+	for (i = 0; i < 10; i++)
+		post_hb(f->store, f->e.agent_id, (long long)i + 1,
+		    T0 + (double)i * 600, (double)i);
+	exec(f->store, "UPDATE reports SET received = 0 WHERE seq <= 7");
+	assert_int_equal(retain_prune_batch(f->store, &policy, now, &held), 7);
+	snprintf(json, sizeof(json), "{\"reports\": [{\"seq\": 11, \"kind\": "
+	    "\"heartbeat\", \"time\": %.0f, \"payload\": {\"checks\": ["
+	    "{\"name\": \"forecast\", \"state\": \"WARNING\", \"when\": "
+	    "%.0f, \"forecast\": {\"item\": \"/var\", \"resource\": "
+	    "\"space\", \"eta\": 86400, \"rate\": 1e9, \"unit\": "
+	    "\"B\"}}]}}]}", T0 + 6000, T0 + 6000);
+	portalfix_post(f->store, f->e.agent_id, json);
+
+	/* hourly buckets: hour 0 from the summary (6), hour 1 from a
+	 * summary (1) and samples (3) */
+	assert_int_equal(metrics_host(f->store, f->e.agent_id,
+	    (long long)T0, (long long)T0 + 7200, 3600, &m), 0);
+	p = points(m, "cpu");
+	assert_non_null(p);
+	assert_int_equal(json_array_size(p), 2);
+	assert_true(json_number_value(json_array_get(json_array_get(p, 0),
+	    2)) == 2.5);
+	assert_true(json_number_value(json_array_get(json_array_get(p, 1),
+	    1)) == 6 && json_number_value(json_array_get(json_array_get(p, 1),
+	    2)) == 7.5 && json_number_value(json_array_get(json_array_get(p,
+	    1), 3)) == 9);
+	assert_non_null(points(m, "/var:used"));
+	assert_non_null(points(m, "/var:used_bytes"));
+	assert_non_null(points(m, "memory"));
+	assert_non_null(points(m, "load"));
+	assert_null(points(m, "/var:inodes"));
+	fc = json_array_get(json_object_get(m, "forecasts"), 0);
+	assert_non_null(fc);
+	assert_string_equal(json_string_value(json_object_get(fc, "series")),
+	    "/var:used_bytes");
+	/* from the last bucket's mean (8.5e9 on average over 7..9 + 1) */
+	p = json_object_get(fc, "line");
+	assert_true(json_array_size(p) == 2);
+	assert_true(fabs(json_number_value(json_array_get(json_array_get(p,
+	    1), 1)) - json_number_value(json_array_get(json_array_get(p, 0),
+	    1)) - 1e9) < 1);
+	json_decref(m);
+
+	/* minute buckets: ten points (six hours would be 360 minute
+	 * buckets, within the bound) and each heartbeat once */
+	assert_int_equal(metrics_host(f->store, f->e.agent_id,
+	    (long long)T0, (long long)T0 + 6 * 3600, 60, &m), 0);
+	json_array_foreach(points(m, "cpu"), i, p)
+		total++;
+	assert_int_equal(total, 5);	/* 2 hour summaries + 3 samples */
+	json_decref(m);
+
+	/* a year in 1 s steps: raised to 1000 points at most */
+	assert_int_equal(metrics_host(f->store, f->e.agent_id,
+	    (long long)T0 - 365 * 86400LL, (long long)T0 + 86400, 1, &m), 0);
+	assert_true(json_integer_value(json_object_get(m, "step")) >=
+	    366 * 86400LL / METRICS_MAX_POINTS);
+	json_decref(m);
+	assert_int_equal(metrics_host(f->store, "no-such-host", 0, 100, 0,
+	    &m), -ENOENT);
+}
+
+/* 30 days of samples at 60 s: the chart of the month and of its last day
+ * in well under 100 ms (a looser bound here: valgrind runs this too). */
+static void
+test_metrics_month(void **state)
+{
+	struct portalfix *f = *state;
+	double t0, ms;
+	sqlite3_stmt *st;
+	json_t *m;
+	int i;
+
+	store_lock(f->store);
+	assert_int_equal(sqlite3_exec(store_db(f->store), "BEGIN", NULL, NULL,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(store_db(f->store), "INSERT INTO "
+	    "samples VALUES (?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL), SQLITE_OK);
+	for (i = 0; i < 43200; i++) {
+		sqlite3_bind_text(st, 1, f->e.agent_id, -1, SQLITE_STATIC);
+		sqlite3_bind_double(st, 2, T0 + i * 60.0);
+		sqlite3_bind_int64(st, 3, i + 1);
+		sqlite3_bind_double(st, 4, i % 100);
+		sqlite3_bind_double(st, 5, 50);
+		sqlite3_bind_double(st, 6, 0.5);
+		sqlite3_bind_text(st, 7, "/:used\t40\n/:used_bytes\t4e9\n"
+		    "/var:used\t60\n/var:used_bytes\t6e9\n", -1,
+		    SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_exec(store_db(f->store), "COMMIT", NULL, NULL,
+	    NULL), SQLITE_OK);
+	store_unlock(f->store);
+
+	t0 = store_monotonic();
+	assert_int_equal(metrics_host(f->store, f->e.agent_id, (long long)T0,
+	    (long long)T0 + 30 * 86400, 0, &m), 0);
+	ms = (store_monotonic() - t0) * 1e3;
+	assert_int_equal(json_array_size(json_object_get(m, "series")), 7);
+	assert_true(json_array_size(points(m, "cpu")) <= METRICS_MAX_POINTS);
+	json_decref(m);
+	print_message("metrics, 30 days of 43200 heartbeats: %.1f ms\n", ms);
+	assert_true(ms < 2000);
+	t0 = store_monotonic();
+	assert_int_equal(metrics_host(f->store, f->e.agent_id,
+	    (long long)T0 + 29 * 86400, (long long)T0 + 30 * 86400, 0, &m), 0);
+	ms = (store_monotonic() - t0) * 1e3;
+	json_decref(m);
+	print_message("metrics, its last day: %.1f ms\n", ms);
+}
+
 int
 main(void)
 {
@@ -293,6 +437,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_resend_after_prune,
 		    portalfix_setup, portalfix_teardown),
 		cmocka_unit_test_setup_teardown(test_batches,
+		    portalfix_setup, portalfix_teardown),
+		cmocka_unit_test_setup_teardown(test_metrics,
+		    portalfix_setup, portalfix_teardown),
+		cmocka_unit_test_setup_teardown(test_metrics_month,
 		    portalfix_setup, portalfix_teardown),
 	};
 
