@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "alert.h"
 #include "api.h"
 #include "fleet.h"
 #include "gunzip.h"
@@ -27,6 +28,8 @@
 
 #define API_PREFIX	"/api/v1/"
 #define API_MAX_ID	64
+/* A check name, as ingest takes it. */
+#define API_MAX_CHECK	256
 
 static double
 api_monotonic(void)
@@ -357,14 +360,133 @@ api_metrics(struct api *a, struct http_request *req, const char *id,
 	rep->body = out;
 }
 
+/* GET /api/v1/alerts?state=open|closed&host=ID&check=NAME&limit=N&before=ID
+ * (open=1, the older form of state=open, is still read). */
+static void
+api_alerts(struct api *a, struct http_request *req, struct http_reply *rep)
+{
+	struct fleet_alert_query q = { 0 };
+	const char *state = http_query(req, "state"), *open;
+	long long limit = 0, before = 0;
+	json_t *out = NULL;
+	int r;
+
+	if (api_query_int(req, "limit", 1, FLEET_MAX_ALERTS, &limit,
+	    rep) != 0 ||
+	    api_query_int(req, "before", 1, PORTAL_MAX_SEQ, &before, rep) != 0)
+		return;
+	open = http_query(req, "open");
+	q.open_only = open != NULL && strcmp(open, "1") == 0;
+	if (state != NULL && strcmp(state, "open") == 0)
+		q.open_only = 1;
+	else if (state != NULL && strcmp(state, "closed") == 0)
+		q.closed_only = 1;
+	else if (state != NULL) {
+		http_error(rep, 400, "state: expected open or closed");
+		return;
+	}
+	q.host = http_query(req, "host");
+	q.check = http_query(req, "check");
+	if ((q.host != NULL && (q.host[0] == '\0' ||
+	    strlen(q.host) > API_MAX_ID)) || (q.check != NULL &&
+	    (q.check[0] == '\0' || strlen(q.check) > API_MAX_CHECK))) {
+		http_error(rep, 400, "host, check: expected 1 to %d and 1 to "
+		    "%d bytes", API_MAX_ID, API_MAX_CHECK);
+		return;
+	}
+	q.limit = (int)limit;
+	q.before = before;
+	if ((r = fleet_alerts_query(a->store, &q, &out)) != 0) {
+		api_store_error(rep, r);
+		return;
+	}
+	rep->status = 200;
+	rep->body = out;
+}
+
+/*
+ * GET /api/v1/alerts/{id} and POST /api/v1/alerts/{id}/ack {"comment"}.
+ * by is who acts: the operator token's name. (The cookie sessions of
+ * the web app will pass their user's name here the same way.)
+ */
+static void
+api_alert(struct api *a, struct http_request *req, const char *rest,
+    const char *by, struct http_reply *rep)
+{
+	const char *slash = strchr(rest, '/'), *comment;
+	json_t *root = NULL, *out = NULL;
+	char num[24], *end, err[512];
+	long long id;
+	size_t n = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
+	int r;
+
+	if (n == 0 || n >= sizeof(num) || (slash != NULL &&
+	    strcmp(slash, "/ack") != 0)) {
+		http_error(rep, 404, "no such endpoint");
+		return;
+	}
+	memcpy(num, rest, n);
+	num[n] = '\0';
+	errno = 0;
+	id = strtoll(num, &end, 10);
+	if (num[0] < '1' || num[0] > '9' || *end != '\0' || errno != 0 ||
+	    id > PORTAL_MAX_SEQ) {
+		http_error(rep, 404, "no such alert");
+		return;
+	}
+	if (slash == NULL) {
+		if (strcmp(req->method, "GET") != 0) {
+			rep->allow = "GET";
+			http_error(rep, 405, "method %s not allowed",
+			    req->method);
+			return;
+		}
+		if ((r = fleet_alert(a->store, id, &out)) == -ENOENT)
+			http_error(rep, 404, "no such alert");
+		else if (r != 0)
+			api_store_error(rep, r);
+		else {
+			rep->status = 200;
+			rep->body = out;
+		}
+		return;
+	}
+	if (strcmp(req->method, "POST") != 0) {
+		rep->allow = "POST";
+		http_error(rep, 405, "method %s not allowed", req->method);
+		return;
+	}
+	if (ingest_parse_ack(req->body != NULL ? req->body : "", req->len,
+	    &root, &comment, err, sizeof(err)) != 0) {
+		http_error(rep, 400, "%s", err);
+		return;
+	}
+	r = alert_ack(a->store, id, by, comment, store_now());
+	if (r == -ENOENT)
+		http_error(rep, 404, "no such alert");
+	else if (r == -ESTALE)
+		http_error(rep, 409, "alert %lld is closed", id);
+	else if (r == -EALREADY)
+		http_error(rep, 409, "alert %lld is already acknowledged", id);
+	else if (r != 0)
+		api_store_error(rep, r);
+	else if ((r = fleet_alert(a->store, id, &out)) != 0)
+		api_store_error(rep, r);
+	else {
+		log_info("operator %s acknowledged alert %lld", by, id);
+		rep->status = 200;
+		rep->body = out;
+	}
+	json_decref(root);
+}
+
 static void
 api_fleet(struct api *a, struct http_request *req, const char *rest,
     struct http_reply *rep)
 {
 	char name[256], id[API_MAX_ID + 1];
-	const char *slash, *open;
+	const char *slash;
 	json_t *out = NULL;
-	long long limit = 0, before = 0;
 	size_t n;
 	int r, get = strcmp(req->method, "GET") == 0;
 
@@ -373,14 +495,11 @@ api_fleet(struct api *a, struct http_request *req, const char *rest,
 	if (strcmp(rest, "alerts") == 0) {
 		if (!get)
 			goto not_allowed;
-		open = http_query(req, "open");
-		if (api_query_int(req, "limit", 1, FLEET_MAX_ALERTS, &limit,
-		    rep) != 0 ||
-		    api_query_int(req, "before", 1, PORTAL_MAX_SEQ, &before,
-		    rep) != 0)
-			return;
-		r = fleet_alerts(a->store, open != NULL &&
-		    strcmp(open, "1") == 0, (int)limit, before, &out);
+		api_alerts(a, req, rep);
+		return;
+	} else if (strncmp(rest, "alerts/", 7) == 0) {
+		api_alert(a, req, rest + 7, name, rep);
+		return;
 	} else if (strcmp(rest, "hosts") == 0) {
 		if (!get)
 			goto not_allowed;
@@ -596,7 +715,7 @@ api_handle(void *arg, struct http_request *req, struct http_reply *rep)
 	} else if (strncmp(rest, "agents/", 7) == 0)
 		api_agents(a, req, rest + 7, rep);
 	else if (strcmp(rest, "hosts") == 0 || strcmp(rest, "alerts") == 0 ||
-	    strncmp(rest, "hosts/", 6) == 0)
+	    strncmp(rest, "hosts/", 6) == 0 || strncmp(rest, "alerts/", 7) == 0)
 		api_fleet(a, req, rest, rep);
 	else
 		http_error(rep, 404, "no such endpoint");
@@ -671,7 +790,7 @@ api_preflight(void *arg, struct http_request *req, struct http_reply *rep)
 		return;
 	}
 	if (strcmp(rest, "hosts") == 0 || strcmp(rest, "alerts") == 0 ||
-	    strncmp(rest, "hosts/", 6) == 0) {
+	    strncmp(rest, "hosts/", 6) == 0 || strncmp(rest, "alerts/", 7) == 0) {
 		/* Methods and ids are the handler's: nothing is read first. */
 		req->max_body = PORTAL_MAX_SMALL_BODY;
 		tok = auth_bearer(http_header(req, "Authorization"));

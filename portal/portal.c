@@ -435,6 +435,8 @@ cmd_serve(struct options *o)
 	if (o->bastion_user != NULL && !valid_user(o->bastion_user))
 		usage_error("--bastion-user %s: 1 to 32 letters, digits and "
 		    "._- (not starting with -)", o->bastion_user);
+	if (o->webhook_repeat > 0 && o->webhook == NULL)
+		usage_error("%s", "--webhook-repeat needs --webhook");
 	if (o->webhook_ca != NULL && o->webhook == NULL)
 		usage_error("%s", "--webhook-ca needs --webhook");
 	if (o->webhook != NULL && strncmp(o->webhook, "https://", 8) != 0)
@@ -475,6 +477,7 @@ cmd_serve(struct options *o)
 		if ((r = webhook_start(s, o->webhook, o->webhook_ca)) != 0)
 			fatalx("--webhook %s: %s", o->webhook, strerror(-r));
 	}
+	deadman_set_repeat(o->webhook_repeat);
 	if ((r = deadman_start(s, 0.5)) != 0)
 		fatalx("deadman thread: %s", strerror(-r));
 	/* A pass a minute; more often when heartbeats are kept for
