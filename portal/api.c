@@ -360,6 +360,41 @@ api_metrics(struct api *a, struct http_request *req, const char *id,
 	rep->body = out;
 }
 
+/* GET /api/v1/hosts?limit=N&offset=N&sort=hostname|status|last_seen&q=TEXT */
+static void
+api_hosts(struct api *a, struct http_request *req, struct http_reply *rep)
+{
+	struct fleet_host_query q = { 0 };
+	long long limit = 0, offset = 0;
+	json_t *out = NULL;
+	int r;
+
+	if (api_query_int(req, "limit", 1, FLEET_MAX_HOSTS_PAGE, &limit,
+	    rep) != 0 ||
+	    api_query_int(req, "offset", 0, 1000000, &offset, rep) != 0)
+		return;
+	q.limit = (int)limit;
+	q.offset = (int)offset;
+	q.sort = http_query(req, "sort");
+	if (q.sort != NULL && strcmp(q.sort, "hostname") != 0 &&
+	    strcmp(q.sort, "status") != 0 && strcmp(q.sort, "last_seen") != 0) {
+		http_error(rep, 400, "sort: expected hostname, status or "
+		    "last_seen");
+		return;
+	}
+	q.q = http_query(req, "q");
+	if (q.q != NULL && (q.q[0] == '\0' || strlen(q.q) > 256)) {
+		http_error(rep, 400, "q: expected 1 to 256 bytes");
+		return;
+	}
+	if ((r = fleet_hosts_query(a->store, &q, &out)) != 0) {
+		api_store_error(rep, r);
+		return;
+	}
+	rep->status = 200;
+	rep->body = out;
+}
+
 /* GET /api/v1/alerts?state=open|closed&host=ID&check=NAME&limit=N&before=ID
  * (open=1, the older form of state=open, is still read). */
 static void
@@ -503,7 +538,8 @@ api_fleet(struct api *a, struct http_request *req, const char *rest,
 	} else if (strcmp(rest, "hosts") == 0) {
 		if (!get)
 			goto not_allowed;
-		r = fleet_hosts(a->store, &out);
+		api_hosts(a, req, rep);
+		return;
 	} else {
 		rest += strlen("hosts/");
 		slash = strchr(rest, '/');

@@ -14,6 +14,7 @@
 #include "alert.h"
 #include "fleet.h"
 #include "store.h"
+#include "xmalloc.h"
 
 
 const char *
@@ -183,18 +184,86 @@ out:
 int
 fleet_hosts(struct store *s, json_t **out)
 {
-	static const char sel[] = "SELECT " HOST_COLUMNS " WHERE "
-	    "superseded_by IS NULL ORDER BY hostname, id LIMIT 100000";
+	struct fleet_host_query q = { 0 };
+
+	return fleet_hosts_query(s, &q, out);
+}
+
+#define HOST_MATCH " WHERE superseded_by IS NULL AND (?1 IS NULL OR " \
+	"hostname LIKE ?1 ESCAPE '\\' OR id LIKE ?1 ESCAPE '\\') "
+#define HOST_PAGE " LIMIT ?2 OFFSET ?3"
+/* Worst first, as fleet_host_row's status ranks them. */
+#define HOST_RANK_STATE(st) "EXISTS (SELECT 1 FROM checks c WHERE " \
+	"c.agent_id = agents.id AND c.state = '" st "')"
+#define HOST_RANK "CASE WHEN revoked IS NOT NULL THEN 6 WHEN " \
+	"unreachable = 1 THEN 0 WHEN " HOST_RANK_STATE("CRITICAL") \
+	" THEN 1 WHEN " HOST_RANK_STATE("UNKNOWN") " THEN 2 WHEN " \
+	HOST_RANK_STATE("WARNING") " THEN 3 WHEN " HOST_RANK_STATE("OK") \
+	" THEN 4 ELSE 2 END"
+
+int
+fleet_hosts_query(struct store *s, const struct fleet_host_query *q,
+    json_t **out)
+{
+	static const char by_name[] = "SELECT " HOST_COLUMNS HOST_MATCH
+	    "ORDER BY hostname, id" HOST_PAGE;
+	static const char by_status[] = "SELECT " HOST_COLUMNS HOST_MATCH
+	    "ORDER BY " HOST_RANK ", hostname, id" HOST_PAGE;
+	static const char by_seen[] = "SELECT " HOST_COLUMNS HOST_MATCH
+	    "ORDER BY COALESCE(last_seen, 0), hostname, id" HOST_PAGE;
+	static const char cnt[] = "SELECT count(*) FROM agents" HOST_MATCH;
+	const char *sql = by_name;
+	char *like = NULL;
 	sqlite3_stmt *st;
+	size_t i, n;
+	long long total = 0;
 	int r;
 
 	*out = NULL;
+	if (q->sort != NULL && strcmp(q->sort, "status") == 0)
+		sql = by_status;
+	else if (q->sort != NULL && strcmp(q->sort, "last_seen") == 0)
+		sql = by_seen;
+	if (q->q != NULL) {
+		/* "%q%" with LIKE's own characters escaped */
+		like = xcalloc(1, 2 * strlen(q->q) + 3);
+		n = 0;
+		like[n++] = '%';
+		for (i = 0; q->q[i] != '\0'; i++) {
+			if (strchr("%_\\", q->q[i]) != NULL)
+				like[n++] = '\\';
+			like[n++] = q->q[i];
+		}
+		like[n++] = '%';
+		like[n] = '\0';
+	}
 	store_lock(s);
-	if ((st = store_stmt(s, sel)) == NULL)
+	if ((st = store_stmt(s, cnt)) == NULL) {
 		r = -EIO;
-	else
-		r = fleet_collect(s, st, "hosts", fleet_host_row, out);
+		goto out;
+	}
+	if (like != NULL)
+		sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
+	if (store_step(s, st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		r = -EIO;
+		goto out;
+	}
+	total = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if ((st = store_stmt(s, sql)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	if (like != NULL)
+		sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, q->limit > 0 ? q->limit : 100000);
+	sqlite3_bind_int(st, 3, q->offset > 0 ? q->offset : 0);
+	if ((r = fleet_collect(s, st, "hosts", fleet_host_row, out)) == 0)
+		json_object_set_new(*out, "total", json_integer(total));
+out:
 	store_unlock(s);
+	free(like);
 	return r;
 }
 

@@ -9,6 +9,18 @@
 
 /* {"hosts": [...]} */
 int	fleet_hosts(struct store *, json_t **out);
+/* A page of the host list: limit 0 for all (at most 100000), q a
+ * substring of the hostname or id (NULL: all), sort "hostname" (NULL),
+ * "status" (worst first: unreachable, critical, unknown, warning, ok,
+ * unenrolled) or "last_seen" (longest silent first). The answer also
+ * has "total", the hosts that match q. */
+#define FLEET_MAX_HOSTS_PAGE	1000
+struct fleet_host_query {
+	int		 limit, offset;
+	const char	*q, *sort;
+};
+int	fleet_hosts_query(struct store *, const struct fleet_host_query *,
+	    json_t **out);
 /* One host with inventory and latest checks. */
 int	fleet_host(struct store *, const char *id, json_t **out);
 /* The largest page of alerts, and the page size when none is asked. */
