@@ -1,5 +1,6 @@
 /* libFuzzer target: the portal's parsers for the bodies that arrive before
- * (enrolment) or beside (operators' commands) the agents' reports. Each
+ * (enrolment) or beside (operators' commands and alert acknowledgements)
+ * the agents' reports. Each
  * input must be judged within libFuzzer's -timeout (tests/fuzz/run.sh). */
 #include <stddef.h>
 #include <stdint.h>
@@ -13,7 +14,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *json = (const char *)data, *token, *type, *key;
+	const char *json = (const char *)data, *token, *type, *key, *comment;
 	json_t *root, *host, *args;
 	char err[512];
 
@@ -33,6 +34,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ingest_parse_command(json, size, &root, &type, &args, err,
 	    sizeof(err)) == 0) {
 		if (type == NULL || !json_is_object(args))
+			abort();
+		json_decref(root);
+	}
+	if (ingest_parse_ack(json, size, &root, &comment, err,
+	    sizeof(err)) == 0) {
+		if (comment == NULL || strlen(comment) == 0 ||
+		    strlen(comment) > INGEST_MAX_COMMENT)
 			abort();
 		json_decref(root);
 	}

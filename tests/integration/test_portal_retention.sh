@@ -162,4 +162,4 @@ for qs in "limit=0" "limit=1001" "offset=-1" "sort=evil" "limit=x"; do
 	out=$(op GET "/hosts?$qs")
 	expect_match "hosts ?$qs" "$out" ' 400$'
 done
-echo "ok: test_portal_retention"
+echo "PASS: test_portal_retention"
