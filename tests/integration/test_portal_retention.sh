@@ -25,7 +25,14 @@ OPR=$("$PORTAL" operator create alice --db "$T/portal.db" --log-stderr) ||
     fail "operator create"
 TOKEN=$("$PORTAL" token create --db "$T/portal.db" --log-stderr) ||
     fail "token create"
-start_portal --keep-reports 2s
+python3 tests/integration/portal/webhook_receiver.py "$T/certs/server.pem" \
+    "$T/certs/server.key" "$T/hook.port" "$T/hook.log" 2>"$T/hook.err" &
+HOOK_PID=$!
+wait_until 10 test -s "$T/hook.port" || fail "webhook receiver did not start"
+start_portal --keep-reports 2s --webhook-repeat 1s \
+    --webhook "https://127.0.0.1:$(cat "$T/hook.port")/hook" \
+    --webhook-ca "$T/certs/ca.pem"
+trap '[ -n "$PORTAL_PID" ] && kill $PORTAL_PID 2>/dev/null; kill $HOOK_PID 2>/dev/null; cleanup' EXIT
 URL=https://127.0.0.1:$PORT/api/v1
 req() {
 	m=$1 p=$2
@@ -110,11 +117,27 @@ expect_match "metrics POST" "$out" ' 405$'
 out=$(req GET "$M")
 expect_match "metrics without a token" "$out" ' 401$'
 
-# --- alerts: ack, history, filters
+# --- alerts: repeated every second (--webhook-repeat 1s) until acked
+repeats() {
+	grep -c '"event":"repeated"' "$T/hook.log" 2>/dev/null || echo 0
+}
+two_repeats() {
+	test "$(repeats)" -ge 2
+}
+wait_until 15 two_repeats ||
+    fail "no two repeated webhooks with --webhook-repeat 1s: $(cat "$T/hook.log")"
 ID=$(q "SELECT id FROM alerts WHERE check_name = 'nginx'")
 out=$(op POST "/alerts/$ID/ack" -d '{"comment": "looking into it"}')
 expect_match "ack" "$out" '"ack":\{"at":[0-9.]+,"by":"alice","comment":"looking into it"\}.* 200$'
 expect_match "ack history" "$out" '"history":\[\{"event":"opened".*\{"event":"acknowledged".*"by":"alice"'
+acked_event() {
+	grep -q '"event":"acknowledged".*"by":"alice"' "$T/hook.log" ||
+	    grep -q '"by":"alice".*"event":"acknowledged"' "$T/hook.log"
+}
+wait_until 10 acked_event || fail "no acknowledged webhook: $(tail -2 "$T/hook.log")"
+n1=$(repeats)
+sleep 3
+expect_eq "repeats after the ack" "$(repeats)" "$n1"
 out=$(op POST "/alerts/$ID/ack" -d '{"comment": "again"}')
 expect_match "second ack" "$out" 'already acknowledged.* 409$'
 out=$(op GET "/alerts/$ID")
