@@ -320,6 +320,14 @@ retain_delete(struct store *s, const char *sql, double cut, int max)
 	return sqlite3_changes(store_db(s));
 }
 
+/*
+ * Kinds of report one transaction looks at, and where the last one
+ * stopped: an agent may invent any number of kinds, and each costs an
+ * index seek under the lock. Only touched with the store lock held.
+ */
+#define RETAIN_KINDS_PER_BATCH	64
+static char retain_kind_cursor[256];
+
 /* The work of one transaction; rows removed or a negative errno. */
 static int
 retain_batch(struct store *s, const struct retain_policy *p, double now)
@@ -329,25 +337,32 @@ retain_batch(struct store *s, const struct retain_policy *p, double now)
 	static const char sums[] = "DELETE FROM summaries WHERE "
 	    "(agent_id, hour, metric) IN (SELECT agent_id, hour, metric FROM "
 	    "summaries WHERE hour < ? LIMIT ?)";
-	char kind[256], prev[256] = "";
-	int n, left = RETAIN_BATCH, r;
+	char kind[256];
+	int n, left = RETAIN_BATCH, r, rc = 1, kinds = 0;
 
 	if ((n = retain_reports(s, "heartbeat", now - p->keep_reports,
 	    left)) < 0)
 		return n;
 	left -= n;
-	while (left > 0 && (r = retain_next_kind(s, prev, kind,
+	/* The cursor moves past a kind once none of its rows is due. */
+	while (left > 0 && kinds++ < RETAIN_KINDS_PER_BATCH &&
+	    (rc = retain_next_kind(s, retain_kind_cursor, kind,
 	    sizeof(kind))) == 1) {
-		snprintf(prev, sizeof(prev), "%s", kind);
-		if (strcmp(kind, "heartbeat") == 0)
-			continue;
-		if ((r = retain_reports(s, kind, now - p->keep_events,
-		    left)) < 0)
-			return r;
-		left -= r;
+		if (strcmp(kind, "heartbeat") != 0) {
+			if ((r = retain_reports(s, kind, now - p->keep_events,
+			    left)) < 0)
+				return r;
+			left -= r;
+			if (left == 0)
+				break;	/* maybe more of it: stay */
+		}
+		snprintf(retain_kind_cursor, sizeof(retain_kind_cursor), "%s",
+		    kind);
 	}
-	if (left > 0 && r < 0)
-		return r;
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		retain_kind_cursor[0] = '\0';	/* all seen: from the first */
 	if (left > 0) {
 		if ((r = retain_delete(s, changes, now - p->keep_events,
 		    left)) < 0)

@@ -285,6 +285,32 @@ test_batches(void **state)
 	assert_int_equal(count(f->store, "SELECT count(*) FROM samples"), 0);
 }
 
+/* An agent inventing 100 kinds: one transaction looks at 64 of them,
+ * the next goes on from there; none is left behind. */
+static void
+test_many_kinds(void **state)
+{
+	struct portalfix *f = *state;
+	double now = store_now(), held;
+	char json[256];
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		snprintf(json, sizeof(json), "{\"reports\": [{\"seq\": %d, "
+		    "\"kind\": \"kind%03d\", \"time\": 1, \"payload\": {}}]}",
+		    i + 1, i);
+		portalfix_post(f->store, f->e.agent_id, json);
+	}
+	exec(f->store, "UPDATE reports SET received = 0");
+	assert_int_equal(retain_prune_batch(f->store, &policy, now, &held),
+	    64);
+	assert_int_equal(retain_prune_batch(f->store, &policy, now, &held),
+	    36);
+	assert_int_equal(count(f->store, "SELECT count(*) FROM reports"), 0);
+	assert_int_equal(count(f->store, "SELECT pruned_seq FROM agents"),
+	    100);
+}
+
 /* The points of series name in a metrics answer (borrowed), or NULL. */
 static json_t *
 points(json_t *m, const char *name)
@@ -437,6 +463,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_resend_after_prune,
 		    portalfix_setup, portalfix_teardown),
 		cmocka_unit_test_setup_teardown(test_batches,
+		    portalfix_setup, portalfix_teardown),
+		cmocka_unit_test_setup_teardown(test_many_kinds,
 		    portalfix_setup, portalfix_teardown),
 		cmocka_unit_test_setup_teardown(test_metrics,
 		    portalfix_setup, portalfix_teardown),
