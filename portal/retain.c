@@ -164,7 +164,7 @@ retain_fold(struct store *s, const char *agent_id, const char *metric,
 }
 
 /* The sample of heartbeat (agent, time, seq) into the summaries, and
- * gone. */
+ * gone: 0, 1 when it has no sample, or a negative errno. */
 static int
 retain_fold_sample(struct store *s, const char *agent_id, double time,
     long long seq)
@@ -185,7 +185,7 @@ retain_fold_sample(struct store *s, const char *agent_id, double time,
 	sqlite3_bind_double(st, 2, time);
 	sqlite3_bind_int64(st, 3, seq);
 	if ((rc = store_step(s, st)) == SQLITE_DONE)
-		return 0;
+		return 1;
 	if (rc != SQLITE_ROW)
 		return -EIO;
 	/* The row is read whole before the upserts reuse the lock's
@@ -219,6 +219,41 @@ retain_fold_sample(struct store *s, const char *agent_id, double time,
 	sqlite3_bind_double(st, 2, time);
 	sqlite3_bind_int64(st, 3, seq);
 	return store_step(s, st) == SQLITE_DONE ? 0 : -EIO;
+}
+
+/*
+ * A heartbeat stored before schema 8 has no sample: it is made from the
+ * payload now, so that its numbers still reach the summaries. 0 or a
+ * negative errno (an unreadable payload is skipped).
+ */
+static int
+retain_legacy_sample(struct store *s, const char *agent_id, double time,
+    long long seq)
+{
+	static const char sel[] = "SELECT payload FROM reports WHERE "
+	    "agent_id = ? AND seq = ?";
+	json_t *p;
+	sqlite3_stmt *st;
+	int rc, r;
+
+	if ((st = store_stmt(s, sel)) == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, seq);
+	if ((rc = store_step(s, st)) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? 0 : -EIO;
+	}
+	p = json_loads(store_text(st, 0), 0, NULL);
+	sqlite3_reset(st);
+	if (p == NULL)
+		return 0;
+	r = retain_sample(s, agent_id, seq, time, json_object_get(p,
+	    "checks"));
+	json_decref(p);
+	if (r == 0 && (r = retain_fold_sample(s, agent_id, time, seq)) == 1)
+		r = 0;		/* nothing to chart in it */
+	return r;
 }
 
 /* Up to max rows of reports of kind received before cut: heartbeats'
@@ -256,7 +291,10 @@ retain_reports(struct store *s, const char *kind, double cut, int max)
 	sqlite3_reset(st);
 	for (i = 0; i < n; i++) {
 		if (heartbeat && (r = retain_fold_sample(s, rows[i].agent,
-		    rows[i].time, rows[i].seq)) != 0)
+		    rows[i].time, rows[i].seq)) == 1)
+			r = retain_legacy_sample(s, rows[i].agent,
+			    rows[i].time, rows[i].seq);
+		if (heartbeat && r != 0)
 			goto out;
 		if ((st = store_stmt(s, del)) == NULL) {
 			r = -EIO;

@@ -285,6 +285,28 @@ test_batches(void **state)
 	assert_int_equal(count(f->store, "SELECT count(*) FROM samples"), 0);
 }
 
+/* Heartbeats stored before schema 8 have no samples: their payloads
+ * are read when they are pruned, and summarised all the same. */
+static void
+test_legacy_heartbeats(void **state)
+{
+	struct portalfix *f = *state;
+	double now = store_now(), held, mn, avg, mx;
+	long long n;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		post_hb(f->store, f->e.agent_id, i + 1, T0 + i * 60, i);
+	exec(f->store, "DELETE FROM samples WHERE seq <= 3");
+	exec(f->store, "UPDATE reports SET received = 0");
+	assert_int_equal(retain_prune_batch(f->store, &policy, now, &held), 4);
+	summary(f->store, "cpu", T0, &n, &mn, &avg, &mx);
+	assert_true(n == 4 && mn == 0 && mx == 3 && fabs(avg - 1.5) < 1e-9);
+	summary(f->store, "/var:used_bytes", T0, &n, &mn, &avg, &mx);
+	assert_int_equal(n, 4);
+	assert_int_equal(count(f->store, "SELECT count(*) FROM samples"), 0);
+}
+
 /* An agent inventing 100 kinds: one transaction looks at 64 of them,
  * the next goes on from there; none is left behind. */
 static void
@@ -463,6 +485,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_resend_after_prune,
 		    portalfix_setup, portalfix_teardown),
 		cmocka_unit_test_setup_teardown(test_batches,
+		    portalfix_setup, portalfix_teardown),
+		cmocka_unit_test_setup_teardown(test_legacy_heartbeats,
 		    portalfix_setup, portalfix_teardown),
 		cmocka_unit_test_setup_teardown(test_many_kinds,
 		    portalfix_setup, portalfix_teardown),
