@@ -192,14 +192,18 @@ fleet_hosts(struct store *s, json_t **out)
 #define HOST_MATCH " WHERE superseded_by IS NULL AND (?1 IS NULL OR " \
 	"hostname LIKE ?1 ESCAPE '\\' OR id LIKE ?1 ESCAPE '\\') "
 #define HOST_PAGE " LIMIT ?2 OFFSET ?3"
-/* Worst first, as fleet_host_row's status ranks them. */
-#define HOST_RANK_STATE(st) "EXISTS (SELECT 1 FROM checks c WHERE " \
-	"c.agent_id = agents.id AND c.state = '" st "')"
+/*
+ * Worst first, as fleet_host_row's status ranks them: one pass over the
+ * host's checks (its primary key) for the worst state; PENDING alone, or
+ * no check, is unknown. (An index on checks(agent_id, state) would make
+ * this about twice as fast, at an index update for every check of every
+ * heartbeat.)
+ */
 #define HOST_RANK "CASE WHEN revoked IS NOT NULL THEN 6 WHEN " \
-	"unreachable = 1 THEN 0 WHEN " HOST_RANK_STATE("CRITICAL") \
-	" THEN 1 WHEN " HOST_RANK_STATE("UNKNOWN") " THEN 2 WHEN " \
-	HOST_RANK_STATE("WARNING") " THEN 3 WHEN " HOST_RANK_STATE("OK") \
-	" THEN 4 ELSE 2 END"
+	"unreachable = 1 THEN 0 ELSE (SELECT CASE WHEN m IS NULL OR m = 9 " \
+	"THEN 2 ELSE m END FROM (SELECT min(CASE c.state WHEN 'CRITICAL' " \
+	"THEN 1 WHEN 'UNKNOWN' THEN 2 WHEN 'WARNING' THEN 3 WHEN 'OK' THEN 4 " \
+	"ELSE 9 END) AS m FROM checks c WHERE c.agent_id = agents.id) w) END"
 
 int
 fleet_hosts_query(struct store *s, const struct fleet_host_query *q,

@@ -218,6 +218,64 @@ test_filters(void **state)
 	assert_int_equal(listed(f->store, &q), 0);
 }
 
+/* GET /hosts?sort=status: unreachable, critical, unknown (PENDING only),
+ * warning, ok, unenrolled; paging and search. */
+static void
+test_hosts_sort(void **state)
+{
+	struct portalfix *f = *state;
+	struct fleet_host_query q = { .sort = "status" };
+	static const char *const want[] = { "h-a", "h-b", "h-d", "h-f",
+	    "h-c", "h-e" };
+	json_t *o, *h;
+	size_t i;
+
+	exec(f->store, "DELETE FROM agents");
+	exec(f->store, "INSERT INTO agents (id, cred_hash, machine_id, "
+	    "hostname, inventory, enrolled, report_interval, unreachable, "
+	    "revoked) VALUES "
+	    "('a', 'x1', 'm1', 'h-a', '{}', 0, 60, 1, NULL),"
+	    "('b', 'x2', 'm2', 'h-b', '{}', 0, 60, 0, NULL),"
+	    "('c', 'x3', 'm3', 'h-c', '{}', 0, 60, 0, NULL),"
+	    "('d', 'x4', 'm4', 'h-d', '{}', 0, 60, 0, NULL),"
+	    "('e', 'x5', 'm5', 'h-e', '{}', 0, 60, 0, 1),"
+	    "('f', 'x6', 'm6', 'h-f', '{}', 0, 60, 0, NULL)");
+	exec(f->store, "INSERT INTO checks (agent_id, name, state, since, at, "
+	    "result) VALUES ('a', 'x', 'OK', 0, 0, '{}'), "
+	    "('b', 'x', 'OK', 0, 0, '{}'), ('b', 'y', 'CRITICAL', 0, 0, '{}'),"
+	    "('b', 'z', 'WARNING', 0, 0, '{}'), ('c', 'x', 'OK', 0, 0, '{}'),"
+	    "('d', 'x', 'PENDING', 0, 0, '{}'), ('e', 'x', 'CRITICAL', 0, 0, "
+	    "'{}'), ('f', 'x', 'WARNING', 0, 0, '{}'), "
+	    "('f', 'y', 'PENDING', 0, 0, '{}')");
+	assert_int_equal(fleet_hosts_query(f->store, &q, &o), 0);
+	assert_int_equal(json_integer_value(json_object_get(o, "total")), 6);
+	json_array_foreach(json_object_get(o, "hosts"), i, h)
+		if (i >= 6 || strcmp(json_string_value(json_object_get(h,
+		    "hostname")), want[i]) != 0)
+			fail_msg("sort=status: %zu is %s, want %s", i,
+			    json_string_value(json_object_get(h, "hostname")),
+			    i < 6 ? want[i] : "none");
+	json_decref(o);
+	q.limit = 2;
+	q.offset = 2;
+	assert_int_equal(fleet_hosts_query(f->store, &q, &o), 0);
+	h = json_object_get(o, "hosts");
+	assert_int_equal(json_array_size(h), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(h,
+	    0), "hostname")), "h-d");
+	json_decref(o);
+	q.limit = 0;
+	q.offset = 0;
+	q.q = "H-F";
+	assert_int_equal(fleet_hosts_query(f->store, &q, &o), 0);
+	assert_int_equal(json_integer_value(json_object_get(o, "total")), 1);
+	json_decref(o);
+	q.q = "h_";
+	assert_int_equal(fleet_hosts_query(f->store, &q, &o), 0);
+	assert_int_equal(json_integer_value(json_object_get(o, "total")), 0);
+	json_decref(o);
+}
+
 /* The ack body: a comment string, 1 to 1024 bytes; nothing else. */
 static void
 test_parse_ack(void **state)
@@ -258,6 +316,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_repeat_held, setup,
 		    portalfix_teardown),
 		cmocka_unit_test_setup_teardown(test_filters, setup,
+		    portalfix_teardown),
+		cmocka_unit_test_setup_teardown(test_hosts_sort, setup,
 		    portalfix_teardown),
 		cmocka_unit_test(test_parse_ack),
 	};
