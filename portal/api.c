@@ -826,7 +826,8 @@ api_preflight(void *arg, struct http_request *req, struct http_reply *rep)
 		return;
 	}
 	if (strcmp(rest, "hosts") == 0 || strcmp(rest, "alerts") == 0 ||
-	    strncmp(rest, "hosts/", 6) == 0 || strncmp(rest, "alerts/", 7) == 0) {
+	    strncmp(rest, "hosts/", 6) == 0 ||
+	    strncmp(rest, "alerts/", 7) == 0) {
 		/* Methods and ids are the handler's: nothing is read first. */
 		req->max_body = PORTAL_MAX_SMALL_BODY;
 		tok = auth_bearer(http_header(req, "Authorization"));

@@ -400,7 +400,7 @@ retain_batch(struct store *s, const struct retain_policy *p, double now)
 	if (rc < 0)
 		return rc;
 	if (rc == 0)
-		retain_kind_cursor[0] = '\0';	/* all seen: from the first */
+		retain_kind_cursor[0] = '\0';	/* all seen: start again */
 	if (left > 0) {
 		if ((r = retain_delete(s, changes, now - p->keep_events,
 		    left)) < 0)

@@ -3,7 +3,7 @@
  * heartbeat kept in a narrow row for charts (samples), heartbeats and
  * their samples pruned after --keep-reports in small transactions, each
  * pruned sample folded into hourly summaries kept for --keep-summaries,
- * and the other reports, state changes and closed alerts pruned after
+ * and the other reports and the check_changes history pruned after
  * --keep-events.
  */
 #ifndef RETAIN_H
@@ -27,8 +27,7 @@
 struct retain_policy {
 	double	keep_reports;	/* heartbeats and their samples */
 	double	keep_summaries;	/* hourly summaries */
-	double	keep_events;	/* other reports, check_changes, closed
-				 * alerts */
+	double	keep_events;	/* other reports, check_changes */
 };
 
 /* The metrics of one heartbeat's checks into samples. Lock held, in the
