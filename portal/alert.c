@@ -121,6 +121,11 @@ alert_row_json(sqlite3_stmt *st)
 	json_object_set_new(o, "flapping",
 	    sqlite3_column_type(st, 11) == SQLITE_NULL ? json_null() :
 	    json_pack("{s:f}", "percent", sqlite3_column_double(st, 11)));
+	/* Schema 8: who acknowledged it, when, and why. */
+	json_object_set_new(o, "ack",
+	    sqlite3_column_type(st, 12) == SQLITE_NULL ? json_null() :
+	    json_pack("{s:f, s:s, s:s}", "at", sqlite3_column_double(st, 12),
+	    "by", store_text(st, 13), "comment", store_text(st, 14)));
 	return o;
 }
 
@@ -155,7 +160,8 @@ alert_event(struct store *s, sqlite3_int64 id, const char *event)
 	    log_escape(esc, sizeof(esc), store_text(st, 4)));
 	log_event(strcmp(event, "opened") == 0 ? LOG_WARNING : LOG_NOTICE,
 	    strcmp(event, "opened") == 0 ? MSGID_PORTAL_ALERT_OPENED :
-	    MSGID_PORTAL_ALERT_CLOSED, fields, 4, "alert %lld %s: %s %s on %s",
+	    strcmp(event, "closed") == 0 ? MSGID_PORTAL_ALERT_CLOSED : NULL,
+	    fields, 4, "alert %lld %s: %s %s on %s",
 	    (long long)id, event, store_text(st, 3), f_check + 6,
 	    log_escape(esc, sizeof(esc), store_text(st, 2)));
 	if (!atomic_load(&alert_outbox_on)) {
@@ -610,4 +616,113 @@ out:
 		store_rollback(s);
 	store_unlock(s);
 	return r != 0 ? r : n;
+}
+
+int
+alert_ack(struct store *s, long long id, const char *by, const char *comment,
+    double now)
+{
+	static const char sel[] = "SELECT closed IS NOT NULL, acked IS NOT "
+	    "NULL FROM alerts WHERE id = ?";
+	static const char upd[] = "UPDATE alerts SET acked = ?, acked_by = ?, "
+	    "ack_comment = ? WHERE id = ?";
+	sqlite3_stmt *st;
+	int rc, r;
+
+	store_lock(s);
+	if ((r = store_begin(s)) != 0)
+		goto out;
+	if ((st = store_stmt(s, sel)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = store_step(s, st)) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		r = rc == SQLITE_DONE ? -ENOENT : -EIO;
+		goto out;
+	}
+	r = sqlite3_column_int(st, 0) ? -ESTALE : sqlite3_column_int(st, 1) ?
+	    -EALREADY : 0;
+	sqlite3_reset(st);
+	if (r != 0)
+		goto out;
+	if ((st = store_stmt(s, upd)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_double(st, 1, now);
+	sqlite3_bind_text(st, 2, by, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, comment, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, id);
+	if (store_step(s, st) != SQLITE_DONE) {
+		r = -EIO;
+		goto out;
+	}
+	if ((r = alert_event(s, id, "acknowledged")) != 0)
+		goto out;
+	r = store_commit(s);
+out:
+	if (r != 0)
+		store_rollback(s);
+	store_unlock(s);
+	return r;
+}
+
+int
+alert_repeat_scan(struct store *s, double now, double interval)
+{
+	/*
+	 * Held: the host in a maintenance window by the portal's clock, or
+	 * the alert's check silenced; the repeat waits until neither holds.
+	 */
+	static const char sel[] = "SELECT a.id FROM alerts a JOIN agents g ON "
+	    "g.id = a.agent_id LEFT JOIN checks c ON c.agent_id = a.agent_id "
+	    "AND c.name = a.check_name WHERE a.closed IS NULL AND "
+	    "a.acked IS NULL AND COALESCE(a.notified, a.opened) <= ?1 AND "
+	    "NOT (g.maint_open = 1 AND g.maint_until > ?2) AND "
+	    "(c.silenced_until IS NULL OR c.silenced_until <= ?2) "
+	    "ORDER BY a.id LIMIT 100";
+	static const char upd[] = "UPDATE alerts SET notified = ? WHERE id = ?";
+	sqlite3_int64 ids[100];
+	sqlite3_stmt *st;
+	int n = 0, i, r;
+
+	store_lock(s);
+	if ((r = store_begin(s)) != 0)
+		goto out;
+	if ((st = store_stmt(s, sel)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_double(st, 1, now - interval);
+	sqlite3_bind_double(st, 2, now);
+	while (n < 100 && (r = store_step(s, st)) == SQLITE_ROW)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (n < 100 && r != SQLITE_DONE) {
+		r = -EIO;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if ((st = store_stmt(s, upd)) == NULL) {
+			r = -EIO;
+			goto out;
+		}
+		sqlite3_bind_double(st, 1, now);
+		sqlite3_bind_int64(st, 2, ids[i]);
+		if (store_step(s, st) != SQLITE_DONE) {
+			r = -EIO;
+			goto out;
+		}
+		if ((r = alert_event(s, ids[i], "repeated")) != 0)
+			goto out;
+	}
+	if ((r = store_commit(s)) == 0)
+		r = n;
+out:
+	if (r < 0)
+		store_rollback(s);
+	store_unlock(s);
+	return r;
 }

@@ -71,11 +71,25 @@ void	alert_forecast_text(const json_t *forecast, char *buf, size_t len);
 /* The JSON of an alert row selected as ALERT_COLUMNS (new reference). */
 #define ALERT_COLUMNS \
 	"a.id, a.agent_id, g.hostname, a.kind, a.check_name, a.state, " \
-	"a.summary, a.opened, a.closed, a.reason, a.forecast, a.flapping " \
+	"a.summary, a.opened, a.closed, a.reason, a.forecast, a.flapping, " \
+	"a.acked, a.acked_by, a.ack_comment " \
 	"FROM alerts a JOIN agents g ON " \
 	"g.id = a.agent_id"
 json_t	*alert_row_json(sqlite3_stmt *);
 
+/*
+ * Acknowledges open alert id for by (an operator's name) with comment:
+ * 0, -ENOENT (no such alert), -ESTALE (closed), -EALREADY (acknowledged
+ * before). The webhook gets an "acknowledged" event.
+ */
+int	alert_ack(struct store *, long long id, const char *by,
+	    const char *comment, double now);
+/*
+ * Sends again ("repeated") each open alert neither acknowledged nor held
+ * (host in maintenance, check silenced) whose last event is interval
+ * seconds old; at most 100 a run. Returns how many, or a negative errno.
+ */
+int	alert_repeat_scan(struct store *, double now, double interval);
 /*
  * Dead-man's switch: marks unreachable every enrolled host silent for
  * PORTAL_DEADMAN_FACTOR report intervals, with no clock step recorded

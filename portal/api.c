@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "account.h"
+#include "alert.h"
 #include "api.h"
 #include "audit.h"
 #include "fleet.h"
@@ -24,10 +25,13 @@
 #include "portal.h"
 #include "ratelimit.h"
 #include "ledger.h"
+#include "metrics.h"
 #include "session.h"
 
 #define API_PREFIX	"/api/v1/"
 #define API_MAX_ID	64
+/* A check name, as ingest takes it. */
+#define API_MAX_CHECK	256
 
 static double
 api_monotonic(void)
@@ -323,32 +327,216 @@ api_query_int(struct http_request *req, const char *name, long long min,
 	return 0;
 }
 
+/* GET /api/v1/hosts/{id}/metrics?from=T&to=T&step=S (epoch seconds;
+ * to defaults to now, from to a day before to). */
+static void
+api_metrics(struct api *a, struct http_request *req, const char *id,
+    struct http_reply *rep)
+{
+	long long now = (long long)time(NULL), from = -1, to = now, step = 0;
+	json_t *out = NULL;
+	int r;
+
+	if (api_query_int(req, "to", 1, PORTAL_MAX_SEQ, &to, rep) != 0 ||
+	    api_query_int(req, "from", 0, PORTAL_MAX_SEQ, &from, rep) != 0 ||
+	    api_query_int(req, "step", 1, METRICS_MAX_RANGE, &step,
+	    rep) != 0)
+		return;
+	if (from < 0)
+		from = to > 86400 ? to - 86400 : 0;
+	if (from >= to || to - from > METRICS_MAX_RANGE) {
+		http_error(rep, 400, "from, to: expected from below to, at "
+		    "most %lld days apart", METRICS_MAX_RANGE / 86400);
+		return;
+	}
+	if ((r = metrics_host(a->store, id, from, to, step, &out)) != 0) {
+		api_store_error(rep, r);
+		return;
+	}
+	rep->status = 200;
+	rep->body = out;
+}
+
+/* GET /api/v1/hosts?limit=N&offset=N&sort=hostname|status|last_seen&q=TEXT */
+static void
+api_hosts(struct api *a, struct http_request *req, struct http_reply *rep)
+{
+	struct fleet_host_query q = { 0 };
+	long long limit = 0, offset = 0;
+	json_t *out = NULL;
+	int r;
+
+	if (api_query_int(req, "limit", 1, FLEET_MAX_HOSTS_PAGE, &limit,
+	    rep) != 0 ||
+	    api_query_int(req, "offset", 0, 1000000, &offset, rep) != 0)
+		return;
+	q.limit = (int)limit;
+	q.offset = (int)offset;
+	q.sort = http_query(req, "sort");
+	if (q.sort != NULL && strcmp(q.sort, "hostname") != 0 &&
+	    strcmp(q.sort, "status") != 0 && strcmp(q.sort, "last_seen") != 0) {
+		http_error(rep, 400, "sort: expected hostname, status or "
+		    "last_seen");
+		return;
+	}
+	q.q = http_query(req, "q");
+	if (q.q != NULL && (q.q[0] == '\0' || strlen(q.q) > 256)) {
+		http_error(rep, 400, "q: expected 1 to 256 bytes");
+		return;
+	}
+	if ((r = fleet_hosts_query(a->store, &q, &out)) != 0) {
+		api_store_error(rep, r);
+		return;
+	}
+	rep->status = 200;
+	rep->body = out;
+}
+
+/* GET /api/v1/alerts?state=open|closed&host=ID&check=NAME&limit=N&before=ID
+ * (open=1, the older form of state=open, is still read). */
+static void
+api_alerts(struct api *a, struct http_request *req, struct http_reply *rep)
+{
+	struct fleet_alert_query q = { 0 };
+	const char *state = http_query(req, "state"), *open;
+	long long limit = 0, before = 0;
+	json_t *out = NULL;
+	int r;
+
+	if (api_query_int(req, "limit", 1, FLEET_MAX_ALERTS, &limit,
+	    rep) != 0 ||
+	    api_query_int(req, "before", 1, PORTAL_MAX_SEQ, &before, rep) != 0)
+		return;
+	open = http_query(req, "open");
+	q.open_only = open != NULL && strcmp(open, "1") == 0;
+	if (state != NULL && strcmp(state, "open") == 0)
+		q.open_only = 1;
+	else if (state != NULL && strcmp(state, "closed") == 0)
+		q.closed_only = 1;
+	else if (state != NULL) {
+		http_error(rep, 400, "state: expected open or closed");
+		return;
+	}
+	q.host = http_query(req, "host");
+	q.check = http_query(req, "check");
+	if ((q.host != NULL && (q.host[0] == '\0' ||
+	    strlen(q.host) > API_MAX_ID)) || (q.check != NULL &&
+	    (q.check[0] == '\0' || strlen(q.check) > API_MAX_CHECK))) {
+		http_error(rep, 400, "host, check: expected 1 to %d and 1 to "
+		    "%d bytes", API_MAX_ID, API_MAX_CHECK);
+		return;
+	}
+	q.limit = (int)limit;
+	q.before = before;
+	if ((r = fleet_alerts_query(a->store, &q, &out)) != 0) {
+		api_store_error(rep, r);
+		return;
+	}
+	rep->status = 200;
+	rep->body = out;
+}
+
+/*
+ * GET /api/v1/alerts/{id} and POST /api/v1/alerts/{id}/ack {"comment"},
+ * acknowledged by p's actor ("user:NAME" or "operator:NAME"), audited.
+ */
+static void
+api_alert(struct api *a, struct http_request *req, const char *rest,
+    const struct api_principal *p, struct http_reply *rep)
+{
+	const char *slash = strchr(rest, '/'), *comment;
+	json_t *root = NULL, *out = NULL;
+	char num[24], *end, err[512];
+	long long id;
+	size_t n = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
+	int r;
+
+	if (n == 0 || n >= sizeof(num) || (slash != NULL &&
+	    strcmp(slash, "/ack") != 0)) {
+		http_error(rep, 404, "no such endpoint");
+		return;
+	}
+	memcpy(num, rest, n);
+	num[n] = '\0';
+	errno = 0;
+	id = strtoll(num, &end, 10);
+	if (num[0] < '1' || num[0] > '9' || *end != '\0' || errno != 0 ||
+	    id > PORTAL_MAX_SEQ) {
+		http_error(rep, 404, "no such alert");
+		return;
+	}
+	if (slash == NULL) {
+		if (strcmp(req->method, "GET") != 0) {
+			rep->allow = "GET";
+			http_error(rep, 405, "method %s not allowed",
+			    req->method);
+			return;
+		}
+		if ((r = fleet_alert(a->store, id, &out)) == -ENOENT)
+			http_error(rep, 404, "no such alert");
+		else if (r != 0)
+			api_store_error(rep, r);
+		else {
+			rep->status = 200;
+			rep->body = out;
+		}
+		return;
+	}
+	if (strcmp(req->method, "POST") != 0) {
+		rep->allow = "POST";
+		http_error(rep, 405, "method %s not allowed", req->method);
+		return;
+	}
+	if (ingest_parse_ack(req->body != NULL ? req->body : "", req->len,
+	    &root, &comment, err, sizeof(err)) != 0) {
+		http_error(rep, 400, "%s", err);
+		return;
+	}
+	r = alert_ack(a->store, id, p->actor, comment, store_now());
+	if (r == -ENOENT)
+		http_error(rep, 404, "no such alert");
+	else if (r == -ESTALE)
+		http_error(rep, 409, "alert %lld is closed", id);
+	else if (r == -EALREADY)
+		http_error(rep, 409, "alert %lld is already acknowledged", id);
+	else if (r != 0)
+		api_store_error(rep, r);
+	else if ((r = fleet_alert(a->store, id, &out)) != 0)
+		api_store_error(rep, r);
+	else {
+		snprintf(num, sizeof(num), "%lld", id);
+		(void)audit_log(a->store, p->actor, p->source, "alert.ack",
+		    num, comment);
+		log_info("%s acknowledged alert %lld", p->actor, id);
+		rep->status = 200;
+		rep->body = out;
+	}
+	json_decref(root);
+}
+
 static void
 api_fleet(struct api *a, struct http_request *req, const char *rest,
     const struct api_principal *p, struct http_reply *rep)
 {
 	char id[API_MAX_ID + 1];
-	const char *slash, *open;
+	const char *slash;
 	json_t *out = NULL;
-	long long limit = 0, before = 0;
 	size_t n;
 	int r, get = strcmp(req->method, "GET") == 0;
 
 	if (strcmp(rest, "alerts") == 0) {
 		if (!get)
 			goto not_allowed;
-		open = http_query(req, "open");
-		if (api_query_int(req, "limit", 1, FLEET_MAX_ALERTS, &limit,
-		    rep) != 0 ||
-		    api_query_int(req, "before", 1, PORTAL_MAX_SEQ, &before,
-		    rep) != 0)
-			return;
-		r = fleet_alerts(a->store, open != NULL &&
-		    strcmp(open, "1") == 0, (int)limit, before, &out);
+		api_alerts(a, req, rep);
+		return;
+	} else if (strncmp(rest, "alerts/", 7) == 0) {
+		api_alert(a, req, rest + 7, p, rep);
+		return;
 	} else if (strcmp(rest, "hosts") == 0) {
 		if (!get)
 			goto not_allowed;
-		r = fleet_hosts(a->store, &out);
+		api_hosts(a, req, rep);
+		return;
 	} else {
 		rest += strlen("hosts/");
 		slash = strchr(rest, '/');
@@ -375,6 +563,11 @@ api_fleet(struct api *a, struct http_request *req, const char *rest,
 				return;
 			}
 			r = fleet_commands(a->store, id, &out);
+		} else if (strcmp(slash, "/metrics") == 0) {
+			if (!get)
+				goto not_allowed;
+			api_metrics(a, req, id, rep);
+			return;
 		} else if (strcmp(slash, "/sessions") == 0) {
 			if (!get)
 				goto not_allowed;
@@ -449,11 +642,14 @@ static const struct api_route {
 } api_routes[] = {
 	{ "GET", "hosts", ROLE_VIEWER, "GET" },
 	{ "GET", "alerts", ROLE_VIEWER, "GET" },
+	{ "GET", "alerts/*", ROLE_VIEWER, "GET" },
+	{ "POST", "alerts/*/ack", ROLE_ENGINEER, "POST" },
 	{ "GET", "hosts/*", ROLE_VIEWER, "GET, DELETE" },
 	{ "DELETE", "hosts/*", ROLE_ADMIN, "GET, DELETE" },
 	{ "GET", "hosts/*/commands", ROLE_VIEWER, "GET, POST" },
 	{ "POST", "hosts/*/commands", ROLE_ENGINEER, "GET, POST" },
 	{ "GET", "hosts/*/sessions", ROLE_VIEWER, "GET" },
+	{ "GET", "hosts/*/metrics", ROLE_VIEWER, "GET" },
 	{ "GET", "session", ROLE_VIEWER, "GET" },
 	{ "POST", "logout", ROLE_VIEWER, "POST" },
 	{ "GET", "audit", ROLE_ADMIN, "GET" },

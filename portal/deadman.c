@@ -29,6 +29,7 @@ static struct {
 	struct deadman_clocks clocks;
 	int		 have_prev;	/* prev_* hold the last run's reading */
 	double		 prev_mono, prev_real;
+	double		 repeat;	/* --webhook-repeat, 0: never */
 } dm = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
 	.clocks = { store_monotonic, store_now },
@@ -44,6 +45,12 @@ deadman_set_clocks(const struct deadman_clocks *c)
 		dm.clocks.realtime = store_now;
 	}
 	dm.have_prev = 0;
+}
+
+void
+deadman_set_repeat(double interval)
+{
+	dm.repeat = interval;
 }
 
 int
@@ -70,6 +77,8 @@ deadman_run(struct store *s)
 	 * held-back alerts, before a host they hid is declared silent. */
 	if ((r = alert_window_scan(s, real)) < 0)
 		log_warnx("deadman: ending maintenance windows failed");
+	if (dm.repeat > 0 && alert_repeat_scan(s, real, dm.repeat) < 0)
+		log_warnx("deadman: repeating alerts failed");
 	return alert_deadman_scan(s, real);
 }
 

@@ -28,5 +28,8 @@ void	deadman_set_clocks(const struct deadman_clocks *);
  * what alert_deadman_scan returns.
  */
 int	deadman_run(struct store *);
+/* Each run also sends open, unacknowledged, unheld alerts again every
+ * interval seconds (alert_repeat_scan); 0, the default, never. */
+void	deadman_set_repeat(double interval);
 
 #endif

@@ -14,6 +14,7 @@
 #include "alert.h"
 #include "fleet.h"
 #include "store.h"
+#include "xmalloc.h"
 
 
 const char *
@@ -183,18 +184,90 @@ out:
 int
 fleet_hosts(struct store *s, json_t **out)
 {
-	static const char sel[] = "SELECT " HOST_COLUMNS " WHERE "
-	    "superseded_by IS NULL ORDER BY hostname, id LIMIT 100000";
+	struct fleet_host_query q = { 0 };
+
+	return fleet_hosts_query(s, &q, out);
+}
+
+#define HOST_MATCH " WHERE superseded_by IS NULL AND (?1 IS NULL OR " \
+	"hostname LIKE ?1 ESCAPE '\\' OR id LIKE ?1 ESCAPE '\\') "
+#define HOST_PAGE " LIMIT ?2 OFFSET ?3"
+/*
+ * Worst first, as fleet_host_row's status ranks them: one pass over the
+ * host's checks (its primary key) for the worst state; PENDING alone, or
+ * no check, is unknown. (An index on checks(agent_id, state) would make
+ * this about twice as fast, at an index update for every check of every
+ * heartbeat.)
+ */
+#define HOST_RANK "CASE WHEN revoked IS NOT NULL THEN 6 WHEN " \
+	"unreachable = 1 THEN 0 ELSE (SELECT CASE WHEN m IS NULL OR m = 9 " \
+	"THEN 2 ELSE m END FROM (SELECT min(CASE c.state WHEN 'CRITICAL' " \
+	"THEN 1 WHEN 'UNKNOWN' THEN 2 WHEN 'WARNING' THEN 3 WHEN 'OK' THEN 4 " \
+	"ELSE 9 END) AS m FROM checks c WHERE c.agent_id = agents.id) w) END"
+
+int
+fleet_hosts_query(struct store *s, const struct fleet_host_query *q,
+    json_t **out)
+{
+	static const char by_name[] = "SELECT " HOST_COLUMNS HOST_MATCH
+	    "ORDER BY hostname, id" HOST_PAGE;
+	static const char by_status[] = "SELECT " HOST_COLUMNS HOST_MATCH
+	    "ORDER BY " HOST_RANK ", hostname, id" HOST_PAGE;
+	static const char by_seen[] = "SELECT " HOST_COLUMNS HOST_MATCH
+	    "ORDER BY COALESCE(last_seen, 0), hostname, id" HOST_PAGE;
+	static const char cnt[] = "SELECT count(*) FROM agents" HOST_MATCH;
+	const char *sql = by_name;
+	char *like = NULL;
 	sqlite3_stmt *st;
+	size_t i, n;
+	long long total = 0;
 	int r;
 
 	*out = NULL;
+	if (q->sort != NULL && strcmp(q->sort, "status") == 0)
+		sql = by_status;
+	else if (q->sort != NULL && strcmp(q->sort, "last_seen") == 0)
+		sql = by_seen;
+	if (q->q != NULL) {
+		/* "%q%" with LIKE's own characters escaped */
+		like = xcalloc(1, 2 * strlen(q->q) + 3);
+		n = 0;
+		like[n++] = '%';
+		for (i = 0; q->q[i] != '\0'; i++) {
+			if (strchr("%_\\", q->q[i]) != NULL)
+				like[n++] = '\\';
+			like[n++] = q->q[i];
+		}
+		like[n++] = '%';
+		like[n] = '\0';
+	}
 	store_lock(s);
-	if ((st = store_stmt(s, sel)) == NULL)
+	if ((st = store_stmt(s, cnt)) == NULL) {
 		r = -EIO;
-	else
-		r = fleet_collect(s, st, "hosts", fleet_host_row, out);
+		goto out;
+	}
+	if (like != NULL)
+		sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
+	if (store_step(s, st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		r = -EIO;
+		goto out;
+	}
+	total = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if ((st = store_stmt(s, sql)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	if (like != NULL)
+		sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, q->limit > 0 ? q->limit : 100000);
+	sqlite3_bind_int(st, 3, q->offset > 0 ? q->offset : 0);
+	if ((r = fleet_collect(s, st, "hosts", fleet_host_row, out)) == 0)
+		json_object_set_new(*out, "total", json_integer(total));
+out:
 	store_unlock(s);
+	free(like);
 	return r;
 }
 
@@ -390,14 +463,26 @@ int
 fleet_alerts(struct store *s, int open_only, int limit, long long before,
     json_t **out)
 {
+	struct fleet_alert_query q = { .open_only = open_only,
+	    .limit = limit, .before = before };
+
+	return fleet_alerts_query(s, &q, out);
+}
+
+int
+fleet_alerts_query(struct store *s, const struct fleet_alert_query *q,
+    json_t **out)
+{
 	/* One row more than asked tells whether there is a next page. */
 	static const char sel[] = "SELECT " ALERT_COLUMNS
 	    " WHERE (?1 = 0 OR a.closed IS NULL) AND (?2 = 0 OR a.id < ?2) "
+	    "AND (?4 = 0 OR a.closed IS NOT NULL) AND (?5 IS NULL OR "
+	    "a.agent_id = ?5) AND (?6 IS NULL OR a.check_name = ?6) "
 	    "ORDER BY a.id DESC LIMIT ?3";
 	sqlite3_stmt *st;
 	json_t *arr, *last;
 	size_t n;
-	int r;
+	int r, limit = q->limit;
 
 	*out = NULL;
 	if (limit <= 0 || limit > FLEET_MAX_ALERTS)
@@ -407,9 +492,14 @@ fleet_alerts(struct store *s, int open_only, int limit, long long before,
 		r = -EIO;
 		goto out;
 	}
-	sqlite3_bind_int(st, 1, open_only != 0);
-	sqlite3_bind_int64(st, 2, before > 0 ? before : 0);
+	sqlite3_bind_int(st, 1, q->open_only != 0);
+	sqlite3_bind_int64(st, 2, q->before > 0 ? q->before : 0);
 	sqlite3_bind_int(st, 3, limit + 1);
+	sqlite3_bind_int(st, 4, q->closed_only != 0);
+	if (q->host != NULL)
+		sqlite3_bind_text(st, 5, q->host, -1, SQLITE_STATIC);
+	if (q->check != NULL)
+		sqlite3_bind_text(st, 6, q->check, -1, SQLITE_STATIC);
 	if ((r = fleet_collect(s, st, "alerts", fleet_alert_row, out)) != 0)
 		goto out;
 	arr = json_object_get(*out, "alerts");
@@ -420,6 +510,59 @@ fleet_alerts(struct store *s, int open_only, int limit, long long before,
 		json_object_set(*out, "next", json_object_get(last, "id"));
 	} else
 		json_object_set_new(*out, "next", json_null());
+out:
+	store_unlock(s);
+	return r;
+}
+
+/* A history entry: {"event", "at"} (new reference). */
+static json_t *
+fleet_history_event(const char *event, json_t *at)
+{
+	return json_pack("{s:s, s:O}", "event", event, "at", at);
+}
+
+int
+fleet_alert(struct store *s, long long id, json_t **out)
+{
+	static const char sel[] = "SELECT " ALERT_COLUMNS " WHERE a.id = ?";
+	json_t *o = NULL, *h, *ack, *e;
+	sqlite3_stmt *st;
+	int rc, r;
+
+	*out = NULL;
+	store_lock(s);
+	if ((st = store_stmt(s, sel)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = store_step(s, st)) != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? -ENOENT : -EIO;
+		goto out;
+	}
+	if ((o = alert_row_json(st)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* The alert's life from its own columns: an acknowledgement comes
+	 * after the opening and before any close (alert_ack). */
+	h = json_array();
+	json_array_append_new(h, fleet_history_event("opened",
+	    json_object_get(o, "opened")));
+	if (json_is_object(ack = json_object_get(o, "ack"))) {
+		e = fleet_history_event("acknowledged",
+		    json_object_get(ack, "at"));
+		json_object_set(e, "by", json_object_get(ack, "by"));
+		json_object_set(e, "comment", json_object_get(ack, "comment"));
+		json_array_append_new(h, e);
+	}
+	if (!json_is_null(json_object_get(o, "closed")))
+		json_array_append_new(h, fleet_history_event("closed",
+		    json_object_get(o, "closed")));
+	json_object_set_new(o, "history", h);
+	*out = o;
+	r = 0;
 out:
 	store_unlock(s);
 	return r;

@@ -928,6 +928,27 @@ out:
 }
 
 int
+ingest_parse_ack(const char *json, size_t len, json_t **root,
+    const char **comment, char *err, size_t errlen)
+{
+	json_t *o;
+	int r;
+
+	*root = NULL;
+	*comment = NULL;
+	if ((o = ingest_load(json, len, err, errlen)) == NULL)
+		return -EINVAL;
+	if ((r = ingest_req_string(o, "comment", INGEST_MAX_COMMENT, "", err,
+	    errlen)) != 0) {
+		json_decref(o);
+		return r;
+	}
+	*comment = json_string_value(json_object_get(o, "comment"));
+	*root = o;
+	return 0;
+}
+
+int
 ingest_parse_command(const char *json, size_t len, json_t **root,
     const char **type, json_t **args, char *err, size_t errlen)
 {

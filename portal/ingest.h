@@ -80,6 +80,11 @@ extern const char *const ingest_support_events[];
 extern const char *const ingest_support_strings[];
 extern const char *const ingest_support_numbers[];
 
+/* An alert acknowledgement: {"comment": "..."} (1 to INGEST_MAX_COMMENT
+ * bytes); *comment points into *root. As above. */
+#define INGEST_MAX_COMMENT	1024
+int	ingest_parse_ack(const char *json, size_t len, json_t **root,
+	    const char **comment, char *err, size_t errlen);
 /* An operator's command: {"type": ..., "args": {...}}; as above. */
 int	ingest_parse_command(const char *json, size_t len, json_t **root,
 	    const char **type, json_t **args, char *err, size_t errlen);

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "portal.h"
 #include "ledger.h"
+#include "retain.h"
 #include "session.h"
 #include "store.h"
 
@@ -588,6 +589,9 @@ ledger_apply(struct store *s, const char *agent_id,
 		return r;
 	if (strcmp(rep->kind, "heartbeat") == 0) {
 		checks = json_object_get(rep->payload, "checks");
+		if ((r = retain_sample(s, agent_id, rep->seq, rep->time,
+		    checks)) != 0)
+			return r;
 		json_array_foreach(checks, i, c)
 			if ((r = ledger_check(s, agent_id, c, NULL, rep->seq,
 			    in_window, now, bud)) != 0)
@@ -759,8 +763,10 @@ int
 ledger_store(struct store *s, const char *agent_id,
     const struct ingest_batch *b, long long *ack, json_t **commands)
 {
-	static const char sel[] = "SELECT unreachable, hostname FROM agents "
-	    "WHERE id = ?";
+	static const char sel[] = "SELECT unreachable, hostname, pruned_seq, "
+	    "pruned_time FROM agents WHERE id = ?";
+	static const char unins[] = "DELETE FROM reports WHERE agent_id = ? "
+	    "AND seq = ?";
 	static const char ins[] = "INSERT OR IGNORE INTO reports (agent_id, "
 	    "seq, kind, time, received, payload) VALUES (?, ?, ?, ?, ?, ?)";
 	static const char upd[] = "UPDATE agents SET last_seen = ?, "
@@ -770,7 +776,8 @@ ledger_store(struct store *s, const char *agent_id,
 	const char *fields[1] = { f_agent };
 	struct ledger_budget bud = { .alerts = PORTAL_MAX_ALERTS_PER_REQUEST };
 	double now = store_now();
-	long long top = 0, conflict = 0;
+	long long top = 0, conflict = 0, pruned_seq;
+	double pruned_time;
 	sqlite3_stmt *st;
 	char *payload;
 	size_t i;
@@ -793,6 +800,8 @@ ledger_store(struct store *s, const char *agent_id,
 	}
 	was_unreachable = sqlite3_column_int(st, 0);
 	snprintf(hostname, sizeof(hostname), "%s", store_text(st, 1));
+	pruned_seq = sqlite3_column_int64(st, 2);
+	pruned_time = sqlite3_column_double(st, 3);
 	sqlite3_reset(st);
 
 	for (i = 0; i < b->n; i++) {
@@ -821,7 +830,28 @@ ledger_store(struct store *s, const char *agent_id,
 		}
 		if (rep->seq > top)
 			top = rep->seq;
-		if (sqlite3_changes(store_db(s)) == 1)
+		if (sqlite3_changes(store_db(s)) == 1 &&
+		    rep->seq <= pruned_seq) {
+			/*
+			 * Not stored, at or below what retention pruned: a
+			 * retry of a pruned report (no newer than the newest
+			 * pruned) is acknowledged and changes nothing; newer
+			 * content is the conflict a stored row would show
+			 * (retain.c).
+			 */
+			if (rep->time > pruned_time) {
+				conflict = rep->seq;
+				r = -EEXIST;
+			} else if ((st = store_stmt(s, unins)) == NULL)
+				r = -EIO;
+			else {
+				sqlite3_bind_text(st, 1, agent_id, -1,
+				    SQLITE_STATIC);
+				sqlite3_bind_int64(st, 2, rep->seq);
+				r = store_step(s, st) == SQLITE_DONE ? 0 :
+				    -EIO;
+			}
+		} else if (sqlite3_changes(store_db(s)) == 1)
 			r = ledger_apply(s, agent_id, rep, now, &bud);
 		else if ((r = ledger_differs(s, agent_id, rep, payload)) == 1) {
 			conflict = rep->seq;

@@ -28,6 +28,7 @@
 #include "auth.h"
 #include "bastionkeys.h"
 #include "deadman.h"
+#include "retain.h"
 #include "http.h"
 #include "credential.h"
 #include "log.h"
@@ -45,7 +46,10 @@
 static const char usage_text[] =
 "usage: agentd-portal serve --listen ADDR:PORT --db PATH --tls-cert FILE\n"
 "           --tls-key FILE [--report-interval SECONDS] [--threads N]\n"
-"           [--webhook https://URL [--webhook-ca FILE]]\n"
+"           [--webhook https://URL [--webhook-ca FILE]\n"
+"            [--webhook-repeat DURATION]]\n"
+"           [--keep-reports DURATION] [--keep-summaries DURATION]\n"
+"           [--keep-events DURATION]\n"
 "           [--bastion HOST:PORT --bastion-host-key 'TYPE BASE64'\n"
 "            [--bastion-user NAME --forward-ports LOW-HIGH]]\n"
 "           [--session-ttl DURATION] [--session-idle DURATION]\n"
@@ -79,7 +83,11 @@ static const char usage_text[] =
 "exits 1 on any failure; --timeout defaults to 10.\n"
 "--max-connections (default 10000) is lowered to fit RLIMIT_NOFILE;\n"
 "--connections-per-ip (default 128) bounds one address; a request not\n"
-"done within --request-timeout (default 30) is cut off. A web login\n"
+"done within --request-timeout (default 30) is cut off. Heartbeats are\n"
+"kept --keep-reports (default 30d), their hourly summaries\n"
+"--keep-summaries (400d), other reports and state changes --keep-events\n"
+"(400d). --webhook-repeat sends an open, unacknowledged alert again\n"
+"at that interval (default: never). A web login\n"
 "session lasts --session-ttl (default 12h) and ends after --session-idle\n"
 "(default 30m) without a request. user create and passwd read the\n"
 "password from the terminal, from stdin with --password-stdin, or (no\n"
@@ -92,7 +100,8 @@ enum {
 	OPT_THREADS, OPT_EXPIRES, OPT_STDERR, OPT_HELP, OPT_VERSION,
 	OPT_VERBOSE, OPT_REPLACE, OPT_MAX_CONN, OPT_PER_IP, OPT_REQ_TIMEOUT,
 	OPT_BASTION_USER, OPT_FORWARD_PORTS, OPT_ROLE, OPT_PASSWORD_STDIN,
-	OPT_SESSION_TTL, OPT_SESSION_IDLE,
+	OPT_SESSION_TTL, OPT_SESSION_IDLE, OPT_KEEP_REPORTS,
+	OPT_KEEP_SUMMARIES, OPT_KEEP_EVENTS, OPT_WEBHOOK_REPEAT,
 };
 
 static const struct option long_opts[] = {
@@ -103,6 +112,10 @@ static const struct option long_opts[] = {
 	{ "report-interval", required_argument, NULL, OPT_INTERVAL },
 	{ "webhook", required_argument, NULL, OPT_WEBHOOK },
 	{ "webhook-ca", required_argument, NULL, OPT_WEBHOOK_CA },
+	{ "webhook-repeat", required_argument, NULL, OPT_WEBHOOK_REPEAT },
+	{ "keep-reports", required_argument, NULL, OPT_KEEP_REPORTS },
+	{ "keep-summaries", required_argument, NULL, OPT_KEEP_SUMMARIES },
+	{ "keep-events", required_argument, NULL, OPT_KEEP_EVENTS },
 	{ "bastion", required_argument, NULL, OPT_BASTION },
 	{ "bastion-host-key", required_argument, NULL, OPT_BASTION_KEY },
 	{ "bastion-user", required_argument, NULL, OPT_BASTION_USER },
@@ -136,6 +149,8 @@ struct options {
 	int		 password_stdin;
 	double		 session_ttl, session_idle;
 	int		 log_stderr, verbose;
+	struct retain_policy retain;
+	double		 webhook_repeat;	/* 0: never */
 };
 
 static void __attribute__((noreturn))
@@ -198,6 +213,19 @@ parse_long(const char *opt, const char *s, long min, long max)
 	return v;
 }
 
+/* A duration option (parse_duration) or a usage error. */
+static void
+parse_keep(const char *opt, const char *s, double *out)
+{
+	char msg[128];
+
+	if (parse_duration(s, out) != 0) {
+		snprintf(msg, sizeof(msg), "%s %%s: expected a duration such "
+		    "as 90s, 15m, 24h or 30d (at most 10 years)", opt);
+		usage_error(msg, s);
+	}
+}
+
 /* "LOW-HIGH", unprivileged ports on the bastion: 0 or -EINVAL. */
 static int
 parse_ports(const char *s, int *low, int *high)
@@ -243,6 +271,9 @@ parse_options(int argc, char **argv, struct options *o)
 	o->req_timeout = 30;
 	o->session_ttl = PORTAL_SESSION_TTL;
 	o->session_idle = PORTAL_SESSION_IDLE;
+	o->retain.keep_reports = RETAIN_DEFAULT_REPORTS;
+	o->retain.keep_summaries = RETAIN_DEFAULT_SUMMARIES;
+	o->retain.keep_events = RETAIN_DEFAULT_EVENTS;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -304,6 +335,22 @@ parse_options(int argc, char **argv, struct options *o)
 				usage_error("--session-idle %s: expected a "
 				    "duration such as 30m, at most 30d",
 				    optarg);
+			break;
+		case OPT_KEEP_REPORTS:
+			parse_keep("--keep-reports", optarg,
+			    &o->retain.keep_reports);
+			break;
+		case OPT_KEEP_SUMMARIES:
+			parse_keep("--keep-summaries", optarg,
+			    &o->retain.keep_summaries);
+			break;
+		case OPT_KEEP_EVENTS:
+			parse_keep("--keep-events", optarg,
+			    &o->retain.keep_events);
+			break;
+		case OPT_WEBHOOK_REPEAT:
+			parse_keep("--webhook-repeat", optarg,
+			    &o->webhook_repeat);
 			break;
 		case OPT_STDERR: o->log_stderr = 1; break;
 		case OPT_VERBOSE: o->verbose = 1; break;
@@ -427,6 +474,8 @@ cmd_serve(struct options *o)
 	if (o->bastion_user != NULL && !valid_user(o->bastion_user))
 		usage_error("--bastion-user %s: 1 to 32 letters, digits and "
 		    "._- (not starting with -)", o->bastion_user);
+	if (o->webhook_repeat > 0 && o->webhook == NULL)
+		usage_error("%s", "--webhook-repeat needs --webhook");
 	if (o->webhook_ca != NULL && o->webhook == NULL)
 		usage_error("%s", "--webhook-ca needs --webhook");
 	if (o->webhook != NULL && strncmp(o->webhook, "https://", 8) != 0)
@@ -479,8 +528,14 @@ cmd_serve(struct options *o)
 		if ((r = webhook_start(s, o->webhook, o->webhook_ca)) != 0)
 			fatalx("--webhook %s: %s", o->webhook, strerror(-r));
 	}
+	deadman_set_repeat(o->webhook_repeat);
 	if ((r = deadman_start(s, 0.5)) != 0)
 		fatalx("deadman thread: %s", strerror(-r));
+	/* A pass a minute; more often when heartbeats are kept for
+	 * seconds only (tests). */
+	if ((r = retain_start(s, &o->retain, o->retain.keep_reports < 120 ?
+	    1 : 60)) != 0)
+		fatalx("retention thread: %s", strerror(-r));
 	if ((d = http_start(&ho, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	snprintf(f_listen, sizeof(f_listen), "LISTEN=%s", o->listen);
@@ -502,6 +557,7 @@ cmd_serve(struct options *o)
 		;
 	log_info("signal %d: stopping", sig);
 	http_stop(d);
+	retain_stop();
 	deadman_stop();
 	webhook_stop();
 	store_close(s);

@@ -18,7 +18,7 @@
 #include "store.h"
 #include "xmalloc.h"
 
-#define STORE_MAX_STMTS	96
+#define STORE_MAX_STMTS	160
 
 struct cached {
 	const char	*sql;
@@ -239,6 +239,43 @@ static const char *const migrations[] = {
 	"  action TEXT NOT NULL,"
 	"  target TEXT,"
 	"  detail TEXT);",
+	/*
+	 * 9: retention and charts. The metrics of each heartbeat (cpu,
+	 * memory, load, each filesystem) in one narrow row per heartbeat,
+	 * clustered by (agent, time) for the chart endpoint; their hourly
+	 * summaries, folded in as the heartbeats are pruned; an index that
+	 * finds the oldest reports of a kind without a scan; per agent the
+	 * highest pruned seq and its time, so that a resent batch of pruned
+	 * reports is still recognised (retain.c); an alert's acknowledgement
+	 * and when its webhook event was last sent (repeats).
+	 */
+	"CREATE TABLE samples ("
+	"  agent_id TEXT NOT NULL,"
+	"  time REAL NOT NULL,"
+	"  seq BIGINT NOT NULL,"
+	"  cpu REAL,"
+	"  memory REAL,"
+	"  load REAL,"
+	"  fs TEXT,"
+	"  PRIMARY KEY (agent_id, time, seq)) WITHOUT ROWID;"
+	"CREATE TABLE summaries ("
+	"  agent_id TEXT NOT NULL,"
+	"  metric TEXT NOT NULL,"
+	"  hour REAL NOT NULL,"
+	"  n BIGINT NOT NULL,"
+	"  vmin REAL NOT NULL,"
+	"  vsum REAL NOT NULL,"
+	"  vmax REAL NOT NULL,"
+	"  PRIMARY KEY (agent_id, hour, metric)) WITHOUT ROWID;"
+	"CREATE INDEX summaries_hour ON summaries(hour);"
+	"CREATE INDEX reports_received ON reports(kind, received);"
+	"CREATE INDEX check_changes_at ON check_changes(at);"
+	"ALTER TABLE agents ADD COLUMN pruned_seq BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE agents ADD COLUMN pruned_time REAL NOT NULL DEFAULT 0;"
+	"ALTER TABLE alerts ADD COLUMN acked REAL;"
+	"ALTER TABLE alerts ADD COLUMN acked_by TEXT;"
+	"ALTER TABLE alerts ADD COLUMN ack_comment TEXT;"
+	"ALTER TABLE alerts ADD COLUMN notified REAL;",
 };
 
 static int

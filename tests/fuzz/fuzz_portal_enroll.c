@@ -1,6 +1,6 @@
 /* libFuzzer target: the portal's parsers for the bodies that arrive before
- * (enrolment, login) or beside (operators' commands, token requests) the
- * agents' reports. Each
+ * (enrolment, login) or beside (operators' commands, token requests,
+ * alert acknowledgements) the agents' reports. Each
  * input must be judged within libFuzzer's -timeout (tests/fuzz/run.sh). */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,7 +15,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *json = (const char *)data, *token, *type, *key, *name,
-	    *password, *replace;
+	    *password, *replace, *comment;
 	double expires;
 	json_t *root, *host, *args;
 	char err[512];
@@ -60,6 +60,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (replace != NULL && (strlen(replace) == 0 ||
 		    strlen(replace) > 36))
+			abort();
+		json_decref(root);
+	}
+	if (ingest_parse_ack(json, size, &root, &comment, err,
+	    sizeof(err)) == 0) {
+		if (comment == NULL || strlen(comment) == 0 ||
+		    strlen(comment) > INGEST_MAX_COMMENT)
 			abort();
 		json_decref(root);
 	}
