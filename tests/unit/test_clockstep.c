@@ -64,6 +64,13 @@ no_reload(struct config_errors *errs, void *userdata)
 	return -EINVAL;
 }
 
+static void
+run_done(const struct result *r, int rc, void *userdata)
+{
+	(void)r;
+	*(int *)userdata = rc == 0 ? 1 : -1;
+}
+
 struct agent {
 	char		 dir[48], sock[96];
 	sd_event	*event;
@@ -191,9 +198,9 @@ test_steps(void **state)
 	a.decide = decide_new();
 	assert_int_equal(sched_new(a.event, cfg, "/proc", "/sys", a.decide,
 	    &a.sched), 0);
-	/* A built-in collector's result and an external check's, from their
-	 * first runs (spread over 5 s); the next ones are an hour away, so
-	 * no run during the steps below makes an age 0. */
+	/* A built-in collector and an external check, after their first
+	 * runs (spread over 5 s): the next are an hour away, so no timer
+	 * fires during the steps below. */
 	for (time_t end = time(NULL) + 10; time(NULL) < end;) {
 		done = decide_check_result(decide_find(a.decide, "load")) !=
 		    NULL && decide_check_result(decide_find(a.decide,
@@ -204,7 +211,18 @@ test_steps(void **state)
 	}
 	if (!done)
 		fail_msg("load and ext did not run within their first spread");
-	/* The uptime starts now: the steps below measure from here. */
+	/* Fresh results of both, and the uptime, start now: the steps
+	 * below measure from here. */
+	for (int k = 0; k < 2; k++) {
+		struct sched_waiter *w = NULL;
+
+		done = 0;
+		assert_int_equal(sched_run_now(a.sched, k == 0 ? "load" : "ext",
+		    run_done, &done, &w), 0);
+		for (int i = 0; i < 500 && done == 0; i++)
+			sd_event_run(a.event, 10000);
+		assert_int_equal(done, 1);
+	}
 	info.started = time_now(CLOCK_REALTIME);
 	info.started_mono = time_now(CLOCK_MONOTONIC);
 	assert_int_equal(control_open(a.event, a.sock, "", a.sched, &info,
