@@ -10,7 +10,8 @@ monitoring-plugins-basic collectd-core openssl procps python3 curl
 systemd man-db
 dbus-daemon systemd-journal-remote
 libarchive-dev libsodium-dev nettle-dev libzstd-dev zstd acl libcap2-bin
-libssh2-1-dev openssh-server openssh-client"
+libssh2-1-dev openssh-server openssh-client
+chromium fonts-dejavu-core nodejs npm"
 
 missing=""
 for p in $pkgs; do
@@ -34,4 +35,6 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 # collectd-core is only the benchmark's peer: never start it as a service.
 # openssh-server is test_backup_sftp.sh's server: the test runs its own sshd.
+# chromium, nodejs and npm: the web app's browser test (tests/browser/,
+# playwright-core from npm drives Debian's chromium; fonts for screenshots).
 $sudo apt-get install -y -qq --no-install-recommends $missing
