@@ -11,7 +11,7 @@ systemd man-db
 dbus-daemon systemd-journal-remote
 libarchive-dev libsodium-dev nettle-dev libzstd-dev zstd acl libcap2-bin
 libssh2-1-dev openssh-server openssh-client
-chromium fonts-dejavu-core nodejs npm"
+chromium fonts-dejavu-core nodejs npm xxd"
 
 missing=""
 for p in $pkgs; do
@@ -35,6 +35,7 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 # collectd-core is only the benchmark's peer: never start it as a service.
 # openssh-server is test_backup_sftp.sh's server: the test runs its own sshd.
-# chromium, nodejs and npm: the web app's browser test (tests/browser/,
+# xxd embeds the web app in agentd-portal (portal/web-embed.sh). chromium,
+# nodejs and npm: the web app's browser test (tests/browser/,
 # playwright-core from npm drives Debian's chromium; fonts for screenshots).
 $sudo apt-get install -y -qq --no-install-recommends $missing

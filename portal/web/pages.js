@@ -10,9 +10,12 @@ function section(title, ...children) {
 }
 
 function table(head, rows, attrs) {
+	// rows: the rows, or a tbody the caller fills later.
+	const body = rows instanceof HTMLTableSectionElement ? rows :
+	    el('tbody', {}, rows);
 	return el('div', { class: 'tablewrap' }, el('table', attrs || {},
 	    el('thead', {}, el('tr', {}, head.map((t) => el('th', {}, t)))),
-	    el('tbody', {}, rows)));
+	    body));
 }
 
 // POSTs a command and polls GET /hosts/{id}/commands until its result
@@ -318,7 +321,7 @@ export async function enrolPage(main) {
 	    section('New host', el('p', {}, 'A token enrols one host, once.'),
 	        form, out),
 	    section('Tokens', table(['Id', 'Created', 'Expires', 'Used',
-	        'Revoked', ''], [body])),
+	        'Revoked', ''], body)),
 	    section('Revoke an agent', el('p', {}, 'The agent\'s ' +
 	        'credential stops working; its history stays.'), revoke,
 	        el('p', { class: 'muted' }, 'Or use the button on the ' +
@@ -350,6 +353,8 @@ export async function enrolPage(main) {
 		    'apt-get install agentd',
 		    `printf '%s\\n' '${t.token}' > /root/agentd-token`,
 		    'chmod 600 /root/agentd-token',
+		    '# add --ca FILE when the portal\'s certificate is from ' +
+		    'a private CA',
 		    `agentctl enroll --portal ${url} --token-file ` +
 		    '/root/agentd-token',
 		    'rm /root/agentd-token',

@@ -1,11 +1,11 @@
 // Drives Debian's chromium through the portal's web app
 // (tests/integration/test_portal_web.sh sets the fleet up).
-//   node web.mjs URL SPKI_HASH SHOTS_DIR ENGINEER_PW VIEWER_PW
+//   node web.mjs URL SPKI_HASH SHOTS_DIR ENGINEER_PW VIEWER_PW ADMIN_PW
 // The browser trusts exactly the test server's key: chromium's
 // --ignore-certificate-errors-spki-list with its SPKI SHA-256 (base64).
 import { chromium } from 'playwright-core';
 
-const [url, spki, shots, engPw, viewPw] = process.argv.slice(2);
+const [url, spki, shots, engPw, viewPw, admPw] = process.argv.slice(2);
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; " +
     "img-src 'self' data:; connect-src 'self'; form-action 'self'; " +
     "frame-ancestors 'none'; base-uri 'none'";
@@ -187,6 +187,23 @@ try {
 		const n = await page.locator('main button').count();
 		if (n !== 0)
 			fail(`${n} buttons on the host page for a viewer`);
+		await page.locator('#logout').click();
+		await page.locator('#login-name').waitFor();
+	});
+
+	await step('an admin enrols a host', async () => {
+		await login(page, 'adm', admPw);
+		if (await page.locator('#nav-enrol').isHidden())
+			fail('no Enrolment link for an admin');
+		await page.locator('#nav-enrol').click();
+		await page.locator('#token-form button[type=submit]').click();
+		const t = await page.locator('#enrol-commands').textContent();
+		const want = `agentctl enroll --portal ${url} --token-file `;
+		if (!t.includes(want) || !/'tok_|'[A-Za-z0-9_-]{16,}'/.test(t))
+			fail(`the commands shown are:\n${t}`);
+		await page.locator('#tokens tr').first().waitFor();
+		await page.screenshot({ path: `${shots}/enrol.png`,
+		    fullPage: true });
 		await page.locator('#logout').click();
 		await page.locator('#login-name').waitFor();
 	});

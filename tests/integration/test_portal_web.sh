@@ -4,7 +4,8 @@
 # agents in mixed states (critical, unreachable, in maintenance); an
 # engineer logs in, searches, opens a host and its charts, runs a check
 # (the fake agent answers), requests a support session, acknowledges an
-# alert and logs out; a viewer sees no action. The CSP and the other
+# alert and logs out; a viewer sees no action; an admin creates an
+# enrolment token and sees the commands for a new host. The CSP and the other
 # headers are checked, and no console error or CSP violation may happen.
 # Screenshots go to $BUILD/screenshots/.
 . tests/integration/lib.sh
@@ -55,7 +56,9 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 DB=$T/portal.db
 OPR=$("$PORTAL" operator create fleet --db "$DB" --log-stderr 2>/dev/null) ||
     fail "operator create failed"
-ENG_PW=engineer-password-1 VIEW_PW=viewer-password-1
+ENG_PW=engineer-password-1 VIEW_PW=viewer-password-1 ADM_PW=admin-password-1
+printf '%s\n' "$ADM_PW" | "$PORTAL" user create adm --role admin \
+    --db "$DB" --password-stdin >/dev/null 2>&1 || fail "user create adm failed"
 printf '%s\n' "$ENG_PW" | "$PORTAL" user create eng --role engineer \
     --db "$DB" --password-stdin >/dev/null 2>&1 || fail "user create eng failed"
 printf '%s\n' "$VIEW_PW" | "$PORTAL" user create view --role viewer \
@@ -114,7 +117,7 @@ case $BUILD in
 esac
 mkdir -p "$shots"
 start=$(date +%s)
-(cd tests/browser && node web.mjs "$URL" "$SPKI" "$shots" "$ENG_PW" "$VIEW_PW") \
+(cd tests/browser && node web.mjs "$URL" "$SPKI" "$shots" "$ENG_PW" "$VIEW_PW" "$ADM_PW") \
     >"$T/browser.log" 2>&1
 rc=$?
 cat "$T/browser.log"
