@@ -92,7 +92,8 @@ function fleetPage() {
 	    el('div', { class: 'toolbar' }, search, filter, sort),
 	    el('div', { class: 'tablewrap' }, el('table', { class: 'hosts' },
 	        el('thead', {}, el('tr', {}, ['Host', 'State', 'Last seen',
-	            'Open alerts', 'Last good backup', 'Checks'].map((t) =>
+	            'Open alerts', 'Last good backup', 'Checks', 'Agent']
+	            .map((t) =>
 	            el('th', {}, t)))), body)), pager, status);
 	let seq = 0;
 	async function load() {
@@ -147,10 +148,11 @@ function fleetPage() {
 			        h.backup_jobs ? 'never ok' : '—'),
 			    el('td', { class: 'checks' },
 			        `${c.CRITICAL || 0} crit · ${c.WARNING || 0} ` +
-			        `warn · ${c.OK || 0} ok`)));
+			        `warn · ${c.OK || 0} ok`),
+			    el('td', { class: 'muted' }, h.agent_version || '—')));
 		}
 		if (rows.length === 0)
-			body.appendChild(el('tr', {}, el('td', { colspan: 6,
+			body.appendChild(el('tr', {}, el('td', { colspan: 7,
 			    class: 'muted' }, 'No host matches.')));
 		clear(pager);
 		if (data.total > 100) {

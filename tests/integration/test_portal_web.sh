@@ -110,6 +110,12 @@ unreach() {
 	    "$URL/api/v1/hosts" | grep -q '"status":"unreachable"'
 }
 wait_until 10 unreach || pfail "dead-01 did not become unreachable"
+# The list's agent_version, from each host's inventory (null without one).
+expect_eq "agent_version in GET /hosts" "$(curl -sS --cacert "$T/ca.pem" \
+    -H "Authorization: Bearer $OPR" "$URL/api/v1/hosts" | python3 -c '
+import json, sys
+print(sorted((h["hostname"], h["agent_version"]) for h in json.load(sys.stdin)["hosts"]))')" \
+    "[('db-01', '0.1.0'), ('dead-01', None), ('web-01', '0.1.0'), ('web-02', '0.1.0')]"
 
 case $BUILD in
 /*) shots=$BUILD/screenshots ;;
