@@ -167,6 +167,14 @@ try {
 			fail(`the page is ${w} px wide at 375`);
 		await phone.screenshot({ path: `${shots}/fleet-375.png`,
 		    fullPage: true });
+		await phone.locator('#hosts a', { hasText: 'web-02' }).click();
+		await phone.locator('#charts svg').first().waitFor();
+		const hw = await phone.evaluate(() =>
+		    document.documentElement.scrollWidth);
+		if (hw > 375)
+			fail(`the host page is ${hw} px wide at 375`);
+		await phone.screenshot({ path: `${shots}/host-375.png`,
+		    fullPage: true });
 		await phone.close();
 	});
 
