@@ -20,6 +20,9 @@ function table(head, rows, attrs) {
 
 // POSTs a command and polls GET /hosts/{id}/commands until its result
 // arrives (at most 10 minutes), showing it in out.
+// Commands being followed: the host page is not redrawn under them.
+let following = 0;
+
 async function command(id, type, args, out) {
 	clear(out).textContent = 'sending…';
 	let c;
@@ -30,6 +33,8 @@ async function command(id, type, args, out) {
 		out.textContent = 'refused: ' + e.message;
 		return;
 	}
+	following++;
+	const done = () => following--;
 	out.textContent = `${c.id} pending: sent with the host's next report`;
 	const t0 = Date.now();
 	const poll = async () => {
@@ -39,6 +44,7 @@ async function command(id, type, args, out) {
 			    `hosts/${encodeURIComponent(id)}/commands`);
 		} catch (e) {
 			out.textContent = 'cannot read the result: ' + e.message;
+			done();
 			return;
 		}
 		const r = (list.commands || []).find((x) => x.id === c.id);
@@ -51,17 +57,32 @@ async function command(id, type, args, out) {
 				    r.connect ? el('code', { class: 'connect' },
 				        r.connect) : null));
 			out.dataset.done = r.status;
+			done();
 			return;
 		}
 		if (Date.now() - t0 < 600000)
 			setTimeout(poll, 1000);
-		else
+		else {
 			out.textContent = `${c.id} still pending after 10 min`;
+			done();
+		}
 	};
 	setTimeout(poll, 500);
 }
 
+// The host page, redrawn every 10 s unless someone is using it (a
+// command followed, a field focused, a detail open).
 export async function hostPage(main, id) {
+	await hostDraw(main, id);
+	every(10000, () => {
+		if (following === 0 && !main.querySelector(
+		    'input:focus, details[open]'))
+			hostDraw(main, id).catch(() => {});
+	});
+}
+
+async function hostDraw(main, id) {
+	const hash = location.hash;
 	const eid = encodeURIComponent(id);
 	const to = Math.floor(Date.now() / 1000), from = to - 86400;
 	const [h, m, sessions, cmds] = await Promise.all([
@@ -69,6 +90,8 @@ export async function hostPage(main, id) {
 	    api('GET', `hosts/${eid}/metrics?from=${from}&to=${to}`),
 	    api('GET', `hosts/${eid}/sessions`),
 	    api('GET', `hosts/${eid}/commands`)]);
+	if (location.hash !== hash)
+		return;		// the user went elsewhere meanwhile
 	const eng = can('engineer');
 	const inv = h.inventory && h.inventory.host ? h.inventory.host :
 	    h.inventory || {};
