@@ -23,6 +23,12 @@ for p in $pkgs; do
 		    sort -V | tail -n 1 | cut -d' ' -f1)
 		[ -n "$p" ] || p=libclang-rt-14-dev
 	fi
+	# A node from elsewhere (NodeSource's nodejs has npm inside and
+	# conflicts with Debian's npm package) is as good.
+	case $p in
+	nodejs) command -v node >/dev/null 2>&1 && continue ;;
+	npm) command -v npm >/dev/null 2>&1 && continue ;;
+	esac
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
 	    missing="$missing $p"
 done
