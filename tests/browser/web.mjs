@@ -76,6 +76,15 @@ try {
 		await page.screenshot({ path: `${shots}/login.png` });
 	});
 
+	await step('a wrong password is refused', async () => {
+		await page.locator('#login-name').fill('eng');
+		await page.locator('#login-password').fill('not-the-password');
+		await page.locator('#login button[type=submit]').click();
+		await page.locator('#login .error', { hasText: /./ }).waitFor();
+		if (await page.locator('#nav').isVisible())
+			fail('the navigation shows after a refused login');
+	});
+
 	await step('log in as the engineer', () => login(page, 'eng', engPw));
 
 	await step('fleet with mixed states, worst first', async () => {
