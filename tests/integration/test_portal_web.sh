@@ -2,9 +2,9 @@
 # The portal's web app (issue 12) in Debian's chromium, driven by
 # playwright-core (tests/browser/): the real portal with a fleet of fake
 # agents in mixed states (critical, unreachable, in maintenance); an
-# engineer is refused with a wrong password, logs in, searches, opens a host and its charts, runs a check
-# (the fake agent answers), requests a support session, acknowledges an
-# alert and logs out; a viewer sees no action; an admin creates an
+# engineer is refused with a wrong password, logs in, searches, opens a
+# host and its charts, runs a check (the fake agent answers), requests a
+# support session, acknowledges an alert and logs out; a viewer sees no action; an admin creates an
 # enrolment token and sees the commands for a new host. The CSP and the other
 # headers are checked, and no console error or CSP violation may happen.
 # Screenshots go to $BUILD/screenshots/.
