@@ -200,7 +200,18 @@ $(BUILD)/tunneltool: $(OBJ)/tests/integration/support/tunneltool.o $(BUILD)/libs
 $(BUILD)/agentd-support: $(OBJ)/support/agentd-support.o $(BUILD)/libsupport.a $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SUPPORT_LIBS) -lpthread -lm
 
-$(BUILD)/libportal.a: $(PORTAL_OBJS)
+# The web app (portal/web/*) as C arrays: portal/web-embed.sh runs xxd -i
+# over each file; portal/web.c serves them.
+WEB_FILES := $(sort $(wildcard portal/web/*.html portal/web/*.js portal/web/*.css))
+$(BUILD)/webassets.c: portal/web-embed.sh $(WEB_FILES)
+	@mkdir -p $(@D)
+	sh portal/web-embed.sh $@ $(WEB_FILES)
+
+$(OBJ)/webassets.o: $(BUILD)/webassets.c portal/web.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(PORTAL_INC) -c -o $@ $<
+
+$(BUILD)/libportal.a: $(PORTAL_OBJS) $(OBJ)/webassets.o
 	rm -f $@
 	ar rcs $@ $^
 

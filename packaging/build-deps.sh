@@ -10,7 +10,8 @@ monitoring-plugins-basic collectd-core openssl procps python3 curl
 systemd man-db
 dbus-daemon systemd-journal-remote
 libarchive-dev libsodium-dev nettle-dev libzstd-dev zstd acl libcap2-bin
-libssh2-1-dev openssh-server openssh-client"
+libssh2-1-dev openssh-server openssh-client
+chromium fonts-dejavu-core nodejs npm xxd"
 
 missing=""
 for p in $pkgs; do
@@ -22,6 +23,12 @@ for p in $pkgs; do
 		    sort -V | tail -n 1 | cut -d' ' -f1)
 		[ -n "$p" ] || p=libclang-rt-14-dev
 	fi
+	# A node from elsewhere (NodeSource's nodejs has npm inside and
+	# conflicts with Debian's npm package) is as good.
+	case $p in
+	nodejs) command -v node >/dev/null 2>&1 && continue ;;
+	npm) command -v npm >/dev/null 2>&1 && continue ;;
+	esac
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
 	    missing="$missing $p"
 done
@@ -34,4 +41,7 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 # collectd-core is only the benchmark's peer: never start it as a service.
 # openssh-server is test_backup_sftp.sh's server: the test runs its own sshd.
+# xxd embeds the web app in agentd-portal (portal/web-embed.sh). chromium,
+# nodejs and npm: the web app's browser test (tests/browser/,
+# playwright-core from npm drives Debian's chromium; fonts for screenshots).
 $sudo apt-get install -y -qq --no-install-recommends $missing

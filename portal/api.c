@@ -27,6 +27,7 @@
 #include "ledger.h"
 #include "metrics.h"
 #include "session.h"
+#include "web.h"
 
 #define API_PREFIX	"/api/v1/"
 #define API_MAX_ID	64
@@ -1200,8 +1201,11 @@ api_handle(void *arg, struct http_request *req, struct http_reply *rep)
 	int role;
 
 	if (strncmp(req->url, API_PREFIX, strlen(API_PREFIX)) != 0) {
-		http_error(rep, 404, "no such endpoint (this portal serves "
-		    "%s)", API_PREFIX);
+		if (web_find(req->url) != NULL)
+			web_serve(req, rep);
+		else
+			http_error(rep, 404, "no such endpoint (this portal "
+			    "serves %s and its web app)", API_PREFIX);
 		return;
 	}
 	if (!api_url_ok(req, rep))
@@ -1269,8 +1273,19 @@ api_preflight(void *arg, struct http_request *req, struct http_reply *rep)
 	int role;
 
 	if (strncmp(req->url, API_PREFIX, strlen(API_PREFIX)) != 0) {
+		/* The web app's own files, by exact name: anyone may load
+		 * them (what they show is behind the API's auth). */
+		if (web_find(req->url) != NULL) {
+			if (strcmp(method, "GET") != 0 &&
+			    strcmp(method, "HEAD") != 0) {
+				rep->allow = "GET, HEAD";
+				goto not_allowed;
+			}
+			req->max_body = 0;
+			return;
+		}
 		http_error(rep, 404, "no such endpoint (this portal serves "
-		    "%s)", API_PREFIX);
+		    "%s and its web app)", API_PREFIX);
 		return;
 	}
 	if (!api_url_ok(req, rep))

@@ -99,7 +99,9 @@ fleet_backup_row(struct store *s, sqlite3_stmt *st, json_t **out)
 	"last_seen, machine_id, enrolled, report_interval, inventory, " \
 	"superseded_by, maint_open = 1 AND maint_until > " \
 	"(julianday('now') - 2440587.5) * 86400.0, " \
-	"maint_until, maint_reason, maint_by, maint_started FROM agents"
+	"maint_until, maint_reason, maint_by, maint_started, " \
+	"CASE WHEN json_valid(inventory) THEN " \
+	"json_extract(inventory, '$.agent_version') END FROM agents"
 static int
 fleet_host_row(struct store *s, sqlite3_stmt *row, json_t **out)
 {
@@ -140,6 +142,10 @@ fleet_host_row(struct store *s, sqlite3_stmt *row, json_t **out)
 	/* In a maintenance window by the portal's clock (alerts held). */
 	json_object_set_new(h, "in_maintenance",
 	    json_boolean(sqlite3_column_int(row, 10)));
+	/* The web app's fleet column; null until an inventory names it. */
+	json_object_set_new(h, "agent_version",
+	    sqlite3_column_type(row, 15) == SQLITE_TEXT ?
+	    json_string(store_text(row, 15)) : json_null());
 	if (fleet_backup_age(s, store_text(row, 0), h) != 0) {
 		json_decref(h);
 		return -EIO;

@@ -8,6 +8,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,19 @@ http_send(struct MHD_Connection *c, struct http_reply *rep)
 	const char *type = "application/json";
 	size_t len = 0;
 
+	if (rep->data != NULL) {
+		json_decref(rep->body);
+		rep->body = NULL;
+		free(rep->text);
+		rep->text = NULL;
+		resp = MHD_create_response_from_buffer(rep->data_len,
+		    (void *)(uintptr_t)rep->data, MHD_RESPMEM_PERSISTENT);
+		if (resp == NULL)
+			return MHD_NO;
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    rep->content_type);
+		goto headers;
+	}
 	if (rep->text != NULL) {
 		json_decref(rep->body);
 		rep->body = NULL;
@@ -141,6 +155,18 @@ http_send(struct MHD_Connection *c, struct http_reply *rep)
 	if (text != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 		    type);
+headers:
+	/* Every reply: no type guessing, no Referer to anyone. */
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	if (rep->html)
+		MHD_add_response_header(resp, "Content-Security-Policy",
+		    HTTP_CSP);
+	if (rep->etag != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, rep->etag);
+	if (rep->cache_control != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+		    rep->cache_control);
 	if (rep->retry_after > 0) {
 		snprintf(ra, sizeof(ra), "%d", rep->retry_after);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);

@@ -36,6 +36,13 @@ struct http_reply {
 	int		 retry_after;	/* > 0: a Retry-After header */
 	const char	*allow;		/* an Allow header (405) */
 	char		 set_cookie[192]; /* a Set-Cookie value, or "" */
+	/* A static body (the web app's files), instead: never freed. */
+	const unsigned char *data;
+	size_t		 data_len;
+	const char	*content_type;	/* data's */
+	const char	*etag;		/* an ETag header */
+	const char	*cache_control;	/* a Cache-Control header */
+	int		 html;		/* adds the Content-Security-Policy */
 };
 
 typedef void http_handler(void *arg, struct http_request *,
@@ -62,6 +69,12 @@ struct http_options {
 	http_handler	*handler;
 	void		*arg;
 };
+
+/* The web app's pages: its own scripts and styles only, no frames, no
+ * forms or fetches to elsewhere (docs/portal.md, "The web app"). */
+#define HTTP_CSP	"default-src 'none'; script-src 'self'; " \
+	"style-src 'self'; img-src 'self' data:; connect-src 'self'; " \
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 /* Request line and headers: more is refused with 431 (JSON). */
 #define HTTP_MAX_HEADERS	8192

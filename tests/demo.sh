@@ -94,7 +94,11 @@ EOF
     > "$demo/token"
 "$top/build/agentd-portal" operator create demo --db "$demo/portal.db" \
     > "$demo/operator-token"
-chmod 600 "$demo/token" "$demo/operator-token"
+# The web app's login: an admin with a generated password (user create
+# prints it once when stdin is not a terminal).
+"$top/build/agentd-portal" user create demo --role admin \
+    --db "$demo/portal.db" </dev/null > "$demo/demo-password"
+chmod 600 "$demo/token" "$demo/operator-token" "$demo/demo-password"
 "$top/build/agentctl" --config "$demo/agentd.conf" enroll \
     --portal "https://127.0.0.1:$port" --token-file "$demo/token" \
     --ca "$demo/certs/ca.pem"
@@ -160,6 +164,8 @@ EOF
            bastion $sup/bastion (sshd.log), engineer $sup/engineer (ssh_config, known_hosts)
 EOF
 cat <<EOF
+
+  web app  open https://127.0.0.1:$port/ and log in as demo / $(cat "$demo/demo-password") (CA: build/demo/certs/ca.pem)
 Ctrl-C stops it.
 EOF
 if [ -n "${DEMO_SECONDS:-}" ]; then
