@@ -385,6 +385,12 @@ api_hosts(struct api *a, struct http_request *req, struct http_reply *rep)
 		http_error(rep, 400, "q: expected 1 to 256 bytes");
 		return;
 	}
+	q.state = http_query(req, "state");
+	if (q.state != NULL && !fleet_status_valid(q.state)) {
+		http_error(rep, 400, "state: expected unreachable, critical, "
+		    "unknown, warning, ok or unenrolled");
+		return;
+	}
 	if ((r = fleet_hosts_query(a->store, &q, &out)) != 0) {
 		api_store_error(rep, r);
 		return;

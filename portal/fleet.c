@@ -196,7 +196,8 @@ fleet_hosts(struct store *s, json_t **out)
 }
 
 #define HOST_MATCH " WHERE superseded_by IS NULL AND (?1 IS NULL OR " \
-	"hostname LIKE ?1 ESCAPE '\\' OR id LIKE ?1 ESCAPE '\\') "
+	"hostname LIKE ?1 ESCAPE '\\' OR id LIKE ?1 ESCAPE '\\') AND " \
+	"(?4 IS NULL OR (" HOST_RANK ") = ?4) "
 #define HOST_PAGE " LIMIT ?2 OFFSET ?3"
 /*
  * Worst first, as fleet_host_row's status ranks them: one pass over the
@@ -211,6 +212,53 @@ fleet_hosts(struct store *s, json_t **out)
 	"THEN 1 WHEN 'UNKNOWN' THEN 2 WHEN 'WARNING' THEN 3 WHEN 'OK' THEN 4 " \
 	"ELSE 9 END) AS m FROM checks c WHERE c.agent_id = agents.id) w) END"
 
+/* HOST_RANK's values and the status names fleet_host_row gives them. */
+static const char *const fleet_rank_names[] = { "unreachable", "critical",
+    "unknown", "warning", "ok", NULL, "unenrolled" };
+
+int
+fleet_status_valid(const char *st)
+{
+	for (size_t i = 0; i < sizeof(fleet_rank_names) /
+	    sizeof(fleet_rank_names[0]); i++)
+		if (fleet_rank_names[i] != NULL &&
+		    strcmp(st, fleet_rank_names[i]) == 0)
+			return (int)i + 1;
+	return 0;
+}
+
+/* {"critical": N, ...}: the hosts matching q (not its state or page) by
+ * status, for the fleet's counts. */
+static int
+fleet_status_counts(struct store *s, const char *like, json_t **out)
+{
+	static const char sql[] = "SELECT r, count(*) FROM (SELECT "
+	    HOST_RANK " AS r FROM agents" HOST_MATCH ") GROUP BY r";
+	sqlite3_stmt *st;
+	int rc;
+	long long r;
+
+	if ((st = store_stmt(s, sql)) == NULL)
+		return -EIO;
+	if (like != NULL)
+		sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
+	*out = json_object();
+	while ((rc = store_step(s, st)) == SQLITE_ROW) {
+		r = sqlite3_column_int64(st, 0);
+		if (r >= 0 && r < (long long)(sizeof(fleet_rank_names) /
+		    sizeof(fleet_rank_names[0])) && fleet_rank_names[r] != NULL)
+			json_object_set_new(*out, fleet_rank_names[r],
+			    json_integer(sqlite3_column_int64(st, 1)));
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(*out);
+		*out = NULL;
+		return -EIO;
+	}
+	return 0;
+}
+
 int
 fleet_hosts_query(struct store *s, const struct fleet_host_query *q,
     json_t **out)
@@ -224,10 +272,11 @@ fleet_hosts_query(struct store *s, const struct fleet_host_query *q,
 	static const char cnt[] = "SELECT count(*) FROM agents" HOST_MATCH;
 	const char *sql = by_name;
 	char *like = NULL;
+	json_t *states = NULL;
 	sqlite3_stmt *st;
 	size_t i, n;
 	long long total = 0;
-	int r;
+	int r, rank;
 
 	*out = NULL;
 	if (q->sort != NULL && strcmp(q->sort, "status") == 0)
@@ -247,13 +296,18 @@ fleet_hosts_query(struct store *s, const struct fleet_host_query *q,
 		like[n++] = '%';
 		like[n] = '\0';
 	}
+	rank = q->state != NULL ? fleet_status_valid(q->state) - 1 : -1;
 	store_lock(s);
+	if ((r = fleet_status_counts(s, like, &states)) != 0)
+		goto out;
 	if ((st = store_stmt(s, cnt)) == NULL) {
 		r = -EIO;
 		goto out;
 	}
 	if (like != NULL)
 		sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
+	if (rank >= 0)
+		sqlite3_bind_int(st, 4, rank);
 	if (store_step(s, st) != SQLITE_ROW) {
 		sqlite3_reset(st);
 		r = -EIO;
@@ -269,10 +323,16 @@ fleet_hosts_query(struct store *s, const struct fleet_host_query *q,
 		sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, q->limit > 0 ? q->limit : 100000);
 	sqlite3_bind_int(st, 3, q->offset > 0 ? q->offset : 0);
-	if ((r = fleet_collect(s, st, "hosts", fleet_host_row, out)) == 0)
+	if (rank >= 0)
+		sqlite3_bind_int(st, 4, rank);
+	if ((r = fleet_collect(s, st, "hosts", fleet_host_row, out)) == 0) {
 		json_object_set_new(*out, "total", json_integer(total));
+		json_object_set_new(*out, "states", states);
+		states = NULL;
+	}
 out:
 	store_unlock(s);
+	json_decref(states);
 	free(like);
 	return r;
 }

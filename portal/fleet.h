@@ -18,7 +18,10 @@ int	fleet_hosts(struct store *, json_t **out);
 struct fleet_host_query {
 	int		 limit, offset;
 	const char	*q, *sort;
+	const char	*state;		/* a host status, or NULL for any */
 };
+/* 1 when s is a host status ("critical", "unreachable", ...). */
+int	fleet_status_valid(const char *s);
 int	fleet_hosts_query(struct store *, const struct fleet_host_query *,
 	    json_t **out);
 /* One host with inventory and latest checks. */

@@ -101,6 +101,8 @@ function fleetPage() {
 		let q = `hosts?limit=100&offset=${state.offset}&sort=${state.sort}`;
 		if (state.q !== '')
 			q += '&q=' + encodeURIComponent(state.q);
+		if (state.filter !== '')
+			q += '&state=' + encodeURIComponent(state.filter);
 		let data, alerts;
 		try {
 			[data, alerts] = await Promise.all([api('GET', q),
@@ -115,9 +117,8 @@ function fleetPage() {
 		const open = {};
 		for (const a of alerts.alerts)
 			open[a.host_id] = (open[a.host_id] || 0) + 1;
-		const byState = {};
-		for (const h of data.hosts)
-			byState[h.status] = (byState[h.status] || 0) + 1;
+		/* The whole fleet's (as searched), not this page's. */
+		const byState = data.states || {};
 		clear(counts);
 		for (const s of STATE_ORDER)
 			if (byState[s])
@@ -126,11 +127,11 @@ function fleetPage() {
 				    onclick: () => {
 					filter.value = state.filter =
 					    state.filter === s ? '' : s;
+					state.offset = 0;
 					load();
 				    } }, el('b', {}, String(byState[s])), ' ', s));
 		clear(body);
-		const rows = data.hosts.filter((h) => state.filter === '' ||
-		    h.status === state.filter);
+		const rows = data.hosts;
 		for (const h of rows) {
 			const c = h.counts || {};
 			body.appendChild(el('tr', { class: 'st-row-' + h.status,
@@ -188,6 +189,7 @@ function fleetPage() {
 	});
 	filter.addEventListener('change', () => {
 		state.filter = filter.value;
+		state.offset = 0;
 		load();
 	});
 	load();

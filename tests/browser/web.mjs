@@ -108,6 +108,20 @@ try {
 		    fullPage: true });
 	});
 
+	await step('filter by a count', async () => {
+		await page.locator('#counts button[data-state="critical"]')
+		    .click();
+		await page.waitForFunction(() => {
+			const r = document.querySelectorAll('#hosts tr[data-host]');
+			return r.length === 1 &&
+			    r[0].className === 'st-row-critical';
+		}, null, { timeout: 5000 }).catch(() =>
+		    fail('clicking "critical" did not show only web-02'));
+		await page.locator('#counts button[data-state="critical"]')
+		    .click();
+		await page.locator('#hosts tr[data-host]').nth(3).waitFor();
+	});
+
 	await step('search', async () => {
 		await page.locator('#search').fill('web');
 		await page.waitForFunction(() => {

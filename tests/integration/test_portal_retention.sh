@@ -173,13 +173,13 @@ expect_match "DELETE an alert" "$out" ' 405$'
 
 # --- hosts: paging, sort, search
 out=$(op GET "/hosts?limit=1&sort=status&q=web")
-expect_match "hosts page" "$out" "^\\{\"hosts\":\\[\\{\"id\":\"$AGENT\".*\"total\":1\\} 200\$"
+expect_match "hosts page" "$out" "^\\{\"hosts\":\\[\\{\"id\":\"$AGENT\".*\"total\":1,\"states\":\\{\"critical\":1\\}\\} 200\$"
 out=$(op GET "/hosts?q=nothing-like-this")
-expect_match "hosts search" "$out" '"hosts":\[\],"total":0\} 200$'
+expect_match "hosts search" "$out" '"hosts":\[\],"total":0,"states":\{\}\} 200$'
 # LIKE's wildcards are taken literally
 for w in %25 _ %5C; do
 	out=$(op GET "/hosts?q=$w")
-	expect_match "hosts ?q=$w" "$out" '"hosts":\[\],"total":0\} 200$'
+	expect_match "hosts ?q=$w" "$out" '"hosts":\[\],"total":0,"states":\{\}\} 200$'
 done
 for qs in "limit=0" "limit=1001" "offset=-1" "sort=evil" "limit=x"; do
 	out=$(op GET "/hosts?$qs")

@@ -116,6 +116,15 @@ expect_eq "agent_version in GET /hosts" "$(curl -sS --cacert "$T/ca.pem" \
 import json, sys
 print(sorted((h["hostname"], h["agent_version"]) for h in json.load(sys.stdin)["hosts"]))')" \
     "[('db-01', '0.1.0'), ('dead-01', None), ('web-01', '0.1.0'), ('web-02', '0.1.0')]"
+# The fleet's counts by status whatever the page, and the state filter.
+expect_eq "states and ?state=critical" "$(curl -sS --cacert "$T/ca.pem" \
+    -H "Authorization: Bearer $OPR" "$URL/api/v1/hosts?state=critical&limit=1" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print(sorted(r["states"].items()), r["total"], [h["hostname"] for h in r["hosts"]])')" \
+    "[('critical', 1), ('ok', 1), ('unreachable', 1), ('warning', 1)] 1 ['web-02']"
+expect_eq "?state=bogus" "$(curl -sS --cacert "$T/ca.pem" -o /dev/null -w '%{http_code}' \
+    -H "Authorization: Bearer $OPR" "$URL/api/v1/hosts?state=bogus")" 400
 
 case $BUILD in
 /*) shots=$BUILD/screenshots ;;
