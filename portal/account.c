@@ -164,26 +164,30 @@ account_sessions_end(struct store *s, const char *name)
 	return store_step(s, st) == SQLITE_DONE ? 0 : -EIO;
 }
 
-int
-account_user_passwd(struct store *s, const char *name, const char *password)
+/*
+ * Sets the one column of user name that sql updates ("UPDATE users SET
+ * col = ?1 WHERE name = ?2 ..."): text when text is not NULL, else the
+ * time now; then ends the user's sessions, in one transaction. 0,
+ * -ENOENT when no row changed, or -EIO.
+ */
+static int
+account_user_update(struct store *s, const char *sql, const char *name,
+    const char *text)
 {
-	char hash[ACCOUNT_HASH_LEN];
 	sqlite3_stmt *st;
 	int r;
 
-	if (strlen(password) < ACCOUNT_MIN_PASSWORD)
-		return -EINVAL;
-	if ((r = account_password_hash(password, hash, sizeof(hash))) != 0)
-		return r;
 	store_lock(s);
 	if ((r = store_begin(s)) != 0)
 		goto out;
-	st = store_stmt(s, "UPDATE users SET hash = ? WHERE name = ?");
-	if (st == NULL) {
+	if ((st = store_stmt(s, sql)) == NULL) {
 		r = -EIO;
 		goto fail;
 	}
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+	if (text != NULL)
+		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_double(st, 1, store_now());
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	if (store_step(s, st) != SQLITE_DONE) {
 		r = -EIO;
@@ -201,6 +205,21 @@ fail:
 	store_rollback(s);
 out:
 	store_unlock(s);
+	return r;
+}
+
+int
+account_user_passwd(struct store *s, const char *name, const char *password)
+{
+	char hash[ACCOUNT_HASH_LEN];
+	int r;
+
+	if (strlen(password) < ACCOUNT_MIN_PASSWORD)
+		return -EINVAL;
+	if ((r = account_password_hash(password, hash, sizeof(hash))) != 0)
+		return r;
+	r = account_user_update(s, "UPDATE users SET hash = ?1 WHERE "
+	    "name = ?2", name, hash);
 	sodium_memzero(hash, sizeof(hash));
 	return r;
 }
@@ -208,37 +227,8 @@ out:
 int
 account_user_disable(struct store *s, const char *name)
 {
-	sqlite3_stmt *st;
-	int r;
-
-	store_lock(s);
-	if ((r = store_begin(s)) != 0)
-		goto out;
-	st = store_stmt(s, "UPDATE users SET disabled = ? WHERE name = ? AND "
-	    "disabled IS NULL");
-	if (st == NULL) {
-		r = -EIO;
-		goto fail;
-	}
-	sqlite3_bind_double(st, 1, store_now());
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	if (store_step(s, st) != SQLITE_DONE) {
-		r = -EIO;
-		goto fail;
-	}
-	if (sqlite3_changes(store_db(s)) != 1) {
-		r = -ENOENT;
-		goto fail;
-	}
-	if ((r = account_sessions_end(s, name)) != 0)
-		goto fail;
-	r = store_commit(s);
-	goto out;
-fail:
-	store_rollback(s);
-out:
-	store_unlock(s);
-	return r;
+	return account_user_update(s, "UPDATE users SET disabled = ?1 WHERE "
+	    "name = ?2 AND disabled IS NULL", name, NULL);
 }
 
 int
